@@ -1,0 +1,125 @@
+/**
+ * The error catalogue. Every error StreamSight raises on purpose is one of
+ * these: a stable `code` (programs match on it, never on the message), the
+ * `cause`, and whether retrying can help. A user error prints as one line;
+ * anything else is a bug and is logged with its stack.
+ */
+
+export interface ErrorOptions {
+  cause?: unknown;
+  /** A hint printed after the message, e.g. the command that fixes it. */
+  hint?: string;
+}
+
+export abstract class StreamSightError extends Error {
+  abstract readonly code: string;
+  /** True when the same operation may succeed later (network, busy device). */
+  readonly retryable: boolean = false;
+  /** True when the user can fix it (bad flag, missing file): no stack trace. */
+  readonly userError: boolean = true;
+  /** Process exit code for the CLI. */
+  readonly exitCode: number = 1;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+
+  /** One line for a terminal: `error[CODE]: message (hint)`. */
+  toLine(): string {
+    return `error[${this.code}]: ${this.message}${this.hint ? ` (${this.hint})` : ''}`;
+  }
+}
+
+/** A bad flag or argument on the command line. */
+export class UsageError extends StreamSightError {
+  readonly code = 'E_USAGE';
+  override readonly exitCode = 2;
+}
+
+/** A configuration value failed validation; the message names the key path. */
+export class ConfigError extends StreamSightError {
+  readonly code = 'E_CONFIG';
+  override readonly exitCode = 2;
+}
+
+/** An input file or folder does not exist or cannot be read. */
+export class InputNotFoundError extends StreamSightError {
+  readonly code = 'E_INPUT_NOT_FOUND';
+  override readonly exitCode = 3;
+}
+
+/** The input exists but ffmpeg finds no decodable video stream in it. */
+export class NotAVideoError extends StreamSightError {
+  readonly code = 'E_NOT_A_VIDEO';
+  override readonly exitCode = 3;
+}
+
+/** Decoding stopped before the end: truncated or corrupt data. */
+export class DecodeError extends StreamSightError {
+  readonly code = 'E_DECODE';
+  override readonly exitCode = 4;
+}
+
+/** A network source (http, rtsp, ...) cannot be reached. */
+export class SourceUnreachableError extends StreamSightError {
+  readonly code = 'E_SOURCE_UNREACHABLE';
+  override readonly retryable = true;
+  override readonly exitCode = 5;
+}
+
+/** ffmpeg or ffprobe is not installed or not runnable. */
+export class FfmpegMissingError extends StreamSightError {
+  readonly code = 'E_FFMPEG_MISSING';
+  override readonly exitCode = 6;
+}
+
+/** A model is named that is neither a file nor downloaded yet. */
+export class ModelNotFoundError extends StreamSightError {
+  readonly code = 'E_MODEL_NOT_FOUND';
+  override readonly exitCode = 7;
+}
+
+/** The file is not a usable image classifier (corrupt, wrong input rank, no head). */
+export class ModelInvalidError extends StreamSightError {
+  readonly code = 'E_MODEL_INVALID';
+  override readonly exitCode = 7;
+}
+
+/** A downloaded file's sha256 differs from the manifest. */
+export class ChecksumMismatchError extends StreamSightError {
+  readonly code = 'E_CHECKSUM';
+  override readonly exitCode = 8;
+}
+
+/** A download failed: no network, HTTP error, connection cut. */
+export class DownloadError extends StreamSightError {
+  readonly code = 'E_DOWNLOAD';
+  override readonly retryable = true;
+  override readonly exitCode = 8;
+}
+
+/** `--device cuda` was asked for and the CUDA provider cannot be used. */
+export class DeviceUnavailableError extends StreamSightError {
+  readonly code = 'E_DEVICE_UNAVAILABLE';
+  override readonly exitCode = 9;
+}
+
+/** Inference failed on a batch (ONNX Runtime error, worker thread died). */
+export class InferenceError extends StreamSightError {
+  readonly code = 'E_INFERENCE';
+  override readonly userError = false;
+  override readonly exitCode = 10;
+}
+
+/** The output file cannot be written. */
+export class OutputError extends StreamSightError {
+  readonly code = 'E_OUTPUT';
+  override readonly exitCode = 11;
+}
+
+export function isStreamSightError(err: unknown): err is StreamSightError {
+  return err instanceof StreamSightError;
+}
