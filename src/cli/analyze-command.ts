@@ -1,0 +1,84 @@
+import { Command, Option } from 'commander';
+import type { Sampling } from '../contracts/frame.ts';
+import { loadConfig } from '../config/loader.ts';
+import { InferenceEngine } from '../inference/inference-engine.ts';
+import { loadModel } from '../inference/model-loader.ts';
+import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
+import { OutputSink } from '../pipeline/output-sink.ts';
+import { UsageError } from '../shared/errors.ts';
+import { createLogger } from '../shared/logger.ts';
+import { createProgress } from '../shared/progress.ts';
+import { flagsToSettings, modelOptions, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
+import { onInterrupt } from './signals.ts';
+import type { CommandContext } from './context.ts';
+
+interface AnalyzeFlags extends ModelFlags {
+  everyFrame?: boolean;
+  keyframes?: boolean;
+  embeddings?: boolean;
+  out?: string;
+  progress?: 'bar' | 'json' | 'none';
+  json?: boolean;
+}
+
+export function analyzeCommand(ctx: CommandContext): Command {
+  const cmd = new Command('analyze')
+    .description('decode video files or URLs, classify and embed sampled frames; JSON Lines per frame to stdout or --out')
+    .argument('<input...>', 'video files or http(s) URLs')
+    .addOption(new Option('--fps <n>', 'frames sampled per second of video [default: 1]').argParser(positiveNumber('--fps')))
+    .addOption(new Option('--every-frame', 'take every decoded frame').conflicts(['fps', 'keyframes']))
+    .addOption(new Option('--keyframes', 'decode key frames only (much faster on long files)').conflicts(['fps']))
+    .addOption(new Option('--top-k <n>', 'labels per frame [default: 5]').argParser(positiveInt('--top-k')))
+    .option('--embeddings', 'add the L2-normalised embedding to each line')
+    .option('--out <file>', 'write JSON Lines to this file instead of stdout')
+    .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
+    .option('--json', 'print the final summary as one JSON line on stderr');
+  for (const o of modelOptions()) cmd.addOption(o);
+  cmd.addHelpText('after', `
+Examples:
+  streamsight analyze clip.mp4 > labels.jsonl
+  streamsight analyze --model resnet18 --fps 2 --embeddings --out clip.jsonl clip.mp4
+  streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4`);
+  return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
+    const config = loadConfig({ file: flags.config, flags: flagsToSettings(flags) });
+    const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
+    if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
+    const logger = createLogger({ level: config.log.level });
+    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+    if (model.untrained) {
+      process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing; every output line is marked "untrained": true\n`);
+    }
+    const sink = await OutputSink.open(flags.out);
+    const engine = await InferenceEngine.start(model, {
+      device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: flags.embeddings ?? false,
+    });
+    if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+    logger.info({ model: model.name, provider: engine.provider, batch: config.model.batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
+
+    const progressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
+    const abort = new AbortController();
+    const offInterrupt = onInterrupt(() => abort.abort());
+    try {
+      const summary = await runAnalyze({
+        inputs, model, engine, sink, sampling, batch: config.model.batch, embeddings: flags.embeddings ?? false, logger,
+        signal: abort.signal,
+        progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
+      });
+      if (flags.json || progressMode === 'json') process.stderr.write(JSON.stringify(summary) + '\n');
+      else {
+        const failed = summary.failedInputs.length ? ` · ${summary.failedInputs.length} input(s) failed` : '';
+        process.stderr.write(
+          `${summary.interrupted ? 'interrupted: ' : ''}${summary.frames} frames from ${summary.inputs} input(s) in ${summary.seconds.toFixed(1)} s ` +
+          `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}${failed}\n`,
+        );
+      }
+      for (const f of summary.failedInputs) process.stderr.write(`error[${f.code}]: ${f.input}: ${f.message} (${f.framesWritten} frames written before it)\n`);
+      if (summary.interrupted) ctx.setExitCode(130);
+      else if (summary.failedInputs.length > 0) ctx.setExitCode(summary.failedInputs[0]!.exitCode);
+    } finally {
+      offInterrupt();
+      await engine.close();
+      await sink.close();
+    }
+  });
+}

@@ -1,0 +1,66 @@
+import { InvalidArgumentError, Option } from 'commander';
+import type { RawSettings } from '../config/loader.ts';
+import { setPath } from '../config/loader.ts';
+
+/** Parsers that turn a bad flag value into one clear line. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+export function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0, got "${value}"`);
+    return n;
+  };
+}
+
+export function positiveNumber(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a number > 0, got "${value}"`);
+    return n;
+  };
+}
+
+/** The model flags shared by every command that runs inference. */
+export function modelOptions(): Option[] {
+  return [
+    new Option('--model <name|file>', 'registry name (see `models list`) or path to an .onnx file [default: resnet50]'),
+    new Option('--labels <file>', 'class names: text (one per line), JSON array, or Hugging Face config.json'),
+    new Option('--device <device>', 'execution provider [default: auto]').choices(['auto', 'cpu', 'cuda']),
+    new Option('--batch <n>', 'frames per inference call [default: 8]').argParser(positiveInt('--batch')),
+    new Option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')),
+    new Option('--models-dir <dir>', 'where downloaded registry models live [default: models/]'),
+    new Option('--config <file>', 'YAML config file [default: config/default.yaml]'),
+    new Option('--log-level <level>', 'log level on stderr [default: info]').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+  ];
+}
+
+export interface ModelFlags {
+  model?: string;
+  labels?: string;
+  device?: string;
+  batch?: number;
+  threads?: number;
+  topK?: number;
+  modelsDir?: string;
+  fps?: number;
+  logLevel?: string;
+}
+
+/** Flags to config shape; only flags actually given, so file and env still apply. */
+export function flagsToSettings(flags: ModelFlags): RawSettings {
+  const out: RawSettings = {};
+  const map: Array<[keyof ModelFlags, string]> = [
+    ['model', 'model.name'], ['labels', 'model.labels'], ['device', 'model.device'], ['batch', 'model.batch'],
+    ['threads', 'model.threads'], ['topK', 'model.topK'], ['modelsDir', 'models.cacheDir'], ['fps', 'sampling.fps'],
+    ['logLevel', 'log.level'],
+  ];
+  for (const [flag, path] of map) if (flags[flag] !== undefined) setPath(out, path, flags[flag]);
+  return out;
+}

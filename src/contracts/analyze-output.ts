@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** One label of a frame: class index, its name, softmax probability. */
+export const LabelSchema = z.object({
+  index: z.number().int().nonnegative(),
+  label: z.string(),
+  score: z.number().min(0).max(1),
+});
+
+/** One line of `streamsight analyze` output (DESIGN.md "JSON Lines output"). */
+export const FrameLineSchema = z.object({
+  stream: z.string(),
+  run: z.string(),
+  seq: z.number().int().nonnegative(),
+  ptsMs: z.number(),
+  labels: z.array(LabelSchema),
+  model: z.string(),
+  /** Present and true when the model is untrained (`models synth`): labels mean nothing. */
+  untrained: z.literal(true).optional(),
+  /** With --embeddings: L2-normalised pooled features. */
+  embedding: z.array(z.number()).optional(),
+});
+
+export type Label = z.infer<typeof LabelSchema>;
+export type FrameLine = z.infer<typeof FrameLineSchema>;
+
+/** The run summary `analyze` writes on stderr (one JSON line with --progress json). */
+export const SummarySchema = z.object({
+  type: z.literal('summary'),
+  inputs: z.number().int(),
+  failedInputs: z.array(z.object({ input: z.string(), code: z.string(), message: z.string(), framesWritten: z.number().int(), exitCode: z.number().int() })),
+  frames: z.number().int(),
+  seconds: z.number(),
+  framesPerSecond: z.number(),
+  model: z.string(),
+  untrained: z.boolean(),
+  device: z.string(),
+  batch: z.number().int(),
+  interrupted: z.boolean(),
+});
+export type Summary = z.infer<typeof SummarySchema>;

@@ -1,0 +1,179 @@
+import { Worker } from 'node:worker_threads';
+import { InferenceError, StreamSightError, DeviceUnavailableError, ModelInvalidError } from '../shared/errors.ts';
+import type { Frame } from '../contracts/frame.ts';
+import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import type { FromWorker, InitMessage, ResultMessage } from './inference-protocol.ts';
+import type { DeviceChoice, ExecutionProvider } from './ort-session.ts';
+import type { ScoredClass } from './postprocess.ts';
+
+export interface EngineModel {
+  /** Edited model bytes (with the embedding output). */
+  bytes: Uint8Array;
+  inputName: string;
+  logitsName: string;
+  embeddingName: string;
+  alreadyProbabilities: boolean;
+  preprocess: PreprocessSpec;
+}
+
+export interface EngineOptions {
+  device: DeviceChoice;
+  threads: number;
+  topK: number;
+  /** Return L2-normalised embeddings with each result. */
+  embeddings: boolean;
+}
+
+export interface FrameInference {
+  top: ScoredClass[];
+  embedding?: Float32Array;
+}
+
+export interface BatchInference {
+  frames: FrameInference[];
+  /** session.run time of the batch, milliseconds. */
+  runMs: number;
+  /** Time in the worker thread (normalise + run + top-k), milliseconds. */
+  totalMs: number;
+}
+
+interface Pending {
+  resolve: (r: BatchInference) => void;
+  reject: (e: Error) => void;
+}
+
+const TSX_LOADER = import.meta.resolve('tsx');
+
+/**
+ * Runs inference in a worker thread. Batches are answered in the order they
+ * were sent; several may be in flight so decoding overlaps inference.
+ */
+export class InferenceEngine {
+  readonly provider: ExecutionProvider;
+  readonly fallbackReason: string | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private closed = false;
+  private fatal: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly preprocess: PreprocessSpec,
+    ready: { provider: ExecutionProvider; fallbackReason?: string },
+  ) {
+    this.provider = ready.provider;
+    this.fallbackReason = ready.fallbackReason;
+    worker.on('message', (msg: FromWorker) => this.onMessage(msg));
+    worker.on('error', (err) => this.failAll(new InferenceError(`inference thread crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(new InferenceError(`inference thread exited unexpectedly (code ${code})`));
+    });
+  }
+
+  static async start(model: EngineModel, options: EngineOptions): Promise<InferenceEngine> {
+    const worker = new Worker(new URL('./inference-thread.ts', import.meta.url), {
+      execArgv: ['--import', TSX_LOADER],
+      stdout: false,
+      stderr: false,
+    });
+    // A private copy: the caller keeps its bytes, the worker gets ours by transfer.
+    const copy = model.bytes.slice().buffer as ArrayBuffer;
+    const init: InitMessage = {
+      type: 'init', model: copy, inputName: model.inputName, logitsName: model.logitsName,
+      embeddingName: model.embeddingName, alreadyProbabilities: model.alreadyProbabilities,
+      preprocess: model.preprocess, device: options.device, threads: options.threads,
+      topK: options.topK, embeddings: options.embeddings,
+    };
+    const ready = await new Promise<{ provider: ExecutionProvider; fallbackReason?: string }>((resolve, reject) => {
+      const onMessage = (msg: FromWorker): void => {
+        cleanup();
+        if (msg.type === 'ready') resolve(msg);
+        else if (msg.type === 'failed') reject(rebuildError(msg.code, msg.message));
+        else reject(new InferenceError(`unexpected message from inference thread: ${msg.type}`));
+      };
+      const onError = (err: Error): void => { cleanup(); reject(new InferenceError(`inference thread failed to start: ${err.message}`, { cause: err })); };
+      const onExit = (code: number): void => { cleanup(); reject(new InferenceError(`inference thread exited during start (code ${code})`)); };
+      const cleanup = (): void => {
+        worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      worker.postMessage(init, [copy]);
+    }).catch(async (err: unknown) => {
+      await worker.terminate();
+      throw err;
+    });
+    return new InferenceEngine(worker, model.preprocess, ready);
+  }
+
+  /** Batches currently sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Infers one batch of frames (already at the model's input size). */
+  infer(frames: readonly Frame[]): Promise<BatchInference> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
+    const { inputWidth: w, inputHeight: h } = this.preprocess;
+    const frameBytes = w * h * 3;
+    const pixels = new Uint8Array(frames.length * frameBytes);
+    frames.forEach((f, i) => {
+      if (f.data.length !== frameBytes) throw new RangeError(`frame ${f.seq}: expected ${frameBytes} bytes (${w}x${h} rgb24), got ${f.data.length}`);
+      pixels.set(f.data, i * frameBytes);
+    });
+    const id = this.nextId++;
+    return new Promise<BatchInference>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'run', id, pixels: pixels.buffer, count: frames.length }, [pixels.buffer]);
+    });
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.type === 'ready') return;
+    const id = msg.id;
+    if (id === undefined) return;
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (msg.type === 'failed') p.reject(rebuildError(msg.code, msg.message));
+    else if (msg.type === 'result') p.resolve(unpack(msg));
+  }
+
+  private failAll(err: Error): void {
+    this.fatal ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  /** Idempotent. Pending batches are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(new InferenceError('inference engine closed'));
+    this.worker.postMessage({ type: 'close' });
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    const timer = setTimeout(() => void this.worker.terminate(), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function unpack(msg: ResultMessage): BatchInference {
+  const count = msg.k === 0 ? 0 : msg.indices.length / msg.k;
+  const frames: FrameInference[] = [];
+  for (let f = 0; f < count; f++) {
+    const top: ScoredClass[] = [];
+    for (let j = 0; j < msg.k; j++) top.push({ index: msg.indices[f * msg.k + j]!, score: msg.scores[f * msg.k + j]! });
+    const item: FrameInference = { top };
+    if (msg.embeddings) item.embedding = msg.embeddings.subarray(f * msg.embeddingDim, (f + 1) * msg.embeddingDim);
+    frames.push(item);
+  }
+  return { frames, runMs: msg.runMs, totalMs: msg.totalMs };
+}
+
+/** Errors cross the thread boundary as code + message; rebuild the class. */
+function rebuildError(code: string, message: string): StreamSightError {
+  if (code === 'E_DEVICE_UNAVAILABLE') return new DeviceUnavailableError(message, { hint: 'use --device cpu, or see README "GPU hosts"' });
+  if (code === 'E_MODEL_INVALID') return new ModelInvalidError(message);
+  return new InferenceError(message);
+}

@@ -1,0 +1,68 @@
+import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import { loadModel, type LoadModelOptions } from './model-loader.ts';
+import { decodeModel, type ValueInfoProto } from './onnx-proto.ts';
+
+export interface TensorDescription {
+  name: string;
+  /** Dimensions; a symbolic one (dynamic batch) is its name, an unknown one null. */
+  shape: Array<number | string | null>;
+}
+
+export interface ModelReport {
+  name: string;
+  path: string;
+  bytes: number;
+  untrained: boolean;
+  opset: number | null;
+  producer: string;
+  input: TensorDescription;
+  /** Outputs of the file as it is on disk (before the embedding output is added). */
+  outputs: TensorDescription[];
+  classifier: { op: string; name: string };
+  classCount: number;
+  outputIsProbability: boolean;
+  embedding: { name: string; dim: number };
+  labelsSource: string;
+  labelExamples: string[];
+  preprocess: PreprocessSpec;
+  metadata: Record<string, string>;
+}
+
+/** What `models inspect` prints: the file's graph and how StreamSight will use it. */
+export function inspectModel(nameOrPath: string, options: LoadModelOptions = {}): ModelReport {
+  const model = loadModel(nameOrPath, options);
+  // The edited bytes hold the original graph plus one output; describe the original ones.
+  const proto = decodeModel(model.bytes);
+  const graph = proto.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const input = (graph.input ?? []).find((i) => !initializers.has(i.name ?? ''));
+  const outputs = (graph.output ?? []).filter((o) => o.name !== model.embeddingName || o.name === model.logitsName);
+  const head = (graph.node ?? []).find((n) => (n.input ?? []).includes(model.embeddingName) && (n.op_type === 'Gemm' || n.op_type === 'MatMul'));
+  const opset = (proto.opset_import ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+  return {
+    name: model.name,
+    path: model.path,
+    bytes: model.fileBytes,
+    untrained: model.untrained,
+    opset: opset?.version ?? null,
+    producer: [proto.producer_name, proto.producer_version].filter(Boolean).join(' '),
+    input: describe(input),
+    outputs: outputs.map(describe),
+    classifier: { op: head?.op_type ?? 'unknown', name: head?.name || head?.output?.[0] || 'unknown' },
+    classCount: model.classCount,
+    outputIsProbability: model.alreadyProbabilities,
+    embedding: { name: model.embeddingName, dim: model.embeddingDim },
+    labelsSource: model.labelsSource,
+    labelExamples: model.labels.slice(0, 3),
+    preprocess: model.preprocess,
+    metadata: model.metadata,
+  };
+}
+
+function describe(v: ValueInfoProto | undefined): TensorDescription {
+  const dims = v?.type?.tensor_type?.shape?.dim ?? [];
+  return {
+    name: v?.name ?? '(none)',
+    shape: dims.map((d) => (d.dim_value !== undefined && d.dim_value !== null && Number(d.dim_value) > 0 ? Number(d.dim_value) : d.dim_param || null)),
+  };
+}

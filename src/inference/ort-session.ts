@@ -1,0 +1,67 @@
+import * as ort from 'onnxruntime-node';
+import { DeviceUnavailableError, ModelInvalidError } from '../shared/errors.ts';
+
+export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface OrtSessionOptions {
+  device: DeviceChoice;
+  /** Intra-op threads; 0 lets ONNX Runtime choose (one per physical core). */
+  threads: number;
+}
+
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  /** The provider the session actually runs on. */
+  provider: ExecutionProvider;
+  /** Set when `auto` wanted CUDA and fell back to CPU: why. */
+  fallbackReason?: string;
+}
+
+function sessionOptions(provider: ExecutionProvider, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+  };
+}
+
+/**
+ * Opens an ONNX Runtime session on the requested device. onnxruntime-node
+ * does not fall back by itself (`['cuda','cpu']` throws when CUDA is
+ * missing), so `auto` tries CUDA alone, then CPU, and reports why.
+ */
+export async function openSession(model: Uint8Array, options: OrtSessionOptions): Promise<OpenedSession> {
+  if (options.device === 'cuda' || options.device === 'auto') {
+    try {
+      const session = await ort.InferenceSession.create(model, sessionOptions('cuda', options.threads));
+      return { session, provider: 'cuda' };
+    } catch (err) {
+      const reason = firstLine(err);
+      if (options.device === 'cuda') {
+        throw new DeviceUnavailableError(`CUDA execution provider unavailable: ${reason}`, {
+          cause: err,
+          hint: 'use --device cpu, or see README "GPU hosts" to install the CUDA provider',
+        });
+      }
+      const opened = await openCpu(model, options.threads);
+      return { ...opened, fallbackReason: reason };
+    }
+  }
+  return openCpu(model, options.threads);
+}
+
+async function openCpu(model: Uint8Array, threads: number): Promise<OpenedSession> {
+  try {
+    const session = await ort.InferenceSession.create(model, sessionOptions('cpu', threads));
+    return { session, provider: 'cpu' };
+  } catch (err) {
+    throw new ModelInvalidError(`ONNX Runtime cannot load the model: ${firstLine(err)}`, { cause: err });
+  }
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n')[0]!.slice(0, 300);
+}

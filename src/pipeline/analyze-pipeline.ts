@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import type { Frame, Sampling } from '../contracts/frame.ts';
+import type { Summary } from '../contracts/analyze-output.ts';
+import { decodeFrames } from '../ingest/file-decoder.ts';
+import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
+import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
+import type { LoadedModel } from '../inference/model-loader.ts';
+import { isStreamSightError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Progress } from '../shared/progress.ts';
+import { toFrameLine } from './frame-line.ts';
+import type { OutputSink } from './output-sink.ts';
+
+export interface AnalyzeOptions {
+  inputs: readonly string[];
+  model: LoadedModel;
+  engine: InferenceEngine;
+  sink: OutputSink;
+  sampling: Sampling;
+  batch: number;
+  embeddings: boolean;
+  /**
+   * Batches sent to the inference thread before waiting for the oldest: 2
+   * keeps it busy (one running, one queued) while the next batch decodes.
+   */
+  maxInFlight?: number;
+  progress: (input: string, index: number) => Progress;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+interface InFlight {
+  frames: Frame[];
+  result: Promise<BatchInference>;
+}
+
+/**
+ * Offline analysis: each input decoded in order, frames batched, inferred in
+ * the worker thread, written as JSON Lines in seq order. A failing input is
+ * reported and the others still run; frames finished before a failure or an
+ * interruption are always written.
+ */
+export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
+  const started = performance.now();
+  const maxInFlight = opts.maxInFlight ?? 2;
+  const ctx = { model: opts.model.name, labels: opts.model.labels, untrained: opts.model.untrained, embeddings: opts.embeddings };
+  const geometry = {
+    resizeShorter: opts.model.preprocess.resizeShorter,
+    cropWidth: opts.model.preprocess.inputWidth,
+    cropHeight: opts.model.preprocess.inputHeight,
+  };
+  const failedInputs: Summary['failedInputs'] = [];
+  let frames = 0;
+
+  for (const [index, input] of opts.inputs.entries()) {
+    if (opts.signal?.aborted) break;
+    const log = opts.logger.child({ stream: input });
+    const progress = opts.progress(input, index);
+    let written = 0;
+    const queue: InFlight[] = [];
+    const writeOldest = async (): Promise<void> => {
+      const item = queue.shift()!;
+      const result = await item.result;
+      for (const [i, frame] of item.frames.entries()) {
+        await opts.sink.writeLine(JSON.stringify(toFrameLine(frame, result.frames[i]!, ctx)));
+        written++;
+      }
+      progress.update({ done: written, unit: 'frames' });
+    };
+    const submit = async (batch: Frame[]): Promise<void> => {
+      queue.push({ frames: batch, result: opts.engine.infer(batch) });
+      // Avoid unhandled rejections while a result waits its turn.
+      queue[queue.length - 1]!.result.catch(() => undefined);
+      if (queue.length >= maxInFlight) await writeOldest();
+    };
+
+    try {
+      const probe = await probeInput(input);
+      progress.update({ done: 0, total: expectedSampledFrames(probe, opts.sampling), unit: 'frames' });
+      let batch: Frame[] = [];
+      const runId = randomUUID();
+      try {
+        for await (const frame of decodeFrames(input, { streamId: input, runId, sampling: opts.sampling, geometry, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+          batch.push(frame);
+          if (batch.length >= opts.batch) {
+            await submit(batch);
+            batch = [];
+          }
+        }
+      } finally {
+        // Whatever was decoded before an error or an interruption still gets written.
+        if (batch.length > 0) queue.push({ frames: batch, result: opts.engine.infer(batch) });
+        while (queue.length > 0) await writeOldest();
+      }
+    } catch (err) {
+      if (opts.signal?.aborted && !isStreamSightError(err)) break;
+      if (!isStreamSightError(err) || !err.userError) throw err;
+      failedInputs.push({ input, code: err.code, message: err.message, framesWritten: written, exitCode: err.exitCode });
+      log.error({ code: err.code, framesWritten: written }, err.message);
+    } finally {
+      progress.finish();
+      frames += written;
+    }
+  }
+
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    type: 'summary',
+    inputs: opts.inputs.length,
+    failedInputs,
+    frames,
+    seconds: Math.round(seconds * 1000) / 1000,
+    framesPerSecond: seconds > 0 ? Math.round((frames / seconds) * 100) / 100 : 0,
+    model: opts.model.name,
+    untrained: opts.model.untrained,
+    device: opts.engine.provider,
+    batch: opts.batch,
+    interrupted: opts.signal?.aborted ?? false,
+  };
+}
