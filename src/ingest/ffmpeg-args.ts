@@ -1,0 +1,147 @@
+/**
+ * Builds ffmpeg's argument list for decoding a source into sampled,
+ * resized, centre-cropped rgb24 frames on stdout. Pure: no I/O.
+ *
+ * Filter chain (in this order, see DESIGN.md "Frame semantics"/"Models"):
+ *   select   only with `fps`: keep the first frame of each 1/N s bucket,
+ *            before any scaling so unsampled frames cost nothing more.
+ *   scale,format  convert to rgb24 at the source resolution first, so the
+ *            resize runs on RGB like the reference (PIL on an RGB image);
+ *            scaling in YUV, then converting, differs by up to ~30/255 on
+ *            colour edges (chroma is resized at half resolution).
+ *   scale    shorter side to `resizeShorter`, the longer one truncated as
+ *            torchvision does; swscale's bilinear widens its triangle filter
+ *            by the downscale factor, which is PIL's antialiased bilinear.
+ *   crop     centre crop with torchvision's offset int(round(d / 2))
+ *            (Python rounds halves to even).
+ *   showinfo last, so its log carries the pts of exactly the frames written.
+ * Timestamps are the source's: `-fps_mode passthrough` forbids ffmpeg to
+ * duplicate or drop frames to reach a constant rate.
+ */
+import type { FrameGeometry, Sampling } from '../contracts/frame.ts';
+
+export interface DecodeArgsOptions {
+  /** A local path or a URL (scheme://...); `-` or `pipe:0` reads stdin. */
+  input: string;
+  sampling: Sampling;
+  geometry: FrameGeometry;
+  /** Read the input at its native frame rate (`-re`), as a camera would deliver it. */
+  realtime?: boolean;
+  /** Restart the input at its end, forever (`-stream_loop -1`). */
+  loop?: boolean;
+  /** Protocols ffmpeg may open (`-protocol_whitelist`), e.g. ['file', 'http', 'tcp']. */
+  protocolWhitelist?: string[];
+}
+
+/**
+ * swscale flags of the YUV -> RGB conversion at source resolution: chroma
+ * interpolated (not replicated) and exact rounding. Without them colour
+ * edges differ by up to ~90/255 from an accurate conversion.
+ */
+export const RGB_CONVERT_FLAGS = 'bicubic+accurate_rnd+full_chroma_int';
+/** swscale flags of the resize; measured against PIL in test/integration/ingest/preprocess-reference.test.ts. */
+export const RESIZE_FLAGS = 'bilinear+accurate_rnd';
+
+const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+export function isUrl(input: string): boolean {
+  return URL_RE.test(input);
+}
+
+/** The filesystem path of a local input, or null for a URL or stdin. */
+export function localPath(input: string): string | null {
+  if (isUrl(input) || input === '-' || input.startsWith('pipe:')) return null;
+  return input.startsWith('file:') ? input.slice('file:'.length) : input;
+}
+
+/** How ffmpeg must be given `input`: a plain path containing ':' would be read as a protocol. */
+export function ffmpegInput(input: string): string {
+  const path = localPath(input);
+  return path !== null && !input.startsWith('file:') && input.includes(':') ? `file:${input}` : input;
+}
+
+function checkPositiveInt(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+}
+
+/** The `select` expression keeping the first frame of every 1/fps-second bucket. */
+export function fpsSelectExpr(fps: number): string {
+  if (!Number.isFinite(fps) || fps <= 0) throw new RangeError(`fps must be a positive number, got ${fps}`);
+  // First frame (no previous selection), then any frame whose bucket index
+  // floor(t*N) is past the last selected one. Commas are escaped for the
+  // filtergraph parser; the number is written without exponent.
+  const n = String(fps);
+  return `isnan(prev_selected_t)+gt(floor(t*${n})\\,floor(prev_selected_t*${n}))`;
+}
+
+/** The -vf filter chain for a sampling mode and geometry. */
+export function buildFilterChain(sampling: Sampling, geometry: FrameGeometry): string {
+  const { resizeShorter: s, cropWidth: cw, cropHeight: ch } = geometry;
+  checkPositiveInt('geometry.resizeShorter', s);
+  checkPositiveInt('geometry.cropWidth', cw);
+  checkPositiveInt('geometry.cropHeight', ch);
+  if (cw > s || ch > s) {
+    throw new RangeError(`crop ${cw}x${ch} is larger than the resized shorter side ${s}`);
+  }
+  const filters: string[] = [];
+  if (sampling.mode === 'fps') filters.push(`select=${fpsSelectExpr(sampling.fps)}`);
+  filters.push(`scale=flags=${RGB_CONVERT_FLAGS}`, 'format=rgb24');
+  // Shorter side -> s, longer -> trunc(s * long / short) (torchvision).
+  const w = `if(lte(iw\\,ih)\\,${s}\\,trunc(${s}*iw/ih))`;
+  const h = `if(lte(iw\\,ih)\\,trunc(${s}*ih/iw)\\,${s})`;
+  filters.push(`scale=w=${w}:h=${h}:flags=${RESIZE_FLAGS}`);
+  // Python round-half-to-even of d/2 for integer d: floor(d/2), plus 1 when
+  // d is odd and floor(d/2) is odd.
+  const off = (d: string): string => `trunc(${d}/2)+mod(${d}\\,2)*mod(trunc(${d}/2)\\,2)`;
+  filters.push(`crop=w=${cw}:h=${ch}:x=${off('(iw-ow)')}:y=${off('(ih-oh)')}`);
+  filters.push('showinfo');
+  return filters.join(',');
+}
+
+/** Input-side options and the input itself. */
+function inputArgs(opts: DecodeArgsOptions): string[] {
+  const args: string[] = [];
+  if (opts.protocolWhitelist && opts.protocolWhitelist.length > 0) {
+    args.push('-protocol_whitelist', opts.protocolWhitelist.join(','));
+  }
+  if (opts.realtime) args.push('-re');
+  if (opts.loop) args.push('-stream_loop', '-1');
+  // Drop non-key frames inside the decoder: they are never even decoded.
+  if (opts.sampling.mode === 'keyframes') args.push('-skip_frame', 'nokey');
+  args.push('-i', ffmpegInput(opts.input));
+  return args;
+}
+
+/**
+ * Arguments (without the program name, `-nostdin` or `-hide_banner`, which
+ * the process wrapper adds) for decoding `input` to rgb24 frames of
+ * geometry.cropWidth x geometry.cropHeight on stdout, with one showinfo
+ * line per frame on stderr.
+ */
+export function buildDecodeArgs(opts: DecodeArgsOptions): string[] {
+  if (opts.input.length === 0) throw new RangeError('input must not be empty');
+  return [
+    // `level` prefixes each line with [error]/[warning]: errors are counted by it.
+    // info is the lowest level at which showinfo prints.
+    '-nostats',
+    '-loglevel',
+    'level+info',
+    ...inputArgs(opts),
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    buildFilterChain(opts.sampling, opts.geometry),
+    '-fps_mode',
+    'passthrough',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ];
+}

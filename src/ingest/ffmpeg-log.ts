@@ -1,0 +1,93 @@
+/**
+ * Reading ffmpeg/ffprobe stderr: log levels (with `-loglevel level+...`,
+ * every line carries `[error]`, `[warning]`, ...), the line worth showing a
+ * user, and which error class a failure maps to. Pure.
+ */
+import {
+  DecodeError,
+  InputNotFoundError,
+  NotAVideoError,
+  SourceUnreachableError,
+  type StreamSightError,
+} from '../shared/errors.ts';
+
+export type FfmpegLogLevel = 'panic' | 'fatal' | 'error' | 'warning' | 'info' | 'verbose' | 'debug' | 'trace';
+
+const LEVEL_RE = /\[(panic|fatal|error|warning|info|verbose|debug|trace)\] /;
+/** `[h264 @ 0x55d0c1f2a0c0] ` context prefixes and the level tag. */
+const PREFIX_RE = /^(?:\[[^\]]*@ 0x[0-9a-f]+\] )?(?:\[(?:panic|fatal|error|warning|info|verbose|debug|trace)\] )?/;
+
+/** The level tag of a line logged with `-loglevel level+...`; null when it has none. */
+export function logLevel(line: string): FfmpegLogLevel | null {
+  const m = LEVEL_RE.exec(line);
+  return m ? (m[1] as FfmpegLogLevel) : null;
+}
+
+export function isErrorLine(line: string): boolean {
+  const level = logLevel(line);
+  return level === 'error' || level === 'fatal' || level === 'panic';
+}
+
+/** The line without its `[ctx @ 0x...]` and `[level]` prefixes. */
+export function stripLogPrefix(line: string): string {
+  return line.replace(PREFIX_RE, '').trim();
+}
+
+/**
+ * The line that best says why ffmpeg failed: the last error-level line, else
+ * the last non-empty one; without prefixes. Empty string when there is none.
+ */
+export function mostRelevantLine(lines: readonly string[]): string {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i] ?? '';
+    if (isErrorLine(line) && stripLogPrefix(line) !== '') return stripLogPrefix(line);
+  }
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const text = stripLogPrefix(lines[i] ?? '');
+    if (text !== '') return text;
+  }
+  return '';
+}
+
+const NOT_FOUND_RE = /No such file or directory|Permission denied/i;
+const UNREACHABLE_RE =
+  /Connection refused|Connection timed out|Connection reset|timed out|Failed to resolve hostname|Name or service not known|Temporary failure in name resolution|Network is unreachable|No route to host|Server returned [45]\d\d|HTTP error [45]\d\d|Server returned 4XX|Server returned 5XX|Unable to open resource|not on whitelist/i;
+const NOT_A_VIDEO_RE =
+  /Invalid data found when processing input|matches no streams|does not contain any stream|Could not find codec parameters|moov atom not found|Unknown input format|could not find corresponding demuxer|Decoder \(codec [^)]*\) not found/i;
+/** Messages meaning the data ends before the container says it should. */
+const TRUNCATED_RE = /partial file|truncat|unexpected end of file|premature end/i;
+
+/** True when the line says the input ends early (truncated file). */
+export function isTruncationLine(line: string): boolean {
+  return isErrorLine(line) && TRUNCATED_RE.test(line);
+}
+
+/** ffmpeg starts many messages with `input: `; the caller's message already names it. */
+export function withoutInputPrefix(input: string, text: string): string {
+  for (const prefix of [`${input}: `, `file:${input}: `]) {
+    if (text.startsWith(prefix)) return text.slice(prefix.length);
+  }
+  return text;
+}
+
+/**
+ * Maps a failed ffmpeg/ffprobe run on `input` (nothing decoded) to the error
+ * a user should see, with ffmpeg's own reason in the message.
+ */
+export function classifyFailure(input: string, lines: readonly string[], isUrl: boolean): StreamSightError {
+  const text = lines.join('\n');
+  const reason = withoutInputPrefix(input, mostRelevantLine(lines)) || 'ffmpeg failed without a message';
+  if (isUrl && UNREACHABLE_RE.test(text)) {
+    return new SourceUnreachableError(`${input} cannot be reached: ${reason}`);
+  }
+  if (!isUrl && NOT_FOUND_RE.test(text)) {
+    return new InputNotFoundError(`${input} cannot be read: ${reason}`);
+  }
+  if (NOT_A_VIDEO_RE.test(text)) {
+    return new NotAVideoError(`${input} is not a video ffmpeg can decode: ${reason}`);
+  }
+  if (isUrl && /Input\/output error|End of file/i.test(text)) {
+    return new SourceUnreachableError(`${input} cannot be reached: ${reason}`);
+  }
+  return new DecodeError(`${input}: ffmpeg failed: ${reason}`);
+}

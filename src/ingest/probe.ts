@@ -1,0 +1,162 @@
+/**
+ * What a source holds, from ffprobe: duration, frame rate, frame count, size
+ * and codec of its first video stream. Used for progress bars and checks
+ * before decoding; decoding itself never depends on it.
+ */
+import { access, constants, stat } from 'node:fs/promises';
+import { z } from 'zod';
+import type { Sampling } from '../contracts/frame.ts';
+import { InputNotFoundError, NotAVideoError } from '../shared/errors.ts';
+import { ffmpegInput, isUrl, localPath } from './ffmpeg-args.ts';
+import { runFfprobe, type RunFfprobeOptions } from './ffmpeg-process.ts';
+
+export interface ProbeResult {
+  /** Duration in ms; null when the container does not say (live streams). */
+  durationMs: number | null;
+  /** Average frame rate (avg_frame_rate, else r_frame_rate); null when unknown. */
+  fps: number | null;
+  /** Frames in the stream: nb_frames, else duration * fps; null when neither is known. */
+  frameCount: number | null;
+  /** True when frameCount is computed from duration * fps rather than read from the container. */
+  frameCountEstimated: boolean;
+  width: number;
+  height: number;
+  /** Decoder name, e.g. `h264`. */
+  codec: string;
+  /** False only with `requireVideo: false` and no video stream. */
+  hasVideo: boolean;
+}
+
+export interface ProbeOptions extends Pick<RunFfprobeOptions, 'binary' | 'timeoutMs'> {
+  /** Throw NotAVideoError when there is no video stream (default true); else return hasVideo false. */
+  requireVideo?: boolean;
+}
+
+/** ffprobe's JSON for the entries asked below; numbers arrive as strings. */
+const ffprobeSchema = z.object({
+  streams: z
+    .array(
+      z.object({
+        codec_name: z.string().optional(),
+        codec_type: z.string().optional(),
+        width: z.number().optional(),
+        height: z.number().optional(),
+        avg_frame_rate: z.string().optional(),
+        r_frame_rate: z.string().optional(),
+        duration: z.string().optional(),
+        nb_frames: z.string().optional(),
+        disposition: z.object({ attached_pic: z.number().optional() }).optional(),
+      }),
+    )
+    .default([]),
+  format: z.object({ duration: z.string().optional(), format_name: z.string().optional() }).optional(),
+});
+
+/** "30000/1001" -> 29.97; null for "0/0" and nonsense. */
+export function parseRate(rate: string | undefined): number | null {
+  if (rate === undefined) return null;
+  const [num, den] = rate.split('/').map(Number);
+  if (num === undefined || !Number.isFinite(num) || num <= 0) return null;
+  const value = den === undefined ? num : den > 0 ? num / den : NaN;
+  return Number.isFinite(value) && value > 0 ? value : null;
+}
+
+function parsePositive(text: string | undefined): number | null {
+  if (text === undefined) return null;
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value : null;
+}
+
+/** Throws InputNotFoundError unless `path` is a readable regular file. */
+export async function assertReadableFile(path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    throw new InputNotFoundError(`${path} does not exist or cannot be read`, { cause: err });
+  }
+  const info = await stat(path);
+  if (!info.isFile() && !info.isFIFO() && !info.isCharacterDevice()) {
+    throw new InputNotFoundError(`${path} is not a file`);
+  }
+}
+
+/** Interprets ffprobe's JSON text; pure. */
+export function parseProbeJson(input: string, json: string, requireVideo = true): ProbeResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new NotAVideoError(`${input}: ffprobe printed no JSON`, { cause: err });
+  }
+  const parsed = ffprobeSchema.safeParse(raw);
+  if (!parsed.success) throw new NotAVideoError(`${input}: unexpected ffprobe output: ${parsed.error.message}`);
+  const stream = parsed.data.streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
+  const formatDuration = parsePositive(parsed.data.format?.duration);
+  if (!stream) {
+    if (requireVideo) throw new NotAVideoError(`${input} has no video stream`);
+    return { durationMs: formatDuration === null ? null : formatDuration * 1000, fps: null, frameCount: null, frameCountEstimated: false, width: 0, height: 0, codec: '', hasVideo: false };
+  }
+  const durationS = parsePositive(stream.duration) ?? formatDuration;
+  const fps = parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate);
+  const nbFrames = parsePositive(stream.nb_frames);
+  let frameCount: number | null = nbFrames === null ? null : Math.round(nbFrames);
+  let frameCountEstimated = false;
+  if (frameCount === null && durationS !== null && fps !== null) {
+    frameCount = Math.round(durationS * fps);
+    frameCountEstimated = true;
+  }
+  return {
+    durationMs: durationS === null ? null : Math.round(durationS * 1e6) / 1e3,
+    fps,
+    frameCount,
+    frameCountEstimated,
+    width: stream.width ?? 0,
+    height: stream.height ?? 0,
+    codec: stream.codec_name ?? 'unknown',
+    hasVideo: true,
+  };
+}
+
+/**
+ * Probes a local file or URL. Missing file -> InputNotFoundError (checked
+ * before spawning); no video stream / unreadable data -> NotAVideoError;
+ * unreachable URL -> SourceUnreachableError; no ffprobe -> FfmpegMissingError.
+ */
+export async function probeInput(input: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  const path = localPath(input);
+  if (path !== null) await assertReadableFile(path);
+  const json = await runFfprobe(
+    [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_entries',
+      'format=duration,format_name:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:stream_disposition=attached_pic',
+      '-select_streams',
+      'v',
+      ffmpegInput(input),
+    ],
+    { binary: opts.binary, timeoutMs: opts.timeoutMs, input, isUrl: isUrl(input) },
+  );
+  return parseProbeJson(input, json, opts.requireVideo ?? true);
+}
+
+/**
+ * About how many frames `sampling` will yield from a probed source, for a
+ * progress bar; null when it cannot be told (keyframes, live sources).
+ * `fps` N: one frame per 1/N-second bucket that holds a frame.
+ */
+export function expectedSampledFrames(probe: ProbeResult, sampling: Sampling): number | null {
+  switch (sampling.mode) {
+    case 'every':
+      return probe.frameCount;
+    case 'keyframes':
+      return null;
+    case 'fps': {
+      if (probe.durationMs === null) return null;
+      const buckets = Math.ceil((probe.durationMs / 1000) * sampling.fps - 1e-9);
+      return probe.frameCount === null ? buckets : Math.min(buckets, probe.frameCount);
+    }
+  }
+}
