@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  classifyFailure,
+  isErrorLine,
+  isTruncationLine,
+  logLevel,
+  mostRelevantLine,
+  stripLogPrefix,
+} from '../../../src/ingest/ffmpeg-log.ts';
+
+test('log levels are read from the [level] tag', () => {
+  assert.equal(logLevel('[h264 @ 0x55d0] [error] error while decoding MB 5 13'), 'error');
+  assert.equal(logLevel('[warning] a.ts: corrupt input packet in stream 0'), 'warning');
+  assert.equal(logLevel('To ignore this, add a trailing ? to the map.'), null);
+  assert.ok(isErrorLine('[fatal] Stream map matches no streams.'));
+  assert.ok(!isErrorLine('[info] Input #0, mov'));
+});
+
+test('prefixes are stripped and the last error line is the relevant one', () => {
+  assert.equal(stripLogPrefix('[tcp @ 0x5559bfb24fc0] [error] Connection refused'), 'Connection refused');
+  const lines = ['[info] Input #0', '[fatal] Stream map matches no streams.', 'To ignore this, add a trailing ?'];
+  assert.equal(mostRelevantLine(lines), 'Stream map matches no streams.');
+  assert.equal(mostRelevantLine(['[info] something', '']), 'something');
+  assert.equal(mostRelevantLine([]), '');
+});
+
+test('truncation lines are recognised', () => {
+  assert.ok(isTruncationLine('[mov,mp4,m4a,3gp,3g2,mj2 @ 0x56] [error] stream 0, offset 0x17ca6: partial file'));
+  assert.ok(!isTruncationLine('[h264 @ 0x1] [error] co located POCs unavailable'));
+});
+
+test('failures map to the error classes', () => {
+  const cases: [string, boolean, string[], string][] = [
+    ['x.txt', false, ['[error] x.txt: Invalid data found when processing input'], 'E_NOT_A_VIDEO'],
+    ['a.wav', false, ["[fatal] Stream map '0:v:0' matches no streams."], 'E_NOT_A_VIDEO'],
+    ['n.mp4', false, ['[error] n.mp4: No such file or directory'], 'E_INPUT_NOT_FOUND'],
+    ['http://h:9/a', true, ['[tcp @ 0x1] [error] Connection to tcp://h:9 failed: Connection refused'], 'E_SOURCE_UNREACHABLE'],
+    ['http://h/a', true, ['[http @ 0x1] [error] HTTP error 404 Not Found', '[error] http://h/a: Server returned 404 Not Found'], 'E_SOURCE_UNREACHABLE'],
+    ['rtsp://h/a', true, ['[error] rtsp://h/a: Failed to resolve hostname h'], 'E_SOURCE_UNREACHABLE'],
+    ['a.mp4', false, ['[error] something unusual'], 'E_DECODE'],
+  ];
+  for (const [input, url, lines, code] of cases) {
+    const err = classifyFailure(input, lines, url);
+    assert.equal(err.code, code, `${input}: ${lines.join(' | ')}`);
+    assert.doesNotMatch(err.message, /\n/, 'one line');
+  }
+  assert.equal(
+    classifyFailure('x.txt', ['[error] x.txt: Invalid data found when processing input'], false).message,
+    'x.txt is not a video ffmpeg can decode: Invalid data found when processing input',
+  );
+});
