@@ -1,0 +1,339 @@
+/**
+ * `npm run bench` / `streamsight bench`: measures, in one run and with the
+ * same batch, thread count and device everywhere,
+ *   ceiling    ONNX Runtime alone on ready tensors (raw session, and the engine analyze uses);
+ *   inference  analyze end to end on a clip that is cheap to decode, against the ceiling;
+ *   decode     analyze --fps 1 on a long 1080p clip against ffmpeg alone running the same
+ *              filter chain, and --keyframes against full decoding;
+ *   memory     peak RSS of analyze (node + ffmpeg) on a short and a 10x longer clip.
+ * Prints a table, then one JSON line (the last line of stdout).
+ *
+ * Flags: --quick (smoke run, resnet18 and small clips), --only NAME...,
+ * --json-out FILE, --batch N, --threads N, --device auto|cpu|cuda, --cache-dir DIR.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { buildDecodeArgs } from '../src/ingest/ffmpeg-args.ts';
+import { loadModel } from '../src/inference/model-loader.ts';
+import type { DeviceChoice } from '../src/inference/ort-session.ts';
+import type { Sampling } from '../src/contracts/frame.ts';
+import { runAnalyzeCli, type AnalyzeRun } from './analyze-run.ts';
+import { measureEngineCeiling, measureRawCeiling, type CeilingOptions } from './ceiling.ts';
+import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fixtures.ts';
+import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
+import { runTimed, type TimedRun } from './timed-process.ts';
+
+export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+export interface BenchOptions {
+  /** Smoke run: small clips, resnet18 everywhere, one repeat. Its numbers are not benchmarks. */
+  quick: boolean;
+  /** Suites to run (default all); `inference` also measures the ceiling it is compared with. */
+  only?: readonly string[];
+  /** Frames per inference call, everywhere (default 8). */
+  batch?: number;
+  /** ONNX Runtime intra-op threads, everywhere; 0 = its default (default 0, as analyze). */
+  threads?: number;
+  device?: DeviceChoice;
+  /** Generated clips and synthesized models (default `.bench-cache/` in the repository). */
+  cacheDir?: string;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+interface Plan {
+  inferenceModel: string;
+  /** Decode-bound and memory runs: a light model, so decoding dominates. */
+  lightModel: string;
+  ceiling: Omit<CeilingOptions, 'batch' | 'threads' | 'device'>;
+  inferenceClip: ClipSpec;
+  decodeClip: ClipSpec;
+  memoryClips: { short: ClipSpec; long: ClipSpec };
+  /** Decode-bound runs are repeated this many times (interleaved) and the best kept. */
+  repeats: number;
+}
+
+/**
+ * Full run: about 10 minutes on 2 cores, clips excluded (made once, cached).
+ * resnet50 at ~17 frames/s on 2 cores: 600 frames is ~35 s of analyze.
+ */
+const FULL: Plan = {
+  inferenceModel: 'resnet50',
+  lightModel: 'resnet18',
+  ceiling: { minSeconds: 20, minBatches: 10, warmupBatches: 3 },
+  inferenceClip: { width: 320, height: 240, fps: 25, seconds: 24 },
+  decodeClip: { width: 1920, height: 1080, fps: 30, seconds: 60 },
+  memoryClips: { short: { width: 640, height: 360, fps: 30, seconds: 60 }, long: { width: 640, height: 360, fps: 30, seconds: 600 } },
+  repeats: 2,
+};
+
+const QUICK: Plan = {
+  inferenceModel: 'resnet18',
+  lightModel: 'resnet18',
+  ceiling: { minSeconds: 1, minBatches: 3, warmupBatches: 1 },
+  inferenceClip: { width: 320, height: 240, fps: 25, seconds: 2 },
+  decodeClip: { width: 1920, height: 1080, fps: 30, seconds: 3 },
+  memoryClips: { short: { width: 640, height: 360, fps: 30, seconds: 4 }, long: { width: 640, height: 360, fps: 30, seconds: 12 } },
+  repeats: 1,
+};
+
+function clipLabel(c: ClipSpec): string {
+  return `${c.width}x${c.height} ${c.fps}fps ${c.seconds}s testsrc2 x264 ultrafast`;
+}
+
+function ffmpegVersion(): string {
+  try {
+    const first = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+    return /ffmpeg version (\S+)/.exec(first)?.[1] ?? 'unknown';
+  } catch {
+    return 'not found';
+  }
+}
+
+class Recorder {
+  readonly measurements: Measurement[] = [];
+  readonly ratios: Ratio[] = [];
+
+  add(name: string, value: number, unit: string, detail: string): Measurement {
+    const m = { name, value, unit, detail };
+    this.measurements.push(m);
+    return m;
+  }
+
+  ratio(name: string, numerator: Measurement, denominator: Measurement, goal?: Ratio['goal']): Ratio {
+    const r = ratioOf(name, numerator, denominator, goal);
+    this.ratios.push(r);
+    return r;
+  }
+}
+
+function best<T>(runs: T[], key: (t: T) => number): T {
+  return runs.reduce((a, b) => (key(b) < key(a) ? b : a));
+}
+
+const MiB = 1024 * 1024;
+
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const log = options.log ?? ((): void => undefined);
+  const plan = options.quick ? QUICK : FULL;
+  const batch = options.batch ?? 8;
+  const threads = options.threads ?? 0;
+  const device: DeviceChoice = options.device ?? 'auto';
+  const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
+  const only = new Set<string>(options.only ?? SUITE_NAMES);
+  for (const name of only) {
+    if (!(SUITE_NAMES as readonly string[]).includes(name)) throw new RangeError(`--only: unknown measurement "${name}" (known: ${SUITE_NAMES.join(', ')})`);
+  }
+  const loadBefore = loadavg()[0]!;
+  const rec = new Recorder();
+  const errors: BenchReport['errors'] = [];
+  const common = { batch, threads, device };
+
+  const suite = async (name: string, body: () => Promise<void>): Promise<void> => {
+    const started = performance.now();
+    log(`[bench] ${name}...`);
+    try {
+      await body();
+      log(`[bench] ${name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      errors.push({ suite: name, message });
+      log(`[bench] ${name} FAILED: ${message}`);
+    }
+  };
+
+  // 1 and 2: ceiling and inference-bound analyze, same model, batch, threads.
+  let ceilingRaw: Measurement | undefined;
+  let ceilingEngine: Measurement | undefined;
+  const wantInference = only.has('inference');
+  if (only.has('ceiling') || wantInference) {
+    await suite('ceiling', async () => {
+      const path = await ensureModel(cacheDir, plan.inferenceModel, log);
+      const model = loadModel(path);
+      const opts: CeilingOptions = { ...plan.ceiling, ...common };
+      const raw = await measureRawCeiling(model, opts);
+      const what = `${plan.inferenceModel}, batch ${batch}, ${raw.provider}, ${raw.frames} frames after ${plan.ceiling.warmupBatches} warm-up batches`;
+      ceilingRaw = rec.add('ceiling.raw.fps', raw.framesPerSecond, 'frames/s', `InferenceSession.run on a ready tensor: ${what}`);
+      rec.add('ceiling.raw.batchMs', raw.runMsPerBatch, 'ms', 'mean session.run per batch');
+      const eng = await measureEngineCeiling(model, opts);
+      ceilingEngine = rec.add('ceiling.engine.fps', eng.framesPerSecond, 'frames/s', `InferenceEngine (worker thread, normalise, top-k) on ready rgb24 frames, 2 batches in flight: ${plan.inferenceModel}, ${eng.frames} frames`);
+      rec.add('ceiling.engine.runMs', eng.runMsPerBatch, 'ms', 'mean session.run per batch inside the engine');
+      rec.ratio('ceiling.engine/raw', ceilingEngine, ceilingRaw);
+    });
+  }
+  if (wantInference) {
+    await suite('inference', async () => {
+      const model = await ensureModel(cacheDir, plan.inferenceModel, log);
+      const clip = await ensureClip(cacheDir, plan.inferenceClip, log);
+      const run = await runAnalyzeCli({ model, clip, sampling: ['--every-frame'], ...common });
+      const what = `analyze --every-frame ${plan.inferenceModel} on ${clipLabel(plan.inferenceClip)}, ${run.summary.frames} frames`;
+      const fps = rec.add('inference.analyze.fps', run.summary.framesPerSecond, 'frames/s', `${what} (its summary: decode to last line written)`);
+      const wallFps = rec.add('inference.analyze.wallFps', run.summary.frames / run.wallSeconds, 'frames/s', 'the same, frames / wall time of the whole command incl. startup and model load');
+      rec.add('inference.analyze.wallSeconds', run.wallSeconds, 's', 'wall time of that command');
+      if (ceilingRaw) {
+        rec.ratio('inference.analyze/ceiling.raw', fps, ceilingRaw, { op: '>=', value: 0.9, aim: 0.95 });
+        rec.ratio('inference.analyze.wall/ceiling.raw', wallFps, ceilingRaw);
+      }
+      if (ceilingEngine) rec.ratio('inference.analyze/ceiling.engine', fps, ceilingEngine);
+    });
+  }
+
+  // 3: decode-bound.
+  if (only.has('decode')) {
+    await suite('decode', async () => {
+      const modelPath = await ensureModel(cacheDir, plan.lightModel, log);
+      const clip = await ensureClip(cacheDir, plan.decodeClip, log);
+      const pre = loadModel(modelPath).preprocess;
+      const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+      // The wrapper (src/ingest/ffmpeg-process.ts) prepends these two.
+      const ffmpegArgs = (sampling: Sampling): string[] => ['-nostdin', '-hide_banner', ...buildDecodeArgs({ input: clip, sampling, geometry })];
+      const runs = { ffFps: [] as TimedRun[], anFps: [] as AnalyzeRun[], ffKey: [] as TimedRun[], anKey: [] as AnalyzeRun[] };
+      // Interleaved, so that load from elsewhere hits both sides alike.
+      for (let i = 0; i < plan.repeats; i++) {
+        runs.ffFps.push(await runTimed('ffmpeg', ffmpegArgs({ mode: 'fps', fps: 1 })));
+        runs.anFps.push(await runAnalyzeCli({ model: modelPath, clip, sampling: ['--fps', '1'], ...common }));
+        runs.ffKey.push(await runTimed('ffmpeg', ffmpegArgs({ mode: 'keyframes' })));
+        runs.anKey.push(await runAnalyzeCli({ model: modelPath, clip, sampling: ['--keyframes'], ...common }));
+      }
+      const ffFps = best(runs.ffFps, (r) => r.wallSeconds);
+      const anFps = best(runs.anFps, (r) => r.wallSeconds);
+      const ffKey = best(runs.ffKey, (r) => r.wallSeconds);
+      const anKey = best(runs.anKey, (r) => r.wallSeconds);
+      const clipText = clipLabel(plan.decodeClip);
+      const n = `best of ${plan.repeats}`;
+      const ff = rec.add('decode.ffmpeg.fps1.seconds', ffFps.wallSeconds, 's', `ffmpeg alone, analyze's own args (buildDecodeArgs, fps 1), stdout drained by node: ${clipText}, ${n}`);
+      const an = rec.add('decode.analyze.fps1.wallSeconds', anFps.wallSeconds, 's', `analyze --fps 1 ${plan.lightModel}, whole command incl. startup: ${anFps.summary.frames} frames, ${n}`);
+      const anPipe = rec.add('decode.analyze.fps1.seconds', anFps.summary.seconds, 's', 'the same run, its summary seconds (excludes node start-up and model load)');
+      const ffk = rec.add('decode.ffmpeg.keyframes.seconds', ffKey.wallSeconds, 's', `ffmpeg alone, keyframes args (-skip_frame nokey), ${n}`);
+      const ank = rec.add('decode.analyze.keyframes.wallSeconds', anKey.wallSeconds, 's', `analyze --keyframes ${plan.lightModel}, whole command: ${anKey.summary.frames} frames, ${n}`);
+      rec.add('decode.analyze.keyframes.seconds', anKey.summary.seconds, 's', 'the same run, its summary seconds');
+      rec.ratio('decode.analyze.wall/ffmpeg', an, ff, { op: '<=', value: 1.15, aim: 1.1 });
+      rec.ratio('decode.analyze.pipeline/ffmpeg', anPipe, ff);
+      rec.ratio('decode.analyze.keyframes/fps1', ank, an);
+      rec.ratio('decode.ffmpeg.keyframes/fps1', ffk, ff);
+    });
+  }
+
+  // 4: peak memory against clip length.
+  if (only.has('memory')) {
+    await suite('memory', async () => {
+      const model = await ensureModel(cacheDir, plan.lightModel, log);
+      const peaks: Record<'short' | 'long', Measurement> = {} as Record<'short' | 'long', Measurement>;
+      const hwms: Record<'short' | 'long', Measurement> = {} as Record<'short' | 'long', Measurement>;
+      for (const which of ['short', 'long'] as const) {
+        const spec = plan.memoryClips[which];
+        const clip = await ensureClip(cacheDir, spec, log);
+        const run = await runAnalyzeCli({ model, clip, sampling: ['--fps', '1'], ...common, sampleMemory: true });
+        const mem = run.memory!;
+        const what = `analyze --fps 1 ${plan.lightModel} on ${clipLabel(spec)} (${run.summary.frames} frames, ${mem.samples} samples every 100 ms)`;
+        peaks[which] = rec.add(`memory.${which}.peakTotalMiB`, mem.totalRssBytes / MiB, 'MiB', `peak VmRSS of node + ffmpeg/ffprobe at one instant: ${what}`);
+        hwms[which] = rec.add(`memory.${which}.nodeHwmMiB`, mem.rootHwmBytes / MiB, 'MiB', 'VmHWM (kernel high-water mark) of the node process');
+        rec.add(`memory.${which}.childrenPeakMiB`, mem.childrenRssBytes / MiB, 'MiB', 'peak VmRSS of its children (ffmpeg)');
+      }
+      rec.ratio('memory.long/short.total', peaks.long, peaks.short, { op: '<=', value: 1.1 });
+      rec.ratio('memory.long/short.nodeHwm', hwms.long, hwms.short);
+    });
+  }
+
+  const cpuList = cpus();
+  return {
+    type: 'bench',
+    version: 1,
+    quick: options.quick,
+    startedAt: startedAt.toISOString(),
+    totalSeconds: (performance.now() - t0) / 1000,
+    machine: {
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+      memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+      node: process.versions.node,
+      onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+      ffmpeg: ffmpegVersion(),
+      loadAverageBefore: loadBefore,
+      loadAverageAfter: loadavg()[0]!,
+    },
+    settings: { batch, threads, device, repeats: plan.repeats },
+    measurements: rec.measurements,
+    ratios: rec.ratios,
+    errors,
+  };
+}
+
+export interface PrintOptions {
+  stdout: NodeJS.WritableStream;
+  /** Also write the JSON object to this file. */
+  jsonOut?: string;
+}
+
+/** The table, then the JSON line (always the last line of stdout). */
+export async function printReport(report: BenchReport, opts: PrintOptions): Promise<void> {
+  const json = JSON.stringify(report);
+  if (opts.jsonOut !== undefined) writeFileSync(opts.jsonOut, json + '\n');
+  await new Promise<void>((resolve, reject) => {
+    opts.stdout.write(`${formatTable(report)}\n${json}\n`, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+function intFlag(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SUITE_NAMES.join('|')} ...] [--json-out FILE]
+                       [--batch N] [--threads N] [--device auto|cpu|cuda] [--cache-dir DIR]`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      only: { type: 'string', multiple: true },
+      'json-out': { type: 'string' },
+      batch: { type: 'string' },
+      threads: { type: 'string' },
+      device: { type: 'string' },
+      'cache-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const device = values.device;
+  if (device !== undefined && device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw new RangeError(`--device must be auto, cpu or cuda, got "${device}"`);
+  const batch = intFlag('--batch', values.batch, 1);
+  const threads = intFlag('--threads', values.threads, 0);
+  const report = await runBench({
+    quick: values.quick ?? false,
+    ...(values.only ? { only: values.only.flatMap((o) => o.split(',')) } : {}),
+    ...(batch !== undefined ? { batch } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(device !== undefined ? { device } : {}),
+    ...(values['cache-dir'] !== undefined ? { cacheDir: values['cache-dir'] } : {}),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  await printReport(report, { stdout: process.stdout, ...(values['json-out'] !== undefined ? { jsonOut: values['json-out'] } : {}) });
+  return report.errors.length > 0 ? 1 : 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+      process.exitCode = 2;
+    },
+  );
+}
