@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BenchReportSchema } from '../../../bench/report.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+/** Every figure a full suite reports; the quick run must produce each one. */
+const MEASUREMENTS = [
+  'ceiling.raw.fps', 'ceiling.raw.batchMs', 'ceiling.engine.fps', 'ceiling.engine.runMs',
+  'inference.analyze.fps', 'inference.analyze.wallFps', 'inference.analyze.wallSeconds',
+  'decode.ffmpeg.fps1.seconds', 'decode.analyze.fps1.wallSeconds', 'decode.analyze.fps1.seconds',
+  'decode.ffmpeg.keyframes.seconds', 'decode.analyze.keyframes.wallSeconds', 'decode.analyze.keyframes.seconds',
+  'memory.short.peakTotalMiB', 'memory.short.nodeHwmMiB', 'memory.short.childrenPeakMiB',
+  'memory.long.peakTotalMiB', 'memory.long.nodeHwmMiB', 'memory.long.childrenPeakMiB',
+];
+const RATIOS = [
+  'ceiling.engine/raw', 'inference.analyze/ceiling.raw', 'inference.analyze.wall/ceiling.raw', 'inference.analyze/ceiling.engine',
+  'decode.analyze.wall/ffmpeg', 'decode.analyze.pipeline/ffmpeg', 'decode.analyze.keyframes/fps1', 'decode.ffmpeg.keyframes/fps1',
+  'memory.long/short.total', 'memory.long/short.nodeHwm',
+];
+
+test('npm run bench -- --quick measures every suite for real and ends stdout with one parseable JSON line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ss-bench-'));
+  try {
+    const jsonOut = join(dir, 'bench.json');
+    const res = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--json-out', jsonOut], {
+      cwd: ROOT, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024,
+    });
+    assert.equal(res.status, 0, `bench exited ${res.status}: ${res.stderr.slice(-2000)}`);
+    const lines = res.stdout.trimEnd().split('\n');
+    const report = BenchReportSchema.parse(JSON.parse(lines[lines.length - 1]!));
+    assert.deepEqual(report.errors, []);
+    assert.equal(report.quick, true);
+    assert.ok(lines.length > 1, 'a table comes before the JSON line');
+
+    const byName = new Map(report.measurements.map((m) => [m.name, m]));
+    for (const name of MEASUREMENTS) {
+      const m = byName.get(name);
+      assert.ok(m, `measurement ${name} is missing`);
+      assert.ok(Number.isFinite(m.value) && m.value > 0, `${name} = ${m.value} is not a positive number`);
+    }
+    const ratios = new Map(report.ratios.map((r) => [r.name, r]));
+    for (const name of RATIOS) {
+      const r = ratios.get(name);
+      assert.ok(r, `ratio ${name} is missing`);
+      assert.ok(Number.isFinite(r.value) && r.value > 0, `${name} = ${r.value} is not a positive number`);
+      assert.equal(r.value, byName.get(r.numerator)!.value / byName.get(r.denominator)!.value, `${name} is its numerator over its denominator`);
+    }
+    // The same report, written to --json-out.
+    assert.deepEqual(BenchReportSchema.parse(JSON.parse(readFileSync(jsonOut, 'utf8'))), report);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
