@@ -72,7 +72,8 @@ Examples:
           `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}${failed}\n`,
         );
       }
-      for (const f of summary.failedInputs) process.stderr.write(`error[${f.code}]: ${f.input}: ${f.message} (${f.framesWritten} frames written before it)\n`);
+      for (const w of summary.decodeWarnings) process.stderr.write(`warning: ${w.input}: ffmpeg reported ${w.errorLines} error(s) in the data (first: ${w.firstError}); damaged frames were concealed or skipped\n`);
+      for (const f of summary.failedInputs) process.stderr.write(`error[${f.code}]: ${f.message.includes(f.input) ? '' : `${f.input}: `}${f.message} (${f.framesWritten} frames written before it)\n`);
       if (summary.interrupted) ctx.setExitCode(130);
       else if (summary.failedInputs.length > 0) ctx.setExitCode(summary.failedInputs[0]!.exitCode);
     } finally {

@@ -5,11 +5,13 @@ import { loadConfig } from '../config/loader.ts';
 import { downloadModel } from '../inference/model-download.ts';
 import { inspectModel } from '../inference/model-inspect.ts';
 import { DEFAULT_MODELS_DIR, findEntry, loadManifest, modelCachePath } from '../inference/model-registry.ts';
-import { RESNET_ARCHS, synthResnet, type ResnetArch } from '../inference/resnet-synth.ts';
+import { synthResnet, TORCHVISION_PARAM_COUNTS, type ResnetArch } from '../inference/resnet-synth.ts';
 import { ModelNotFoundError, OutputError, UsageError } from '../shared/errors.ts';
 import { createProgress } from '../shared/progress.ts';
 import type { CommandContext } from './context.ts';
 import { nonNegativeInt, positiveInt } from './options.ts';
+
+const RESNET_ARCHS = Object.keys(TORCHVISION_PARAM_COUNTS) as ResnetArch[];
 
 export function modelsCommand(_ctx: CommandContext): Command {
   const models = new Command('models').description('the model registry: list, pull, synth, inspect');

@@ -29,6 +29,8 @@ export const SummarySchema = z.object({
   type: z.literal('summary'),
   inputs: z.number().int(),
   failedInputs: z.array(z.object({ input: z.string(), code: z.string(), message: z.string(), framesWritten: z.number().int(), exitCode: z.number().int() })),
+  /** Inputs ffmpeg decoded to the end while reporting damaged data (concealed or skipped). */
+  decodeWarnings: z.array(z.object({ input: z.string(), errorLines: z.number().int(), firstError: z.string() })),
   frames: z.number().int(),
   seconds: z.number(),
   framesPerSecond: z.number(),

@@ -42,7 +42,17 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-const TSX_LOADER = import.meta.resolve('tsx');
+/**
+ * The worker's entry is TypeScript. Node 20 does not apply `--import tsx` to
+ * a worker's entry module, so a tiny script registers tsx, then imports it.
+ */
+const THREAD_BOOTSTRAP = `
+  (async () => {
+    const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+    register();
+    await import(${JSON.stringify(new URL('./inference-thread.ts', import.meta.url).href)});
+  })().catch((err) => { throw err; });
+`;
 
 /**
  * Runs inference in a worker thread. Batches are answered in the order they
@@ -71,11 +81,7 @@ export class InferenceEngine {
   }
 
   static async start(model: EngineModel, options: EngineOptions): Promise<InferenceEngine> {
-    const worker = new Worker(new URL('./inference-thread.ts', import.meta.url), {
-      execArgv: ['--import', TSX_LOADER],
-      stdout: false,
-      stderr: false,
-    });
+    const worker = new Worker(THREAD_BOOTSTRAP, { eval: true });
     // A private copy: the caller keeps its bytes, the worker gets ours by transfer.
     const copy = model.bytes.slice().buffer as ArrayBuffer;
     const init: InitMessage = {

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DeviceUnavailableError, ModelInvalidError } from '../shared/errors.ts';
 
@@ -34,6 +37,15 @@ function sessionOptions(provider: ExecutionProvider, threads: number): ort.Infer
  */
 export async function openSession(model: Uint8Array, options: OrtSessionOptions): Promise<OpenedSession> {
   if (options.device === 'cuda' || options.device === 'auto') {
+    const missing = cudaProviderMissing();
+    if (missing) {
+      if (options.device === 'cuda') {
+        throw new DeviceUnavailableError(`CUDA execution provider unavailable: ${missing}`, {
+          hint: 'use --device cpu, or see README "GPU hosts" to install the CUDA provider',
+        });
+      }
+      return { ...(await openCpu(model, options.threads)), fallbackReason: missing };
+    }
     try {
       const session = await ort.InferenceSession.create(model, sessionOptions('cuda', options.threads));
       return { session, provider: 'cuda' };
@@ -59,6 +71,19 @@ async function openCpu(model: Uint8Array, threads: number): Promise<OpenedSessio
   } catch (err) {
     throw new ModelInvalidError(`ONNX Runtime cannot load the model: ${firstLine(err)}`, { cause: err });
   }
+}
+
+/**
+ * onnxruntime-node ships the CUDA provider as a separate download. When its
+ * library is absent, trying CUDA only prints a native error on stderr, so
+ * say why up front instead. Returns the reason, or undefined if present.
+ */
+export function cudaProviderMissing(): string | undefined {
+  const pkg = createRequire(import.meta.url).resolve('onnxruntime-node');
+  // .../onnxruntime-node/dist/index.js -> .../onnxruntime-node/bin/napi-v6/<platform>/<arch>/
+  const binDir = join(dirname(pkg), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const lib = join(binDir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
+  return existsSync(lib) ? undefined : `CUDA provider library not installed (${lib} missing)`;
 }
 
 function firstLine(err: unknown): string {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Frame, Sampling } from '../contracts/frame.ts';
 import type { Summary } from '../contracts/analyze-output.ts';
-import { decodeFrames } from '../ingest/file-decoder.ts';
+import { decodeFrames, type DecodeStats } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { Progress } from '../shared/progress.ts';
+import type { ProgressReporter } from '../shared/progress.ts';
 import { toFrameLine } from './frame-line.ts';
 import type { OutputSink } from './output-sink.ts';
 
@@ -24,7 +24,7 @@ export interface AnalyzeOptions {
    * keeps it busy (one running, one queued) while the next batch decodes.
    */
   maxInFlight?: number;
-  progress: (input: string, index: number) => Progress;
+  progress: (input: string, index: number) => ProgressReporter;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -50,6 +50,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     cropHeight: opts.model.preprocess.inputHeight,
   };
   const failedInputs: Summary['failedInputs'] = [];
+  const decodeWarnings: Summary['decodeWarnings'] = [];
   let frames = 0;
 
   for (const [index, input] of opts.inputs.entries()) {
@@ -57,6 +58,8 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     const log = opts.logger.child({ stream: input });
     const progress = opts.progress(input, index);
     let written = 0;
+    let total: number | undefined;
+    let stats: DecodeStats | undefined;
     const queue: InFlight[] = [];
     const writeOldest = async (): Promise<void> => {
       const item = queue.shift()!;
@@ -65,7 +68,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
         await opts.sink.writeLine(JSON.stringify(toFrameLine(frame, result.frames[i]!, ctx)));
         written++;
       }
-      progress.update({ done: written, unit: 'frames' });
+      progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
     const submit = async (batch: Frame[]): Promise<void> => {
       queue.push({ frames: batch, result: opts.engine.infer(batch) });
@@ -76,11 +79,14 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
 
     try {
       const probe = await probeInput(input);
-      progress.update({ done: 0, total: expectedSampledFrames(probe, opts.sampling), unit: 'frames' });
+      total = expectedSampledFrames(probe, opts.sampling) ?? undefined;
+      progress.update({ done: 0, unit: 'frames', ...(total === undefined ? {} : { total }) });
       let batch: Frame[] = [];
       const runId = randomUUID();
       try {
-        for await (const frame of decodeFrames(input, { streamId: input, runId, sampling: opts.sampling, geometry, ...(opts.signal ? { signal: opts.signal } : {}) })) {
+        const decode = decodeFrames(input, { streamId: input, runId, sampling: opts.sampling, geometry, ...(opts.signal ? { signal: opts.signal } : {}) });
+        stats = decode.stats;
+        for await (const frame of decode) {
           batch.push(frame);
           if (batch.length >= opts.batch) {
             await submit(batch);
@@ -96,10 +102,17 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       if (opts.signal?.aborted && !isStreamSightError(err)) break;
       if (!isStreamSightError(err) || !err.userError) throw err;
       failedInputs.push({ input, code: err.code, message: err.message, framesWritten: written, exitCode: err.exitCode });
-      log.error({ code: err.code, framesWritten: written }, err.message);
+      // The CLI prints the one-line error; the log keeps it for debugging only.
+      log.debug({ code: err.code, framesWritten: written }, err.message);
     } finally {
       progress.finish();
       frames += written;
+      if (stats && stats.errorLines > 0) {
+        // ffmpeg concealed or skipped damaged data and went on: the output is complete
+        // as far as the file allows, but say so rather than pass it off as clean.
+        decodeWarnings.push({ input, errorLines: stats.errorLines, firstError: stats.firstErrors[0] ?? '' });
+        log.debug({ errorLines: stats.errorLines, firstErrors: stats.firstErrors }, 'ffmpeg reported damaged data');
+      }
     }
   }
 
@@ -108,6 +121,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     type: 'summary',
     inputs: opts.inputs.length,
     failedInputs,
+    decodeWarnings,
     frames,
     seconds: Math.round(seconds * 1000) / 1000,
     framesPerSecond: seconds > 0 ? Math.round((frames / seconds) * 100) / 100 : 0,
