@@ -23,7 +23,8 @@
 import protobuf from 'protobufjs';
 import { ModelInvalidError } from '../shared/errors.ts';
 
-const ONNX_PROTO = `
+/** The schema text (upstream onnx.proto, proto2, comments removed). */
+export const ONNX_PROTO = `
 syntax = "proto2";
 package onnx;
 
@@ -491,10 +492,84 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
 
 /** Serialises a model; the inverse of decodeModel. */
 export function encodeModel(model: ModelProto): Uint8Array {
+  const chunks = modelChunks(model);
+  const out = Buffer.allocUnsafeSlow(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let pos = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, pos);
+    pos += chunk.byteLength;
+  }
+  return out;
+}
+
+// Why chunks: protobufjs 8's writer grows one buffer by doubling and shifts a
+// nested message's bytes when its length prefix needs more than one byte, so
+// a 100 MB graph was copied four or five times (over a second for resnet50,
+// paid at every model load by the graph edit). Here protobufjs encodes only
+// the small parts; each large raw_data is copied once, into the output.
+// Fields are emitted in field-number order, as protobufjs (and C++ protobuf)
+// do, so the bytes are identical to a plain protobufjs encode.
+
+/** raw_data at least this long (bytes) is spliced, not encoded by protobufjs. */
+const SPLICE_MIN_BYTES = 64 * 1024;
+const GraphType = root.lookupType('onnx.GraphProto');
+const TensorType = root.lookupType('onnx.TensorProto');
+
+function modelChunks(model: ModelProto): Uint8Array[] {
+  if (model.graph === undefined) return [encodePart(ModelType, model)];
+  const [before, after] = splitAtField(ModelType, model, 'graph');
+  return [encodePart(ModelType, before), ...nested(7, graphChunks(model.graph)), encodePart(ModelType, after)];
+}
+
+function graphChunks(graph: GraphProto): Uint8Array[] {
+  const [before, after] = splitAtField(GraphType, graph, 'initializer');
+  const initializers = (graph.initializer ?? []).flatMap((t) => nested(5, tensorChunks(t)));
+  return [encodePart(GraphType, before), ...initializers, encodePart(GraphType, after)];
+}
+
+function tensorChunks(tensor: TensorProto): Uint8Array[] {
+  const raw = tensor.raw_data;
+  if (raw === undefined || raw.byteLength < SPLICE_MIN_BYTES) return [encodePart(TensorType, tensor)];
+  const [before, after] = splitAtField(TensorType, tensor, 'raw_data');
+  return [encodePart(TensorType, before), lengthDelimitedHeader(9, raw.byteLength), raw, encodePart(TensorType, after)];
+}
+
+/** A length-delimited field: its tag and length, then its content. */
+function nested(field: number, content: Uint8Array[]): Uint8Array[] {
+  return [lengthDelimitedHeader(field, content.reduce((n, c) => n + c.byteLength, 0)), ...content];
+}
+
+function lengthDelimitedHeader(field: number, length: number): Uint8Array {
+  const bytes: number[] = [];
+  for (const value of [field * 8 + 2, length]) {
+    let v = value;
+    while (v > 127) {
+      bytes.push((v % 128) | 128);
+      v = Math.floor(v / 128);
+    }
+    bytes.push(v);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** The object's fields numbered below and above `key`'s field number. */
+function splitAtField<T extends object>(type: protobuf.Type, message: T, key: keyof T & string): [object, object] {
+  const pivot = type.fields[key]?.id ?? 0;
+  const before: Record<string, unknown> = {};
+  const after: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(message)) {
+    const id = type.fields[name]?.id;
+    if (id === undefined || id === pivot) continue;
+    (id < pivot ? before : after)[name] = value;
+  }
+  return [before, after];
+}
+
+function encodePart(type: protobuf.Type, part: object): Uint8Array {
   // fromObject() turns int64 numbers into Long with saturation at the int64
   // limits (encode() on a bare number would wrap 2^63 to INT64_MIN). It keeps
-  // bytes fields by reference, so weights are copied once, into the output.
-  return ModelType.encode(ModelType.fromObject(model)).finish();
+  // bytes fields by reference.
+  return type.encode(type.fromObject(part)).finish();
 }
 
 function describe(err: unknown): string {

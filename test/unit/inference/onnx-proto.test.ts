@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import protobuf from 'protobufjs';
 import { ModelInvalidError } from '../../../src/shared/errors.ts';
 import {
   AttributeType,
+  ONNX_PROTO,
   DataType,
   decodeModel,
   encodeModel,
@@ -142,6 +144,16 @@ test('decode -> encode of a synthesized model is byte-identical', () => {
     const bytes = synthResnet({ arch: 'resnet18', baseWidth: 8, inputSize: 64, numClasses: 10, headStyle });
     const again = encodeModel(decodeModel(bytes));
     assert.ok(Buffer.from(again).equals(Buffer.from(bytes)), `${headStyle}: re-encoded bytes differ`);
+  }
+});
+
+test('encodeModel (raw_data spliced in) writes the same bytes as a plain protobufjs encode', () => {
+  const type = protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
+  for (const headStyle of ['torchvision', 'zoo-v1', 'zoo-v2'] as const) {
+    // baseWidth 16: tensors from 64 B (BN) to 590 KB (layer4 convs), both sides of the 64 KB splice threshold.
+    const bytes = synthResnet({ arch: 'resnet18', baseWidth: 16, inputSize: 64, numClasses: 10, headStyle });
+    const plain = type.encode(type.fromObject(decodeModel(bytes))).finish();
+    assert.ok(Buffer.from(plain).equals(Buffer.from(bytes)), headStyle);
   }
 });
 
