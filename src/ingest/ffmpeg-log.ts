@@ -57,6 +57,17 @@ const NOT_A_VIDEO_RE =
 /** Messages meaning the data ends before the container says it should. */
 const TRUNCATED_RE = /partial file|truncat|unexpected end of file|premature end/i;
 
+/**
+ * ffmpeg's `tty` demuxer renders any .txt/.nfo/.asc file as ANSI art video.
+ * That is never what a user means by a video: such inputs are NotAVideo.
+ */
+export const TEXT_DEMUXER = 'tty';
+
+/** True for ffmpeg's `Input #0, tty, from '...'` header line. */
+export function isTextInputLine(line: string): boolean {
+  return new RegExp(`^Input #\\d+, ${TEXT_DEMUXER}, from `).test(stripLogPrefix(line));
+}
+
 /** True when the line says the input ends early (truncated file). */
 export function isTruncationLine(line: string): boolean {
   return isErrorLine(line) && TRUNCATED_RE.test(line);

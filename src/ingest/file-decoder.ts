@@ -13,7 +13,7 @@
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import { DecodeError, NotAVideoError, type StreamSightError } from '../shared/errors.ts';
 import { buildDecodeArgs, isUrl, localPath } from './ffmpeg-args.ts';
-import { classifyFailure, isErrorLine, isTruncationLine, logLevel, mostRelevantLine, stripLogPrefix, withoutInputPrefix } from './ffmpeg-log.ts';
+import { classifyFailure, isErrorLine, isTextInputLine, isTruncationLine, logLevel, mostRelevantLine, stripLogPrefix, withoutInputPrefix } from './ffmpeg-log.ts';
 import { spawnFfmpeg, type FfmpegHandle } from './ffmpeg-process.ts';
 import { FrameSplitter } from './frame-splitter.ts';
 import { assertReadableFile } from './probe.ts';
@@ -117,6 +117,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
   const parser = new ShowinfoParser();
   const pts: (number | null)[] = [];
   let truncation: string | null = null;
+  let textInput = false;
   let wake: (() => void) | null = null;
   const notify = (): void => {
     const w = wake;
@@ -133,7 +134,11 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
         notify();
         return;
       }
-      if (isErrorLine(line)) {
+      if (isTextInputLine(line)) {
+        textInput = true;
+        void handle.stop(opts.stopGraceMs);
+        notify();
+      } else if (isErrorLine(line)) {
         stats.errorLines++;
         if (stats.firstErrors.length < 10) stats.firstErrors.push(stripLogPrefix(line));
         if (truncation === null && isTruncationLine(line)) truncation = stripLogPrefix(line);
@@ -176,6 +181,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
         for (const data of splitter.push(chunk as Buffer)) {
           const capturedAt = Date.now();
           let ptsMs = await nextPts();
+          if (textInput) break;
           if (ptsMs === null) {
             stats.framesWithoutPts++;
             ptsMs = lastPts;
@@ -187,8 +193,9 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
       }
     } catch (err) {
       // stop() destroys stdout, which may end the iteration with a premature close.
-      if (!signal?.aborted) throw err;
+      if (!signal?.aborted && !textInput) throw err;
     }
+    if (textInput) throw new NotAVideoError(`${input} is text, not a video (ffmpeg would render it as ANSI art)`);
     if (signal?.aborted) throw abortReason(signal);
     stats.leftoverBytes = splitter.end();
     const exit = await handle.exited;

@@ -9,6 +9,7 @@ import type { Sampling } from '../contracts/frame.ts';
 import { InputNotFoundError, NotAVideoError } from '../shared/errors.ts';
 import { ffmpegInput, isUrl, localPath } from './ffmpeg-args.ts';
 import { runFfprobe, type RunFfprobeOptions } from './ffmpeg-process.ts';
+import { TEXT_DEMUXER } from './ffmpeg-log.ts';
 
 export interface ProbeResult {
   /** Duration in ms; null when the container does not say (live streams). */
@@ -90,6 +91,9 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
   }
   const parsed = ffprobeSchema.safeParse(raw);
   if (!parsed.success) throw new NotAVideoError(`${input}: unexpected ffprobe output: ${parsed.error.message}`);
+  if (parsed.data.format?.format_name === TEXT_DEMUXER) {
+    throw new NotAVideoError(`${input} is text, not a video (ffmpeg would render it as ANSI art)`);
+  }
   const stream = parsed.data.streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
   const formatDuration = parsePositive(parsed.data.format?.duration);
   if (!stream) {
