@@ -182,6 +182,19 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         rec.ratio('inference.analyze.wall/ceiling.raw', wallFps, ceilingRaw);
       }
       if (ceilingEngine) rec.ratio('inference.analyze/ceiling.engine', fps, ceilingEngine);
+      // What decoding this clip costs on its own: on a machine where ONNX Runtime already
+      // uses every core, ffmpeg's CPU time is taken from inference, not hidden behind it.
+      const pre = loadModel(model).preprocess;
+      const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+      const ff = await runTimed('ffmpeg', ['-nostdin', '-hide_banner', ...buildDecodeArgs({ input: clip, sampling: { mode: 'every' }, geometry })]);
+      const ffm = rec.add('inference.ffmpeg.seconds', ff.wallSeconds, 's', `ffmpeg alone decoding that clip with analyze's args (every frame), stdout drained by node`);
+      if (ceilingRaw) {
+        // frames/s if inference and decoding shared the cores with no waste: 1 / (1/ceiling + t_ffmpeg/frames).
+        const shared = rec.add('inference.sharedCpuBound.fps', 1 / (1 / ceilingRaw.value + ffm.value / run.summary.frames), 'frames/s',
+          'derived: the ceiling if decoding\'s time (all cores) is added to inference\'s, no overlap possible: 1/(1/ceiling + ffmpeg s/frame)');
+        rec.ratio('inference.sharedCpuBound/ceiling.raw', shared, ceilingRaw);
+        rec.ratio('inference.analyze/sharedCpuBound', fps, shared);
+      }
     });
   }
 
@@ -216,6 +229,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rec.add('decode.analyze.keyframes.seconds', anKey.summary.seconds, 's', 'the same run, its summary seconds');
       rec.ratio('decode.analyze.wall/ffmpeg', an, ff, { op: '<=', value: 1.15, aim: 1.1 });
       rec.ratio('decode.analyze.pipeline/ffmpeg', anPipe, ff);
+      // What inference of the sampled frames costs on its own, with the same batch and threads:
+      // where ffmpeg already uses every core, this time adds to ffmpeg's rather than hiding behind it.
+      const light = await measureRawCeiling(loadModel(modelPath), { ...plan.ceiling, minSeconds: plan.ceiling.minSeconds / 4, ...common });
+      const lightFps = rec.add('decode.lightCeiling.fps', light.framesPerSecond, 'frames/s', `raw ceiling of ${plan.lightModel} (as ceiling.raw.fps), ${light.frames} frames`);
+      const floor = rec.add('decode.sharedCpuBound.seconds', ff.value + anFps.summary.frames / lightFps.value, 's',
+        'derived: ffmpeg alone + inference of the sampled frames at that ceiling, run one after the other (all cores each)');
+      rec.ratio('decode.sharedCpuBound/ffmpeg', floor, ff);
+      rec.ratio('decode.analyze.pipeline/sharedCpuBound', anPipe, floor);
       rec.ratio('decode.analyze.keyframes/fps1', ank, an);
       rec.ratio('decode.ffmpeg.keyframes/fps1', ffk, ff);
     });

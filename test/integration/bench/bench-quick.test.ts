@@ -11,15 +11,18 @@ const ROOT = new URL('../../../', import.meta.url).pathname;
 /** Every figure a full suite reports; the quick run must produce each one. */
 const MEASUREMENTS = [
   'ceiling.raw.fps', 'ceiling.raw.batchMs', 'ceiling.engine.fps', 'ceiling.engine.runMs',
-  'inference.analyze.fps', 'inference.analyze.wallFps', 'inference.analyze.wallSeconds',
+  'inference.analyze.fps', 'inference.analyze.wallFps', 'inference.analyze.wallSeconds', 'inference.ffmpeg.seconds', 'inference.sharedCpuBound.fps',
   'decode.ffmpeg.fps1.seconds', 'decode.analyze.fps1.wallSeconds', 'decode.analyze.fps1.seconds',
   'decode.ffmpeg.keyframes.seconds', 'decode.analyze.keyframes.wallSeconds', 'decode.analyze.keyframes.seconds',
+  'decode.lightCeiling.fps', 'decode.sharedCpuBound.seconds',
   'memory.short.peakTotalMiB', 'memory.short.nodeHwmMiB', 'memory.short.childrenPeakMiB',
   'memory.long.peakTotalMiB', 'memory.long.nodeHwmMiB', 'memory.long.childrenPeakMiB',
 ];
 const RATIOS = [
   'ceiling.engine/raw', 'inference.analyze/ceiling.raw', 'inference.analyze.wall/ceiling.raw', 'inference.analyze/ceiling.engine',
+  'inference.sharedCpuBound/ceiling.raw', 'inference.analyze/sharedCpuBound',
   'decode.analyze.wall/ffmpeg', 'decode.analyze.pipeline/ffmpeg', 'decode.analyze.keyframes/fps1', 'decode.ffmpeg.keyframes/fps1',
+  'decode.sharedCpuBound/ffmpeg', 'decode.analyze.pipeline/sharedCpuBound',
   'memory.long/short.total', 'memory.long/short.nodeHwm',
 ];
 
