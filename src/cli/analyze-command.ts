@@ -48,19 +48,25 @@ Examples:
     if (model.untrained) {
       process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing; every output line is marked "untrained": true\n`);
     }
+    let batch = config.model.batch;
+    if (model.fixedBatch !== null && batch !== model.fixedBatch) {
+      // The file fixes its batch size (older ONNX Model Zoo exports): larger batches would fail in ONNX Runtime.
+      logger.warn({ requested: batch, fixedBatch: model.fixedBatch }, `model ${model.name} takes batches of exactly ${model.fixedBatch}; using --batch ${model.fixedBatch}`);
+      batch = model.fixedBatch;
+    }
     const sink = await OutputSink.open(flags.out);
     const engine = await InferenceEngine.start(model, {
       device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: flags.embeddings ?? false,
     });
     if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-    logger.info({ model: model.name, provider: engine.provider, batch: config.model.batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
+    logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
 
     const progressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
     const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({
-        inputs, model, engine, sink, sampling, batch: config.model.batch, embeddings: flags.embeddings ?? false, logger,
+        inputs, model, engine, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger,
         signal: abort.signal,
         progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });

@@ -30,6 +30,11 @@ export interface EmbeddingModel {
   inputName: string;
   /** From the input's NCHW shape; null where the dim is symbolic. */
   inputShape: { height: number | null; width: number | null; channels: number };
+  /**
+   * The batch size when the file fixes it (older ONNX Model Zoo exports say
+   * 1); null when the batch dimension is dynamic.
+   */
+  fixedBatch: number | null;
   /** The first graph output: class scores (probabilities if outputIsProbability). */
   logitsName: string;
   /** True when a Softmax sits between the classifier and logitsName. */
@@ -87,6 +92,7 @@ export function addEmbeddingOutput(modelBytes: Uint8Array): EmbeddingModel {
     bytes: encodeModel(model),
     inputName: input.name,
     inputShape,
+    fixedBatch: batchDim(input),
     logitsName: output.name,
     outputIsProbability: head.probability,
     embeddingName: head.feature,
@@ -112,6 +118,10 @@ function checkImageInput(input: ValueInfoProto): EmbeddingModel['inputShape'] {
     throw new ModelInvalidError(`input "${name}" has ${channels ?? 'unknown'} channels in dim 1, expected 3 (NCHW)${hint}`);
   }
   return { height: dimValue(dims[2]), width: dimValue(dims[3]), channels };
+}
+
+function batchDim(input: ValueInfoProto): number | null {
+  return dimValue(input.type?.tensor_type?.shape?.dim?.[0]);
 }
 
 interface Classifier {

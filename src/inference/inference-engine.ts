@@ -14,6 +14,8 @@ export interface EngineModel {
   embeddingName: string;
   alreadyProbabilities: boolean;
   preprocess: PreprocessSpec;
+  /** Batch size fixed by the file; shorter batches are padded with black frames. */
+  fixedBatch: number | null;
 }
 
 export interface EngineOptions {
@@ -38,6 +40,8 @@ export interface BatchInference {
 }
 
 interface Pending {
+  /** Real frames in the batch; results past it belong to padding. */
+  count: number;
   resolve: (r: BatchInference) => void;
   reject: (e: Error) => void;
 }
@@ -69,6 +73,7 @@ export class InferenceEngine {
   private constructor(
     private readonly worker: Worker,
     private readonly preprocess: PreprocessSpec,
+    private readonly fixedBatch: number | null,
     ready: { provider: ExecutionProvider; fallbackReason?: string },
   ) {
     this.provider = ready.provider;
@@ -108,7 +113,7 @@ export class InferenceEngine {
       await worker.terminate();
       throw err;
     });
-    return new InferenceEngine(worker, model.preprocess, ready);
+    return new InferenceEngine(worker, model.preprocess, model.fixedBatch, ready);
   }
 
   /** Batches currently sent and not yet answered. */
@@ -122,15 +127,19 @@ export class InferenceEngine {
     if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
     const { inputWidth: w, inputHeight: h } = this.preprocess;
     const frameBytes = w * h * 3;
-    const pixels = new Uint8Array(frames.length * frameBytes);
-    frames.forEach((f, i) => {
-      if (f.data.length !== frameBytes) throw new RangeError(`frame ${f.seq}: expected ${frameBytes} bytes (${w}x${h} rgb24), got ${f.data.length}`);
+    if (this.fixedBatch !== null && frames.length > this.fixedBatch) {
+      return Promise.reject(new RangeError(`frames: the model takes at most ${this.fixedBatch} per batch, got ${frames.length}`));
+    }
+    const sent = this.fixedBatch ?? frames.length;
+    const pixels = new Uint8Array(sent * frameBytes);
+    for (const [i, f] of frames.entries()) {
+      if (f.data.length !== frameBytes) return Promise.reject(new RangeError(`frame ${f.seq}: expected ${frameBytes} bytes (${w}x${h} rgb24), got ${f.data.length}`));
       pixels.set(f.data, i * frameBytes);
-    });
+    }
     const id = this.nextId++;
     return new Promise<BatchInference>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'run', id, pixels: pixels.buffer, count: frames.length }, [pixels.buffer]);
+      this.pending.set(id, { count: frames.length, resolve, reject });
+      this.worker.postMessage({ type: 'run', id, pixels: pixels.buffer, count: sent }, [pixels.buffer]);
     });
   }
 
@@ -142,7 +151,11 @@ export class InferenceEngine {
     if (!p) return;
     this.pending.delete(id);
     if (msg.type === 'failed') p.reject(rebuildError(msg.code, msg.message));
-    else if (msg.type === 'result') p.resolve(unpack(msg));
+    else if (msg.type === 'result') {
+      const result = unpack(msg);
+      result.frames.length = p.count;
+      p.resolve(result);
+    }
   }
 
   private failAll(err: Error): void {

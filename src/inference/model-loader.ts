@@ -18,6 +18,8 @@ export interface LoadedModel extends EngineModel {
   labelsSource: string;
   classCount: number;
   embeddingDim: number;
+  /** Batch size the file fixes (null: dynamic). Callers must not send bigger batches. */
+  fixedBatch: number | null;
   /** Made by `models synth`: the labels mean nothing. */
   untrained: boolean;
   metadata: Record<string, string>;
@@ -74,6 +76,7 @@ export function loadModel(nameOrPath: string, options: LoadModelOptions = {}): L
     labelsSource,
     classCount,
     embeddingDim,
+    fixedBatch: edited.fixedBatch,
     untrained: edited.metadata['streamsight.untrained'] === 'true',
     metadata: edited.metadata,
   };
