@@ -19,6 +19,13 @@ export interface MemoryPeak {
   /** Largest sampled sum of VmRSS of root + descendants at one instant, bytes. */
   totalRssBytes: number;
   samples: number;
+  /**
+   * Largest sampled total in the first and in the second half of the run
+   * (by time): memory that grows with the video's length shows as a second
+   * half above the first.
+   */
+  firstHalfTotalBytes: number;
+  secondHalfTotalBytes: number;
 }
 
 /** `VmRSS`/`VmHWM` of a process in bytes, or null when it has exited. */
@@ -69,7 +76,12 @@ export function descendants(pid: number): number[] {
 
 export class RssSampler {
   private readonly timer: NodeJS.Timeout;
-  private readonly peak: MemoryPeak = { rootRssBytes: 0, rootHwmBytes: 0, childrenRssBytes: 0, totalRssBytes: 0, samples: 0 };
+  private readonly peak: MemoryPeak = {
+    rootRssBytes: 0, rootHwmBytes: 0, childrenRssBytes: 0, totalRssBytes: 0, samples: 0, firstHalfTotalBytes: 0, secondHalfTotalBytes: 0,
+  };
+  /** [ms since start, total bytes]: one pair per sample, 16 bytes each (a 10-minute run at 100 ms: ~100 KB). */
+  private readonly timeline: Array<[number, number]> = [];
+  private readonly started = performance.now();
   private stopped = false;
 
   /** @param intervalMs sampling period, milliseconds (default 100). */
@@ -89,6 +101,7 @@ export class RssSampler {
     p.rootHwmBytes = Math.max(p.rootHwmBytes, root.hwm);
     p.childrenRssBytes = Math.max(p.childrenRssBytes, children);
     p.totalRssBytes = Math.max(p.totalRssBytes, root.rss + children);
+    this.timeline.push([performance.now() - this.started, root.rss + children]);
   }
 
   /** Idempotent; call it when the process has exited (or is about to). */
@@ -96,6 +109,11 @@ export class RssSampler {
     if (!this.stopped) {
       this.stopped = true;
       clearInterval(this.timer);
+      const end = this.timeline.at(-1)?.[0] ?? 0;
+      for (const [t, total] of this.timeline) {
+        if (t < end / 2) this.peak.firstHalfTotalBytes = Math.max(this.peak.firstHalfTotalBytes, total);
+        else this.peak.secondHalfTotalBytes = Math.max(this.peak.secondHalfTotalBytes, total);
+      }
     }
     return { ...this.peak };
   }

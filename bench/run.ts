@@ -69,7 +69,7 @@ const FULL: Plan = {
   inferenceClip: { width: 320, height: 240, fps: 25, seconds: 24 },
   decodeClip: { width: 1920, height: 1080, fps: 30, seconds: 60 },
   memoryClips: { short: { width: 640, height: 360, fps: 30, seconds: 60 }, long: { width: 640, height: 360, fps: 30, seconds: 600 } },
-  repeats: 2,
+  repeats: 3,
 };
 
 const QUICK: Plan = {
@@ -248,6 +248,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const model = await ensureModel(cacheDir, plan.lightModel, log);
       const peaks: Record<'short' | 'long', Measurement> = {} as Record<'short' | 'long', Measurement>;
       const hwms: Record<'short' | 'long', Measurement> = {} as Record<'short' | 'long', Measurement>;
+      const halves: { first?: Measurement; second?: Measurement } = {};
       for (const which of ['short', 'long'] as const) {
         const spec = plan.memoryClips[which];
         const clip = await ensureClip(cacheDir, spec, log);
@@ -257,8 +258,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         peaks[which] = rec.add(`memory.${which}.peakTotalMiB`, mem.totalRssBytes / MiB, 'MiB', `peak VmRSS of node + ffmpeg/ffprobe at one instant: ${what}`);
         hwms[which] = rec.add(`memory.${which}.nodeHwmMiB`, mem.rootHwmBytes / MiB, 'MiB', 'VmHWM (kernel high-water mark) of the node process');
         rec.add(`memory.${which}.childrenPeakMiB`, mem.childrenRssBytes / MiB, 'MiB', 'peak VmRSS of its children (ffmpeg)');
+        if (which === 'long') {
+          halves.first = rec.add('memory.long.firstHalfPeakMiB', mem.firstHalfTotalBytes / MiB, 'MiB', 'peak total (node + children) in the first half of the long run, by time');
+          halves.second = rec.add('memory.long.secondHalfPeakMiB', mem.secondHalfTotalBytes / MiB, 'MiB', 'the same, second half: above the first if memory grows with length');
+        }
       }
       rec.ratio('memory.long/short.total', peaks.long, peaks.short, { op: '<=', value: 1.1 });
+      rec.ratio('memory.long.secondHalf/firstHalf', halves.second!, halves.first!, { op: '<=', value: 1.05 });
       rec.ratio('memory.long/short.nodeHwm', hwms.long, hwms.short);
     });
   }

@@ -17,13 +17,14 @@ const MEASUREMENTS = [
   'decode.lightCeiling.fps', 'decode.sharedCpuBound.seconds',
   'memory.short.peakTotalMiB', 'memory.short.nodeHwmMiB', 'memory.short.childrenPeakMiB',
   'memory.long.peakTotalMiB', 'memory.long.nodeHwmMiB', 'memory.long.childrenPeakMiB',
+  'memory.long.firstHalfPeakMiB', 'memory.long.secondHalfPeakMiB',
 ];
 const RATIOS = [
   'ceiling.engine/raw', 'inference.analyze/ceiling.raw', 'inference.analyze.wall/ceiling.raw', 'inference.analyze/ceiling.engine',
   'inference.sharedCpuBound/ceiling.raw', 'inference.analyze/sharedCpuBound',
   'decode.analyze.wall/ffmpeg', 'decode.analyze.pipeline/ffmpeg', 'decode.analyze.keyframes/fps1', 'decode.ffmpeg.keyframes/fps1',
   'decode.sharedCpuBound/ffmpeg', 'decode.analyze.pipeline/sharedCpuBound',
-  'memory.long/short.total', 'memory.long/short.nodeHwm',
+  'memory.long/short.total', 'memory.long/short.nodeHwm', 'memory.long.secondHalf/firstHalf',
 ];
 
 test('npm run bench -- --quick measures every suite for real and ends stdout with one parseable JSON line', () => {
