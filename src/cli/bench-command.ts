@@ -18,7 +18,7 @@ const SUITES = ['ceiling', 'inference', 'decode', 'memory'];
 export function benchCommand(ctx: CommandContext): Command {
   return new Command('bench')
     .description('measure the inference ceiling, analyze end to end (inference-bound and decode-bound) and peak memory: a table and one JSON line on stdout')
-    .option('--quick', 'a short smoke run on small clips and resnet18 (well under a minute); its numbers are not benchmarks')
+    .option('--quick', 'a short smoke run on small clips and resnet18 (under about a minute); its numbers are not benchmarks')
     .addOption(new Option('--only <name...>', 'run only these measurements (inference includes the ceiling it is compared with)').choices(SUITES))
     .option('--json-out <file>', 'also write the JSON result to this file')
     .addOption(new Option('--batch <n>', 'frames per inference call, the same everywhere [default: 8]').argParser(positiveInt('--batch')))
