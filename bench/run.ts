@@ -259,7 +259,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         hwms[which] = rec.add(`memory.${which}.nodeHwmMiB`, mem.rootHwmBytes / MiB, 'MiB', 'VmHWM (kernel high-water mark) of the node process');
         rec.add(`memory.${which}.childrenPeakMiB`, mem.childrenRssBytes / MiB, 'MiB', 'peak VmRSS of its children (ffmpeg)');
         if (which === 'long') {
-          halves.first = rec.add('memory.long.firstHalfPeakMiB', mem.firstHalfTotalBytes / MiB, 'MiB', 'peak total (node + children) in the first half of the long run, by time');
+          halves.first = rec.add('memory.long.firstHalfPeakMiB', mem.firstHalfTotalBytes / MiB, 'MiB', 'peak total (node + children) in the first half of the long run, by time from spawn (includes start-up: meaningful only when the run is much longer, not in --quick)');
           halves.second = rec.add('memory.long.secondHalfPeakMiB', mem.secondHalfTotalBytes / MiB, 'MiB', 'the same, second half: above the first if memory grows with length');
         }
       }
