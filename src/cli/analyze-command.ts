@@ -55,18 +55,22 @@ Examples:
       batch = model.fixedBatch;
     }
     const sink = await OutputSink.open(flags.out);
-    const engine = await InferenceEngine.start(model, {
+    const starting = InferenceEngine.start(model, {
       device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: flags.embeddings ?? false,
+    }).then((engine) => {
+      if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+      logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
+      return engine;
     });
-    if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-    logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
+    // Observed by the pipeline; this keeps a failed start from being reported as unhandled first.
+    starting.catch(() => undefined);
 
     const progressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
     const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({
-        inputs, model, engine, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger,
+        inputs, model, engine: starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger,
         signal: abort.signal,
         progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });
@@ -84,7 +88,7 @@ Examples:
       else if (summary.failedInputs.length > 0) ctx.setExitCode(summary.failedInputs[0]!.exitCode);
     } finally {
       offInterrupt();
-      await engine.close();
+      await starting.then((e) => e.close(), () => undefined);
       await sink.close();
     }
   });

@@ -14,7 +14,11 @@ import type { OutputSink } from './output-sink.ts';
 export interface AnalyzeOptions {
   inputs: readonly string[];
   model: LoadedModel;
-  engine: InferenceEngine;
+  /**
+   * The engine, or its start in progress: decoding the first batch overlaps
+   * the inference session's creation (about a second for resnet50).
+   */
+  engine: InferenceEngine | Promise<InferenceEngine>;
   sink: OutputSink;
   sampling: Sampling;
   batch: number;
@@ -49,6 +53,10 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     cropWidth: opts.model.preprocess.inputWidth,
     cropHeight: opts.model.preprocess.inputHeight,
   };
+  // An engine that cannot start (no CUDA with --device cuda, a model ONNX Runtime
+  // refuses) fails the whole run, not one input.
+  let engineError: unknown;
+  Promise.resolve(opts.engine).catch((err: unknown) => (engineError = err));
   const failedInputs: Summary['failedInputs'] = [];
   const decodeWarnings: Summary['decodeWarnings'] = [];
   let frames = 0;
@@ -71,7 +79,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
     const submit = async (batch: Frame[]): Promise<void> => {
-      queue.push({ frames: batch, result: opts.engine.infer(batch) });
+      queue.push({ frames: batch, result: Promise.resolve(opts.engine).then((e) => e.infer(batch)) });
       // Avoid unhandled rejections while a result waits its turn.
       queue[queue.length - 1]!.result.catch(() => undefined);
       if (queue.length >= maxInFlight) await writeOldest();
@@ -95,10 +103,12 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
         }
       } finally {
         // Whatever was decoded before an error or an interruption still gets written.
-        if (batch.length > 0) queue.push({ frames: batch, result: opts.engine.infer(batch) });
+        const rest = batch;
+        if (rest.length > 0) queue.push({ frames: rest, result: Promise.resolve(opts.engine).then((e) => e.infer(rest)) });
         while (queue.length > 0) await writeOldest();
       }
     } catch (err) {
+      if (engineError !== undefined) throw engineError;
       if (opts.signal?.aborted && !isStreamSightError(err)) break;
       if (!isStreamSightError(err) || !err.userError) throw err;
       failedInputs.push({ input, code: err.code, message: err.message, framesWritten: written, exitCode: err.exitCode });
@@ -127,7 +137,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     framesPerSecond: seconds > 0 ? Math.round((frames / seconds) * 100) / 100 : 0,
     model: opts.model.name,
     untrained: opts.model.untrained,
-    device: opts.engine.provider,
+    device: (await opts.engine).provider,
     batch: opts.batch,
     interrupted: opts.signal?.aborted ?? false,
   };
