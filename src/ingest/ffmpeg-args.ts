@@ -15,8 +15,8 @@
  *   crop     centre crop with torchvision's offset int(round(d / 2))
  *            (Python rounds halves to even).
  *   showinfo last, so its log carries the pts of exactly the frames written.
- * Timestamps are the source's: `-fps_mode passthrough` forbids ffmpeg to
- * duplicate or drop frames to reach a constant rate.
+ * Timestamps are the source's, read from showinfo; `-fps_mode passthrough`
+ * keeps ffmpeg from duplicating or dropping frames to reach a constant rate.
  */
 import type { FrameGeometry, Sampling } from '../contracts/frame.ts';
 
@@ -138,6 +138,17 @@ export function buildDecodeArgs(opts: DecodeArgsOptions): string[] {
     buildFilterChain(opts.sampling, opts.geometry),
     '-fps_mode',
     'passthrough',
+    // Output (rawvideo encoder) threads. With the default, ffmpeg 5.1 runs the
+    // encoder frame-threaded, which holds each frame back until the next one
+    // is sampled: a whole sampling period of latency on a live source (2 s
+    // at --fps 0.5). Copying pixels needs no threads; decoding keeps its own.
+    '-threads',
+    '1',
+    // Write each frame out whole at once: otherwise the tail of a frame past
+    // AVIO's 32 KiB buffer waits for the next frame (a whole sampling period
+    // of latency for a live source, forever for the last frame of a stall).
+    '-flush_packets',
+    '1',
     '-f',
     'rawvideo',
     '-pix_fmt',

@@ -207,3 +207,40 @@ test('stop() is idempotent and reaps the child', async () => {
   assert.deepEqual(zombieChildren(), []);
   assert.ok(handle.stderrTail().length > 0, 'stderr kept');
 });
+
+test('ffmpeg children die with the process that started them (exit hook)', async () => {
+  // A child Node process starts a real-time decode, reports ffmpeg's pid, then exits.
+  // A 30 s clip read in real time, one frame per 20 s: after the first frame
+  // ffmpeg writes nothing for a while, so a broken pipe would not end it;
+  // only the exit hook does.
+  const slow = makeClip(join(dir, 'slow.mp4'), { size: '160x120', rate: 10, seconds: 30, gop: 50 });
+  const script = `
+    import { decodeFrames } from ${JSON.stringify(new URL('../../../src/ingest/file-decoder.ts', import.meta.url).href)};
+    import { readdirSync, readFileSync } from 'node:fs';
+    for await (const _f of decodeFrames(${JSON.stringify(slow)}, { streamId: 's', runId: 'r', sampling: { mode: 'fps', fps: 0.05 },
+        geometry: { resizeShorter: 256, cropWidth: 224, cropHeight: 224 }, realtime: true })) {
+      const kids = readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
+        try { return readFileSync('/proc/' + p + '/stat', 'utf8').split(') ')[1].split(' ')[1] === String(process.pid); }
+        catch { return false; }
+      });
+      console.log(kids.join(','));
+      process.exit(0);
+    }`;
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 })
+    .toString()
+    .trim();
+  const pids = out.split(',').filter(Boolean).map(Number);
+  assert.equal(pids.length, 1, `one ffmpeg child while decoding (${out})`);
+  const gone = (pid: number): boolean => {
+    try {
+      // Re-parented to init; a zombie waiting for init to reap it is dead too.
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+    } catch {
+      return true;
+    }
+  };
+  const killed = await waitFor(() => pids.every(gone), 3000);
+  for (const pid of pids) if (!gone(pid)) process.kill(pid, 'SIGKILL'); // don't leak it if the test fails
+  assert.ok(killed, 'ffmpeg was killed when its parent exited');
+});

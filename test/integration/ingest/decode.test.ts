@@ -167,3 +167,16 @@ test('stats of a clean decode show no errors', async () => {
     { frames: 75, errorLines: 0, leftover: 0, exit: 0 },
   );
 });
+
+test('a sampled frame leaves ffmpeg when it is decoded, not when the next one is sampled (live latency)', async () => {
+  const live = makeClip(join(dir, 'live.mp4'), { size: '160x120', rate: 10, seconds: 10, gop: 10 });
+  // Real time (-re), one frame per 4 s: frame 0 is due at once; held back
+  // until the next sample it would come after ~4 s.
+  const started = Date.now();
+  let firstAfter = -1;
+  for await (const f of decodeFrames(live, { streamId: 's', runId: 'r', sampling: { mode: 'fps', fps: 0.25 }, geometry, realtime: true })) {
+    firstAfter = f.capturedAt - started;
+    break;
+  }
+  assert.ok(firstAfter >= 0 && firstAfter < 2500, `first frame after ${firstAfter} ms`);
+});

@@ -16,13 +16,18 @@ function valueAfter(args: string[], flag: string): string | undefined {
   return i < 0 ? undefined : args[i + 1];
 }
 
-test('decodes the first video stream to rgb24 rawvideo on stdout, timestamps passed through', () => {
+test('decodes the first video stream to rgb24 rawvideo on stdout, no frame duplicated or dropped', () => {
   const args = buildDecodeArgs({ input: 'clip.mp4', sampling: { mode: 'every' }, geometry });
   assert.equal(valueAfter(args, '-i'), 'clip.mp4');
   assert.equal(valueAfter(args, '-map'), '0:v:0');
   assert.equal(valueAfter(args, '-f'), 'rawvideo');
   assert.equal(valueAfter(args, '-pix_fmt'), 'rgb24');
   assert.equal(valueAfter(args, '-fps_mode'), 'passthrough');
+  // A frame-threaded rawvideo encoder would hold each frame until the next one.
+  const threads = args.indexOf('-threads');
+  assert.ok(threads > args.indexOf('-i'), '-threads is an output option');
+  assert.equal(args[threads + 1], '1');
+  assert.equal(valueAfter(args, '-flush_packets'), '1');
   assert.equal(args[args.length - 1], 'pipe:1');
   assert.ok(args.includes('-an') && args.includes('-sn') && args.includes('-dn'));
   // showinfo prints at info; `level` tags lines so errors can be counted.
