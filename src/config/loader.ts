@@ -16,6 +16,8 @@ export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 
   STREAMSIGHT_THREADS: { path: 'model.threads', type: 'number' },
   STREAMSIGHT_MODELS_DIR: { path: 'models.cacheDir', type: 'string' },
   STREAMSIGHT_LOG_LEVEL: { path: 'log.level', type: 'string' },
+  STREAMSIGHT_PORT: { path: 'server.port', type: 'number' },
+  STREAMSIGHT_TOKEN: { path: 'server.token', type: 'string' },
 };
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));

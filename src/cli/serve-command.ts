@@ -1,0 +1,137 @@
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../config/loader.ts';
+import type { LivePipeline, SourceSpec } from '../pipeline/live-pipeline.ts';
+import { UsageError } from '../shared/errors.ts';
+import { createLogger } from '../shared/logger.ts';
+import type { CommandContext } from './context.ts';
+import { flagsToSettings, modelOptions, nonNegativeInt, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
+
+interface ServeFlags extends ModelFlags {
+  port?: number;
+  host?: string;
+  source: string[];
+  live?: boolean;
+  loop?: boolean;
+  token?: string;
+  config?: string;
+}
+
+function sourceFlag(value: string, previous: string[] = []): string[] {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`--source must be NAME=URL, got "${value}"`);
+  return [...previous, value];
+}
+
+export function serveCommand(ctx: CommandContext): Command {
+  const cmd = new Command('serve')
+    .description('run sources, inference, label events and the gateway (HTTP + WebSocket + dashboard) in one process, until SIGINT/SIGTERM')
+    .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
+    .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
+    .addOption(new Option('--source <name=url>', 'a source: a file, or (next) rtsp/http URL; repeatable').argParser(sourceFlag).default([]))
+    .option('--live', 'play files at their real frame rate, as a camera would (latest-frame semantics)')
+    .option('--loop', 'restart files at their end (a new run)')
+    .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')))
+    .addOption(new Option('--top-k <n>', 'labels kept per frame [default: 5]').argParser(positiveInt('--top-k')))
+    .option('--token <token>', 'require this token from WebSocket clients and for POST/DELETE /api/streams');
+  for (const o of modelOptions()) cmd.addOption(o);
+  cmd.addHelpText('after', `
+Examples:
+  streamsight serve --model resnet18 --source lobby=/srv/videos/lobby.mp4 --live --loop
+  streamsight serve --config config/site.yaml --port 9000
+Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed), /metrics.`);
+
+  return cmd.action(async (flags: ServeFlags) => {
+    const settings = flagsToSettings({ ...flags, fps: undefined });
+    const serverFlags = Object.fromEntries(Object.entries({ port: flags.port, host: flags.host, token: flags.token }).filter(([, v]) => v !== undefined));
+    if (Object.keys(serverFlags).length > 0) settings.server = serverFlags;
+    const config = loadConfig({ file: flags.config, flags: settings });
+    const logger = createLogger({ level: config.log.level });
+
+    const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({ id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop }));
+    for (const pair of flags.source) {
+      const eq = pair.indexOf('=');
+      const id = pair.slice(0, eq);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
+      if (specs.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
+      specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop });
+    }
+
+    // Loaded here, not at the top: other commands do not pay for the gateway's modules.
+    const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler }, { WsGateway }, { InferenceEngine }, { loadModel }, { Metrics }, { LivePipeline }] = await Promise.all([
+      import('../gateway/auth.ts'), import('../gateway/dashboard-assets.ts'), import('../gateway/http-api.ts'), import('../gateway/ws-gateway.ts'),
+      import('../inference/inference-engine.ts'), import('../inference/model-loader.ts'), import('../shared/metrics.ts'), import('../pipeline/live-pipeline.ts'),
+    ]);
+    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+    if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
+    const batch = model.fixedBatch ?? config.model.batch;
+    const engine = await InferenceEngine.start(model, {
+      device: config.model.device, threads: config.model.threads, topK: Math.max(config.model.topK, 5), embeddings: true,
+    });
+    if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+    logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
+
+    const metrics = new Metrics();
+    const server = createServer();
+    const gateway = new WsGateway(server, {
+      token: config.server.token,
+      allowedOrigins: config.server.allowedOrigins,
+      maxMessageBytes: config.server.maxMessageBytes,
+      clientQueueMessages: config.server.clientQueueMessages,
+      heartbeatIntervalMs: config.server.heartbeatIntervalMs,
+      replayLimit: config.server.replayLimit,
+      listStreams: () => pipeline.listStreams(),
+      logger: logger.child({ component: 'gateway' }),
+      metrics,
+    });
+    const pipeline: LivePipeline = new LivePipeline({
+      model, engine, batch,
+      live: { fps: config.live.fps, fileFps: flags.fps ?? config.sampling.fps, bufferFrames: config.live.bufferFrames, batchWaitMs: config.live.batchWaitMs },
+      events: config.events,
+      allowlist: config.allowlist,
+      sink: gateway,
+      metrics,
+      logger,
+    });
+    server.on('request', createHttpHandler({
+      backend: pipeline,
+      authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: config.server.token }).ok,
+      serveAsset: serveDashboardAsset,
+      logger: logger.child({ component: 'http' }),
+    }));
+
+    try {
+      server.listen(config.server.port, config.server.host);
+      await once(server, 'listening');
+    } catch (err) {
+      await engine.close();
+      throw new UsageError(`cannot listen on ${config.server.host}:${config.server.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.server.port;
+    pipeline.start();
+    for (const spec of specs) pipeline.addSource(spec);
+    logger.info({ port, host: config.server.host, streams: specs.map((s) => s.id) }, 'serving');
+    process.stderr.write(`streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${specs.length} stream(s)\n`);
+
+    // Run until SIGINT/SIGTERM, then close in order: sources, inference, clients, HTTP.
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      process.stderr.write('shutdown took over 10 s; exiting\n');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    await pipeline.close();
+    await engine.close();
+    await gateway.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(force);
+    ctx.setExitCode(0);
+  });
+}

@@ -1,0 +1,155 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { StreamInfo } from '../contracts/results.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Metrics } from '../shared/metrics.ts';
+
+/** What the HTTP routes need from the running pipeline. */
+export interface HttpBackend {
+  listStreams(): StreamInfo[];
+  /** Adds a source; throws HttpProblem for a refused or bad request. */
+  addStream(request: AddStreamRequest): Promise<StreamInfo>;
+  /** False when no such stream. */
+  removeStream(id: string): Promise<boolean>;
+  /** The latest frame as JPEG; undefined when the stream has none yet or is unknown. */
+  snapshot(id: string): Promise<Buffer | undefined>;
+  hasStream(id: string): boolean;
+  /** Model loaded, Redis reachable where used; reasons when not. */
+  readiness(): { ready: boolean; reasons: string[] };
+  metrics: Metrics;
+}
+
+export const AddStreamSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'id: 1-64 letters, digits, _ . - (starting with a letter or digit)'),
+    url: z.string().min(1).max(4096),
+    fps: z.number().positive().max(60).optional(),
+    live: z.boolean().optional(),
+    loop: z.boolean().optional(),
+  })
+  .strict();
+export type AddStreamRequest = z.infer<typeof AddStreamSchema>;
+
+/** An HTTP error with a stable code, answered as {"error":{"code","message"}}. */
+export class HttpProblem extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface HttpApiOptions {
+  backend: HttpBackend;
+  /** True when the request carries the configured token (or none is configured). */
+  authorize: (req: IncomingMessage) => boolean;
+  /** Serves the dashboard's files; false when the path is not one of them. */
+  serveAsset?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  logger: Logger;
+  /** Request bodies larger than this are refused, bytes; default 16 KiB. */
+  maxBodyBytes?: number;
+}
+
+/** Routes of DESIGN.md "HTTP". The WebSocket upgrade on /ws is handled by the gateway. */
+export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { backend } = opts;
+  const maxBody = opts.maxBodyBytes ?? 16 * 1024;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const r = backend.readiness();
+      return json(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', reasons: r.reasons });
+    }
+    if (path === '/metrics') {
+      const { contentType, body } = await backend.metrics.render();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    if (path === '/api/streams') {
+      if (method === 'GET') return json(res, 200, backend.listStreams());
+      if (method === 'POST') {
+        requireAuth(req);
+        const body = await readJson(req, maxBody);
+        const parsed = AddStreamSchema.safeParse(body);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new HttpProblem(400, 'bad_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
+        }
+        if (backend.hasStream(parsed.data.id)) throw new HttpProblem(409, 'exists', `stream "${parsed.data.id}" already exists`);
+        return json(res, 201, await backend.addStream(parsed.data));
+      }
+      throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
+    }
+    const one = /^\/api\/streams\/([^/]+)(\/snapshot\.jpg)?$/.exec(path);
+    if (one) {
+      const id = decodeURIComponent(one[1]!);
+      if (one[2]) {
+        if (method !== 'GET') throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
+        if (!backend.hasStream(id)) throw new HttpProblem(404, 'unknown_stream', `no stream "${id}"`);
+        const jpeg = await backend.snapshot(id);
+        if (!jpeg) throw new HttpProblem(404, 'no_frame', `stream "${id}" has no frame yet`);
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store' });
+        res.end(jpeg);
+        return;
+      }
+      if (method === 'GET') {
+        const s = backend.listStreams().find((x) => x.id === id);
+        if (!s) throw new HttpProblem(404, 'unknown_stream', `no stream "${id}"`);
+        return json(res, 200, s);
+      }
+      if (method === 'DELETE') {
+        requireAuth(req);
+        if (!(await backend.removeStream(id))) throw new HttpProblem(404, 'unknown_stream', `no stream "${id}"`);
+        res.writeHead(204).end();
+        return;
+      }
+      throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
+    }
+    if (method === 'GET' && opts.serveAsset?.(req, res)) return;
+    throw new HttpProblem(404, 'not_found', `no route ${method} ${path}`);
+  }
+
+  function requireAuth(req: IncomingMessage): void {
+    if (!opts.authorize(req)) throw new HttpProblem(401, 'unauthorized', 'missing or wrong token (Authorization: Bearer TOKEN or ?token=TOKEN)');
+  }
+
+  return (req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (err instanceof HttpProblem) {
+        if (!res.headersSent) json(res, err.status, { error: { code: err.code, message: err.message } });
+        else res.destroy();
+        return;
+      }
+      opts.logger.error({ err, url: req.url }, 'HTTP handler failed');
+      if (!res.headersSent) json(res, 500, { error: { code: 'internal', message: 'internal error' } });
+      else res.destroy();
+    });
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) throw new HttpProblem(415, 'unsupported_media_type', 'send the body as application/json');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new HttpProblem(413, 'too_large', `request body over ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpProblem(400, 'bad_json', 'request body is not valid JSON');
+  }
+}

@@ -1,0 +1,104 @@
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+
+/**
+ * What `POST /api/streams` may open. Nothing is allowed unless listed: an
+ * HTTP API that lets anyone make the server read any file or reach any host
+ * is a hole.
+ */
+export interface SourceAllowlist {
+  /** URL schemes, e.g. ['rtsp', 'http', 'https']; 'file' for local paths. */
+  schemes: readonly string[];
+  /** Host names or IPs for network URLs; '*.example.com' matches subdomains. */
+  hosts: readonly string[];
+  /** Folders local files must be inside, compared by real path (links resolved). */
+  folders: readonly string[];
+}
+
+export type AllowResult = { ok: true; url: string; scheme: string } | { ok: false; reason: string };
+
+/** Schemes that only exist to combine or carve up other inputs: never from the API. */
+const NEVER = new Set(['concat', 'subfile', 'crypto', 'data', 'pipe', 'fd', 'cache', 'async', 'tee', 'gopher', 'ftp', 'unix']);
+const NETWORK = new Set(['rtsp', 'rtsps', 'http', 'https', 'srt', 'udp', 'rtmp', 'rtmps', 'tcp']);
+
+/** Checks a source URL or path against the allowlist; returns the URL to open. */
+export function checkSource(input: string, allow: SourceAllowlist | undefined): AllowResult {
+  if (typeof input !== 'string' || input.trim() === '' || input.length > 4096) return { ok: false, reason: 'url must be a non-empty string' };
+  if (/[\0\r\n]/.test(input)) return { ok: false, reason: 'url contains control characters' };
+  if (!allow || (allow.schemes.length === 0)) return { ok: false, reason: 'adding sources at run time is disabled (no allowlist configured)' };
+  const schemes = new Set(allow.schemes.map((s) => s.toLowerCase()));
+
+  const match = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(input);
+  const scheme = match ? match[1]!.toLowerCase() : 'file';
+  if (NEVER.has(scheme)) return { ok: false, reason: `scheme "${scheme}:" is never allowed` };
+  if (!schemes.has(scheme)) return { ok: false, reason: `scheme "${scheme}" is not in the allowlist` };
+
+  if (scheme === 'file') {
+    const path = match ? safeFileUrlPath(input) : input;
+    if (path === undefined) return { ok: false, reason: 'malformed file URL' };
+    if (!isAbsolute(path)) return { ok: false, reason: 'file sources must be absolute paths' };
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch (err) {
+      return { ok: false, reason: `file not found: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+    }
+    for (const folder of allow.folders) {
+      let root: string;
+      try {
+        root = realpathSync(resolve(folder));
+      } catch {
+        continue; // a configured folder that does not exist allows nothing
+      }
+      const rel = relative(root, real);
+      if (rel !== '' && !isAbsolute(rel) && rel.split(sep)[0] !== '..') {
+        return { ok: true, url: real, scheme };
+      }
+    }
+    return { ok: false, reason: 'file is not inside an allowed folder' };
+  }
+
+  if (!NETWORK.has(scheme)) return { ok: false, reason: `scheme "${scheme}" is not a supported network source` };
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    return { ok: false, reason: 'malformed URL' };
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (!host) return { ok: false, reason: 'URL has no host' };
+  if (!allow.hosts.some((h) => hostMatches(host, h.toLowerCase()))) return { ok: false, reason: `host "${host}" is not in the allowlist` };
+  return { ok: true, url: url.toString(), scheme };
+}
+
+export function hostMatches(host: string, pattern: string): boolean {
+  if (pattern === host) return true;
+  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
+  return false;
+}
+
+function safeFileUrlPath(input: string): string | undefined {
+  try {
+    const url = new URL(input);
+    if (url.host !== '' && url.host !== 'localhost') return undefined;
+    return decodeURIComponent(url.pathname);
+  } catch {
+    return undefined;
+  }
+}
+
+/** ffmpeg's -protocol_whitelist for a checked source: what it may open, and nothing else. */
+export function protocolWhitelistFor(scheme: string): string[] {
+  switch (scheme) {
+    case 'file': return ['file'];
+    case 'http': return ['http', 'tcp'];
+    case 'https': return ['https', 'tls', 'tcp'];
+    case 'rtsp': return ['rtsp', 'rtp', 'udp', 'tcp'];
+    case 'rtsps': return ['rtsps', 'rtsp', 'rtp', 'udp', 'tcp', 'tls'];
+    case 'srt': return ['srt', 'udp'];
+    case 'udp': return ['udp', 'rtp'];
+    case 'rtmp': return ['rtmp', 'tcp'];
+    case 'rtmps': return ['rtmps', 'rtmp', 'tcp', 'tls'];
+    default: return [scheme];
+  }
+}
