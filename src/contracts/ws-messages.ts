@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Label } from './analyze-output.ts';
+import { LabelSchema, type Label } from './analyze-output.ts';
 import type { LabelEventKind, StreamInfo, StreamState } from './results.ts';
 
 /** WebSocket protocol version 1 (DESIGN.md), path /ws. */
@@ -29,7 +29,13 @@ export const ClientMessageSchema = z.discriminatedUnion('type', [SubscribeSchema
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 export type SubscribeMessage = z.infer<typeof SubscribeSchema>;
 
-export type ErrorCode = 'bad_message' | 'unknown_type' | 'unknown_stream' | 'unauthorized' | 'too_large' | 'internal';
+/**
+ * `error.code` values. `unauthorized` and `forbidden_origin` are refusals of
+ * the upgrade (HTTP 401 / 403 with a JSON body carrying the code), and
+ * `too_large` is signalled by the close code 1009: ws closes the connection
+ * before a message could be sent.
+ */
+export type ErrorCode = 'bad_message' | 'unknown_type' | 'unknown_stream' | 'unauthorized' | 'forbidden_origin' | 'too_large' | 'internal';
 
 export type ServerMessage =
   | { type: 'hello'; version: number; streams: StreamInfo[] }
@@ -42,3 +48,35 @@ export type ServerMessage =
   | { type: 'dropped'; stream: string; count: number }
   | { type: 'error'; code: ErrorCode; message: string }
   | { type: 'pong' };
+
+const StreamStateSchema = z.enum(['starting', 'live', 'reconnecting', 'ended', 'failed']);
+
+/** Every message the server sends, for clients and tests to validate what they receive. */
+export const ServerMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('hello'), version: z.number().int(),
+    streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), fps: z.number() }).strict()),
+  }).strict(),
+  z.object({
+    type: z.literal('frame'), stream: z.string(), run: z.string(), seq: z.number().int().nonnegative(), ptsMs: z.number(),
+    capturedAt: z.number(), labels: z.array(LabelSchema.strict()), latencyMs: z.number(),
+    embedding: z.object({ dim: z.number().int().nonnegative(), dtype: z.literal('float32'), b64: z.string() }).strict().optional(),
+  }).strict(),
+  z.object({
+    type: z.literal('event'), stream: z.string(), label: z.string(), kind: z.enum(['start', 'end']),
+    ptsMs: z.number(), capturedAt: z.number(), score: z.number(),
+  }).strict(),
+  z.object({ type: z.literal('status'), stream: z.string(), state: StreamStateSchema, detail: z.string().optional() }).strict(),
+  z.object({ type: z.literal('dropped'), stream: z.string(), count: z.number().int().positive() }).strict(),
+  z.object({
+    type: z.literal('error'),
+    code: z.enum(['bad_message', 'unknown_type', 'unknown_stream', 'unauthorized', 'forbidden_origin', 'too_large', 'internal']),
+    message: z.string(),
+  }).strict(),
+  z.object({ type: z.literal('pong') }).strict(),
+]);
+
+/** The schema and the ServerMessage type describe the same messages (checked at compile time). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const serverSchemaMatchesType: Same<z.infer<typeof ServerMessageSchema>, ServerMessage> = true;
+void serverSchemaMatchesType;
