@@ -1,6 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
+import { DEFAULT_HYSTERESIS, type Hysteresis } from '../events/hysteresis-config.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
@@ -19,6 +20,37 @@ interface AnalyzeFlags extends ModelFlags {
   out?: string;
   progress?: 'bar' | 'json' | 'none';
   json?: boolean;
+  segments?: boolean;
+  enterScore?: number;
+  exitScore?: number;
+  enterFrames?: number;
+  exitFrames?: number;
+}
+
+/** A score threshold flag: a probability in (0, 1]. */
+function scoreArg(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number in (0, 1], got "${value}"`);
+    return n;
+  };
+}
+
+/** The hysteresis from the flags, or undefined without --segments. */
+function segmentOptions(flags: AnalyzeFlags): Hysteresis | undefined {
+  const given = (['enterScore', 'exitScore', 'enterFrames', 'exitFrames'] as const).filter((k) => flags[k] !== undefined);
+  if (!flags.segments) {
+    if (given.length > 0) throw new UsageError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} only applies with --segments`);
+    return undefined;
+  }
+  const h: Hysteresis = {
+    enterScore: flags.enterScore ?? DEFAULT_HYSTERESIS.enterScore,
+    exitScore: flags.exitScore ?? DEFAULT_HYSTERESIS.exitScore,
+    enterFrames: flags.enterFrames ?? DEFAULT_HYSTERESIS.enterFrames,
+    exitFrames: flags.exitFrames ?? DEFAULT_HYSTERESIS.exitFrames,
+  };
+  if (h.exitScore > h.enterScore) throw new UsageError(`--exit-score (${h.exitScore}) must be <= --enter-score (${h.enterScore})`);
+  return h;
 }
 
 export function analyzeCommand(ctx: CommandContext): Command {
@@ -32,17 +64,24 @@ export function analyzeCommand(ctx: CommandContext): Command {
     .option('--embeddings', 'add the L2-normalised embedding to each line')
     .option('--out <file>', 'write JSON Lines to this file instead of stdout')
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
-    .option('--json', 'print the final summary as one JSON line on stderr');
+    .option('--json', 'print the final summary as one JSON line on stderr')
+    .option('--segments', 'after each input\'s frame lines, one {"type":"segment",...} line per label segment (start, end, peak score)')
+    .addOption(new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(scoreArg('--enter-score')))
+    .addOption(new Option('--exit-score <p>', 'with --segments: a label ends after --exit-frames frames below this score [default: 0.3]').argParser(scoreArg('--exit-score')))
+    .addOption(new Option('--enter-frames <n>', 'with --segments: consecutive frames that start a label [default: 3]').argParser(positiveInt('--enter-frames')))
+    .addOption(new Option('--exit-frames <n>', 'with --segments: consecutive frames that end a label [default: 3]').argParser(positiveInt('--exit-frames')));
   for (const o of modelOptions()) cmd.addOption(o);
   cmd.addHelpText('after', `
 Examples:
   streamsight analyze clip.mp4 > labels.jsonl
   streamsight analyze --model resnet18 --fps 2 --embeddings --out clip.jsonl clip.mp4
-  streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4`);
+  streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4
+  streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4`);
   return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
     const config = loadConfig({ file: flags.config, flags: flagsToSettings(flags) });
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
+    const segments = segmentOptions(flags);
     const logger = createLogger({ level: config.log.level });
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     if (model.untrained) {
@@ -70,7 +109,7 @@ Examples:
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({
-        inputs, model, engine: starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger,
+        inputs, model, engine: starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger, segments,
         signal: abort.signal,
         progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });
@@ -79,7 +118,8 @@ Examples:
         const failed = summary.failedInputs.length ? ` · ${summary.failedInputs.length} input(s) failed` : '';
         process.stderr.write(
           `${summary.interrupted ? 'interrupted: ' : ''}${summary.frames} frames from ${summary.inputs} input(s) in ${summary.seconds.toFixed(1)} s ` +
-          `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}${failed}\n`,
+          `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}` +
+          `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}${failed}\n`,
         );
       }
       for (const w of summary.decodeWarnings) process.stderr.write(`warning: ${w.input}: ffmpeg reported ${w.errorLines} error(s) in the data (first: ${w.firstError}); damaged frames were concealed or skipped\n`);

@@ -24,6 +24,22 @@ export const FrameLineSchema = z.object({
 export type Label = z.infer<typeof LabelSchema>;
 export type FrameLine = z.infer<typeof FrameLineSchema>;
 
+/**
+ * With `analyze --segments`: one line per closed label segment, after the
+ * frame lines of its input. [startMs, endMs) on the source's ptsMs axis; a
+ * label still present at the end of the input ends at its last frame.
+ */
+export const SegmentLineSchema = z.object({
+  type: z.literal('segment'),
+  stream: z.string(),
+  label: z.string(),
+  startMs: z.number(),
+  endMs: z.number(),
+  /** The highest score of the label over the segment's frames. */
+  peakScore: z.number().min(0).max(1),
+});
+export type SegmentLine = z.infer<typeof SegmentLineSchema>;
+
 /** The run summary `analyze` writes on stderr (one JSON line with --progress json). */
 export const SummarySchema = z.object({
   type: z.literal('summary'),
@@ -39,5 +55,7 @@ export const SummarySchema = z.object({
   device: z.string(),
   batch: z.number().int(),
   interrupted: z.boolean(),
+  /** Segment lines written; present only with --segments. */
+  segments: z.number().int().optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Frame, Sampling } from '../contracts/frame.ts';
-import type { Summary } from '../contracts/analyze-output.ts';
+import type { FrameLine, SegmentLine, Summary } from '../contracts/analyze-output.ts';
+import type { FrameResult, LabelSegment } from '../contracts/results.ts';
+import { LabelEventDetector, type HysteresisOptions } from '../events/label-event-detector.ts';
+import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames, type DecodeStats } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
@@ -23,6 +26,11 @@ export interface AnalyzeOptions {
   sampling: Sampling;
   batch: number;
   embeddings: boolean;
+  /**
+   * With `--segments`: the label hysteresis; each input's closed label
+   * segments are written after its frame lines. Undefined: frame lines only.
+   */
+  segments?: HysteresisOptions | undefined;
   /**
    * Batches sent to the inference thread before waiting for the oldest: 2
    * keeps it busy (one running, one queued) while the next batch decodes.
@@ -60,6 +68,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
   const failedInputs: Summary['failedInputs'] = [];
   const decodeWarnings: Summary['decodeWarnings'] = [];
   let frames = 0;
+  let segmentLines = 0;
 
   for (const [index, input] of opts.inputs.entries()) {
     if (opts.signal?.aborted) break;
@@ -69,12 +78,19 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     let total: number | undefined;
     let stats: DecodeStats | undefined;
     const queue: InFlight[] = [];
+    // One detector per input: each input is one stream, flushed at its end.
+    const detector = opts.segments === undefined ? undefined : new LabelEventDetector(opts.segments);
+    const segmentBuilder = new SegmentBuilder();
+    const closed: LabelSegment[] = [];
     const writeOldest = async (): Promise<void> => {
       const item = queue.shift()!;
       const result = await item.result;
       for (const [i, frame] of item.frames.entries()) {
-        await opts.sink.writeLine(JSON.stringify(toFrameLine(frame, result.frames[i]!, ctx)));
+        const line = toFrameLine(frame, result.frames[i]!, ctx);
+        await opts.sink.writeLine(JSON.stringify(line));
         written++;
+        // The rounded scores of the line, so a segment's peak is a score the output shows.
+        if (detector) closed.push(...segmentBuilder.pushAll(detector.push(toFrameResult(frame, line))));
       }
       progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
@@ -106,6 +122,16 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
         const rest = batch;
         if (rest.length > 0) queue.push({ frames: rest, result: Promise.resolve(opts.engine).then((e) => e.infer(rest)) });
         while (queue.length > 0) await writeOldest();
+        if (detector) {
+          // Segments cover what was analysed, also when decoding stopped early.
+          closed.push(...segmentBuilder.pushAll(detector.flush(input)));
+          closed.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+          for (const segment of closed) {
+            const line: SegmentLine = { type: 'segment', ...segment };
+            await opts.sink.writeLine(JSON.stringify(line));
+            segmentLines++;
+          }
+        }
       }
     } catch (err) {
       if (engineError !== undefined) throw engineError;
@@ -140,5 +166,13 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     device: (await opts.engine).provider,
     batch: opts.batch,
     interrupted: opts.signal?.aborted ?? false,
+    ...(opts.segments === undefined ? {} : { segments: segmentLines }),
+  };
+}
+
+function toFrameResult(frame: Frame, line: FrameLine): FrameResult {
+  return {
+    stream: line.stream, run: line.run, seq: line.seq, ptsMs: line.ptsMs, capturedAt: frame.capturedAt,
+    labels: line.labels, latencyMs: Date.now() - frame.capturedAt, model: line.model,
   };
 }
