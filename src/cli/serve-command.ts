@@ -74,7 +74,8 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
 
     const metrics = new Metrics();
     const server = createServer();
-    const gateway = new WsGateway(server, {
+    const gateway = new WsGateway({
+      server,
       token: config.server.token,
       allowedOrigins: config.server.allowedOrigins,
       maxMessageBytes: config.server.maxMessageBytes,

@@ -30,7 +30,7 @@ export interface LabelEvent {
   kind: LabelEventKind;
   ptsMs: number;
   capturedAt: number;
-  /** The score at the frame that triggered the event. */
+  /** start: the highest score of the run that started the label; end: the peak over the whole segment. */
   score: number;
 }
 
