@@ -70,6 +70,7 @@ const socket = new ReconnectingSocket(wsUrl, {
       // What was open is unknown from here on; the restarted detector will say again.
       const now = clock.now(Date.now());
       for (const e of streams.values()) closeOpenSegments(e.s, now);
+      if (!socket.lastTryOpened) void explainRefusal();
     }
     renderConnection();
     renderAll();
@@ -161,6 +162,25 @@ function syncStreams(list) {
   }
   ui.empty.hidden = streams.size > 0;
   renderSummary();
+}
+
+/**
+ * A browser never sees why an upgrade was refused. If plain HTTP answers while
+ * the WebSocket does not open, the server is up and turned us away: almost
+ * always the token (or an Origin allowlist).
+ */
+async function explainRefusal() {
+  try {
+    const res = await fetch(pageUrl('healthz'), { cache: 'no-store' });
+    if (!res.ok || socket.state === 'open') return;
+    authProblem = token
+      ? 'the server is up but refused the connection (wrong token?)'
+      : 'the server is up but refused the connection: it may need a token (open the page with ?token=…)';
+  } catch {
+    // Nothing listening: the gateway is restarting; the banner already says so.
+    authProblem = '';
+  }
+  renderConnection();
 }
 
 async function loadStreamList() {

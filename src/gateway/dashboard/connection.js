@@ -19,6 +19,8 @@ export class ReconnectingSocket {
   failures = 0;
   retryAt = 0;
   lastCloseCode = 0;
+  /** Whether the last try got as far as an open socket (false: refused, or nothing listening). */
+  lastTryOpened = false;
 
   #url;
   #opts;
@@ -66,6 +68,7 @@ export class ReconnectingSocket {
 
   #connect() {
     this.#setState('connecting');
+    this.lastTryOpened = false;
     let ws;
     try {
       ws = new WebSocket(this.#url());
@@ -77,6 +80,7 @@ export class ReconnectingSocket {
     }
     this.#ws = ws;
     ws.onopen = () => {
+      this.lastTryOpened = true;
       this.#lastReceived = this.#opts.now();
       this.#opts.onOpen?.();
     };

@@ -200,14 +200,48 @@ export class RawClient {
     return { client, status, head, body: rest.toString('utf8') };
   }
 
+  private reading = false;
+  private answerPings = true;
+  private onFrame: (() => void) | undefined;
+
   /** Starts reading again and parsing frames; pings are answered unless `answerPings` is false. */
   resume(answerPings = true): void {
+    this.answerPings = answerPings;
+    if (!this.reading) {
+      this.reading = true;
+      this.socket.on('data', (chunk: Buffer) => {
+        this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+        this.parse(this.answerPings);
+      });
+    }
     this.parse(answerPings);
-    this.socket.on('data', (chunk: Buffer) => {
-      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-      this.parse(answerPings);
-    });
     this.socket.resume();
+  }
+
+  /** Stops reading: the server's writes pile up in the kernel, then in its own buffers. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Sends a client message as a masked text frame. */
+  send(value: unknown): void {
+    this.sendFrame(1, Buffer.from(JSON.stringify(value)));
+  }
+
+  /** Waits (reading) until `cond()` holds, re-checked on every frame. */
+  async waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting on a raw client');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.onFrame = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
   }
 
   /** Text messages received so far, parsed. */
@@ -239,6 +273,9 @@ export class RawClient {
       const payload = Buffer.from(b.subarray(off, off + len));
       this.pending = b.subarray(off + len);
       this.frames.push({ opcode, payload });
+      const f = this.onFrame;
+      this.onFrame = undefined;
+      f?.();
       if (opcode === 9 && answerPings && !this.socket.destroyed) this.sendFrame(0xa, payload);
     }
   }
