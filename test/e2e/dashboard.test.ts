@@ -182,6 +182,20 @@ describe('dashboard in headless Chromium against `streamsight serve`', () => {
     assert.equal(await page.locator('[data-testid="conn-banner"]').isVisible(), false);
   });
 
+  test('without the token, says the server refused the connection and that it may need a token', async () => {
+    const bare = await browser!.context.newPage();
+    try {
+      await bare.goto(`http://127.0.0.1:${port}/`);
+      const banner = bare.locator('[data-testid="conn-banner"]');
+      await banner.waitFor({ state: 'visible', timeout: 10_000 });
+      await bare.waitForFunction(() => /token/.test(document.querySelector('[data-testid="conn-banner"]')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      assert.equal(await bare.getAttribute('[data-testid="conn-state"]', 'data-state'), 'disconnected');
+      assert.equal(await bare.locator('[data-testid="label-bar"]:visible').count(), 0);
+    } finally {
+      await bare.close();
+    }
+  });
+
   test('shows the live top-5 labels of the real stream as bars with falling scores', async () => {
     await page.locator(`${card} [data-testid="label-bar"]:visible`).nth(4).waitFor({ timeout: 20_000 });
     const bars = await page.locator(`${card} [data-testid="label-bar"]:visible`).evaluateAll((els) =>
