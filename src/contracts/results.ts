@@ -56,6 +56,8 @@ export interface StreamInfo {
   id: string;
   state: StreamState;
   model: string;
+  /** Present and true when the model is untrained (`models synth`): its labels mean nothing. */
+  untrained?: boolean;
   /** Sampling rate, frames per second. */
   fps: number;
 }

@@ -157,7 +157,7 @@ export class LivePipeline implements HttpBackend {
   // ---- internals ----
 
   private info(r: StreamRunner): StreamInfo {
-    return { id: r.id, state: r.state, model: this.opts.model.name, fps: r.fps };
+    return { id: r.id, state: r.state, model: this.opts.model.name, fps: r.fps, ...(this.opts.model.untrained ? { untrained: true } : {}) };
   }
 
   private onStatus(status: StreamStatus): void {

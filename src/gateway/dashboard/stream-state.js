@@ -22,6 +22,8 @@ export function createStreamState(id) {
     state: 'starting',
     detail: '',
     model: '',
+    /** The model is untrained (`models synth`): its labels mean nothing. */
+    untrained: false,
     /** Configured sampling rate (hello, /api/streams). */
     sampleFps: 0,
     labels: [],
@@ -46,6 +48,7 @@ export function createStreamState(id) {
 export function applyInfo(s, info) {
   if (typeof info.state === 'string' && STATES.includes(info.state)) s.state = info.state;
   if (typeof info.model === 'string') s.model = info.model;
+  if (typeof info.untrained === 'boolean') s.untrained = info.untrained;
   if (typeof info.fps === 'number' && Number.isFinite(info.fps)) s.sampleFps = info.fps;
 }
 
