@@ -4,9 +4,9 @@ import { loadConfig } from '../config/loader.ts';
 import { DEFAULT_HYSTERESIS, type Hysteresis } from '../events/hysteresis-config.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
-import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
+import { runAnalyze, type BatchInferer } from '../pipeline/analyze-pipeline.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
-import { UsageError } from '../shared/errors.ts';
+import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createProgress } from '../shared/progress.ts';
 import { flagsToSettings, modelOptions, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
@@ -25,6 +25,7 @@ interface AnalyzeFlags extends ModelFlags {
   exitScore?: number;
   enterFrames?: number;
   exitFrames?: number;
+  redis?: string;
 }
 
 /** A score threshold flag: a probability in (0, 1]. */
@@ -65,6 +66,7 @@ export function analyzeCommand(ctx: CommandContext): Command {
     .option('--out <file>', 'write JSON Lines to this file instead of stdout')
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
     .option('--json', 'print the final summary as one JSON line on stderr')
+    .option('--redis <url>', 'distributed: decode here, let `streamsight worker` processes infer (also REDIS_URL)')
     .option('--segments', 'after each input\'s frame lines, one {"type":"segment",...} line per label segment (start, end, peak score)')
     .addOption(new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(scoreArg('--enter-score')))
     .addOption(new Option('--exit-score <p>', 'with --segments: a label ends after --exit-frames frames below this score [default: 0.3]').argParser(scoreArg('--exit-score')))
@@ -78,7 +80,9 @@ Examples:
   streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4
   streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4`);
   return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
-    const config = loadConfig({ file: flags.config, flags: flagsToSettings(flags) });
+    const settings = flagsToSettings(flags);
+    if (flags.redis !== undefined) settings.redis = { url: flags.redis };
+    const config = loadConfig({ file: flags.config, flags: settings });
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
     const segments = segmentOptions(flags);
@@ -94,13 +98,18 @@ Examples:
       batch = model.fixedBatch;
     }
     const sink = await OutputSink.open(flags.out);
-    const starting = InferenceEngine.start(model, {
-      device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: flags.embeddings ?? false,
-    }).then((engine) => {
-      if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-      logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
-      return engine;
-    });
+    const redisUrl = config.redis.url;
+    const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
+      ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
+        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: flags.embeddings ?? false, logger,
+      }))
+      : InferenceEngine.start(model, {
+        device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: flags.embeddings ?? false,
+      }).then((engine) => {
+        if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+        logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
+        return engine;
+      });
     // Observed by the pipeline; this keeps a failed start from being reported as unhandled first.
     starting.catch(() => undefined);
 
@@ -110,6 +119,8 @@ Examples:
     try {
       const summary = await runAnalyze({
         inputs, model, engine: starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger, segments,
+        // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
+        ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),
         signal: abort.signal,
         progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });
@@ -124,6 +135,15 @@ Examples:
       }
       for (const w of summary.decodeWarnings) process.stderr.write(`warning: ${w.input}: ffmpeg reported ${w.errorLines} error(s) in the data (first: ${w.firstError}); damaged frames were concealed or skipped\n`);
       for (const f of summary.failedInputs) process.stderr.write(`error[${f.code}]: ${f.message.includes(f.input) ? '' : `${f.input}: `}${f.message} (${f.framesWritten} frames written before it)\n`);
+      if (summary.lostFrames) {
+        const byInput = new Map<string, typeof summary.lostFrames>();
+        for (const l of summary.lostFrames) byInput.set(l.input, [...(byInput.get(l.input) ?? []), l]);
+        for (const [input, lost] of byInput) {
+          const err = new FramesLostError(`${input}: ${lost.length} frame(s) could not be inferred: ${lost.slice(0, 20).map((l) => `seq ${l.seq} (${l.ptsMs} ms)`).join(', ')}${lost.length > 20 ? ', ...' : ''}; last reason: ${lost[lost.length - 1]!.reason}`);
+          process.stderr.write(err.toLine() + '\n');
+          ctx.setExitCode(err.exitCode);
+        }
+      }
       if (summary.interrupted) ctx.setExitCode(130);
       else if (summary.failedInputs.length > 0) ctx.setExitCode(summary.failedInputs[0]!.exitCode);
     } finally {

@@ -18,6 +18,8 @@ export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 
   STREAMSIGHT_LOG_LEVEL: { path: 'log.level', type: 'string' },
   STREAMSIGHT_PORT: { path: 'server.port', type: 'number' },
   STREAMSIGHT_TOKEN: { path: 'server.token', type: 'string' },
+  REDIS_URL: { path: 'redis.url', type: 'string' },
+  STREAMSIGHT_REDIS_PREFIX: { path: 'redis.prefix', type: 'string' },
 };
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));

@@ -103,6 +103,50 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ enterScore: 0.5, exitScore: 0.3, enterFrames: 3, exitFrames: 3 }),
+    /** Distributed mode (BullMQ over Redis); absent url = embedded. See DESIGN.md "Frames never travel inside job data". */
+    redis: z
+      .object({
+        /** The queue's Redis (must run with maxmemory-policy noeviction), e.g. redis://127.0.0.1:6379. */
+        url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+        /** Key prefix; queue names are hash-tagged `{prefix.name}` so each queue stays on one Cluster slot. */
+        prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, '1-32 letters, digits, _ . -').default('streamsight'),
+        /** Where frame pixels go; default: the queue's Redis. May be a separate, evicting Redis. */
+        frameStoreUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+        /** Frame pixels expire after this, ms (a frame nobody fetched is gone by then). */
+        frameTtlMs: z.number().int().min(1000).max(86_400_000).default(600_000),
+        /** Results stream length kept (XADD MAXLEN ~), entries. */
+        resultsMaxLen: z.number().int().min(100).max(10_000_000).default(10_000),
+        /** Producers pause (files) while the queue holds more waiting jobs than this. */
+        queueHighWaterJobs: z.number().int().min(1).max(1_000_000).default(512),
+        /** analyze: frames sent and not yet answered before decoding pauses. */
+        inFlightFrames: z.number().int().min(1).max(100_000).default(256),
+        /** Live streams: frames of one stream waiting in the queue before the oldest is dropped. */
+        liveHighWaterFrames: z.number().int().min(1).max(10_000).default(8),
+        /** analyze: a batch with no result this long is looked up, and sent again if its job is gone, ms. */
+        resultTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+        /** analyze: times a batch is sent again after a failure before its frames count as lost. */
+        maxResends: z.number().int().min(0).max(100).default(2),
+        /** Attempts of a job whose error may go away (an inference error); bad data is never retried. */
+        jobAttempts: z.number().int().min(1).max(100).default(3),
+        /** Failed jobs kept for inspection (the oldest are removed past it). */
+        failedJobsKept: z.number().int().min(0).max(1_000_000).default(1000),
+        /** Worker lock on an active job, ms; a dead worker's jobs come back after it expires. */
+        lockDurationMs: z.number().int().min(500).max(600_000).default(30_000),
+        /** How often workers look for stalled jobs (a dead worker's), ms. */
+        stalledIntervalMs: z.number().int().min(500).max(600_000).default(30_000),
+        /** Jobs one worker holds at once (its batches are made across them). */
+        workerConcurrency: z.number().int().min(1).max(1024).default(32),
+        /** Worker: a batch closes when full or when its first frame waited this long, ms. */
+        batchWaitMs: z.number().int().min(0).max(10_000).default(20),
+        /** Producers give up after Redis has been unreachable this long, ms. */
+        unavailableTimeoutMs: z.number().int().min(1000).max(3_600_000).default(120_000),
+      })
+      .strict()
+      .default({
+        prefix: 'streamsight', frameTtlMs: 600_000, resultsMaxLen: 10_000, queueHighWaterJobs: 512, inFlightFrames: 256,
+        liveHighWaterFrames: 8, resultTimeoutMs: 30_000, maxResends: 2, jobAttempts: 3, failedJobsKept: 1000,
+        lockDurationMs: 30_000, stalledIntervalMs: 30_000, workerConcurrency: 32, batchWaitMs: 20, unavailableTimeoutMs: 120_000,
+      }),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -57,5 +57,7 @@ export const SummarySchema = z.object({
   interrupted: z.boolean(),
   /** Segment lines written; present only with --segments. */
   segments: z.number().int().optional(),
+  /** With --redis: frames that got no result even after being sent again, each named; absent when none. */
+  lostFrames: z.array(z.object({ input: z.string(), seq: z.number().int(), ptsMs: z.number(), reason: z.string() })).optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;

@@ -6,13 +6,29 @@ import { LabelEventDetector, type HysteresisOptions } from '../events/label-even
 import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames, type DecodeStats } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
-import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
+import type { FrameInference } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ProgressReporter } from '../shared/progress.ts';
 import { toFrameLine } from './frame-line.ts';
 import type { OutputSink } from './output-sink.ts';
+
+/** A batch's answer: per frame its inference; undefined where the frame was lost (`lost`: index in the batch -> reason). */
+export interface InferredBatch {
+  readonly frames: readonly (FrameInference | undefined)[];
+  readonly lost?: ReadonlyMap<number, string>;
+}
+
+/**
+ * What runs inference for analyze: the in-process InferenceEngine (worker
+ * thread) or, with `--redis`, the workers behind RemoteInference. Same stage
+ * code either way (DESIGN.md "One pipeline, two transports").
+ */
+export interface BatchInferer {
+  readonly provider: string;
+  infer(frames: readonly Frame[]): Promise<InferredBatch>;
+}
 
 export interface AnalyzeOptions {
   inputs: readonly string[];
@@ -21,7 +37,7 @@ export interface AnalyzeOptions {
    * The engine, or its start in progress: decoding the first batch overlaps
    * the inference session's creation (about a second for resnet50).
    */
-  engine: InferenceEngine | Promise<InferenceEngine>;
+  engine: BatchInferer | Promise<BatchInferer>;
   sink: OutputSink;
   sampling: Sampling;
   batch: number;
@@ -43,7 +59,7 @@ export interface AnalyzeOptions {
 
 interface InFlight {
   frames: Frame[];
-  result: Promise<BatchInference>;
+  result: Promise<InferredBatch>;
 }
 
 /**
@@ -67,6 +83,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
   Promise.resolve(opts.engine).catch((err: unknown) => (engineError = err));
   const failedInputs: Summary['failedInputs'] = [];
   const decodeWarnings: Summary['decodeWarnings'] = [];
+  const lostFrames: NonNullable<Summary['lostFrames']> = [];
   let frames = 0;
   let segmentLines = 0;
 
@@ -86,7 +103,13 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       const item = queue.shift()!;
       const result = await item.result;
       for (const [i, frame] of item.frames.entries()) {
-        const line = toFrameLine(frame, result.frames[i]!, ctx);
+        const inferred = result.frames[i];
+        if (inferred === undefined) {
+          // Never skipped silently: counted and named in the summary.
+          lostFrames.push({ input, seq: frame.seq, ptsMs: frame.ptsMs, reason: result.lost?.get(i) ?? 'no result' });
+          continue;
+        }
+        const line = toFrameLine(frame, inferred, ctx);
         await opts.sink.writeLine(JSON.stringify(line));
         written++;
         // The rounded scores of the line, so a segment's peak is a score the output shows.
@@ -167,6 +190,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     batch: opts.batch,
     interrupted: opts.signal?.aborted ?? false,
     ...(opts.segments === undefined ? {} : { segments: segmentLines }),
+    ...(lostFrames.length > 0 ? { lostFrames } : {}),
   };
 }
 

@@ -120,6 +120,24 @@ export class OutputError extends StreamSightError {
   override readonly exitCode = 11;
 }
 
+/** Redis (queue or frame store) could not be reached for longer than the configured patience. */
+export class RedisUnavailableError extends StreamSightError {
+  readonly code = 'E_REDIS_UNAVAILABLE';
+  override readonly retryable = true;
+  override readonly exitCode = 12;
+}
+
+/** Frames that could not be inferred even after re-sending; the summary names them. */
+export class FramesLostError extends StreamSightError {
+  readonly code = 'E_FRAMES_LOST';
+  override readonly exitCode = 13;
+}
+
+/** A job whose data can never succeed (bad schema, wrong model, frames gone): never retried. */
+export class BadJobError extends StreamSightError {
+  readonly code = 'E_BAD_JOB';
+}
+
 export function isStreamSightError(err: unknown): err is StreamSightError {
   return err instanceof StreamSightError;
 }
