@@ -138,6 +138,12 @@ export class BadJobError extends StreamSightError {
   readonly code = 'E_BAD_JOB';
 }
 
+/** The index file cannot be used: not an index, a newer layout, locked, or unwritable. */
+export class IndexFileError extends StreamSightError {
+  readonly code = 'E_INDEX';
+  override readonly exitCode = 14;
+}
+
 export function isStreamSightError(err: unknown): err is StreamSightError {
   return err instanceof StreamSightError;
 }
