@@ -89,7 +89,8 @@ export class InferenceWorker {
     const log = this.opts.logger.child({ job: job.id });
     let data: FrameJob | undefined;
     try {
-      data = this.check(job.data);
+      data = parseJob(job.data);
+      this.check(data);
       const frames = await this.fetchFrames(data);
       const started = performance.now();
       const inferred = await this.batcher.infer(frames);
@@ -122,11 +123,8 @@ export class InferenceWorker {
     }
   }
 
-  /** Bad data can never succeed: BadJobError (not retried). */
-  private check(raw: unknown): FrameJob {
-    const parsed = FrameJobSchema.safeParse(raw);
-    if (!parsed.success) throw new BadJobError(`job data does not match the schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    const data = parsed.data;
+  /** A job for another model or frame size can never succeed here: BadJobError (not retried). */
+  private check(data: FrameJob): void {
     const { name, preprocess } = this.opts.model;
     if (data.model !== name) throw new BadJobError(`job is for model "${data.model}", this worker runs "${name}"`);
     if (data.width !== preprocess.inputWidth || data.height !== preprocess.inputHeight) {
@@ -136,7 +134,6 @@ export class InferenceWorker {
       this.warnedTopK = true;
       this.opts.logger.warn({ asked: data.topK, computed: this.opts.topK }, 'jobs ask for more labels than this worker computes (raise --top-k on the workers)');
     }
-    return data;
   }
 
   private async fetchFrames(data: FrameJob): Promise<Frame[]> {
@@ -173,6 +170,13 @@ export class InferenceWorker {
     this.closing ??= this.worker.close();
     return this.closing;
   }
+}
+
+/** Job data that does not match the schema can never succeed: BadJobError (not retried). */
+function parseJob(raw: unknown): FrameJob {
+  const parsed = FrameJobSchema.safeParse(raw);
+  if (!parsed.success) throw new BadJobError(`job data does not match the schema: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data;
 }
 
 function codeOf(err: unknown): string {
