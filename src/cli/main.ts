@@ -4,6 +4,7 @@ import { analyzeCommand } from './analyze-command.ts';
 import { modelsCommand } from './models-command.ts';
 import { benchCommand } from './bench-command.ts';
 import { serveCommand } from './serve-command.ts';
+import { indexCommand } from './index-command.ts';
 import { workerCommand } from './worker-command.ts';
 import type { CommandContext } from './context.ts';
 
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   const ctx: CommandContext = { setExitCode: (code) => (exitCode = Math.max(exitCode, code)) };
   for (const cmd of [analyzeCommand(ctx), serveCommand(ctx), modelsCommand(ctx), benchCommand(ctx), workerCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
+  for (const cmd of [indexCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
 
   try {
     await program.parseAsync(argv);
