@@ -6,6 +6,8 @@ import { benchCommand } from './bench-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { indexCommand } from './index-command.ts';
 import { workerCommand } from './worker-command.ts';
+import { ingestCommand } from './ingest-command.ts';
+import { gatewayCommand } from './gateway-command.ts';
 import type { CommandContext } from './context.ts';
 
 const VERSION = '0.1.0';
@@ -22,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const ctx: CommandContext = { setExitCode: (code) => (exitCode = Math.max(exitCode, code)) };
-  for (const cmd of [analyzeCommand(ctx), serveCommand(ctx), modelsCommand(ctx), benchCommand(ctx), workerCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
+  for (const cmd of [analyzeCommand(ctx), serveCommand(ctx), modelsCommand(ctx), benchCommand(ctx), workerCommand(ctx), ingestCommand(ctx), gatewayCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
   for (const cmd of [indexCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
 
   try {
