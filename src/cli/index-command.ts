@@ -64,6 +64,7 @@ Examples:
     if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
     const batch = model.fixedBatch ?? config.model.batch;
     const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE));
+    // Before the engine starts: starting it transfers the model's bytes to the inference thread.
     const modelHash = createHash('sha256').update(model.bytes).digest('hex');
     const starting = InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true })
       .then((engine) => {

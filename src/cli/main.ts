@@ -5,6 +5,7 @@ import { modelsCommand } from './models-command.ts';
 import { benchCommand } from './bench-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { indexCommand } from './index-command.ts';
+import { searchCommand } from './search-command.ts';
 import { workerCommand } from './worker-command.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { gatewayCommand } from './gateway-command.ts';
@@ -25,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   const ctx: CommandContext = { setExitCode: (code) => (exitCode = Math.max(exitCode, code)) };
   for (const cmd of [analyzeCommand(ctx), serveCommand(ctx), modelsCommand(ctx), benchCommand(ctx), workerCommand(ctx), ingestCommand(ctx), gatewayCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
-  for (const cmd of [indexCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
+  for (const cmd of [indexCommand(ctx), searchCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
 
   try {
     await program.parseAsync(argv);

@@ -213,8 +213,8 @@ export class VectorIndex {
 
   private searchExact(q: VectorQuery): VectorHit[] {
     const rows = this.db.prepare(`SELECT f.id AS frameId, vec_distance_cosine(f.embedding, ?) AS distance FROM frames f JOIN videos v ON v.id = f.video_id
-        WHERE v.model_hash = ? AND length(f.embedding) = ? ${q.videoId === undefined ? '' : 'AND f.video_id = ?'} ORDER BY distance, f.id LIMIT ?`)
-      .all(toBlob(q.embedding), q.modelHash, q.embedding.length * 4, ...(q.videoId === undefined ? [] : [q.videoId]), q.limit) as VectorHit[];
+        WHERE v.model_hash = ? ${q.videoId === undefined ? '' : 'AND f.video_id = ?'} ORDER BY distance, f.id LIMIT ?`)
+      .all(toBlob(q.embedding), q.modelHash, ...(q.videoId === undefined ? [] : [q.videoId]), q.limit) as VectorHit[];
     return rows;
   }
 

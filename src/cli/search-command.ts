@@ -1,0 +1,77 @@
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../config/loader.ts';
+import { InferenceEngine } from '../inference/inference-engine.ts';
+import { loadModel } from '../inference/model-loader.ts';
+import { embedImage } from '../indexing/image-query.ts';
+import { IndexSearcher } from '../indexing/index-searcher.ts';
+import { IndexStore } from '../indexing/index-store.ts';
+import { DEFAULT_LIMIT, formatSearchTable, runSearch, type ImageEmbedder } from '../indexing/search-runner.ts';
+import { DEFAULT_INDEX_FILE } from './index-command.ts';
+import { positiveInt } from './options.ts';
+import type { CommandContext } from './context.ts';
+
+interface SearchFlags {
+  index?: string;
+  label?: string;
+  image?: string;
+  frame?: string;
+  video?: string;
+  limit?: number;
+  minScore?: number;
+  json?: boolean;
+  model?: string;
+  labels?: string;
+  device?: 'auto' | 'cpu' | 'cuda';
+  config?: string;
+}
+
+function scoreArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < -1 || n > 1) throw new InvalidArgumentError(`--min-score must be a number in [-1, 1], got "${value}"`);
+  return n;
+}
+
+export function searchCommand(_ctx: CommandContext): Command {
+  return new Command('search')
+    .description('search an index: label segments by name, or frames that look like a picture or a stored frame')
+    .option('--index <file>', `index file [default: ./${DEFAULT_INDEX_FILE}]`)
+    .option('--label <name>', 'segments where this label is present (any case; one ImageNet synonym is enough: "tabby")')
+    .option('--image <file>', 'frames nearest to this picture (decoded and preprocessed as frames are)')
+    .option('--frame <video@seconds>', 'frames nearest to the stored frame of VIDEO at SECONDS')
+    .option('--video <path>', 'only this video (its path, file name, or a path suffix)')
+    .addOption(new Option('--limit <n>', `hits returned [default: ${DEFAULT_LIMIT}]`).argParser(positiveInt('--limit')))
+    .addOption(new Option('--min-score <s>', 'leave out hits below this score (label: peak probability; image/frame: cosine similarity)').argParser(scoreArg))
+    .option('--json', 'one JSON object on stdout instead of a table')
+    .option('--model <name|file>', 'with --image: embed with this model [default: the model the index was made with]')
+    .option('--labels <file>', 'with --image and --model: class names')
+    .addOption(new Option('--device <device>', 'with --image: execution provider [default: auto]').choices(['auto', 'cpu', 'cuda']))
+    .option('--config <file>', 'YAML config file [default: config/default.yaml]')
+    .addHelpText('after', `
+Examples:
+  streamsight search --label "tabby cat" --limit 10
+  streamsight search --image query.jpg --min-score 0.8 --json
+  streamsight search --frame clips/a.mp4@12.5 --video clips/b.mp4`)
+    .action(async (flags: SearchFlags) => {
+      const config = loadConfig({ file: flags.config, flags: flags.device ? { model: { device: flags.device } } : {} });
+      const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE), { readonly: true });
+      let engine: InferenceEngine | undefined;
+      const embed: ImageEmbedder = async (file, modelPath) => {
+        const model = loadModel(flags.model ?? modelPath, { labelsFile: flags.labels ?? config.model.labels, cacheDir: config.models.cacheDir });
+        // Hashed before the engine starts: starting it transfers the model's bytes to the inference thread.
+        const modelHash = createHash('sha256').update(model.bytes).digest('hex');
+        engine = await InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: 1, embeddings: true });
+        return { embedding: await embedImage(file, model.preprocess, engine), modelHash };
+      };
+      try {
+        const response = await runSearch(new IndexSearcher(store), {
+          label: flags.label, image: flags.image, frame: flags.frame, video: flags.video, limit: flags.limit ?? DEFAULT_LIMIT, minScore: flags.minScore,
+        }, embed);
+        process.stdout.write(flags.json ? JSON.stringify(response) + '\n' : formatSearchTable(response));
+      } finally {
+        await engine?.close();
+        store.close();
+      }
+    });
+}
