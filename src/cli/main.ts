@@ -6,6 +6,7 @@ import { benchCommand } from './bench-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { indexCommand } from './index-command.ts';
 import { searchCommand } from './search-command.ts';
+import { exportCommand } from './export-command.ts';
 import { workerCommand } from './worker-command.ts';
 import { ingestCommand } from './ingest-command.ts';
 import { gatewayCommand } from './gateway-command.ts';
@@ -26,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   const ctx: CommandContext = { setExitCode: (code) => (exitCode = Math.max(exitCode, code)) };
   for (const cmd of [analyzeCommand(ctx), serveCommand(ctx), modelsCommand(ctx), benchCommand(ctx), workerCommand(ctx), ingestCommand(ctx), gatewayCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
-  for (const cmd of [indexCommand(ctx), searchCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
+  for (const cmd of [indexCommand(ctx), searchCommand(ctx), exportCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
 
   try {
     await program.parseAsync(argv);
