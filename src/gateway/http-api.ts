@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { StreamInfo } from '../contracts/results.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
+import type { SearchRoute } from './search-route.ts';
 
 /** What the HTTP routes need from the running pipeline. */
 export interface HttpBackend {
@@ -46,6 +47,8 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Request bodies larger than this are refused, bytes; default 16 KiB. */
   maxBodyBytes?: number;
+  /** GET /api/search (and its thumbnails) when an index is open; absent: 404. */
+  search?: SearchRoute;
 }
 
 /** Routes of DESIGN.md "HTTP". The WebSocket upgrade on /ws is handled by the gateway. */
@@ -109,6 +112,7 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
       }
       throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
     }
+    if (opts.search && path.startsWith('/api/search') && (await opts.search(req, res, url))) return;
     if (method === 'GET' && opts.serveAsset?.(req, res)) return;
     throw new HttpProblem(404, 'not_found', `no route ${method} ${path}`);
   }
