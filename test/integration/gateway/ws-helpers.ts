@@ -167,7 +167,7 @@ export interface RawFrame {
  */
 export class RawClient {
   readonly frames: RawFrame[] = [];
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
   private constructor(readonly socket: Socket) {}
 
   static async open(port: number, path = '/ws', headers: Record<string, string> = {}): Promise<{ client: RawClient; status: number; head: string; body: string }> {
