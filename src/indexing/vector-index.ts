@@ -39,7 +39,7 @@ export interface VectorQuery {
   exact?: boolean;
   /** Cells probed; default DEFAULT_NPROBE. */
   nprobe?: number;
-  /** Codes re-ranked exactly; default max(DEFAULT_CANDIDATES, 10 * limit). */
+  /** Codes taken from the nearest cell (the r-th nearest gives candidates / (r + 1)), all re-ranked exactly; default DEFAULT_CANDIDATES. */
   candidates?: number;
 }
 
@@ -54,8 +54,8 @@ export interface TrainOptions {
 
 /** Frames of one model below which search stays exact. */
 export const DEFAULT_MIN_VECTORS = 20_000;
-export const DEFAULT_NPROBE = 24;
-export const DEFAULT_CANDIDATES = 400;
+export const DEFAULT_NPROBE = 8;
+export const DEFAULT_CANDIDATES = 200;
 
 interface Cells {
   modelHash: string;
@@ -71,6 +71,7 @@ export class VectorIndex {
   private plan: Int32Array | undefined;
   private readonly sketchBuf = new Float32Array(SKETCH_DIMS);
   private codeBuf = new Uint8Array(0);
+  private insertStmt: BetterSqlite3.Statement | undefined;
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -108,7 +109,8 @@ export class VectorIndex {
   private insertCode(frameId: number, cell: number, embedding: Float32Array, c: Cells): void {
     if (this.codeBuf.length !== codeBytes(c.dim)) this.codeBuf = new Uint8Array(codeBytes(c.dim));
     binaryCodeInto(embedding, c.centroids.subarray(cell * c.dim, (cell + 1) * c.dim), this.codeBuf);
-    this.db.prepare('INSERT INTO ivf_codes (rowid, cell, code) VALUES (?, ?, vec_bit(?))').run(BigInt(frameId), BigInt(cell), this.codeBuf);
+    this.insertStmt ??= this.db.prepare('INSERT INTO ivf_codes (rowid, cell, code) VALUES (?, ?, vec_bit(?))');
+    this.insertStmt.run(BigInt(frameId), BigInt(cell), this.codeBuf);
   }
 
   /** Drops a video's vectors from the IVF; call inside the transaction that deletes its frames. */
@@ -182,6 +184,7 @@ export class VectorIndex {
     const cells: Cells = { modelHash, dim, count: k, trainedOn: n, sketches: cellSketches, centroids };
     // Pass 2: every vector's cell and code, written with the cells in one transaction.
     this.db.transaction(() => {
+      this.insertStmt = undefined;
       this.db.exec('DROP TABLE IF EXISTS ivf_codes; DELETE FROM ivf_cells;');
       this.db.exec(`CREATE VIRTUAL TABLE ivf_codes USING vec0(cell integer partition key, code bit[${dim}])`);
       const insCell = this.db.prepare('INSERT INTO ivf_cells (cell, sketch, centroid) VALUES (?, ?, ?)');
@@ -192,12 +195,20 @@ export class VectorIndex {
       setMeta.run('ivf_model_hash', modelHash);
       setMeta.run('ivf_dim', String(dim));
       setMeta.run('ivf_trained_on', String(n));
+      // Pages of 1,000 by id: better-sqlite3 cannot write while a read on the same connection is open.
+      const page = this.db.prepare('SELECT f.id, f.embedding FROM frames f JOIN videos v ON v.id = f.video_id WHERE v.model_hash = ? AND f.id > ? ORDER BY f.id LIMIT 1000');
       let j = 0;
-      for (const row of select.iterate(modelHash) as IterableIterator<{ id: number; embedding: Buffer }>) {
-        if (j >= n || ids[j] !== row.id) break;
-        const cell = nearestRow(sketches.subarray(j * SKETCH_DIMS, (j + 1) * SKETCH_DIMS), cellSketches, k, SKETCH_DIMS);
-        this.insertCode(row.id, cell, asFloat32(row.embedding), cells);
-        j++;
+      let last = -1;
+      for (;;) {
+        const rows = page.all(modelHash, last) as { id: number; embedding: Buffer }[];
+        if (rows.length === 0 || j >= n) break;
+        for (const row of rows) {
+          if (j >= n || ids[j] !== row.id) break;
+          const cell = nearestRow(sketches.subarray(j * SKETCH_DIMS, (j + 1) * SKETCH_DIMS), cellSketches, k, SKETCH_DIMS);
+          this.insertCode(row.id, cell, asFloat32(row.embedding), cells);
+          j++;
+        }
+        last = rows[rows.length - 1]!.id;
       }
     }).immediate();
     this.cells = cells;
@@ -224,17 +235,20 @@ export class VectorIndex {
     const probe = nearestRows(sketchInto(q.embedding, this.plan!, this.sketchBuf), c.sketches, c.count, SKETCH_DIMS, nprobe);
     const knn = this.db.prepare('SELECT rowid, distance FROM ivf_codes WHERE code MATCH vec_bit(?) AND k = ? AND cell = ?');
     const code = new Uint8Array(codeBytes(c.dim));
-    const found: { id: number; hamming: number }[] = [];
-    for (const cell of probe) {
+    // Codes are residuals to their own cell's centroid, so Hamming distances only rank within a
+    // cell. The r-th nearest cell (from 0) gives candidates / (r + 1) codes, as true neighbours
+    // crowd in the nearest cells, and all of them are re-ranked exactly.
+    const found: number[] = [];
+    probe.forEach((cell, r) => {
+      const perCell = BigInt(Math.min(4096, Math.max(q.limit, Math.ceil(candidates / (r + 1)))));
       binaryCodeInto(q.embedding, c.centroids.subarray(cell * c.dim, (cell + 1) * c.dim), code);
-      for (const r of knn.all(code, BigInt(candidates), BigInt(cell)) as { rowid: number; distance: number }[]) found.push({ id: r.rowid, hamming: r.distance });
-    }
-    found.sort((a, b) => a.hamming - b.hamming);
+      for (const row of knn.all(code, perCell, BigInt(cell)) as { rowid: number }[]) found.push(row.rowid);
+    });
     const get = this.db.prepare('SELECT embedding FROM frames WHERE id = ?').pluck();
     const hits: VectorHit[] = [];
-    for (const f of found.slice(0, candidates)) {
-      const blob = get.get(f.id) as Buffer | undefined;
-      if (blob !== undefined) hits.push({ frameId: f.id, distance: cosineDistance(q.embedding, asFloat32(blob)) });
+    for (const id of found) {
+      const blob = get.get(id) as Buffer | undefined;
+      if (blob !== undefined) hits.push({ frameId: id, distance: cosineDistance(q.embedding, asFloat32(blob)) });
     }
     hits.sort((a, b) => a.distance - b.distance || a.frameId - b.frameId);
     return hits.slice(0, q.limit);
