@@ -49,8 +49,12 @@ export interface WsFanoutOptions {
 export interface WsFanoutPhase {
   /** Frame messages received per second by the clients that keep reading. */
   messagesPerSecond: number;
-  /** What they should receive per second (clients x fps). */
+  /** What they should receive per second: results published x readers per stream. */
   expectedPerSecond: number;
+  /** Results the gateway process published per second (all streams). */
+  publishedPerSecond: number;
+  /** Largest lateness of a publish tick, ms: how long the gateway's event loop was busy at once. */
+  maxPublishLagMs: number;
   delayP50Ms: number;
   delayP99Ms: number;
   delayMaxMs: number;
@@ -77,7 +81,7 @@ export interface WsFanoutResult {
 const ChildMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), port: z.number().int() }),
   z.object({
-    type: z.literal('stats'), clients: z.number().int(),
+    type: z.literal('stats'), clients: z.number().int(), published: z.number().int(), maxTickLagMs: z.number(),
     droppedByClient: z.array(z.number().int()), maxQueuedBytes: z.number(), maxSocketBufferedBytes: z.number(),
   }),
 ]);
@@ -118,6 +122,9 @@ async function runGatewayChild(): Promise<void> {
   });
   const timers: NodeJS.Timeout[] = [];
   const embedding = new Float32Array(EMBEDDING_DIM).map((_, i) => Math.sin(i));
+  let published = 0;
+  /** Largest lateness of a publish tick since the last stats, ms: the gateway's event loop being busy. */
+  let maxTickLagMs = 0;
   process.on('message', (raw) => {
     const msg: ParentMessage = ParentMessageSchema.parse(raw);
     if (msg.type === 'publish') {
@@ -127,7 +134,12 @@ async function runGatewayChild(): Promise<void> {
         let seq = 0;
         // Streams start staggered over one period, as cameras would.
         timers.push(setTimeout(() => {
+          let due = performance.now() + periodMs;
           timers.push(setInterval(() => {
+            const now = performance.now();
+            maxTickLagMs = Math.max(maxTickLagMs, now - due);
+            due = Math.max(due + periodMs, now);
+            published++;
             const r: FrameResult = {
               stream: s.id, run: 'bench', seq: seq++, ptsMs: seq * periodMs, capturedAt: nowMs(), latencyMs: 40, model: 'resnet50', embedding,
               labels: [
@@ -143,10 +155,11 @@ async function runGatewayChild(): Promise<void> {
     } else if (msg.type === 'stats') {
       const stats = gateway.clientStats();
       send({
-        type: 'stats', clients: stats.length, droppedByClient: stats.map((s) => s.droppedTotal),
+        type: 'stats', clients: stats.length, published, maxTickLagMs, droppedByClient: stats.map((s) => s.droppedTotal),
         maxQueuedBytes: Math.max(0, ...stats.map((s) => s.queuedBytes)),
         maxSocketBufferedBytes: Math.max(0, ...stats.map((s) => s.socketBufferedBytes)),
       });
+      maxTickLagMs = 0;
     } else {
       for (const t of timers) clearInterval(t);
       server.closeAllConnections();
@@ -246,8 +259,10 @@ async function openClient(port: number, stream: string, slow: boolean, rec: Reco
 }
 
 async function measurePhase(
-  link: ChildLink, pid: number, rec: Recorder, seconds: number, readers: number, fps: number, slowIds: ReadonlySet<number>,
+  link: ChildLink, pid: number, rec: Recorder, seconds: number, readers: number, streams: number, slowIds: ReadonlySet<number>,
 ): Promise<WsFanoutPhase> {
+  link.send({ type: 'stats' });
+  const before = await link.next('stats');
   rec.frames = 0;
   rec.dropped = 0;
   rec.delays = [];
@@ -267,9 +282,12 @@ async function measurePhase(
   link.send({ type: 'stats' });
   const stats = await link.next('stats');
   const delays = rec.delays.sort((a, b) => a - b);
+  const publishedPerSecond = (stats.published - before.published) / wallS;
   return {
     messagesPerSecond: rec.frames / wallS,
-    expectedPerSecond: readers * fps,
+    expectedPerSecond: (publishedPerSecond * readers) / streams,
+    publishedPerSecond,
+    maxPublishLagMs: stats.maxTickLagMs,
     delayP50Ms: percentile(delays, 50),
     delayP99Ms: percentile(delays, 99),
     delayMaxMs: delays.at(-1) ?? NaN,
@@ -321,7 +339,7 @@ export async function runWsFanoutBench(options: WsFanoutOptions = {}): Promise<W
     log('warming up (2 s)');
     await new Promise((resolve) => setTimeout(resolve, 2000));
     log(`phase normal: ${settings.seconds} s`);
-    const normal = await measurePhase(link, child.pid!, rec, settings.seconds, readers, settings.fps, slowIds);
+    const normal = await measurePhase(link, child.pid!, rec, settings.seconds, readers, settings.streams, slowIds);
 
     for (const id of slowIds) {
       const c = clients[id]!;
@@ -332,13 +350,15 @@ export async function runWsFanoutBench(options: WsFanoutOptions = {}): Promise<W
     }
     log(`phase slow: ${settings.slowClients} clients stop reading, ${settings.seconds} s`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const slow = await measurePhase(link, child.pid!, rec, settings.seconds, readers, settings.fps, slowIds);
+    const slow = await measurePhase(link, child.pid!, rec, settings.seconds, readers, settings.streams, slowIds);
 
     const measurements: Measurement[] = [];
     const detail = `${settings.clients} clients over ${settings.streams} streams at ${settings.fps} fps`;
     for (const [name, p, what] of [['normal', normal, `${detail}, all reading`], ['slow', slow, `${detail}, ${settings.slowClients} not reading; figures for the rest`]] as const) {
       measurements.push(
-        { name: `ws.${name}.messagesPerSecond`, value: p.messagesPerSecond, unit: 'msg/s', detail: `${what} (expected ${p.expectedPerSecond})` },
+        { name: `ws.${name}.messagesPerSecond`, value: p.messagesPerSecond, unit: 'msg/s', detail: `${what} (${p.expectedPerSecond.toFixed(0)} expected from what was published)` },
+        { name: `ws.${name}.publishedPerSecond`, value: p.publishedPerSecond, unit: 'results/s', detail: `results published by the gateway process (${settings.streams * settings.fps} planned)` },
+        { name: `ws.${name}.maxPublishLagMs`, value: p.maxPublishLagMs, unit: 'ms', detail: 'largest lateness of a publish timer in the gateway process' },
         { name: `ws.${name}.delayP50Ms`, value: p.delayP50Ms, unit: 'ms', detail: `publish to receipt, ${what}` },
         { name: `ws.${name}.delayP99Ms`, value: p.delayP99Ms, unit: 'ms', detail: `publish to receipt, ${what}` },
         { name: `ws.${name}.droppedForReaders`, value: p.droppedForReaders, unit: 'messages', detail: 'dropped announced to clients that read' },

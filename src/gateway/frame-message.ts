@@ -51,6 +51,13 @@ export function frameMessage(r: FrameResult, labels: readonly Label[], embedding
   return msg;
 }
 
+/**
+ * Encodings kept per result, count: clients with more distinct filters than
+ * this are served by encoding again (a bound on memory, since encoders of
+ * stored results live as long as the replay ring keeps them).
+ */
+const MAX_CACHED_VARIANTS = 16;
+
 /** The encodings of one published frame result, per subscription filter. */
 export class FrameEncoder {
   /** filterKey + embeddings flag -> bytes, or null when the filter keeps no label. */
@@ -72,7 +79,7 @@ export class FrameEncoder {
         if (withEmbedding) this.embedding ??= encodeEmbedding(this.result.embedding!);
         bytes = encodeMessage(frameMessage(this.result, labels, withEmbedding ? this.embedding : undefined));
       }
-      this.cache.set(key, bytes);
+      if (this.cache.size < MAX_CACHED_VARIANTS) this.cache.set(key, bytes);
     }
     return bytes;
   }

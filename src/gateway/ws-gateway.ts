@@ -79,6 +79,12 @@ export class WsGateway {
   private readonly wss: WebSocketServer;
   private readonly clients = new Map<number, WsClient>();
   private readonly ring: ResultRing;
+  /**
+   * The encoder of each result the ring keeps, so a replay reuses the
+   * encodings made when it was published (and a client asking for replay
+   * again and again costs queue pushes, not serialisation).
+   */
+  private readonly encoders = new WeakMap<FrameResult, FrameEncoder>();
   private readonly log: Logger;
   private readonly heartbeat: NodeJS.Timeout | undefined;
   /** prom-client children per message type, looked up once: the fan-out counts every message. */
@@ -125,6 +131,7 @@ export class WsGateway {
     if (!this.ring.add(r)) return;
     this.options.metrics?.latencySeconds.observe(Math.max(0, Date.now() - r.capturedAt) / 1000);
     const encoder = new FrameEncoder(r);
+    this.encoders.set(r, encoder);
     for (const c of this.clients.values()) {
       if (!subscribesTo(c.subscription, r.stream)) continue;
       const data = encoder.encodeFor(c.subscription);
@@ -299,7 +306,12 @@ export class WsGateway {
     const streams = sub.streams === '*' ? new Set([...known, ...this.ring.streamIds()]) : sub.streams;
     for (const stream of streams) {
       for (const r of this.ring.recent(stream, n)) {
-        const data = new FrameEncoder(r).encodeFor(sub);
+        let encoder = this.encoders.get(r);
+        if (encoder === undefined) {
+          encoder = new FrameEncoder(r);
+          this.encoders.set(r, encoder);
+        }
+        const data = encoder.encodeFor(sub);
         if (data !== null) client.send({ data, type: 'frame', frameOf: stream });
       }
     }
