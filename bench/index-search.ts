@@ -88,7 +88,7 @@ function benchIndexing(work: string, quick: boolean, log: (l: string) => void): 
   const flags = ['--model', model, '--fps', '2', '--device', 'cpu'];
   const run = (args: string[]): { frames: number; seconds: number } => {
     const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'error' }, maxBuffer: 1 << 28 });
-    const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('"summary"'));
+    const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('{') && l.includes('summary"'));
     const s = JSON.parse(lines.at(-1)!) as { frames: number; seconds: number };
     return s;
   };

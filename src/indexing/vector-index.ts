@@ -12,8 +12,9 @@
  * - codes: one vec0 table `ivf_codes(cell integer partition key, code bit[D])`,
  *   the residual sign bits of every vector; sqlite-vec scans one partition
  *   with a hardware popcount;
- * - query: the `nprobe` nearest cells, the best `candidates` codes by Hamming
- *   distance among them, re-ranked by exact cosine on the float embeddings.
+ * - query: the `nprobe` nearest cells; the r-th nearest (from 0) gives its
+ *   best candidates / (r + 1) codes by Hamming distance (residual codes rank
+ *   only within their cell); all are re-ranked by exact cosine on the floats.
  *
  * Vectors added after training go to their nearest cell in the same
  * transaction as their frame. The index is rebuilt when the frames of its
