@@ -16,7 +16,7 @@ export function workerCommand(ctx: CommandContext): Command {
   const cmd = new Command('worker')
     .description('distributed inference: take frame batches from the Redis queue, infer them, publish results; until SIGINT/SIGTERM')
     .option('--redis <url>', 'the queue\'s Redis (also REDIS_URL)')
-    .addOption(new Option('--concurrency <n>', 'jobs held at once; batches are made across them [default: 32]').argParser(positiveInt('--concurrency')))
+    .addOption(new Option('--concurrency <n>', 'jobs held at once; batches are made across them [default: 4]').argParser(positiveInt('--concurrency')))
     .addOption(new Option('--top-k <n>', 'labels computed per frame [default: 5]').argParser(positiveInt('--top-k')));
   for (const o of modelOptions()) cmd.addOption(o);
   cmd.addHelpText('after', `

@@ -134,8 +134,12 @@ export const ConfigSchema = z
         lockDurationMs: z.number().int().min(500).max(600_000).default(30_000),
         /** How often workers look for stalled jobs (a dead worker's), ms. */
         stalledIntervalMs: z.number().int().min(500).max(600_000).default(30_000),
-        /** Jobs one worker holds at once (its batches are made across them). */
-        workerConcurrency: z.number().int().min(1).max(1024).default(32),
+        /**
+         * Jobs one worker holds at once (its batches are made across them). Held
+         * jobs are not available to other workers: about two batches' worth
+         * balances load (4 jobs of 8 frames); raise it for one-frame live jobs.
+         */
+        workerConcurrency: z.number().int().min(1).max(1024).default(4),
         /** Worker: a batch closes when full or when its first frame waited this long, ms. */
         batchWaitMs: z.number().int().min(0).max(10_000).default(20),
         /** Producers give up after Redis has been unreachable this long, ms. */
@@ -145,7 +149,7 @@ export const ConfigSchema = z
       .default({
         prefix: 'streamsight', frameTtlMs: 600_000, resultsMaxLen: 10_000, queueHighWaterJobs: 512, inFlightFrames: 256,
         liveHighWaterFrames: 8, resultTimeoutMs: 30_000, maxResends: 2, jobAttempts: 3, failedJobsKept: 1000,
-        lockDurationMs: 30_000, stalledIntervalMs: 30_000, workerConcurrency: 32, batchWaitMs: 20, unavailableTimeoutMs: 120_000,
+        lockDurationMs: 30_000, stalledIntervalMs: 30_000, workerConcurrency: 4, batchWaitMs: 20, unavailableTimeoutMs: 120_000,
       }),
     log: z
       .object({

@@ -12,11 +12,11 @@ import type { RedisNames } from './redis-keys.ts';
 export class FrameStore {
   constructor(private readonly client: Redis, private readonly names: RedisNames, private readonly ttlMs: number) {}
 
-  /** Writes a batch in one round trip; returns the references a job carries. */
-  async put(frames: readonly Frame[]): Promise<FrameRef[]> {
+  /** Writes a batch in one round trip (keys of the `send`-th send); returns the references a job carries. */
+  async put(frames: readonly Frame[], send = 1): Promise<FrameRef[]> {
     const pipeline = this.client.pipeline();
     const refs: FrameRef[] = frames.map((f) => {
-      const key = this.names.frameKey(f.runId, f.seq);
+      const key = this.names.frameKey(f.runId, f.seq, send);
       pipeline.set(key, f.data, 'PX', this.ttlMs);
       return { seq: f.seq, ptsMs: f.ptsMs, capturedAt: f.capturedAt, key };
     });

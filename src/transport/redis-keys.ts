@@ -11,7 +11,8 @@ export interface RedisNames {
   readonly framesQueue: string;
   /** Results of live streams and of `ingest`, read by gateways. */
   readonly resultsStream: string;
-  frameKey(run: string, seq: number): string;
+  /** A frame's pixels for one send of it: a re-sent frame gets new keys, so a stale job finishing late cannot delete them. */
+  frameKey(run: string, seq: number, send?: number): string;
   /** A private results stream (one `analyze` run reads only its own). */
   replyStream(token: string): string;
 }
@@ -24,7 +25,7 @@ export function redisNames(prefix: string): RedisNames {
     prefix,
     framesQueue: `{${prefix}.frames}`,
     resultsStream: `${prefix}:{${prefix}.results}`,
-    frameKey: (run, seq) => `${prefix}:frame:{${run}}:${seq}`,
+    frameKey: (run, seq, send = 1) => `${prefix}:frame:{${run}}:${seq}.${send}`,
     replyStream: (token) => `${prefix}:reply:{${token}}`,
   };
 }

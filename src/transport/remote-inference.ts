@@ -47,6 +47,8 @@ interface Pending {
   /** Sends so far (1 after the first). */
   sends: number;
   jobId: string;
+  /** Frame store keys of the latest send. */
+  keys: string[];
   /** When the batch was last sent or found still queued (performance.now()). */
   checkedAt: number;
   results: Map<number, FrameInference>;
@@ -103,7 +105,7 @@ export class RemoteInference {
     const key = batchKey(first.runId, first.seq);
     return new Promise<RemoteBatch>((resolve, reject) => {
       const p: Pending = {
-        frames, run: first.runId, stream: first.streamId, sends: 0, jobId: '', checkedAt: performance.now(),
+        frames, run: first.runId, stream: first.streamId, sends: 0, jobId: '', keys: [], checkedAt: performance.now(),
         results: new Map(), lost: new Map(), resolve, reject,
       };
       this.pending.set(key, p);
@@ -126,8 +128,9 @@ export class RemoteInference {
           p.checkedAt = performance.now();
           await sleep(100);
         }
-        const refs = await this.store.put(p.frames);
+        const refs = await this.store.put(p.frames, p.sends + 1);
         p.sends++;
+        p.keys = refs.map((r) => r.key);
         p.jobId = jobIdFor(p.run, p.frames[0]!.seq, p.sends);
         const job: FrameJob = {
           v: 1, stream: p.stream, run: p.run, model: this.opts.model.name,
@@ -223,7 +226,7 @@ export class RemoteInference {
         } else {
           // Still queued or running: keep its frames alive meanwhile.
           p.checkedAt = performance.now();
-          await this.store.touch(p.frames.map((f) => this.opts.names.frameKey(f.runId, f.seq))).catch((err: unknown) => {
+          await this.store.touch(p.keys).catch((err: unknown) => {
             this.opts.logger.debug({ err: (err as Error).message }, 'frame TTL not extended; the next check tries again');
           });
         }

@@ -43,7 +43,7 @@ describe('transport names', () => {
   test('queues carry a Cluster hash tag with the prefix; frame keys are tagged by run', () => {
     const n = redisNames('acme');
     assert.equal(n.framesQueue, '{acme.frames}');
-    assert.match(n.frameKey('run-1', 7), /^acme:frame:\{run-1\}:7$/);
+    assert.match(n.frameKey('run-1', 7), /^acme:frame:\{run-1\}:7\.1$/);
     assert.throws(() => redisNames('a:b'), RangeError);
     assert.doesNotMatch(jobIdFor('r:x', 3, 1), /:/);
   });
