@@ -27,7 +27,7 @@ import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fix
 import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
 import { runTimed, type TimedRun } from './timed-process.ts';
 
-export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory'] as const;
+export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory', 'ws'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface BenchOptions {
@@ -266,6 +266,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rec.ratio('memory.long/short.total', peaks.long, peaks.short, { op: '<=', value: 1.1 });
       rec.ratio('memory.long.secondHalf/firstHalf', halves.second!, halves.first!, { op: '<=', value: 1.05 });
       rec.ratio('memory.long/short.nodeHwm', hwms.long, hwms.short);
+    });
+  }
+
+  // 5: the WebSocket gateway's fan-out, and what 10 clients that stop reading do to the others.
+  if (only.has('ws')) {
+    await suite('ws', async () => {
+      const { runWsFanoutBench } = await import('./ws-fanout.ts');
+      const r = await runWsFanoutBench({ clients: options.quick ? 200 : 1000, seconds: options.quick ? 3 : 10, slowClients: options.quick ? 5 : 10, log });
+      rec.measurements.push(...r.measurements);
+      const m = (name: string): Measurement => {
+        const found = r.measurements.find((x) => x.name === name);
+        if (!found) throw new Error(`ws bench did not report ${name}`);
+        return found;
+      };
+      rec.ratio('ws.slow/normal.messagesPerSecond', m('ws.slow.messagesPerSecond'), m('ws.normal.messagesPerSecond'), { op: '>=', value: 0.95 });
+      rec.ratio('ws.slow/normal.delayP99Ms', m('ws.slow.delayP99Ms'), m('ws.normal.delayP99Ms'));
     });
   }
 

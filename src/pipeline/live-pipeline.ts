@@ -191,7 +191,6 @@ export class LivePipeline implements HttpBackend {
         ...(inferred.embedding ? { embedding: inferred.embedding } : {}),
       };
       metrics.framesProcessed.inc({ stream: frame.streamId });
-      metrics.latencySeconds.observe(result.latencyMs / 1000);
       sink.publishFrame(result);
       for (const e of this.detector.push(result)) this.emitEvent(e);
     });

@@ -18,6 +18,7 @@ const MEASUREMENTS = [
   'memory.short.peakTotalMiB', 'memory.short.nodeHwmMiB', 'memory.short.childrenPeakMiB',
   'memory.long.peakTotalMiB', 'memory.long.nodeHwmMiB', 'memory.long.childrenPeakMiB',
   'memory.long.firstHalfPeakMiB', 'memory.long.secondHalfPeakMiB',
+  'ws.normal.messagesPerSecond', 'ws.slow.messagesPerSecond', 'ws.normal.delayP99Ms', 'ws.slow.delayP99Ms',
 ];
 const RATIOS = [
   'ceiling.engine/raw', 'inference.analyze/ceiling.raw', 'inference.analyze.wall/ceiling.raw', 'inference.analyze/ceiling.engine',
@@ -25,6 +26,7 @@ const RATIOS = [
   'decode.analyze.wall/ffmpeg', 'decode.analyze.pipeline/ffmpeg', 'decode.analyze.keyframes/fps1', 'decode.ffmpeg.keyframes/fps1',
   'decode.sharedCpuBound/ffmpeg', 'decode.analyze.pipeline/sharedCpuBound',
   'memory.long/short.total', 'memory.long/short.nodeHwm', 'memory.long.secondHalf/firstHalf',
+  'ws.slow/normal.messagesPerSecond', 'ws.slow/normal.delayP99Ms',
 ];
 
 test('npm run bench -- --quick measures every suite for real and ends stdout with one parseable JSON line', () => {
