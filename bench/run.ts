@@ -27,7 +27,7 @@ import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fix
 import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
 import { runTimed, type TimedRun } from './timed-process.ts';
 
-export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory', 'ws'] as const;
+export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory', 'ws', 'distributed', 'index'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface BenchOptions {
@@ -282,6 +282,48 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       };
       rec.ratio('ws.slow/normal.messagesPerSecond', m('ws.slow.messagesPerSecond'), m('ws.normal.messagesPerSecond'), { op: '>=', value: 0.95 });
       rec.ratio('ws.slow/normal.delayP99Ms', m('ws.slow.delayP99Ms'), m('ws.normal.delayP99Ms'));
+    });
+  }
+
+  // 6: distributed (BullMQ + Redis) against embedded, and what the queue costs per frame.
+  if (only.has('distributed')) {
+    await suite('distributed', async () => {
+      const { runDistributedBench } = await import('./distributed.ts');
+      const r = await runDistributedBench({ quick: options.quick, cacheDir, log });
+      const what = `${r.model}, ${r.frames} frames`;
+      const emb = rec.add('distributed.embedded.threads2.fps', r.embeddedFps.threads2, 'frames/s', `analyze embedded, 2 inference threads, ${what}`);
+      const dist = rec.add('distributed.workers2x1.fps', r.distributedFps.workers2x1, 'frames/s', `analyze --redis with 2 workers x 1 thread, ${what}`);
+      const one = rec.add('distributed.workers1x1.fps', r.distributedFps.workers1x1, 'frames/s', `analyze --redis with 1 worker x 1 thread, ${what}`);
+      rec.ratio('distributed/embedded.threads2', dist, emb, { op: '>=', value: 0.9 });
+      rec.ratio('distributed.workers2/workers1', dist, one);
+      for (const q of r.queueCost) {
+        rec.add(`distributed.queue.batch${q.batch}.redisCpuUsPerFrame`, q.redisCpuUsPerFrame, 'us/frame', 'Redis CPU time per frame (INFO cpu)');
+        rec.add(`distributed.queue.batch${q.batch}.bytesPerFrame`, q.bytesPerFrame, 'bytes/frame', 'Redis network bytes in + out per frame (INFO stats)');
+        rec.add(`distributed.queue.batch${q.batch}.framesPerSecondPerRedisCore`, q.framesPerSecondPerRedisCore, 'frames/s', 'frames one Redis core could carry at this cost');
+      }
+    });
+  }
+
+  // 7: indexing against analyze alone, and vector search latency and recall.
+  if (only.has('index')) {
+    await suite('index', async () => {
+      const { runIndexSearchBench } = await import('./index-search.ts');
+      const r = await runIndexSearchBench({ quick: options.quick, sizes: options.quick ? [5_000] : [10_000, 100_000], log });
+      if (r.indexing) {
+        const an = rec.add('index.analyze.fps', r.indexing.analyzeFps, 'frames/s', `analyze alone, ${r.indexing.model}, ${r.indexing.frames} frames`);
+        const ix = rec.add('index.index.fps', r.indexing.indexFps, 'frames/s', 'streamsight index on the same files');
+        rec.ratio('index.index/analyze', ix, an, { op: '>=', value: 0.95 });
+      }
+      for (const sr of r.search) {
+        const k = `index.search.${sr.vectors}`;
+        const ivf = rec.add(`${k}.p50Ms`, sr.p50Ms, 'ms', `IVF search, ${sr.vectors} x ${sr.dim}-d, nprobe ${sr.nprobe}, ${sr.candidates} candidates re-ranked`);
+        rec.add(`${k}.recallAt10`, sr.recallAt10, '', 'recall@10 against exact search');
+        const exact = rec.add(`${k}.exactP50Ms`, sr.exactP50Ms, 'ms', 'exact search (sqlite-vec scan)');
+        rec.add(`${k}.buildSeconds`, sr.buildSeconds, 's', 'index build (k-means + codes)');
+        rec.add(`${k}.fileMiB`, sr.fileBytes / MiB, 'MiB', 'index file size');
+        rec.add(`${k}.rssMiB`, sr.rssBytes / MiB, 'MiB', 'resident memory after the searches');
+        rec.ratio(`${k}.ivf/exact.p50`, ivf, exact);
+      }
     });
   }
 

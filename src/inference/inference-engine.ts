@@ -88,7 +88,8 @@ export class InferenceEngine {
   static async start(model: EngineModel, options: EngineOptions): Promise<InferenceEngine> {
     const worker = new Worker(THREAD_BOOTSTRAP, { eval: true });
     // A private copy: the caller keeps its bytes, the worker gets ours by transfer.
-    const copy = model.bytes.slice().buffer as ArrayBuffer;
+    // new Uint8Array(x) copies (Buffer#slice would be a view, and the transfer would empty the caller's bytes).
+    const copy = new Uint8Array(model.bytes).buffer as ArrayBuffer;
     const init: InitMessage = {
       type: 'init', model: copy, inputName: model.inputName, logitsName: model.logitsName,
       embeddingName: model.embeddingName, alreadyProbabilities: model.alreadyProbabilities,
