@@ -15,6 +15,7 @@ interface ServeFlags extends ModelFlags {
   live?: boolean;
   loop?: boolean;
   token?: string;
+  index?: string;
   config?: string;
 }
 
@@ -34,7 +35,8 @@ export function serveCommand(ctx: CommandContext): Command {
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')))
     .addOption(new Option('--top-k <n>', 'labels kept per frame [default: 5]').argParser(positiveInt('--top-k')))
-    .option('--token <token>', 'require this token from WebSocket clients and for POST/DELETE /api/streams');
+    .option('--token <token>', 'require this token from WebSocket clients and for POST/DELETE /api/streams')
+    .option('--index <file>', 'an index made by `streamsight index`: served at GET /api/search and on the dashboard\'s search page');
   for (const o of modelOptions()) cmd.addOption(o);
   cmd.addHelpText('after', `
 Examples:
@@ -58,6 +60,15 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop });
     }
 
+    // Opened first: a bad index file stops the command before anything else starts.
+    let search: import('../gateway/search-route.ts').SearchRoute | undefined;
+    let closeIndex = (): void => undefined;
+    if (flags.index !== undefined) {
+      const [{ IndexStore }, { createSearchRoute }] = await Promise.all([import('../indexing/index-store.ts'), import('../gateway/search-route.ts')]);
+      const store = IndexStore.open(flags.index, { readonly: true });
+      search = createSearchRoute(store);
+      closeIndex = () => store.close();
+    }
     // Loaded here, not at the top: other commands do not pay for the gateway's modules.
     const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler }, { WsGateway }, { InferenceEngine }, { loadModel }, { Metrics }, { LivePipeline }] = await Promise.all([
       import('../gateway/auth.ts'), import('../gateway/dashboard-assets.ts'), import('../gateway/http-api.ts'), import('../gateway/ws-gateway.ts'),
@@ -96,6 +107,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       logger,
     });
     server.on('request', createHttpHandler({
+      ...(search ? { search } : {}),
       backend: pipeline,
       authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: config.server.token }).ok,
       serveAsset: serveDashboardAsset,
@@ -132,6 +144,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     await gateway.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    closeIndex();
     clearTimeout(force);
     ctx.setExitCode(0);
   });
