@@ -85,6 +85,12 @@ describe('streamsight serve', () => {
     assert.equal(frame.stream, 'cam1');
     assert.equal((frame.labels as unknown[]).length, 3);
     assert.ok(typeof frame.latencyMs === 'number' && frame.latencyMs >= 0);
+    // --loop: the 3 s clip restarts as a new run whose seq counts from 0 again.
+    const firstRun = frame.run;
+    const next = await waitFor('a second run', async () => messages.find((m) => m.type === 'frame' && m.run !== firstRun), 30_000);
+    const secondRun = messages.filter((m) => m.type === 'frame' && m.run === next.run);
+    // Seq counts again from 0 (live semantics may drop the very first frames under load).
+    assert.ok((secondRun[0]!.seq as number) < 5, `second run starts at seq ${String(secondRun[0]!.seq)}`);
     ws.close();
   });
 
