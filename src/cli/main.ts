@@ -1,18 +1,28 @@
 import { Command, CommanderError } from 'commander';
 import { isStreamSightError } from '../shared/errors.ts';
-import { analyzeCommand } from './analyze-command.ts';
-import { modelsCommand } from './models-command.ts';
-import { benchCommand } from './bench-command.ts';
-import { serveCommand } from './serve-command.ts';
-import { indexCommand } from './index-command.ts';
-import { searchCommand } from './search-command.ts';
-import { exportCommand } from './export-command.ts';
-import { workerCommand } from './worker-command.ts';
-import { ingestCommand } from './ingest-command.ts';
-import { gatewayCommand } from './gateway-command.ts';
 import type { CommandContext } from './context.ts';
 
 const VERSION = '0.1.0';
+
+type CommandFactory = (ctx: CommandContext) => Command;
+
+/**
+ * Each command's module, loaded only when that command runs: `analyze` does
+ * not pay for SQLite, sharp, ws or BullMQ at start-up. Help without a
+ * command (or an unknown one) loads them all to list them.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
+  analyze: async () => (await import('./analyze-command.ts')).analyzeCommand,
+  serve: async () => (await import('./serve-command.ts')).serveCommand,
+  index: async () => (await import('./index-command.ts')).indexCommand,
+  search: async () => (await import('./search-command.ts')).searchCommand,
+  export: async () => (await import('./export-command.ts')).exportCommand,
+  ingest: async () => (await import('./ingest-command.ts')).ingestCommand,
+  worker: async () => (await import('./worker-command.ts')).workerCommand,
+  gateway: async () => (await import('./gateway-command.ts')).gatewayCommand,
+  models: async () => (await import('./models-command.ts')).modelsCommand,
+  bench: async () => (await import('./bench-command.ts')).benchCommand,
+};
 
 /**
  * Entry of the `streamsight` command. Returns the exit code; user errors are
@@ -26,10 +36,11 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const ctx: CommandContext = { setExitCode: (code) => (exitCode = Math.max(exitCode, code)) };
-  for (const cmd of [analyzeCommand(ctx), serveCommand(ctx), modelsCommand(ctx), benchCommand(ctx), workerCommand(ctx), ingestCommand(ctx), gatewayCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
-  for (const cmd of [indexCommand(ctx), searchCommand(ctx), exportCommand(ctx)]) program.addCommand(exitOverrideAll(cmd));
 
   try {
+    const name = argv[2];
+    const names = name !== undefined && name in COMMANDS ? [name] : Object.keys(COMMANDS);
+    for (const factory of await Promise.all(names.map((n) => COMMANDS[n]!()))) program.addCommand(exitOverrideAll(factory(ctx)));
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
