@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import type { LivePipeline, SourceSpec } from '../pipeline/live-pipeline.ts';
+import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
@@ -17,6 +18,7 @@ interface ServeFlags extends ModelFlags {
   token?: string;
   index?: string;
   config?: string;
+  rtspTransport?: 'tcp' | 'udp';
 }
 
 function sourceFlag(value: string, previous: string[] = []): string[] {
@@ -30,7 +32,8 @@ export function serveCommand(ctx: CommandContext): Command {
     .description('run sources, inference, label events and the gateway (HTTP + WebSocket + dashboard) in one process, until SIGINT/SIGTERM')
     .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
     .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
-    .addOption(new Option('--source <name=url>', 'a source: a file, or (next) rtsp/http URL; repeatable').argParser(sourceFlag).default([]))
+    .addOption(new Option('--source <name=url>', 'a source: rtsp(s)://, http(s):// (MJPEG, HLS), srt://, udp://, /dev/videoN, - (stdin) or a file; repeatable').argParser(sourceFlag).default([]))
+    .addOption(new Option('--rtsp-transport <proto>', 'RTSP lower transport [default: tcp]').choices(['tcp', 'udp']))
     .option('--live', 'play files at their real frame rate, as a camera would (latest-frame semantics)')
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')))
@@ -41,6 +44,8 @@ export function serveCommand(ctx: CommandContext): Command {
   cmd.addHelpText('after', `
 Examples:
   streamsight serve --model resnet18 --source lobby=/srv/videos/lobby.mp4 --live --loop
+  streamsight serve --model resnet18 --source door=rtsp://user:pass@10.0.0.5:554/stream1 --rtsp-transport udp
+  ffmpeg -i cam.mp4 -f mpegts - | streamsight serve --source piped=-
   streamsight serve --config config/site.yaml --port 9000
 Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed), /metrics.`);
 
@@ -51,14 +56,18 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     const config = loadConfig({ file: flags.config, flags: settings });
     const logger = createLogger({ level: config.log.level });
 
-    const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({ id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop }));
+    const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
+      id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
+      rtspTransport: s.rtspTransport ?? flags.rtspTransport, ...(s.watchdog ? { watchdog: tuningFromSettings(s.watchdog) } : {}),
+    }));
     for (const pair of flags.source) {
       const eq = pair.indexOf('=');
       const id = pair.slice(0, eq);
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
       if (specs.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
-      specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop });
+      specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop, rtspTransport: flags.rtspTransport });
     }
+    if (specs.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
 
     // Opened first: a bad index file stops the command before anything else starts.
     let search: import('../gateway/search-route.ts').SearchRoute | undefined;
@@ -102,6 +111,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       live: { fps: config.live.fps, fileFps: flags.fps ?? config.sampling.fps, bufferFrames: config.live.bufferFrames, batchWaitMs: config.live.batchWaitMs },
       events: config.events,
       allowlist: config.allowlist,
+      watchdog: tuningFromSettings(config.watchdog),
       sink: gateway,
       metrics,
       logger,

@@ -1,5 +1,49 @@
 import { z } from 'zod';
 
+/** Watchdog tuning; see src/ingest/source-watchdog.ts. Per source, every key is optional and overrides these. */
+const watchdogShape = {
+  /** A live run with no frame for this long is restarted, ms. Must exceed the sampling period (1000 / fps). */
+  stallTimeoutMs: z.number().int().min(100).max(3_600_000),
+  /** A new run gets this long to deliver its first frame (RTSP probing takes seconds), ms. */
+  startTimeoutMs: z.number().int().min(100).max(3_600_000),
+  /** ffmpeg gets this long to quit after SIGTERM before SIGKILL, ms. */
+  stopGraceMs: z.number().int().min(0).max(60_000),
+  /** First restart delay, ms; doubles per failure in a row. */
+  backoffInitialMs: z.number().int().min(0).max(3_600_000),
+  /** Largest restart delay, ms. */
+  backoffMaxMs: z.number().int().min(0).max(3_600_000),
+  /** Fraction of each delay that is random (0..1), so cameras do not retry in lockstep. */
+  backoffJitter: z.number().min(0).max(1),
+  /** A run delivering frames this long resets the backoff, ms. */
+  healthyAfterMs: z.number().int().min(0).max(86_400_000),
+  /** Failures in a row before the stream is `failed`; 0 = never give up. */
+  maxRestarts: z.number().int().min(0).max(1_000_000),
+  /** ffmpeg log lines kept for the error report. */
+  logLines: z.number().int().min(0).max(1000),
+};
+export const WATCHDOG_CONFIG_DEFAULTS = {
+  stallTimeoutMs: 10_000, startTimeoutMs: 20_000, stopGraceMs: 2000, backoffInitialMs: 1000, backoffMaxMs: 30_000,
+  backoffJitter: 0.5, healthyAfterMs: 30_000, maxRestarts: 0, logLines: 20,
+} as const;
+const WatchdogSchema = z
+  .object({
+    stallTimeoutMs: watchdogShape.stallTimeoutMs.default(WATCHDOG_CONFIG_DEFAULTS.stallTimeoutMs),
+    startTimeoutMs: watchdogShape.startTimeoutMs.default(WATCHDOG_CONFIG_DEFAULTS.startTimeoutMs),
+    stopGraceMs: watchdogShape.stopGraceMs.default(WATCHDOG_CONFIG_DEFAULTS.stopGraceMs),
+    backoffInitialMs: watchdogShape.backoffInitialMs.default(WATCHDOG_CONFIG_DEFAULTS.backoffInitialMs),
+    backoffMaxMs: watchdogShape.backoffMaxMs.default(WATCHDOG_CONFIG_DEFAULTS.backoffMaxMs),
+    backoffJitter: watchdogShape.backoffJitter.default(WATCHDOG_CONFIG_DEFAULTS.backoffJitter),
+    healthyAfterMs: watchdogShape.healthyAfterMs.default(WATCHDOG_CONFIG_DEFAULTS.healthyAfterMs),
+    maxRestarts: watchdogShape.maxRestarts.default(WATCHDOG_CONFIG_DEFAULTS.maxRestarts),
+    logLines: watchdogShape.logLines.default(WATCHDOG_CONFIG_DEFAULTS.logLines),
+  })
+  .strict()
+  .refine((w) => w.backoffMaxMs >= w.backoffInitialMs, { message: 'backoffMaxMs must be >= backoffInitialMs', path: ['backoffMaxMs'] });
+export type WatchdogConfig = z.infer<typeof WatchdogSchema>;
+/** Per-source overrides: any subset of the watchdog keys. */
+const SourceWatchdogSchema = z.object(watchdogShape).partial().strict();
+export type SourceWatchdogConfig = z.infer<typeof SourceWatchdogSchema>;
+
 /** The whole configuration; every key validated once at start. */
 export const ConfigSchema = z
   .object({
@@ -61,6 +105,10 @@ export const ConfigSchema = z
             live: z.boolean().optional(),
             /** Restart a file at its end (a new run). */
             loop: z.boolean().optional(),
+            /** RTSP lower transport; default tcp. */
+            rtspTransport: z.enum(['tcp', 'udp']).optional(),
+            /** Watchdog overrides for this source (e.g. a slow camera's stallTimeoutMs). */
+            watchdog: SourceWatchdogSchema.optional(),
           })
           .strict(),
       )
@@ -76,12 +124,16 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ fps: 5, bufferFrames: 4, batchWaitMs: 50 }),
+    /** The ffmpeg watchdog of every stream: stall detection, stop grace, restart backoff. */
+    watchdog: WatchdogSchema.default(WATCHDOG_CONFIG_DEFAULTS),
     /** What POST /api/streams may open; absent = nothing. */
     allowlist: z
       .object({
         schemes: z.array(z.string().min(1)).default([]),
         hosts: z.array(z.string().min(1)).default([]),
         folders: z.array(z.string().min(1)).default([]),
+        /** V4L2 capture devices that may be opened, exact paths (e.g. /dev/video0). */
+        devices: z.array(z.string().regex(/^\/dev\/video\d+$/, 'a /dev/videoN path')).default([]),
       })
       .strict()
       .optional(),

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { isV4l2Device } from '../ingest/source-kind.ts';
 
 /**
  * What `POST /api/streams` may open. Nothing is allowed unless listed: an
@@ -13,6 +14,8 @@ export interface SourceAllowlist {
   hosts: readonly string[];
   /** Folders local files must be inside, compared by real path (links resolved). */
   folders: readonly string[];
+  /** V4L2 capture devices that may be opened, exact paths such as /dev/video0 (scheme 'v4l2' must be listed too). */
+  devices?: readonly string[] | undefined;
 }
 
 export type AllowResult = { ok: true; url: string; scheme: string } | { ok: false; reason: string };
@@ -28,8 +31,14 @@ export function checkSource(input: string, allow: SourceAllowlist | undefined): 
   if (!allow || (allow.schemes.length === 0)) return { ok: false, reason: 'adding sources at run time is disabled (no allowlist configured)' };
   const schemes = new Set(allow.schemes.map((s) => s.toLowerCase()));
 
+  if (isV4l2Device(input)) {
+    if (!schemes.has('v4l2') || !(allow.devices ?? []).includes(input)) return { ok: false, reason: `device ${input} is not in the allowlist` };
+    return { ok: true, url: input, scheme: 'v4l2' };
+  }
   const match = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(input);
   const scheme = match ? match[1]!.toLowerCase() : 'file';
+  // ffmpeg reads a `+` scheme as a protocol stack (crypto+file:, subfile+...).
+  if (scheme.includes('+')) return { ok: false, reason: `scheme "${scheme}:" stacks protocols and is never allowed` };
   if (NEVER.has(scheme)) return { ok: false, reason: `scheme "${scheme}:" is never allowed` };
   if (!schemes.has(scheme)) return { ok: false, reason: `scheme "${scheme}" is not in the allowlist` };
 
@@ -67,6 +76,8 @@ export function checkSource(input: string, allow: SourceAllowlist | undefined): 
   }
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (!host) return { ok: false, reason: 'URL has no host' };
+  // udp://@:1234 and similar listen on every interface rather than reach a host.
+  if (input.slice(input.indexOf('://') + 3).startsWith('@')) return { ok: false, reason: 'URL has no host' };
   if (!allow.hosts.some((h) => hostMatches(host, h.toLowerCase()))) return { ok: false, reason: `host "${host}" is not in the allowlist` };
   return { ok: true, url: url.toString(), scheme };
 }
@@ -87,12 +98,19 @@ function safeFileUrlPath(input: string): string | undefined {
   }
 }
 
-/** ffmpeg's -protocol_whitelist for a checked source: what it may open, and nothing else. */
+/**
+ * ffmpeg's -protocol_whitelist for a source of this scheme: what it may
+ * open, and nothing else. Nested opens (HLS segments and variant
+ * playlists, redirects) inherit it, so an http playlist cannot make
+ * ffmpeg read file:, concat: or subfile: inputs.
+ */
 export function protocolWhitelistFor(scheme: string): string[] {
   switch (scheme) {
     case 'file': return ['file'];
-    case 'http': return ['http', 'tcp'];
-    case 'https': return ['https', 'tls', 'tcp'];
+    case 'v4l2': return ['file'];
+    // crypto: AES-128 HLS segments (crypto+http://...), still only over http.
+    case 'http': return ['http', 'tcp', 'crypto'];
+    case 'https': return ['https', 'tls', 'tcp', 'crypto'];
     case 'rtsp': return ['rtsp', 'rtp', 'udp', 'tcp'];
     case 'rtsps': return ['rtsps', 'rtsp', 'rtp', 'udp', 'tcp', 'tls'];
     case 'srt': return ['srt', 'udp'];

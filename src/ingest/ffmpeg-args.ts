@@ -31,6 +31,12 @@ export interface DecodeArgsOptions {
   loop?: boolean;
   /** Protocols ffmpeg may open (`-protocol_whitelist`), e.g. ['file', 'http', 'tcp']. */
   protocolWhitelist?: string[];
+  /**
+   * Input options placed just before `-i` (e.g. `-rtsp_transport tcp`,
+   * `-f v4l2`); see source-kind.ts. Each must be an option, not an input:
+   * the list is checked to hold no `-i`.
+   */
+  inputOptions?: readonly string[];
 }
 
 /**
@@ -110,6 +116,10 @@ function inputArgs(opts: DecodeArgsOptions): string[] {
   if (opts.loop) args.push('-stream_loop', '-1');
   // Drop non-key frames inside the decoder: they are never even decoded.
   if (opts.sampling.mode === 'keyframes') args.push('-skip_frame', 'nokey');
+  if (opts.inputOptions) {
+    if (opts.inputOptions.includes('-i')) throw new RangeError('inputOptions must not contain -i');
+    args.push(...opts.inputOptions);
+  }
   args.push('-i', ffmpegInput(opts.input));
   return args;
 }

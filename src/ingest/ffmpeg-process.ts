@@ -26,6 +26,12 @@ export interface SpawnFfmpegOptions {
   stderrLines?: number;
   /** Called with every complete stderr line (no trailing newline), in order. */
   onStderrLine?: (line: string) => void;
+  /**
+   * Bytes for ffmpeg's standard input (an input of `-` / `pipe:0`): piped in
+   * until ffmpeg exits, then unpiped (the stream stays open for the next
+   * run). Default: no stdin.
+   */
+  stdin?: Readable;
 }
 
 export interface FfmpegHandle {
@@ -98,11 +104,20 @@ export function spawnFfmpeg(args: readonly string[], opts: SpawnFfmpegOptions = 
   const keep = opts.stderrLines ?? 50;
   installExitHook();
 
+  // `-nostdin` only turns off ffmpeg's keyboard commands; `-i pipe:0` still reads stdin.
   const child = spawn(binary, ['-nostdin', '-hide_banner', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     windowsHide: true,
   });
   live.add(child);
+  const input = opts.stdin;
+  const childStdin = child.stdin;
+  if (input && childStdin) {
+    // ffmpeg quitting closes its end: EPIPE here is expected, not an error of ours.
+    childStdin.on('error', () => undefined);
+    input.pipe(childStdin);
+    child.once('exit', () => input.unpipe(childStdin));
+  }
 
   const tail: string[] = [];
   const reader = lineReader((line) => {

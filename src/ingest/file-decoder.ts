@@ -10,6 +10,7 @@
  * ffmpeg blocks on its write; memory held is one stream buffer plus one
  * frame. stderr is always drained (it is small and bounded by the pipe).
  */
+import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import { DecodeError, NotAVideoError, type StreamSightError } from '../shared/errors.ts';
 import { buildDecodeArgs, isUrl, localPath } from './ffmpeg-args.ts';
@@ -36,6 +37,14 @@ export interface DecodeOptions {
   ffmpegPath?: string;
   /** How long ffmpeg gets to quit after SIGTERM before SIGKILL, ms; default 2000. */
   stopGraceMs?: number;
+  /** ffmpeg input options before `-i` (see source-kind.ts), e.g. `-rtsp_transport tcp`. */
+  inputOptions?: readonly string[];
+  /** Bytes for ffmpeg's stdin, for an input of `-` / `pipe:0`. */
+  stdin?: Readable;
+  /** Every stderr line that is not a frame's showinfo line, as ffmpeg wrote it (for a watchdog's error report). */
+  onLogLine?: (line: string) => void;
+  /** Called with ffmpeg's pid once it is spawned. */
+  onSpawn?: (pid: number | undefined) => void;
 }
 
 /** What happened during a decode, for a run summary; live while iterating. */
@@ -109,8 +118,9 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
     realtime: opts.realtime,
     loop: opts.loop,
     protocolWhitelist: opts.protocolWhitelist,
+    inputOptions: opts.inputOptions,
   });
-  const path = localPath(input);
+  const path = opts.stdin ? null : localPath(input);
   if (path !== null) await assertReadableFile(path);
   if (signal?.aborted) throw abortReason(signal);
 
@@ -127,6 +137,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
 
   const handle: FfmpegHandle = spawnFfmpeg(args, {
     binary: opts.ffmpegPath,
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
     onStderrLine(line) {
       const frame = parser.push(line);
       if (frame) {
@@ -134,6 +145,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
         notify();
         return;
       }
+      opts.onLogLine?.(line);
       if (isTextInputLine(line)) {
         textInput = true;
         void handle.stop(opts.stopGraceMs);
@@ -147,6 +159,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
       }
     },
   });
+  opts.onSpawn?.(handle.pid);
   let stderrClosed = false;
   // Settles after stderr is fully read; errors are taken from `exited` below.
   void handle.exited.then(

@@ -2,7 +2,9 @@ import type { Frame } from '../contracts/frame.ts';
 import type { FrameResult, LabelEvent, StreamInfo, StreamStatus } from '../contracts/results.ts';
 import type { HysteresisOptions } from '../events/hysteresis-config.ts';
 import { LabelEventDetector } from '../events/label-event-detector.ts';
-import { isUrl } from '../ingest/ffmpeg-args.ts';
+import type { Readable } from 'node:stream';
+import { describeSource, type RtspTransport } from '../ingest/source-kind.ts';
+import type { WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { HttpProblem, type AddStreamRequest, type HttpBackend } from '../gateway/http-api.ts';
@@ -28,7 +30,16 @@ export interface SourceSpec {
   /** Latest-frame semantics; default: network URLs are live, files are not. */
   live?: boolean | undefined;
   loop?: boolean | undefined;
-  protocolWhitelist?: string[] | undefined;
+  /**
+   * Protocols ffmpeg may open. Default: for a network URL, what its scheme
+   * needs and nothing else (a playlist cannot reach file: or concat:);
+   * for a local file (trusted), ffmpeg's own.
+   */
+  protocolWhitelist?: readonly string[] | undefined;
+  /** RTSP lower transport; default tcp. */
+  rtspTransport?: RtspTransport | undefined;
+  /** Per-stream watchdog overrides (stallTimeoutMs, ...), over the pipeline's. */
+  watchdog?: WatchdogTuning | undefined;
 }
 
 export interface LivePipelineOptions {
@@ -38,6 +49,10 @@ export interface LivePipelineOptions {
   live: { fps: number; fileFps: number; bufferFrames: number; batchWaitMs: number };
   events: HysteresisOptions;
   allowlist: SourceAllowlist | undefined;
+  /** Stall detection, stop grace and restart backoff of every stream (config key `watchdog`). */
+  watchdog?: WatchdogTuning | undefined;
+  /** What a `-` source reads; default process.stdin. */
+  stdin?: Readable | undefined;
   sink: ResultSink;
   metrics: Metrics;
   logger: Logger;
@@ -76,12 +91,17 @@ export class LivePipeline implements HttpBackend {
   addSource(spec: SourceSpec): StreamInfo {
     if (this.closed) throw new HttpProblem(503, 'closing', 'server is shutting down');
     if (this.streams.has(spec.id)) throw new HttpProblem(409, 'exists', `stream "${spec.id}" already exists`);
-    const network = isUrl(spec.url) && !spec.url.startsWith('file:');
-    const live = spec.live ?? network;
+    const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport });
+    if (source.stdin && [...this.streams.values()].some((r) => r.readsStdin)) {
+      throw new HttpProblem(409, 'stdin_taken', 'only one stream can read standard input');
+    }
+    const live = spec.live ?? source.live;
     const fps = spec.fps ?? (live ? this.opts.live.fps : this.opts.live.fileFps);
+    const whitelist = spec.protocolWhitelist ?? (source.kind === 'file' || source.kind === 'stdin' || source.kind === 'v4l2' ? undefined : protocolWhitelistFor(source.scheme));
     const runner = new StreamRunner({
       id: spec.id,
       url: spec.url,
+      input: source.input,
       sampling: { mode: 'fps', fps },
       geometry: {
         resizeShorter: this.opts.model.preprocess.resizeShorter,
@@ -89,10 +109,16 @@ export class LivePipeline implements HttpBackend {
         cropHeight: this.opts.model.preprocess.inputHeight,
       },
       live,
-      realtime: live && !network,
+      camera: live && source.kind !== 'file',
+      // A file played as a camera; a real camera sets its own pace.
+      realtime: live && source.kind === 'file',
       loop: spec.loop ?? false,
+      restartable: !source.stdin,
       bufferFrames: this.opts.live.bufferFrames,
-      ...(spec.protocolWhitelist ? { protocolWhitelist: spec.protocolWhitelist } : {}),
+      protocolWhitelist: whitelist,
+      inputOptions: source.inputOptions,
+      ...(source.stdin ? { stdin: this.opts.stdin ?? process.stdin } : {}),
+      watchdog: mergeTuning(this.opts.watchdog, spec.watchdog),
       onFrame: () => this.loop.wake(),
       onStatus: (status) => this.onStatus(status),
       logger: this.opts.logger.child({ stream: spec.id }),
@@ -101,7 +127,7 @@ export class LivePipeline implements HttpBackend {
     this.streams.set(spec.id, runner);
     this.loop.add(runner);
     runner.start();
-    this.opts.logger.info({ stream: spec.id, live, fps }, 'stream added');
+    this.opts.logger.info({ stream: spec.id, source: runner.displayUrl, kind: source.kind, live, fps }, 'stream added');
     return this.info(runner);
   }
 
@@ -120,6 +146,7 @@ export class LivePipeline implements HttpBackend {
     if (!checked.ok) throw new HttpProblem(403, 'forbidden_source', `source refused: ${checked.reason}`);
     return this.addSource({
       id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
+      // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
       protocolWhitelist: protocolWhitelistFor(checked.scheme),
     });
   }
@@ -195,4 +222,12 @@ export class LivePipeline implements HttpBackend {
       for (const e of this.detector.push(result)) this.emitEvent(e);
     });
   }
+}
+
+/** Pipeline-wide watchdog tuning with a stream's overrides on top (backoff merged key by key). */
+function mergeTuning(base: WatchdogTuning | undefined, over: WatchdogTuning | undefined): WatchdogTuning | undefined {
+  if (!over) return base;
+  const defined = <T extends object>(o: T | undefined): Partial<T> =>
+    Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return { ...defined(base), ...defined(over), backoff: { ...defined(base?.backoff), ...defined(over.backoff) } };
 }

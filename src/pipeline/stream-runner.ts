@@ -1,70 +1,139 @@
-import { randomUUID } from 'node:crypto';
 import { once, EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { StreamState, StreamStatus } from '../contracts/results.ts';
-import { decodeFrames } from '../ingest/file-decoder.ts';
-import { isStreamSightError } from '../shared/errors.ts';
+import { SourceWatchdog, type WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { LatestFrameBuffer } from './latest-frame-buffer.ts';
 
 export interface StreamRunnerOptions {
   id: string;
+  /** The source as configured; may carry credentials, which are never shown. */
   url: string;
+  /** What ffmpeg gets after `-i` (source-kind.ts); default `url`. */
+  input?: string | undefined;
   sampling: Sampling;
   geometry: FrameGeometry;
   /**
    * Live: latest-frame semantics, the oldest waiting frame is dropped when
-   * the buffer is full. Not live (a plain file): ffmpeg is paused instead.
+   * the buffer is full, and the source is reconnected whatever went wrong.
+   * Not live (a plain file): ffmpeg is paused instead.
    */
   live: boolean;
+  /**
+   * A camera (not a file played live): reconnected whatever the error, a
+   * missing device or junk from a rebooting camera included. Default: `live`.
+   */
+  camera?: boolean | undefined;
   /** Play a file at its native frame rate, as a camera delivers it. */
   realtime: boolean;
   /** Restart a file at its end, as a new run. */
   loop: boolean;
-  /** Protocols ffmpeg may open (sources from the HTTP API); default: ffmpeg's own. */
-  protocolWhitelist?: string[];
+  /** False for stdin (a run that ended cannot start again); default true. */
+  restartable?: boolean | undefined;
+  /** Protocols ffmpeg may open; default: ffmpeg's own. */
+  protocolWhitelist?: readonly string[] | undefined;
+  /** ffmpeg input options before `-i` (e.g. `-rtsp_transport tcp`, `-f v4l2`). */
+  inputOptions?: readonly string[] | undefined;
+  /** ffmpeg's stdin, for a `-` source. */
+  stdin?: Readable | undefined;
   /** Frames waiting for inference at most; default 4. */
   bufferFrames?: number;
-  /** Restart backoff after a failure: first and largest delay, ms. Defaults 1000 and 30000. */
-  backoffMs?: { initial: number; max: number };
+  /** Stall detection, stop grace, restart backoff (source-watchdog.ts). */
+  watchdog?: WatchdogTuning | undefined;
   /** Called when a frame is waiting (to wake the inference loop). */
   onFrame: () => void;
   onStatus: (status: StreamStatus) => void;
   logger: Logger;
   metrics?: Metrics;
+  /** For tests: the jitter's random source. */
+  random?: () => number;
 }
 
 /**
- * One source: runs ffmpeg, feeds the stream's bounded buffer, restarts the
- * decoder (a new run) on loop or after a retryable failure, and reports its
- * state: starting, live, reconnecting, ended, failed.
+ * One source in `serve`: the watchdog keeps ffmpeg running (stalls,
+ * restarts, backoff, states); this feeds the stream's bounded buffer and
+ * the metrics. Every decoded frame is either processed (taken for
+ * inference) or dropped and counted: decoded = processed + dropped (+ the
+ * few still waiting).
  */
 export class StreamRunner {
   readonly buffer: LatestFrameBuffer;
-  state: StreamState = 'starting';
   /** The latest decoded frame, for snapshots. */
   latest: Frame | undefined;
-  runs = 0;
-  private readonly abort = new AbortController();
   private readonly space = new EventEmitter();
-  private done: Promise<void> | undefined;
+  private readonly watchdog: SourceWatchdog;
+  private stopped = false;
 
   constructor(private readonly opts: StreamRunnerOptions) {
     this.buffer = new LatestFrameBuffer(opts.bufferFrames ?? 4);
+    const m = opts.metrics;
+    this.watchdog = new SourceWatchdog({
+      ...opts.watchdog,
+      id: opts.id,
+      url: opts.url,
+      input: opts.input,
+      live: opts.camera ?? opts.live,
+      loop: opts.loop,
+      restartable: opts.restartable,
+      sampling: opts.sampling,
+      geometry: opts.geometry,
+      realtime: opts.realtime,
+      protocolWhitelist: opts.protocolWhitelist,
+      inputOptions: opts.inputOptions,
+      stdin: opts.stdin,
+      logger: opts.logger,
+      ...(opts.random ? { random: opts.random } : {}),
+      onFrame: (frame) => this.onFrame(frame),
+      onState: (state, detail) => {
+        if (m) {
+          for (const s of ['starting', 'live', 'reconnecting', 'ended', 'failed'] as const) m.streamState.set({ stream: opts.id, state: s }, s === state ? 1 : 0);
+        }
+        opts.onStatus(detail === undefined ? { stream: opts.id, state } : { stream: opts.id, state, detail });
+      },
+      onRestart: () => m?.decoderRestarts.inc({ stream: opts.id }),
+    });
   }
 
   get id(): string {
     return this.opts.id;
   }
 
+  /** True when this stream reads the process's standard input. */
+  get readsStdin(): boolean {
+    return this.opts.stdin !== undefined;
+  }
+
+  get state(): StreamState {
+    return this.watchdog.state;
+  }
+
   get fps(): number {
     return this.opts.sampling.mode === 'fps' ? this.opts.sampling.fps : 0;
   }
 
+  /** ffmpeg runs started so far (restarts + 1). */
+  get runs(): number {
+    return this.watchdog.runs;
+  }
+
+  get restarts(): number {
+    return this.watchdog.restarts;
+  }
+
+  /** The source as it may be shown (credentials redacted). */
+  get displayUrl(): string {
+    return this.watchdog.displayUrl;
+  }
+
+  /** ffmpeg's last log lines of the last run that ended (redacted), for an error report. */
+  ffmpegLog(): string[] {
+    return this.watchdog.log();
+  }
+
   start(): void {
-    this.done ??= this.loop();
+    this.watchdog.start();
   }
 
   /** Takes waiting frames for inference (and lets a paused file go on). */
@@ -74,78 +143,30 @@ export class StreamRunner {
     return frames;
   }
 
-  /** Idempotent: stops ffmpeg and waits until the decode loop has ended. */
+  /** Idempotent: stops ffmpeg and waits until it is reaped. Frames still waiting count as dropped. */
   async stop(): Promise<void> {
-    this.abort.abort(new Error('stream stopped'));
+    this.stopped = true;
     this.space.emit('space');
-    await this.done;
+    await this.watchdog.stop();
+    const left = this.buffer.clear();
+    if (left > 0) this.opts.metrics?.framesDropped.inc({ stream: this.id, reason: 'stream_stopped' }, left);
     this.opts.metrics?.queueDepth.set({ stream: this.id }, 0);
   }
 
-  private setState(state: StreamState, detail?: string): void {
-    if (this.state === state && detail === undefined) return;
-    const previous = this.state;
-    this.state = state;
-    const m = this.opts.metrics;
-    if (m) {
-      m.streamState.set({ stream: this.id, state: previous }, 0);
-      m.streamState.set({ stream: this.id, state }, 1);
-    }
-    this.opts.onStatus(detail === undefined ? { stream: this.id, state } : { stream: this.id, state, detail });
-  }
-
-  private async loop(): Promise<void> {
+  private async onFrame(frame: Frame): Promise<void> {
     const { opts } = this;
-    const signal = this.abort.signal;
-    const backoff = opts.backoffMs ?? { initial: 1000, max: 30_000 };
-    let delay = backoff.initial;
-    this.setState('starting');
-    while (!signal.aborted) {
-      const runId = randomUUID();
-      this.runs++;
-      if (this.runs > 1) opts.metrics?.decoderRestarts.inc({ stream: this.id });
-      let frames = 0;
-      try {
-        const decode = decodeFrames(opts.url, {
-          streamId: opts.id, runId, sampling: opts.sampling, geometry: opts.geometry, realtime: opts.realtime, signal,
-          ...(opts.protocolWhitelist ? { protocolWhitelist: opts.protocolWhitelist } : {}),
-        });
-        for await (const frame of decode) {
-          if (frames++ === 0) {
-            this.setState('live');
-            delay = backoff.initial; // healthy again
-          }
-          this.latest = frame;
-          opts.metrics?.framesDecoded.inc({ stream: this.id });
-          if (!opts.live) {
-            // A file: wait for room rather than drop (ffmpeg's pipe fills and it pauses).
-            while (this.buffer.length >= this.buffer.capacity && !signal.aborted) await once(this.space, 'space');
-            if (signal.aborted) break;
-          }
-          if (this.buffer.push(frame)) opts.metrics?.framesDropped.inc({ stream: this.id, reason: 'buffer_full' });
-          opts.metrics?.queueDepth.set({ stream: this.id }, this.buffer.length);
-          opts.onFrame();
-        }
-        if (signal.aborted) break;
-        if (opts.loop) continue;
-        this.setState('ended');
+    this.latest = frame;
+    opts.metrics?.framesDecoded.inc({ stream: this.id });
+    if (!opts.live) {
+      // A file: wait for room rather than drop (ffmpeg's pipe fills and it pauses).
+      while (this.buffer.length >= this.buffer.capacity && !this.stopped) await once(this.space, 'space');
+      if (this.stopped) {
+        opts.metrics?.framesDropped.inc({ stream: this.id, reason: 'stream_stopped' });
         return;
-      } catch (err) {
-        if (signal.aborted) break;
-        const message = err instanceof Error ? err.message : String(err);
-        const retry = isStreamSightError(err) ? err.retryable || (opts.live && err.code === 'E_DECODE') : false;
-        if (!retry && !isStreamSightError(err)) opts.logger.error({ err, stream: this.id }, 'stream failed with an unexpected error');
-        if (!retry) {
-          this.setState('failed', message);
-          return;
-        }
-        this.setState('reconnecting', message);
-        // Exponential backoff with jitter (0.5x .. 1x) so many cameras do not retry in lockstep.
-        const wait = delay * (0.5 + Math.random() / 2);
-        delay = Math.min(delay * 2, backoff.max);
-        // An abort ends the wait early; the loop condition then stops.
-        await sleep(wait, undefined, { signal }).catch(() => undefined);
       }
     }
+    if (this.buffer.push(frame)) opts.metrics?.framesDropped.inc({ stream: this.id, reason: 'buffer_full' });
+    opts.metrics?.queueDepth.set({ stream: this.id }, this.buffer.length);
+    opts.onFrame();
   }
 }

@@ -1,0 +1,357 @@
+/**
+ * The ffmpeg watchdog: keeps one source decoding, for as long as it is
+ * asked to, whatever the camera or the network does (frigate's
+ * `video.py`/`watchdog.py` are the model).
+ *
+ * State machine (DESIGN.md "WebSocket protocol": `status` messages):
+ *
+ *   starting ──first frame──▶ live ──run fails / stalls / stream ends──▶ reconnecting
+ *       │                      ▲  │                                          │
+ *       │                      │  └──file ends (no loop)──▶ ended            │
+ *       │                      └────────────first frame of a new run─────────┘
+ *       └──(any state) not retryable, or maxRestarts failures in a row──▶ failed
+ *
+ * - A run is one ffmpeg process. Each restart is a new run (new runId, seq
+ *   from 0) after a backoff delay (exponential, jittered, capped; reset after
+ *   a healthy stretch of frames: restart-backoff.ts).
+ * - Stall: no frame for `startTimeoutMs` after a spawn, or for
+ *   `stallTimeoutMs` after the last one, restarts the run. Time the consumer
+ *   holds a frame (a file waiting for inference) does not count.
+ * - Stopping a run asks ffmpeg to quit (SIGTERM), then kills it after
+ *   `stopGraceMs`; a run only ends once its process has been reaped, so no
+ *   restart ever leaves an ffmpeg or a pipe behind.
+ * - ffmpeg's last log lines (showinfo lines excluded) are kept, redacted,
+ *   for the error report; nothing shown carries the URL's credentials.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
+import type { StreamState } from '../contracts/results.ts';
+import { isStreamSightError, StreamSightError } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import { decodeFrames } from './file-decoder.ts';
+import { stripLogPrefix } from './ffmpeg-log.ts';
+import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
+import { redactorFor } from './url-redaction.ts';
+
+/** A run delivered no frame for too long; the watchdog restarts it. */
+export class SourceStalledError extends StreamSightError {
+  readonly code = 'E_SOURCE_STALLED';
+  override readonly retryable = true;
+  override readonly exitCode = 5;
+}
+
+/** The tunables of the watchdog (config key `watchdog`, per source overrides). */
+export interface WatchdogTuning {
+  /** A live run with no frame for this long is restarted, ms; default 10000. Must exceed the sampling period (1000 / fps). */
+  stallTimeoutMs?: number | undefined;
+  /** A new run gets this long to deliver its first frame (RTSP probing takes seconds), ms; default 20000. */
+  startTimeoutMs?: number | undefined;
+  /** ffmpeg gets this long to quit after SIGTERM before SIGKILL, ms; default 2000. */
+  stopGraceMs?: number | undefined;
+  /** Restart delays; see RestartBackoffOptions for units and defaults. */
+  backoff?: RestartBackoffOptions | undefined;
+  /** Failures in a row (no healthy stretch between) before the stream is `failed`; 0 = never give up (default). */
+  maxRestarts?: number | undefined;
+  /** ffmpeg log lines kept for the error report; default 20. */
+  logLines?: number | undefined;
+}
+
+export const WATCHDOG_DEFAULTS = Object.freeze({
+  stallTimeoutMs: 10_000,
+  startTimeoutMs: 20_000,
+  stopGraceMs: 2000,
+  maxRestarts: 0,
+  logLines: 20,
+});
+
+export interface SourceWatchdogOptions extends WatchdogTuning {
+  id: string;
+  /** The source as configured (may carry credentials: it is never shown as is). */
+  url: string;
+  /** What ffmpeg gets after `-i` (source-kind.ts); default `url`. */
+  input?: string | undefined;
+  /** A camera: a stream that ends or fails is reconnected, whatever the error. */
+  live: boolean;
+  /** Restart a file at its end, as a new run, with no backoff. */
+  loop: boolean;
+  /** False for stdin: a run that ends cannot be started again. Default true. */
+  restartable?: boolean | undefined;
+  sampling: Sampling;
+  geometry: FrameGeometry;
+  realtime?: boolean | undefined;
+  protocolWhitelist?: readonly string[] | undefined;
+  inputOptions?: readonly string[] | undefined;
+  stdin?: Readable | undefined;
+  ffmpegPath?: string | undefined;
+  /** Each frame, in order. A returned promise holds ffmpeg (its pipe fills) and pauses the stall clock. */
+  onFrame: (frame: Frame) => void | Promise<void>;
+  /** Every state change; `detail` is redacted. */
+  onState: (state: StreamState, detail: string | undefined) => void;
+  /** A run is about to be started again (not the first run). */
+  onRestart?: ((info: RestartInfo) => void) | undefined;
+  logger: Logger;
+  /** For tests: the random source of the jitter. */
+  random?: () => number;
+}
+
+export interface RestartInfo {
+  /** Why the previous run ended (redacted). */
+  reason: string;
+  /** Wait before the new run, ms (0 for a looping file). */
+  delayMs: number;
+  /** Failures in a row so far. */
+  failures: number;
+  /** ffmpeg's last log lines of the previous run (redacted). */
+  log: string[];
+}
+
+/** How a run ended. */
+export type RunOutcome = { kind: 'ended'; frames: number } | { kind: 'error'; error: unknown; frames: number };
+
+export type RunDecision = 'restart' | 'backoff' | 'ended' | 'failed';
+
+/**
+ * What to do after a run; pure. `failures` counts failures in a row
+ * including this one.
+ */
+export function decideAfterRun(o: {
+  live: boolean;
+  loop: boolean;
+  restartable: boolean;
+  outcome: RunOutcome;
+  failures: number;
+  maxRestarts: number;
+}): RunDecision {
+  const { outcome } = o;
+  if (outcome.kind === 'ended') {
+    if (o.loop && o.restartable && outcome.frames > 0) return 'restart';
+    // A camera's stream does not end: the server closed it, reconnect.
+    if (o.live && o.restartable && !o.loop) return giveUp(o) ? 'failed' : 'backoff';
+    if (o.loop && o.restartable) return giveUp(o) ? 'failed' : 'backoff'; // a looping file that yields nothing
+    return 'ended';
+  }
+  const err = outcome.error;
+  if (!isStreamSightError(err)) return 'failed'; // a bug: logged with its stack, never retried in a loop
+  if (err.code === 'E_FFMPEG_MISSING' || !o.restartable) return 'failed';
+  // A camera that is unplugged, rebooting or serving junk comes back: retry all of it.
+  const retry = o.live || err.retryable;
+  if (!retry) return 'failed';
+  return giveUp(o) ? 'failed' : 'backoff';
+}
+
+function giveUp(o: { failures: number; maxRestarts: number }): boolean {
+  return o.maxRestarts > 0 && o.failures > o.maxRestarts;
+}
+
+/** A bounded ring of the last log lines. */
+class LogTail {
+  private lines: string[] = [];
+  constructor(private readonly size: number) {}
+  push(line: string): void {
+    if (this.size <= 0) return;
+    this.lines.push(line);
+    if (this.lines.length > this.size) this.lines.shift();
+  }
+  take(): string[] {
+    const out = this.lines;
+    this.lines = [];
+    return out;
+  }
+}
+
+export class SourceWatchdog {
+  state: StreamState = 'starting';
+  /** Runs started (the first included). */
+  runs = 0;
+  /** Runs started again after the first. */
+  restarts = 0;
+  private readonly abort = new AbortController();
+  private readonly backoff: RestartBackoff;
+  private readonly redact: (text: string) => string;
+  private readonly tuning: Required<Omit<WatchdogTuning, 'backoff'>>;
+  private lastLog: string[] = [];
+  private done: Promise<void> | undefined;
+
+  constructor(private readonly opts: SourceWatchdogOptions) {
+    this.redact = redactorFor(opts.url);
+    const pick = <K extends keyof typeof WATCHDOG_DEFAULTS>(k: K): number => opts[k] ?? WATCHDOG_DEFAULTS[k];
+    this.tuning = {
+      stallTimeoutMs: pick('stallTimeoutMs'), startTimeoutMs: pick('startTimeoutMs'), stopGraceMs: pick('stopGraceMs'),
+      maxRestarts: pick('maxRestarts'), logLines: pick('logLines'),
+    };
+    for (const [k, v] of Object.entries(this.tuning)) {
+      if (!Number.isFinite(v) || v < 0) throw new RangeError(`${k} must be a finite number >= 0, got ${v}`);
+    }
+    if (this.tuning.stallTimeoutMs <= 0 || this.tuning.startTimeoutMs <= 0) throw new RangeError('stallTimeoutMs and startTimeoutMs must be > 0');
+    this.backoff = new RestartBackoff(opts.backoff);
+  }
+
+  /** The source as it may be shown: credentials redacted. */
+  get displayUrl(): string {
+    return this.redact(this.opts.url);
+  }
+
+  /** ffmpeg's last log lines of the last run that ended, redacted. */
+  log(): string[] {
+    return this.lastLog.slice();
+  }
+
+  start(): void {
+    this.done ??= this.loop();
+  }
+
+  /** Idempotent: stops ffmpeg (SIGTERM, SIGKILL after the grace) and resolves once it is reaped. */
+  async stop(): Promise<void> {
+    this.abort.abort(new Error('stream stopped'));
+    await this.done;
+  }
+
+  private setState(state: StreamState, detail?: string): void {
+    if (this.state === state && detail === undefined) return;
+    this.state = state;
+    this.opts.onState(state, detail === undefined ? undefined : this.redact(detail));
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.abort.signal;
+    this.setState('starting');
+    while (!signal.aborted) {
+      this.runs++;
+      const { outcome, liveSince } = await this.runOnce();
+      if (signal.aborted) break;
+      if (liveSince !== undefined) this.backoff.ranHealthy(liveSince, Date.now());
+      const failed = !(outcome.kind === 'ended' && outcome.frames > 0 && this.opts.loop);
+      const failures = failed ? this.backoff.failures + 1 : this.backoff.failures;
+      const decision = decideAfterRun({
+        live: this.opts.live, loop: this.opts.loop, restartable: this.opts.restartable ?? true, outcome, failures, maxRestarts: this.tuning.maxRestarts,
+      });
+      const reason = this.reasonOf(outcome);
+      if (decision === 'ended') {
+        this.setState('ended');
+        return;
+      }
+      if (decision === 'failed') {
+        if (outcome.kind === 'error' && !isStreamSightError(outcome.error)) {
+          this.opts.logger.error({ err: redactError(outcome.error, this.redact), stream: this.opts.id }, 'stream failed with an unexpected error');
+        }
+        this.opts.logger.error({ stream: this.opts.id, reason, ffmpegLog: this.lastLog }, 'stream failed; giving up');
+        const tail = this.lastLog.length > 0 ? ` | ffmpeg: ${this.lastLog.slice(-3).join(' / ')}` : '';
+        this.setState('failed', `${reason}${tail}`.slice(0, 1000));
+        return;
+      }
+      const delayMs = decision === 'restart' ? 0 : this.backoff.next(this.opts.random);
+      this.restarts++;
+      const info: RestartInfo = { reason, delayMs, failures: this.backoff.failures, log: this.lastLog.slice() };
+      this.opts.onRestart?.(info);
+      if (decision === 'backoff') {
+        this.opts.logger.warn({ stream: this.opts.id, reason, delayMs, failures: info.failures, ffmpegLog: info.log }, 'source down; restarting');
+        this.setState('reconnecting', `${reason} (retry in ${delayMs} ms)`);
+        // An abort ends the wait early; the loop condition then stops.
+        await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+
+  private reasonOf(outcome: RunOutcome): string {
+    if (outcome.kind === 'ended') return outcome.frames > 0 ? 'the source ended the stream' : 'the source ended without a frame';
+    const err = outcome.error;
+    return this.redact(err instanceof Error ? err.message : String(err));
+  }
+
+  /** One ffmpeg process, from spawn to reaped. Never throws. */
+  private async runOnce(): Promise<{ outcome: RunOutcome; liveSince: number | undefined }> {
+    const { opts, tuning } = this;
+    const outer = this.abort.signal;
+    const run = new AbortController();
+    const onOuterAbort = (): void => run.abort(outer.reason);
+    outer.addEventListener('abort', onOuterAbort, { once: true });
+    const tail = new LogTail(tuning.logLines);
+    let lastLine = '';
+    let frames = 0;
+    let liveSince: number | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (ms: number, what: string): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const hint = lastLine ? `; ffmpeg's last words: ${lastLine}` : '';
+        run.abort(new SourceStalledError(`stalled: ${what} for ${ms} ms${hint}`));
+      }, ms);
+    };
+    try {
+      const decode = decodeFrames(opts.input ?? opts.url, {
+        streamId: opts.id,
+        runId: randomUUID(),
+        sampling: opts.sampling,
+        geometry: opts.geometry,
+        realtime: opts.realtime ?? false,
+        signal: run.signal,
+        stopGraceMs: tuning.stopGraceMs,
+        ...(opts.protocolWhitelist ? { protocolWhitelist: [...opts.protocolWhitelist] } : {}),
+        ...(opts.inputOptions ? { inputOptions: opts.inputOptions } : {}),
+        ...(opts.stdin ? { stdin: opts.stdin } : {}),
+        ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}),
+        onLogLine: (line) => {
+          const text = this.redact(line);
+          tail.push(text);
+          if (stripLogPrefix(text) !== '') lastLine = stripLogPrefix(text);
+        },
+      });
+      arm(tuning.startTimeoutMs, 'no first frame');
+      if (run.signal.aborted) throw run.signal.reason;
+      for await (const frame of decode) {
+        clearTimeout(timer);
+        if (frames++ === 0) {
+          liveSince = Date.now();
+          this.setState('live');
+        }
+        await opts.onFrame(frame);
+        if (run.signal.aborted) break;
+        arm(tuning.stallTimeoutMs, 'no frame');
+      }
+      if (run.signal.aborted && !outer.aborted) throw run.signal.reason;
+      return { outcome: { kind: 'ended', frames }, liveSince };
+    } catch (error) {
+      return { outcome: { kind: 'error', error, frames }, liveSince };
+    } finally {
+      clearTimeout(timer);
+      outer.removeEventListener('abort', onOuterAbort);
+      this.lastLog = tail.take();
+    }
+  }
+}
+
+/** An unexpected error as it may be logged: message and stack redacted. */
+function redactError(err: unknown, redact: (text: string) => string): unknown {
+  if (!(err instanceof Error)) return redact(String(err));
+  const copy = new Error(redact(err.message));
+  copy.name = err.name;
+  if (err.stack) copy.stack = redact(err.stack);
+  return copy;
+}
+
+/** The watchdog keys as the config file spells them (config key `watchdog`, or a source's overrides). */
+export interface WatchdogSettings {
+  stallTimeoutMs?: number | undefined;
+  startTimeoutMs?: number | undefined;
+  stopGraceMs?: number | undefined;
+  backoffInitialMs?: number | undefined;
+  backoffMaxMs?: number | undefined;
+  backoffJitter?: number | undefined;
+  healthyAfterMs?: number | undefined;
+  maxRestarts?: number | undefined;
+  logLines?: number | undefined;
+}
+
+/** Config keys to watchdog tuning; keys not set stay unset (so they do not override). */
+export function tuningFromSettings(s: WatchdogSettings): WatchdogTuning {
+  return {
+    stallTimeoutMs: s.stallTimeoutMs,
+    startTimeoutMs: s.startTimeoutMs,
+    stopGraceMs: s.stopGraceMs,
+    maxRestarts: s.maxRestarts,
+    logLines: s.logLines,
+    backoff: { initialMs: s.backoffInitialMs, maxMs: s.backoffMaxMs, jitter: s.backoffJitter, healthyAfterMs: s.healthyAfterMs },
+  };
+}

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RestartBackoff } from '../../../src/ingest/restart-backoff.ts';
+
+test('delays double per failure in a row, up to the cap', () => {
+  const b = new RestartBackoff({ initialMs: 100, maxMs: 1000, jitter: 0 });
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map(() => b.next()), [100, 200, 400, 800, 1000, 1000]);
+  assert.equal(b.failures, 6);
+});
+
+test('jitter draws each delay from [d * (1 - jitter), d]', () => {
+  const lo = new RestartBackoff({ initialMs: 1000, jitter: 0.5 });
+  const hi = new RestartBackoff({ initialMs: 1000, jitter: 0.5 });
+  assert.equal(lo.next(() => 0.999999), 500);
+  assert.equal(hi.next(() => 0), 1000);
+  const many = new RestartBackoff({ initialMs: 1000, maxMs: 1000, jitter: 0.5 });
+  const seen = Array.from({ length: 200 }, () => many.next());
+  assert.ok(seen.every((d) => d >= 500 && d <= 1000));
+  assert.ok(new Set(seen).size > 50, 'delays are spread, not in lockstep');
+});
+
+test('a healthy stretch resets the backoff; a short one does not', () => {
+  const b = new RestartBackoff({ initialMs: 100, maxMs: 10_000, jitter: 0, healthyAfterMs: 5000 });
+  b.next();
+  b.next();
+  b.ranHealthy(0, 4999);
+  assert.equal(b.next(), 400, 'one frame then a drop keeps backing off');
+  b.ranHealthy(0, 5000);
+  assert.equal(b.next(), 100);
+});
+
+test('bad options are RangeErrors naming the option', () => {
+  assert.throws(() => new RestartBackoff({ initialMs: -1 }), /initialMs/);
+  assert.throws(() => new RestartBackoff({ initialMs: 10, maxMs: 5 }), /maxMs/);
+  assert.throws(() => new RestartBackoff({ jitter: 2 }), /jitter/);
+  assert.throws(() => new RestartBackoff({ multiplier: 0.5 }), /multiplier/);
+});
