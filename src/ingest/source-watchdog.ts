@@ -216,7 +216,7 @@ export class SourceWatchdog {
 
   private async loop(): Promise<void> {
     const signal = this.abort.signal;
-    this.setState('starting');
+    this.opts.onState('starting', undefined);
     while (!signal.aborted) {
       this.runs++;
       const { outcome, liveSince } = await this.runOnce();

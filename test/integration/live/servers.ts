@@ -1,0 +1,159 @@
+/**
+ * Camera-like servers the live tests start themselves, on free ports of
+ * 127.0.0.1: GStreamer's RTSP server (a real one the project did not
+ * write), ffmpeg's own HTTP listen mode for MJPEG, static HLS files from
+ * node:http, and a TCP server that accepts and then says nothing.
+ * Test support only: spawns its programs directly, not through src/.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RTSP_SCRIPT = fileURLToPath(new URL('./rtsp-server.py', import.meta.url));
+/** Debian's python, which has python3-gi; a pyenv shim on PATH would not. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+export async function freePort(): Promise<number> {
+  const srv = createTcpServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** True when GStreamer's RTSP server can be loaded (see .ci/apt-packages.txt). */
+export function haveRtspServer(): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  /** SIGKILL and wait: the server vanishes at a moment of the test's choosing. */
+  kill(): Promise<void>;
+  /** SIGSTOP: sockets stay open, nothing is sent. */
+  pause(): void;
+  resume(): void;
+}
+
+function processHandle(child: ChildProcess): ServerProcess {
+  return {
+    child,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = once(child, 'exit');
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await gone;
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
+  };
+}
+
+/** rtsp://127.0.0.1:PORT/live, H.264 at `fps`; resolves once it listens. */
+export async function startRtspServer(port: number, fps = 10): Promise<ServerProcess> {
+  const child = spawn(PYTHON, [RTSP_SCRIPT, String(port), String(fps)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const ready = await new Promise<boolean>((resolve) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      if (d.includes('ready')) resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+  });
+  if (!ready) throw new Error(`RTSP server did not start: ${err}`);
+  return processHandle(child);
+}
+
+/**
+ * ffmpeg as an HTTP MJPEG server (`-listen 1`, multipart/x-mixed-replace)
+ * at http://127.0.0.1:PORT/cam.mjpg, a live test pattern at `fps`. It
+ * serves one client, then exits.
+ */
+export async function startMjpegServer(port: number, fps = 10): Promise<ServerProcess> {
+  const child = spawn('ffmpeg', [
+    '-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${fps}`,
+    '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // ffmpeg says nothing when it listens, and a probing connection would use
+  // up its one client: watch the kernel's table of listening sockets instead.
+  const until = Date.now() + 10_000;
+  while (!isListening(port)) {
+    if (child.exitCode !== null) throw new Error('ffmpeg MJPEG server exited');
+    if (Date.now() > until) throw new Error('ffmpeg MJPEG server did not listen');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return processHandle(child);
+}
+
+/** True when something listens on 127.0.0.1:port (from /proc/net/tcp; state 0A = LISTEN). */
+export function isListening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').some((line) => {
+    const cols = line.trim().split(/\s+/);
+    return cols[1]?.endsWith(`:${hex}`) === true && cols[3] === '0A';
+  });
+}
+
+/** Serves the files of `dir` over HTTP (HLS playlists and segments). */
+export async function startStaticServer(dir: string, port = 0): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const types: Record<string, string> = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t' };
+  const server = createHttpServer((req, res) => {
+    const path = normalize(join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream', 'content-length': statSync(path).size });
+    createReadStream(path).pipe(res);
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    server,
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/**
+ * Accepts TCP connections and never answers, so every client stalls; with
+ * `resetAllBut: n`, all connections but every n-th are reset at once
+ * instead (a quick failure).
+ */
+export async function startSilentServer(opts: { resetAllBut?: number } = {}): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let total = 0;
+  const server = createTcpServer((s) => {
+    total++;
+    if (opts.resetAllBut !== undefined && total % opts.resetAllBut !== 0) {
+      s.resetAndDestroy();
+      return;
+    }
+    sockets.add(s);
+    // Read and discard the request: an unread socket never sees the client's FIN, and would stay open.
+    s.resume();
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    connections: () => total,
+    close: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
