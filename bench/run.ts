@@ -27,7 +27,7 @@ import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fix
 import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
 import { runTimed, type TimedRun } from './timed-process.ts';
 
-export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory', 'ws', 'distributed', 'index'] as const;
+export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface BenchOptions {
@@ -282,6 +282,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       };
       rec.ratio('ws.slow/normal.messagesPerSecond', m('ws.slow.messagesPerSecond'), m('ws.normal.messagesPerSecond'), { op: '>=', value: 0.95 });
       rec.ratio('ws.slow/normal.delayP99Ms', m('ws.slow.delayP99Ms'), m('ws.normal.delayP99Ms'));
+    });
+  }
+
+  // 5b: live streams: frame-to-result latency against one batch time, and under 2x overload.
+  if (only.has('live')) {
+    await suite('live', async () => {
+      const { runLiveLatencyBench } = await import('./live-latency.ts');
+      const r = await runLiveLatencyBench({ quick: options.quick, batch, threads, device, cacheDir, log });
+      const batchMs = rec.add('live.batchMs', r.batchMs, 'ms', `one inference batch of ${r.batch} frames, ${r.model} (untrained), median`);
+      for (const p of r.phases) {
+        const key = `live.${p.name.startsWith('overload') ? 'overload' : `streams${p.streams}`}`;
+        rec.add(`${key}.p50Ms`, p.p50Ms, 'ms', `frame out of ffmpeg to result: ${p.name}, ${p.offeredFps.toFixed(1)} frames/s offered, ${p.results} results`);
+        const p99 = rec.add(`${key}.p99Ms`, p.p99Ms, 'ms', `the same, p99`);
+        rec.add(`${key}.dropRate`, p.dropRate, '', `dropped / decoded (expected from capacity: ${p.expectedDropRate.toFixed(3)})`);
+        rec.ratio(`${key}.p99/batch`, p99, batchMs, key.endsWith('overload') ? { op: '<=', value: 3 } : undefined);
+      }
     });
   }
 

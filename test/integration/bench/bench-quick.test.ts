@@ -19,6 +19,7 @@ const MEASUREMENTS = [
   'memory.long.peakTotalMiB', 'memory.long.nodeHwmMiB', 'memory.long.childrenPeakMiB',
   'memory.long.firstHalfPeakMiB', 'memory.long.secondHalfPeakMiB',
   'ws.normal.messagesPerSecond', 'ws.slow.messagesPerSecond', 'ws.normal.delayP99Ms', 'ws.slow.delayP99Ms',
+  'live.batchMs', 'live.streams1.p50Ms', 'live.overload.p99Ms',
   'distributed.embedded.threads2.fps', 'distributed.workers2x1.fps', 'distributed.workers1x1.fps',
   'distributed.queue.batch1.redisCpuUsPerFrame', 'distributed.queue.batch8.bytesPerFrame', 'distributed.queue.batch32.framesPerSecondPerRedisCore',
   'index.analyze.fps', 'index.index.fps', 'index.search.5000.p50Ms', 'index.search.5000.recallAt10', 'index.search.5000.exactP50Ms',
@@ -30,7 +31,7 @@ const RATIOS = [
   'decode.sharedCpuBound/ffmpeg', 'decode.analyze.pipeline/sharedCpuBound',
   'memory.long/short.total', 'memory.long/short.nodeHwm', 'memory.long.secondHalf/firstHalf',
   'ws.slow/normal.messagesPerSecond', 'ws.slow/normal.delayP99Ms',
-  'distributed/embedded.threads2', 'distributed.workers2/workers1', 'index.index/analyze', 'index.search.5000.ivf/exact.p50',
+  'live.overload.p99/batch', 'distributed/embedded.threads2', 'distributed.workers2/workers1', 'index.index/analyze', 'index.search.5000.ivf/exact.p50',
 ];
 
 test('npm run bench -- --quick measures every suite for real and ends stdout with one parseable JSON line', () => {
