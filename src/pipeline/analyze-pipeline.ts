@@ -117,10 +117,15 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       }
       progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
+    const enqueue = (frames: Frame[]): void => {
+      const result = Promise.resolve(opts.engine).then((e) => e.infer(frames));
+      // Observed when its turn comes; this keeps a batch still waiting when the run
+      // stops (output closed, engine closed) from crashing the process as unhandled.
+      result.catch(() => undefined);
+      queue.push({ frames, result });
+    };
     const submit = async (batch: Frame[]): Promise<void> => {
-      queue.push({ frames: batch, result: Promise.resolve(opts.engine).then((e) => e.infer(batch)) });
-      // Avoid unhandled rejections while a result waits its turn.
-      queue[queue.length - 1]!.result.catch(() => undefined);
+      enqueue(batch);
       if (queue.length >= maxInFlight) await writeOldest();
     };
 
@@ -142,8 +147,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
         }
       } finally {
         // Whatever was decoded before an error or an interruption still gets written.
-        const rest = batch;
-        if (rest.length > 0) queue.push({ frames: rest, result: Promise.resolve(opts.engine).then((e) => e.infer(rest)) });
+        if (batch.length > 0) enqueue(batch);
         while (queue.length > 0) await writeOldest();
         if (detector) {
           // Segments cover what was analysed, also when decoding stopped early.
@@ -158,6 +162,8 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       }
     } catch (err) {
       if (engineError !== undefined) throw engineError;
+      // The output is gone (reader closed, disk full): no other input can be written either.
+      if (isStreamSightError(err) && err.code === 'E_OUTPUT') throw err;
       if (opts.signal?.aborted && !isStreamSightError(err)) break;
       if (!isStreamSightError(err) || !err.userError) throw err;
       failedInputs.push({ input, code: err.code, message: err.message, framesWritten: written, exitCode: err.exitCode });

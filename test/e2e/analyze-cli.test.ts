@@ -173,6 +173,21 @@ describe('streamsight analyze', () => {
     for (const c of children) assert.throws(() => process.kill(c, 0), /ESRCH/, `ffmpeg ${c} still running`);
   });
 
+  test('a reader that closes stdout early (| head -1): one line, exit 11, no crash', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI, ROOT } = await import('../helpers/cli.ts');
+    const child = spawn(process.execPath, [CLI, 'analyze', '--model', model, '--every-frame', clip], {
+      cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    assert.equal(code, 11, stderr);
+    assertOneLineError(stderr, 'E_OUTPUT');
+    assert.doesNotMatch(stderr, /terminate called|InferenceError/);
+  });
+
   test('--help works for every command', async () => {
     for (const args of [['--help'], ['analyze', '--help'], ['models', '--help'], ['models', 'pull', '--help'], ['models', 'synth', '--help'], ['models', 'inspect', '--help'], ['models', 'list', '--help']]) {
       const r = await runCli(args);
