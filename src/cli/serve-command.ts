@@ -7,6 +7,7 @@ import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
+import { waitForStopSignal } from './stop-signal.ts';
 import { flagsToSettings, modelOptions, nonNegativeInt, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
 
 interface ServeFlags extends ModelFlags {
@@ -139,10 +140,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     process.stderr.write(`streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${specs.length} stream(s)\n`);
 
     // Run until SIGINT/SIGTERM, then close in order: sources, inference, clients, HTTP.
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const signal = await waitForStopSignal();
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       process.stderr.write('shutdown took over 10 s; exiting\n');

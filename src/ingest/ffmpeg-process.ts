@@ -141,16 +141,7 @@ export function spawnFfmpeg(args: readonly string[], opts: SpawnFfmpegOptions = 
   const exited = new Promise<FfmpegExit>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
       live.delete(child);
-      if (err.code === 'ENOENT' || err.code === 'EACCES') {
-        reject(
-          new FfmpegMissingError(`${binary} cannot be run (${err.code}): is ffmpeg installed and on PATH?`, {
-            cause: err,
-            hint: 'install ffmpeg, e.g. apt-get install ffmpeg',
-          }),
-        );
-      } else {
-        reject(err);
-      }
+      reject(spawnFailure(binary, err));
     });
     child.once('exit', (code, signal) => {
       live.delete(child);
@@ -243,16 +234,7 @@ export async function runFfprobe(args: readonly string[], opts: RunFfprobeOption
     child.once('error', (err: NodeJS.ErrnoException) => {
       live.delete(child);
       clearTimeout(timer);
-      if (err.code === 'ENOENT' || err.code === 'EACCES') {
-        reject(
-          new FfmpegMissingError(`${binary} cannot be run (${err.code}): is ffmpeg installed and on PATH?`, {
-            cause: err,
-            hint: 'install ffmpeg, e.g. apt-get install ffmpeg',
-          }),
-        );
-      } else {
-        reject(err);
-      }
+      reject(spawnFailure(binary, err));
     });
     // 'close': stdout and stderr are fully read.
     child.once('close', (code, signal) => {
@@ -273,4 +255,15 @@ export async function runFfprobe(args: readonly string[], opts: RunFfprobeOption
     err = classifyFailure(input, tail, opts.isUrl ?? false);
   }
   throw err;
+}
+
+/** A spawn error: a missing or non-executable binary is the user's to fix, anything else is passed on. */
+function spawnFailure(binary: string, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'ENOENT' || err.code === 'EACCES') {
+    return new FfmpegMissingError(`${binary} cannot be run (${err.code}): is ffmpeg installed and on PATH?`, {
+      cause: err,
+      hint: 'install ffmpeg, e.g. apt-get install ffmpeg',
+    });
+  }
+  return err;
 }
