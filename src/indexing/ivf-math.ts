@@ -1,3 +1,4 @@
+import { mulberry32 } from '../shared/mulberry32.ts';
 /**
  * The arithmetic of the inverted-file (IVF) vector index; pure, no I/O.
  *
@@ -75,17 +76,8 @@ export function nearestRows(point: Float32Array, centroids: Float32Array, k: num
   return order.slice(0, Math.min(n, k));
 }
 
-/** A small seeded PRNG (mulberry32), so a rebuilt index is the same index. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded, so a rebuilt index is the same index.
+export { mulberry32 };
 
 /**
  * Lloyd's k-means on `n` points of width `w` (row-major), `k` clusters,

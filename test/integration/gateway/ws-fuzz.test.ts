@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeResult, startGateway, TestClient } from './ws-helpers.ts';
+import { mulberry32 } from '../../../src/shared/mulberry32.ts';
 
 const CLIENTS = 4;
 const MESSAGES_PER_CLIENT = 1500;
@@ -9,17 +10,8 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 /** What the server must answer to a message: an error code, a pong, or nothing. */
 type Expected = 'bad_message' | 'unknown_type' | 'unknown_stream' | 'pong' | 'none';
 
-/** A small seeded PRNG (mulberry32), so a failure can be replayed from the seed in the test output. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded (mulberry32), so a failure can be replayed from the seed in the test output.
+const rng = mulberry32;
 
 function generator(seed: number): () => { payload: string | Buffer; expected: Expected } {
   const r = rng(seed);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { FrameResult, LabelEvent } from '../../../src/contracts/results.ts';
 import { LabelEventDetector } from '../../../src/events/label-event-detector.ts';
 import { SegmentBuilder } from '../../../src/events/segment-builder.ts';
+import { mulberry32 } from '../../../src/shared/mulberry32.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -231,15 +232,6 @@ describe('LabelEventDetector', () => {
 
 // ---- property test against a reference written differently ----------------
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface RefEvent {
   kind: 'start' | 'end';

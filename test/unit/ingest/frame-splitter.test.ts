@@ -1,18 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameSplitter } from '../../../src/ingest/frame-splitter.ts';
+import { mulberry32 } from '../../../src/shared/mulberry32.ts';
 
-/** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Deterministic (mulberry32) so a failing case can be replayed from its seed.
+const rng = mulberry32;
 
 function stream(bytes: number): Buffer {
   const b = Buffer.alloc(bytes);
