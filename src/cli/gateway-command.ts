@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
+import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
 import type { StreamInfo } from '../contracts/results.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -47,8 +47,7 @@ export function gatewayCommand(ctx: CommandContext): Command {
     const metrics = new Metrics();
     const http = createServer();
     const gateway = new WsGateway({
-      server: http, token: config.server.token, allowedOrigins: config.server.allowedOrigins, maxMessageBytes: config.server.maxMessageBytes,
-      clientQueueMessages: config.server.clientQueueMessages, heartbeatIntervalMs: config.server.heartbeatIntervalMs, replayLimit: config.server.replayLimit,
+      server: http, ...wsGatewaySettings(config.server),
       listStreams: (): StreamInfo[] => feed.listStreams(), logger: logger.child({ component: 'gateway' }), metrics,
     });
     const feed = new ResultFeed({ sink: gateway, events: config.events, metrics, redisReady: () => links.ready });
@@ -58,17 +57,15 @@ export function gatewayCommand(ctx: CommandContext): Command {
       serveAsset: serveDashboardAsset,
       logger: logger.child({ component: 'http' }),
     }));
+    let port: number;
     try {
-      http.listen(config.server.port, config.server.host);
-      await once(http, 'listening');
+      port = await listenOn(http, config.server);
     } catch (err) {
       await links.close();
-      throw new UsageError(`cannot listen on ${config.server.host}:${config.server.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw err;
     }
     // Only what arrives from now on: the replay ring fills as results come.
     const reader = new ResultReader({ client: links.queue, streamKey: links.names.resultsStream, from: '$', onEntry: (e) => feed.onEntry(e), logger });
-    const address = http.address();
-    const port = typeof address === 'object' && address ? address.port : config.server.port;
     process.stderr.write(`streamsight gateway: http://${config.server.host}:${port}/ · ws://${config.server.host}:${port}/ws · results from ${links.names.resultsStream}\n`);
 
     const signal = await waitForStopSignal();

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
-import { once } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
+import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
 import type { LivePipeline, SourceSpec } from '../pipeline/live-pipeline.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { UsageError } from '../shared/errors.ts';
@@ -97,12 +97,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     const server = createServer();
     const gateway = new WsGateway({
       server,
-      token: config.server.token,
-      allowedOrigins: config.server.allowedOrigins,
-      maxMessageBytes: config.server.maxMessageBytes,
-      clientQueueMessages: config.server.clientQueueMessages,
-      heartbeatIntervalMs: config.server.heartbeatIntervalMs,
-      replayLimit: config.server.replayLimit,
+      ...wsGatewaySettings(config.server),
       listStreams: () => pipeline.listStreams(),
       logger: logger.child({ component: 'gateway' }),
       metrics,
@@ -125,15 +120,13 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       logger: logger.child({ component: 'http' }),
     }));
 
+    let port: number;
     try {
-      server.listen(config.server.port, config.server.host);
-      await once(server, 'listening');
+      port = await listenOn(server, config.server);
     } catch (err) {
       await engine.close();
-      throw new UsageError(`cannot listen on ${config.server.host}:${config.server.port}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw err;
     }
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.server.port;
     pipeline.start();
     for (const spec of specs) pipeline.addSource(spec);
     logger.info({ port, host: config.server.host, streams: specs.map((s) => s.id) }, 'serving');
