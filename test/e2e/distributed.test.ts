@@ -124,7 +124,9 @@ describe('distributed analyze (analyze --redis + streamsight worker)', () => {
       await own.start();
       const r = await run;
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /the job is gone; sending the batch again/, 'the frames Redis lost were sent again');
+      // Whether any batch was still in Redis at the moment it died depends on timing (on a busy
+      // machine the workers may have drained it first), so the re-send itself is asserted in
+      // test/integration/transport; here: the run survives the restart with every frame, once.
       assertSameFrames(frameLines(r.stdout), reference, fail);
       assert.equal(summaryOf(r.stderr).lostFrames, undefined);
       // The workers lived through it and still shut down cleanly.
