@@ -9,7 +9,8 @@
  * Prints a table, then one JSON line (the last line of stdout).
  *
  * Flags: --quick (smoke run, resnet18 and small clips), --only NAME...,
- * --json-out FILE, --batch N, --threads N, --device auto|cpu|cuda, --cache-dir DIR.
+ * --json-out FILE, --batch N, --threads N, --device auto|cpu|cuda, --cache-dir DIR,
+ * --vectors N,... (index suite's vector counts; 1000000 is opt-in).
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -44,6 +45,8 @@ export interface BenchOptions {
   cacheDir?: string;
   /** Progress lines (default: none). */
   log?: (line: string) => void;
+  /** index suite: vector counts to search instead of 10k and 100k (opt-in 1M: ~16 GB of disk under /tmp, tens of minutes). */
+  vectors?: number[];
 }
 
 interface Plan {
@@ -324,7 +327,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (only.has('index')) {
     await suite('index', async () => {
       const { runIndexSearchBench } = await import('./index-search.ts');
-      const r = await runIndexSearchBench({ quick: options.quick, sizes: options.quick ? [5_000] : [10_000, 100_000], log });
+      const r = await runIndexSearchBench({ quick: options.quick, sizes: options.vectors ?? (options.quick ? [5_000] : [10_000, 100_000]), log });
       if (r.indexing) {
         const an = rec.add('index.analyze.fps', r.indexing.analyzeFps, 'frames/s', `analyze alone, ${r.indexing.model}, ${r.indexing.frames} frames`);
         const ix = rec.add('index.index.fps', r.indexing.indexFps, 'frames/s', 'streamsight index on the same files');
@@ -338,6 +341,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         rec.add(`${k}.buildSeconds`, sr.buildSeconds, 's', 'index build (k-means + codes)');
         rec.add(`${k}.fileMiB`, sr.fileBytes / MiB, 'MiB', 'index file size');
         rec.add(`${k}.rssMiB`, sr.rssBytes / MiB, 'MiB', 'resident memory after the searches');
+        rec.add(`${k}.peakRssMiB`, sr.peakRssBytes / MiB, 'MiB', 'peak resident memory of the bench process');
+        rec.add(`${k}.ivfMemoryMiB`, sr.ivfMemoryBytes / MiB, 'MiB', 'IVF cells held in memory');
+        if (sr.ivfDiskBytes !== null) rec.add(`${k}.ivfDiskMiB`, sr.ivfDiskBytes / MiB, 'MiB', 'IVF codes and cells in the file');
         rec.ratio(`${k}.ivf/exact.p50`, ivf, exact);
       }
     });
@@ -390,7 +396,8 @@ function intFlag(name: string, value: string | undefined, min: number): number |
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SUITE_NAMES.join('|')} ...] [--json-out FILE]
-                       [--batch N] [--threads N] [--device auto|cpu|cuda] [--cache-dir DIR]`;
+                       [--batch N] [--threads N] [--device auto|cpu|cuda] [--cache-dir DIR]
+                       [--vectors N,...] (index suite: vector counts instead of 10000,100000)`;
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -403,6 +410,7 @@ async function main(argv: string[]): Promise<number> {
       threads: { type: 'string' },
       device: { type: 'string' },
       'cache-dir': { type: 'string' },
+      vectors: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -414,6 +422,7 @@ async function main(argv: string[]): Promise<number> {
   if (device !== undefined && device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw new RangeError(`--device must be auto, cpu or cuda, got "${device}"`);
   const batch = intFlag('--batch', values.batch, 1);
   const threads = intFlag('--threads', values.threads, 0);
+  const vectors = values.vectors?.split(',').map((v) => intFlag('--vectors', v, 1000)!);
   const report = await runBench({
     quick: values.quick ?? false,
     ...(values.only ? { only: values.only.flatMap((o) => o.split(',')) } : {}),
@@ -421,6 +430,7 @@ async function main(argv: string[]): Promise<number> {
     ...(threads !== undefined ? { threads } : {}),
     ...(device !== undefined ? { device } : {}),
     ...(values['cache-dir'] !== undefined ? { cacheDir: values['cache-dir'] } : {}),
+    ...(vectors !== undefined ? { vectors } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   await printReport(report, { stdout: process.stdout, ...(values['json-out'] !== undefined ? { jsonOut: values['json-out'] } : {}) });

@@ -21,7 +21,7 @@
  * model have doubled since it was trained.
  */
 import type { BetterSqlite3 } from 'better-sqlite3';
-import { binaryCodeInto, cellCount, codeBytes, cosineDistance, kmeans, nearestRow, nearestRows, sketchInto, sketchPlan, SKETCH_DIMS } from './ivf-math.ts';
+import { binaryCodeInto, cellCount, codeBytes, kmeans, nearestRow, nearestRows, sketchInto, sketchPlan, SKETCH_DIMS } from './ivf-math.ts';
 
 export interface VectorHit {
   frameId: number;
@@ -73,6 +73,8 @@ export class VectorIndex {
   private readonly sketchBuf = new Float32Array(SKETCH_DIMS);
   private codeBuf = new Uint8Array(0);
   private insertStmt: BetterSqlite3.Statement | undefined;
+  private rerankStmt: BetterSqlite3.Statement | undefined;
+  private knnStmt: BetterSqlite3.Statement | undefined;
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -186,6 +188,7 @@ export class VectorIndex {
     // Pass 2: every vector's cell and code, written with the cells in one transaction.
     this.db.transaction(() => {
       this.insertStmt = undefined;
+      this.knnStmt = undefined;
       this.db.exec('DROP TABLE IF EXISTS ivf_codes; DELETE FROM ivf_cells;');
       this.db.exec(`CREATE VIRTUAL TABLE ivf_codes USING vec0(cell integer partition key, code bit[${dim}])`);
       const insCell = this.db.prepare('INSERT INTO ivf_cells (cell, sketch, centroid) VALUES (?, ?, ?)');
@@ -234,7 +237,7 @@ export class VectorIndex {
     const nprobe = Math.max(1, Math.min(q.nprobe ?? DEFAULT_NPROBE, c.count));
     const candidates = Math.max(q.candidates ?? DEFAULT_CANDIDATES, q.limit);
     const probe = nearestRows(sketchInto(q.embedding, this.plan!, this.sketchBuf), c.sketches, c.count, SKETCH_DIMS, nprobe);
-    const knn = this.db.prepare('SELECT rowid, distance FROM ivf_codes WHERE code MATCH vec_bit(?) AND k = ? AND cell = ?');
+    const knn = (this.knnStmt ??= this.db.prepare('SELECT rowid FROM ivf_codes WHERE code MATCH vec_bit(?) AND k = ? AND cell = ?'));
     const code = new Uint8Array(codeBytes(c.dim));
     // Codes are residuals to their own cell's centroid, so Hamming distances only rank within a
     // cell. The r-th nearest cell (from 0) gives candidates / (r + 1) codes, as true neighbours
@@ -245,14 +248,11 @@ export class VectorIndex {
       binaryCodeInto(q.embedding, c.centroids.subarray(cell * c.dim, (cell + 1) * c.dim), code);
       for (const row of knn.all(code, perCell, BigInt(cell)) as { rowid: number }[]) found.push(row.rowid);
     });
-    const get = this.db.prepare('SELECT embedding FROM frames WHERE id = ?').pluck();
-    const hits: VectorHit[] = [];
-    for (const id of found) {
-      const blob = get.get(id) as Buffer | undefined;
-      if (blob !== undefined) hits.push({ frameId: id, distance: cosineDistance(q.embedding, asFloat32(blob)) });
-    }
-    hits.sort((a, b) => a.distance - b.distance || a.frameId - b.frameId);
-    return hits.slice(0, q.limit);
+    // Exact re-rank inside SQLite: one statement, sqlite-vec's SIMD cosine on the stored floats, no
+    // 8 KB Buffer per candidate crossing into JavaScript (that path took 2x as long at 550 candidates).
+    this.rerankStmt ??= this.db.prepare(`SELECT f.id AS frameId, vec_distance_cosine(f.embedding, ?) AS distance FROM frames f
+        WHERE f.id IN (SELECT value FROM json_each(?)) ORDER BY distance, f.id LIMIT ?`);
+    return this.rerankStmt.all(toBlob(q.embedding), JSON.stringify(found), q.limit) as VectorHit[];
   }
 
   /** Bytes the IVF takes in the file (codes and cells), from sqlite's dbstat when available. */
@@ -269,7 +269,9 @@ export class VectorIndex {
 /** A float32 view of a BLOB (copied when it is not 4-byte aligned). */
 export function asFloat32(buf: Buffer): Float32Array {
   if (buf.byteOffset % 4 === 0) return new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-  return new Float32Array(Uint8Array.from(buf).buffer);
+  const out = new Float32Array(buf.length / 4);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
 }
 
 export function toBlob(v: Float32Array): Buffer {
