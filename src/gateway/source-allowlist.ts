@@ -1,6 +1,9 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { hostMatches } from '../ingest/host-guard.ts';
 import { isV4l2Device } from '../ingest/source-kind.ts';
+
+export { hostMatches };
 
 /**
  * What `POST /api/streams` may open. Nothing is allowed unless listed: an
@@ -82,12 +85,6 @@ export function checkSource(input: string, allow: SourceAllowlist | undefined): 
   return { ok: true, url: url.toString(), scheme };
 }
 
-export function hostMatches(host: string, pattern: string): boolean {
-  if (pattern === host) return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-  return false;
-}
-
 function safeFileUrlPath(input: string): string | undefined {
   try {
     const url = new URL(input);
@@ -102,7 +99,10 @@ function safeFileUrlPath(input: string): string | undefined {
  * ffmpeg's -protocol_whitelist for a source of this scheme: what it may
  * open, and nothing else. Nested opens (HLS segments and variant
  * playlists, redirects) inherit it, so an http playlist cannot make
- * ffmpeg read file:, concat: or subfile: inputs.
+ * ffmpeg read file:, concat: or subfile: inputs. Hosts are not its
+ * business: http(s) sources go through the host guard proxy
+ * (ingest/host-guard-proxy.ts); plain http reaches it over tcp, https
+ * tunnels TLS through it with CONNECT (ffmpeg's `httpproxy` protocol).
  */
 export function protocolWhitelistFor(scheme: string): string[] {
   switch (scheme) {
@@ -110,7 +110,7 @@ export function protocolWhitelistFor(scheme: string): string[] {
     case 'v4l2': return ['file'];
     // crypto: AES-128 HLS segments (crypto+http://...), still only over http.
     case 'http': return ['http', 'tcp', 'crypto'];
-    case 'https': return ['https', 'tls', 'tcp', 'crypto'];
+    case 'https': return ['https', 'tls', 'tcp', 'crypto', 'httpproxy'];
     case 'rtsp': return ['rtsp', 'rtp', 'udp', 'tcp'];
     case 'rtsps': return ['rtsps', 'rtsp', 'rtp', 'udp', 'tcp', 'tls'];
     case 'srt': return ['srt', 'udp'];

@@ -37,6 +37,13 @@ export interface DecodeArgsOptions {
    * the list is checked to hold no `-i`.
    */
   inputOptions?: readonly string[];
+  /**
+   * An http proxy (`http://127.0.0.1:PORT`) for every http(s) request of
+   * this input, nested ones (HLS segments, variant playlists, keys,
+   * redirects) included: ffmpeg's `-http_proxy`, passed on by the hls
+   * demuxer to what it opens, and tunnelled with CONNECT for https.
+   */
+  httpProxy?: string | undefined;
 }
 
 /**
@@ -116,6 +123,10 @@ function inputArgs(opts: DecodeArgsOptions): string[] {
   if (opts.loop) args.push('-stream_loop', '-1');
   // Drop non-key frames inside the decoder: they are never even decoded.
   if (opts.sampling.mode === 'keyframes') args.push('-skip_frame', 'nokey');
+  if (opts.httpProxy !== undefined) {
+    if (!/^http:\/\/[^\s/]+$/.test(opts.httpProxy)) throw new RangeError(`httpProxy must be http://host:port, got ${opts.httpProxy}`);
+    args.push('-http_proxy', opts.httpProxy);
+  }
   if (opts.inputOptions) {
     if (opts.inputOptions.includes('-i')) throw new RangeError('inputOptions must not contain -i');
     args.push(...opts.inputOptions);
@@ -165,4 +176,20 @@ export function buildDecodeArgs(opts: DecodeArgsOptions): string[] {
     'rgb24',
     'pipe:1',
   ];
+}
+
+/**
+ * The environment of an ffmpeg that must use `httpProxy` for every http(s)
+ * request: ffmpeg skips a proxy, even one given with `-http_proxy`, for
+ * any host listed in `no_proxy` (checked: Debian's ffmpeg 5.1), so that
+ * variable goes; `http_proxy` is set too, for any open that is not handed
+ * the option. Pure: returns a new object.
+ */
+export function proxiedEnv(base: NodeJS.ProcessEnv, httpProxy: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) {
+    if (!/^(no_proxy|http_proxy|https_proxy|all_proxy)$/i.test(k)) env[k] = v;
+  }
+  env.http_proxy = httpProxy;
+  return env;
 }

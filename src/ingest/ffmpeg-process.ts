@@ -32,6 +32,8 @@ export interface SpawnFfmpegOptions {
    * run). Default: no stdin.
    */
   stdin?: Readable;
+  /** The child's environment; default this process's. */
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 export interface FfmpegHandle {
@@ -108,6 +110,7 @@ export function spawnFfmpeg(args: readonly string[], opts: SpawnFfmpegOptions = 
   const child = spawn(binary, ['-nostdin', '-hide_banner', ...args], {
     stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     windowsHide: true,
+    ...(opts.env ? { env: opts.env } : {}),
   });
   live.add(child);
   const input = opts.stdin;

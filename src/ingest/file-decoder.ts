@@ -13,7 +13,7 @@
 import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import { DecodeError, NotAVideoError, type StreamSightError } from '../shared/errors.ts';
-import { buildDecodeArgs, isUrl, localPath } from './ffmpeg-args.ts';
+import { buildDecodeArgs, isUrl, localPath, proxiedEnv } from './ffmpeg-args.ts';
 import { classifyFailure, isErrorLine, isTextInputLine, isTruncationLine, logLevel, mostRelevantLine, stripLogPrefix, withoutInputPrefix } from './ffmpeg-log.ts';
 import { spawnFfmpeg, type FfmpegHandle } from './ffmpeg-process.ts';
 import { FrameSplitter } from './frame-splitter.ts';
@@ -33,6 +33,12 @@ export interface DecodeOptions {
   loop?: boolean;
   /** Protocols ffmpeg may open, e.g. ['file', 'http', 'https', 'tcp', 'tls']. */
   protocolWhitelist?: string[];
+  /**
+   * Every http(s) request of ffmpeg goes through this proxy (the host guard,
+   * host-guard-proxy.ts), `http://127.0.0.1:PORT`; `no_proxy` is removed
+   * from ffmpeg's environment so that no host skips it.
+   */
+  httpProxy?: string | undefined;
   /** ffmpeg program; default `ffmpeg` from PATH. */
   ffmpegPath?: string;
   /** How long ffmpeg gets to quit after SIGTERM before SIGKILL, ms; default 2000. */
@@ -119,6 +125,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
     loop: opts.loop,
     protocolWhitelist: opts.protocolWhitelist,
     inputOptions: opts.inputOptions,
+    httpProxy: opts.httpProxy,
   });
   const path = opts.stdin ? null : localPath(input);
   if (path !== null) await assertReadableFile(path);
@@ -138,6 +145,8 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
   const handle: FfmpegHandle = spawnFfmpeg(args, {
     binary: opts.ffmpegPath,
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    // The child's environment, not a setting: only the proxy variables change.
+    ...(opts.httpProxy !== undefined ? { env: proxiedEnv(process.env, opts.httpProxy) } : {}),
     onStderrLine(line) {
       const frame = parser.push(line);
       if (frame) {

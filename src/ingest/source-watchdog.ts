@@ -22,6 +22,10 @@
  *   restart ever leaves an ffmpeg or a pipe behind.
  * - ffmpeg's last log lines (showinfo lines excluded) are kept, redacted,
  *   for the error report; nothing shown carries the URL's credentials.
+ * - An http(s) source's ffmpeg reaches the network only through the
+ *   stream's host guard proxy (host-guard-proxy.ts), one per stream for
+ *   its whole life: a request to a host the stream may not reach stops the
+ *   run at once (E_SOURCE_HOST_REFUSED, the host in the status detail).
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -31,6 +35,8 @@ import type { StreamState } from '../contracts/results.ts';
 import { isStreamSightError, StreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { decodeFrames } from './file-decoder.ts';
+import { hostGuardRulesFor, targetOfUrl, type HostGuardRules } from './host-guard.ts';
+import { HostGuardProxy, HostRefusedError } from './host-guard-proxy.ts';
 import { stripLogPrefix } from './ffmpeg-log.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import { redactorFor } from './url-redaction.ts';
@@ -83,6 +89,12 @@ export interface SourceWatchdogOptions extends WatchdogTuning {
   realtime?: boolean | undefined;
   protocolWhitelist?: readonly string[] | undefined;
   inputOptions?: readonly string[] | undefined;
+  /**
+   * Hosts an http(s) source's ffmpeg may reach, through the host guard
+   * proxy. Default for an http(s) input: its own host:port only. `false`
+   * turns the guard off (no proxy). Ignored for other inputs.
+   */
+  hostGuard?: HostGuardRules | false | undefined;
   stdin?: Readable | undefined;
   ffmpegPath?: string | undefined;
   /** Each frame, in order. A returned promise holds ffmpeg (its pipe fills) and pauses the stall clock. */
@@ -173,6 +185,9 @@ export class SourceWatchdog {
   private readonly tuning: Required<Omit<WatchdogTuning, 'backoff'>>;
   private lastLog: string[] = [];
   private done: Promise<void> | undefined;
+  private proxy: HostGuardProxy | undefined;
+  /** The run in progress, for the proxy to stop it on a refused request. */
+  private currentRun: AbortController | undefined;
 
   constructor(private readonly opts: SourceWatchdogOptions) {
     this.redact = redactorFor(opts.url);
@@ -214,12 +229,43 @@ export class SourceWatchdog {
     this.opts.onState(state, detail === undefined ? undefined : this.redact(detail));
   }
 
+  /** The host guard proxy of an http(s) source, started once for the stream's life; undefined for other sources. */
+  private async startProxy(): Promise<string | undefined> {
+    const input = this.opts.input ?? this.opts.url;
+    if (this.opts.hostGuard === false || targetOfUrl(input) === undefined) return undefined;
+    const rules = this.opts.hostGuard ?? hostGuardRulesFor(input);
+    this.proxy = new HostGuardProxy({
+      rules,
+      onRefused: (target) => {
+        this.opts.logger.warn({ stream: this.opts.id, target }, 'host guard refused a request of ffmpeg');
+        this.currentRun?.abort(new HostRefusedError(`refused: ffmpeg was sent to ${target}, which this stream may not reach (a playlist or redirect pointing at another host)`));
+      },
+    });
+    return this.proxy.start();
+  }
+
   private async loop(): Promise<void> {
+    try {
+      await this.loopRuns();
+    } finally {
+      await this.proxy?.close();
+    }
+  }
+
+  private async loopRuns(): Promise<void> {
     const signal = this.abort.signal;
     this.opts.onState('starting', undefined);
+    let httpProxy: string | undefined;
+    try {
+      httpProxy = await this.startProxy();
+    } catch (err) {
+      this.opts.logger.error({ err, stream: this.opts.id }, 'host guard proxy cannot listen');
+      this.setState('failed', `host guard proxy cannot listen: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
     while (!signal.aborted) {
       this.runs++;
-      const { outcome, liveSince } = await this.runOnce();
+      const { outcome, liveSince } = await this.runOnce(httpProxy);
       if (signal.aborted) break;
       if (liveSince !== undefined) this.backoff.ranHealthy(liveSince, Date.now());
       const failed = !(outcome.kind === 'ended' && outcome.frames > 0 && this.opts.loop);
@@ -261,10 +307,11 @@ export class SourceWatchdog {
   }
 
   /** One ffmpeg process, from spawn to reaped. Never throws. */
-  private async runOnce(): Promise<{ outcome: RunOutcome; liveSince: number | undefined }> {
+  private async runOnce(httpProxy: string | undefined): Promise<{ outcome: RunOutcome; liveSince: number | undefined }> {
     const { opts, tuning } = this;
     const outer = this.abort.signal;
     const run = new AbortController();
+    this.currentRun = run;
     const onOuterAbort = (): void => run.abort(outer.reason);
     outer.addEventListener('abort', onOuterAbort, { once: true });
     const tail = new LogTail(tuning.logLines);
@@ -290,6 +337,7 @@ export class SourceWatchdog {
         stopGraceMs: tuning.stopGraceMs,
         ...(opts.protocolWhitelist ? { protocolWhitelist: [...opts.protocolWhitelist] } : {}),
         ...(opts.inputOptions ? { inputOptions: opts.inputOptions } : {}),
+        ...(httpProxy !== undefined ? { httpProxy } : {}),
         ...(opts.stdin ? { stdin: opts.stdin } : {}),
         ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}),
         onLogLine: (line) => {
@@ -315,6 +363,7 @@ export class SourceWatchdog {
     } catch (error) {
       return { outcome: { kind: 'error', error, frames }, liveSince };
     } finally {
+      this.currentRun = undefined;
       clearTimeout(timer);
       outer.removeEventListener('abort', onOuterAbort);
       this.lastLog = tail.take();

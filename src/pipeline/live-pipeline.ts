@@ -3,6 +3,7 @@ import type { FrameResult, LabelEvent, StreamInfo, StreamStatus } from '../contr
 import type { HysteresisOptions } from '../events/hysteresis-config.ts';
 import { LabelEventDetector } from '../events/label-event-detector.ts';
 import type { Readable } from 'node:stream';
+import { hostGuardRulesFor } from '../ingest/host-guard.ts';
 import { describeSource, type RtspTransport } from '../ingest/source-kind.ts';
 import type { WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
@@ -117,6 +118,8 @@ export class LivePipeline implements HttpBackend {
       bufferFrames: this.opts.live.bufferFrames,
       protocolWhitelist: whitelist,
       inputOptions: source.inputOptions,
+      // Every http(s) source reaches its own host:port, and the allowlist's hosts, through the host guard.
+      ...(source.kind === 'http' ? { hostGuard: hostGuardRulesFor(source.input, this.opts.allowlist?.hosts ?? []) } : {}),
       ...(source.stdin ? { stdin: this.opts.stdin ?? process.stdin } : {}),
       watchdog: mergeTuning(this.opts.watchdog, spec.watchdog),
       onFrame: () => this.loop.wake(),

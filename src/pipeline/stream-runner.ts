@@ -2,6 +2,7 @@ import { once, EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { StreamState, StreamStatus } from '../contracts/results.ts';
+import type { HostGuardRules } from '../ingest/host-guard.ts';
 import { SourceWatchdog, type WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
@@ -36,6 +37,8 @@ export interface StreamRunnerOptions {
   protocolWhitelist?: readonly string[] | undefined;
   /** ffmpeg input options before `-i` (e.g. `-rtsp_transport tcp`, `-f v4l2`). */
   inputOptions?: readonly string[] | undefined;
+  /** Hosts an http(s) source may reach (host guard proxy); default its own host:port; false: no guard. */
+  hostGuard?: HostGuardRules | false | undefined;
   /** ffmpeg's stdin, for a `-` source. */
   stdin?: Readable | undefined;
   /** Frames waiting for inference at most; default 4. */
@@ -82,6 +85,7 @@ export class StreamRunner {
       realtime: opts.realtime,
       protocolWhitelist: opts.protocolWhitelist,
       inputOptions: opts.inputOptions,
+      hostGuard: opts.hostGuard,
       stdin: opts.stdin,
       logger: opts.logger,
       ...(opts.random ? { random: opts.random } : {}),

@@ -1,7 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
@@ -19,7 +19,7 @@ after(async () => {
 
 const WATCHDOG = { stallTimeoutMs: 1500, startTimeoutMs: 8000, stopGraceMs: 500, backoff: { initialMs: 200, maxMs: 1000 } };
 
-test('HTTP MJPEG (ffmpeg -listen as the camera): live, sampled by the wall clock; a stalled server is restarted', { timeout: 60_000 }, async () => {
+test('HTTP MJPEG (ffmpeg -listen as the camera) through the host guard: live, sampled by the wall clock; a stalled server is restarted', { timeout: 60_000 }, async () => {
   const port = await freePort();
   const server = await startMjpegServer(port, 10);
   servers.push(server);
@@ -28,6 +28,10 @@ test('HTTP MJPEG (ffmpeg -listen as the camera): live, sampled by the wall clock
   const r = recordedRunner({ url, input: source.input, inputOptions: source.inputOptions, protocolWhitelist: protocolWhitelistFor('http'), watchdog: WATCHDOG, fps: 5 });
   r.runner.start();
   const liveAt = await r.waitFor('live', 15_000);
+  // Through the host guard (the runner's default for http sources), nothing else.
+  const argv = ffmpegChildrenOf(process.pid).filter((pid) => pid !== server.child.pid).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+  assert.equal(argv.length, 1);
+  assert.match(argv[0]![argv[0]!.indexOf('-http_proxy') + 1] ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   await new Promise((res) => setTimeout(res, 2000));
   // 5 fps of wall time from a 10 fps camera (MJPEG has no timestamps; ffmpeg would count them at 25 fps).
   const n = r.frames();

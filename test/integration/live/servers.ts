@@ -105,10 +105,28 @@ export function isListening(port: number): boolean {
   });
 }
 
-/** Serves the files of `dir` over HTTP (HLS playlists and segments). */
-export async function startStaticServer(dir: string, port = 0): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export interface StaticServer {
+  server: Server;
+  port: number;
+  /** Every request served, in order, with its Via header (set by a proxy). */
+  requests: Array<{ url: string; via: string | undefined }>;
+  /** Paths answered with a redirect to the given URL instead of a file. */
+  redirects: Map<string, string>;
+  close(): Promise<void>;
+}
+
+/** Serves the files of `dir` over HTTP (HLS playlists and segments), on `host` (default 127.0.0.1). */
+export async function startStaticServer(dir: string, port = 0, host = '127.0.0.1'): Promise<StaticServer> {
   const types: Record<string, string> = { '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t' };
+  const requests: StaticServer['requests'] = [];
+  const redirects = new Map<string, string>();
   const server = createHttpServer((req, res) => {
+    requests.push({ url: req.url ?? '', via: req.headers.via });
+    const to = redirects.get(new URL(req.url ?? '/', 'http://x').pathname);
+    if (to) {
+      res.writeHead(302, { location: to, 'content-length': 0 }).end();
+      return;
+    }
     const path = normalize(join(dir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
     if (!path.startsWith(dir) || !existsSync(path) || !statSync(path).isFile()) {
       res.writeHead(404).end();
@@ -117,11 +135,13 @@ export async function startStaticServer(dir: string, port = 0): Promise<{ server
     res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream', 'content-length': statSync(path).size });
     createReadStream(path).pipe(res);
   });
-  server.listen(port, '127.0.0.1');
+  server.listen(port, host);
   await once(server, 'listening');
   return {
     server,
     port: (server.address() as { port: number }).port,
+    requests,
+    redirects,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }

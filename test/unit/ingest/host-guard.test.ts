@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
+import { buildDecodeArgs, proxiedEnv } from '../../../src/ingest/ffmpeg-args.ts';
+import { formatTarget, hostGuardRulesFor, hostMatches, isTargetAllowed, parseAuthority, targetOfUrl } from '../../../src/ingest/host-guard.ts';
+
+test('a source reaches its own host:port (default ports filled in, case and brackets ignored), nothing else without patterns', () => {
+  const rules = hostGuardRulesFor('http://user:pw@Cam.Local:8080/live.m3u8');
+  assert.deepEqual(rules, { exact: [{ host: 'cam.local', port: 8080 }], patterns: [] });
+  assert.equal(isTargetAllowed(rules, { host: 'cam.local', port: 8080 }), true);
+  assert.equal(isTargetAllowed(rules, { host: 'CAM.LOCAL.', port: 8080 }), true);
+  assert.equal(isTargetAllowed(rules, { host: 'cam.local', port: 80 }), false, 'same host, another port');
+  assert.equal(isTargetAllowed(rules, { host: 'other.local', port: 8080 }), false);
+  assert.deepEqual(hostGuardRulesFor('https://10.0.0.5/x.m3u8').exact, [{ host: '10.0.0.5', port: 443 }]);
+  assert.deepEqual(hostGuardRulesFor('http://[::1]/x').exact, [{ host: '::1', port: 80 }]);
+  assert.deepEqual(hostGuardRulesFor('rtsp://cam/x').exact, [], 'not an http(s) URL');
+});
+
+test('allowlist patterns allow a host on any port; *.domain matches subdomains only', () => {
+  const rules = hostGuardRulesFor('http://cam.local/x.m3u8', ['cdn.example.com', '*.cams.example.com']);
+  assert.equal(isTargetAllowed(rules, { host: 'cdn.example.com', port: 8443 }), true);
+  assert.equal(isTargetAllowed(rules, { host: 'a.b.cams.example.com', port: 80 }), true);
+  assert.equal(isTargetAllowed(rules, { host: 'cams.example.com', port: 80 }), false);
+  assert.equal(isTargetAllowed(rules, { host: 'evilcams.example.com', port: 80 }), false);
+  assert.equal(hostMatches('Example.COM', 'example.com'), true);
+});
+
+test('CONNECT authorities and http(s) URLs parse to host:port; anything else is undefined', () => {
+  assert.deepEqual(parseAuthority('127.0.0.1:443'), { host: '127.0.0.1', port: 443 });
+  assert.deepEqual(parseAuthority('[::1]:8443'), { host: '::1', port: 8443 });
+  for (const bad of ['127.0.0.1', 'host:0', 'host:70000', 'a b:80', 'user@host:80', 'host:80/x', '']) assert.equal(parseAuthority(bad), undefined, bad);
+  assert.deepEqual(targetOfUrl('http://a.example/x'), { host: 'a.example', port: 80 });
+  assert.equal(targetOfUrl('ftp://a.example/x'), undefined);
+  assert.equal(targetOfUrl('not a url'), undefined);
+  assert.equal(formatTarget({ host: '::1', port: 80 }), '[::1]:80');
+});
+
+test('ffmpeg gets the proxy as an input option; its environment loses no_proxy and every other proxy variable', () => {
+  const geometry = { resizeShorter: 32, cropWidth: 32, cropHeight: 32 };
+  const args = buildDecodeArgs({ input: 'http://cam/x.m3u8', sampling: { mode: 'every' }, geometry, httpProxy: 'http://127.0.0.1:4567' });
+  const i = args.indexOf('-http_proxy');
+  assert.ok(i >= 0 && i < args.indexOf('-i'));
+  assert.equal(args[i + 1], 'http://127.0.0.1:4567');
+  assert.throws(() => buildDecodeArgs({ input: 'http://cam/x', sampling: { mode: 'every' }, geometry, httpProxy: 'socks5://x:1' }), RangeError);
+  assert.ok(!buildDecodeArgs({ input: 'http://cam/x', sampling: { mode: 'every' }, geometry }).includes('-http_proxy'));
+  const env = proxiedEnv({ PATH: '/bin', no_proxy: '127.0.0.1', NO_PROXY: '*', HTTPS_PROXY: 'http://corp:3128', http_proxy: 'http://corp:3128' }, 'http://127.0.0.1:4567');
+  assert.deepEqual(env, { PATH: '/bin', http_proxy: 'http://127.0.0.1:4567' });
+});
+
+test('the whitelists carry what proxying needs and nothing more: CONNECT (httpproxy) for https only', () => {
+  assert.deepEqual(protocolWhitelistFor('http'), ['http', 'tcp', 'crypto']);
+  assert.deepEqual(protocolWhitelistFor('https'), ['https', 'tls', 'tcp', 'crypto', 'httpproxy']);
+});
