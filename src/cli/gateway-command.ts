@@ -1,8 +1,5 @@
-import { createServer } from 'node:http';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
-import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
-import type { StreamInfo } from '../contracts/results.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
@@ -20,7 +17,7 @@ interface GatewayFlags {
 
 export function gatewayCommand(ctx: CommandContext): Command {
   const cmd = new Command('gateway')
-    .description('distributed: read the results stream and serve it over WebSocket (/ws), HTTP (/api, /metrics) and the dashboard; until SIGINT/SIGTERM')
+    .description('distributed: read the results stream and serve it over WebSocket (/ws), HTTP (/api, /metrics) and the dashboard; until SIGINT/SIGTERM. Read only: sources are added with `serve --redis` or `ingest`')
     .option('--redis <url>', 'the queue\'s Redis (also REDIS_URL)')
     .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
     .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
@@ -39,41 +36,22 @@ export function gatewayCommand(ctx: CommandContext): Command {
     if (url === undefined) throw new UsageError('gateway needs the queue\'s Redis: --redis URL or REDIS_URL');
     const logger = createLogger({ level: config.log.level });
 
-    const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler }, { WsGateway }, { Metrics }, { RedisLinks }, { ResultReader }, { ResultFeed }] = await Promise.all([
-      import('../gateway/auth.ts'), import('../gateway/dashboard-assets.ts'), import('../gateway/http-api.ts'), import('../gateway/ws-gateway.ts'),
-      import('../shared/metrics.ts'), import('../transport/redis-links.ts'), import('../transport/result-stream.ts'), import('../transport/result-feed.ts'),
+    const [{ Metrics }, { RedisLinks }, { openResultGateway }] = await Promise.all([
+      import('../shared/metrics.ts'), import('../transport/redis-links.ts'), import('../transport/result-gateway.ts'),
     ]);
     const links = await RedisLinks.open({ ...config.redis, url }, 'worker', `gateway-${process.pid}`, logger);
-    const metrics = new Metrics();
-    const http = createServer();
-    const gateway = new WsGateway({
-      server: http, ...wsGatewaySettings(config.server),
-      listStreams: (): StreamInfo[] => feed.listStreams(), logger: logger.child({ component: 'gateway' }), metrics,
-    });
-    const feed = new ResultFeed({ sink: gateway, events: config.events, metrics, redisReady: () => links.ready });
-    http.on('request', createHttpHandler({
-      backend: feed,
-      authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: config.server.token }).ok,
-      serveAsset: serveDashboardAsset,
-      logger: logger.child({ component: 'http' }),
-    }));
-    let port: number;
+    let gateway;
     try {
-      port = await listenOn(http, config.server);
+      gateway = await openResultGateway({ server: config.server, events: config.events, links, logger, metrics: new Metrics() });
     } catch (err) {
       await links.close();
       throw err;
     }
-    // Only what arrives from now on: the replay ring fills as results come.
-    const reader = new ResultReader({ client: links.queue, streamKey: links.names.resultsStream, from: '$', onEntry: (e) => feed.onEntry(e), logger });
-    process.stderr.write(`streamsight gateway: http://${config.server.host}:${port}/ · ws://${config.server.host}:${port}/ws · results from ${links.names.resultsStream}\n`);
+    process.stderr.write(`streamsight gateway: http://${config.server.host}:${gateway.port}/ · ws://${config.server.host}:${gateway.port}/ws · results from ${links.names.resultsStream}\n`);
 
     const signal = await waitForStopSignal();
     logger.info({ signal }, 'gateway stopping');
-    await reader.close();
     await gateway.close();
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
     await links.close();
     ctx.setExitCode(0);
   });

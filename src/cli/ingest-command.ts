@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
-import { UsageError } from '../shared/errors.ts';
+import { tuningFromSettings } from '../ingest/source-watchdog.ts';
+import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
 import { flagsToSettings, modelOptions, positiveNumber, type ModelFlags } from './options.ts';
@@ -33,7 +35,9 @@ export function ingestCommand(ctx: CommandContext): Command {
 Examples:
   REDIS_URL=redis://queue:6379 streamsight ingest --model resnet50 --source cam1=rtsp://10.0.0.5/stream1
   streamsight ingest --redis redis://queue:6379 --model resnet18 --source lobby=/srv/videos/lobby.mp4 --live --loop
-Live sources run until SIGINT/SIGTERM; with only files, ingest exits when they are enqueued.`);
+Live sources run until SIGINT/SIGTERM. Files: ingest waits until every frame has its result (batches
+that Redis lost, after a restart of a Redis that keeps nothing, are sent again), then exits; frames
+that truly got no result are named and the exit code is 13.`);
 
   return cmd.action(async (flags: IngestFlags) => {
     const settings = flagsToSettings({ ...flags, fps: undefined });
@@ -41,51 +45,56 @@ Live sources run until SIGINT/SIGTERM; with only files, ingest exits when they a
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
     if (url === undefined) throw new UsageError('ingest needs the queue\'s Redis: --redis URL or REDIS_URL');
-    const sources = config.sources.filter((s) => s.enabled).map((s) => ({ id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? flags.live, loop: s.loop ?? flags.loop }));
+    const sources: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
+      id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
+      rtspTransport: s.rtspTransport, ...(s.watchdog ? { watchdog: tuningFromSettings(s.watchdog) } : {}),
+    }));
     for (const pair of flags.source) {
       const eq = pair.indexOf('=');
       const id = pair.slice(0, eq);
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
       if (sources.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
-      sources.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live, loop: flags.loop });
+      sources.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop });
     }
     if (sources.length === 0) throw new UsageError('ingest needs at least one --source NAME=URL (or sources in the config)');
+    if (sources.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
     const logger = createLogger({ level: config.log.level });
 
-    const [{ loadModel }, { RedisLinks }, { ingestStream }, { isUrl }, { Metrics }] = await Promise.all([
-      import('../inference/model-loader.ts'), import('../transport/redis-links.ts'), import('../transport/stream-ingest.ts'),
-      import('../ingest/ffmpeg-args.ts'), import('../shared/metrics.ts'),
+    const [{ loadModel }, { IngestSession }, { Metrics }] = await Promise.all([
+      import('../inference/model-loader.ts'), import('../transport/ingest-session.ts'), import('../shared/metrics.ts'),
     ]);
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
-    const links = await RedisLinks.open({ ...config.redis, url }, 'producer', `ingest-${process.pid}`, logger);
     const metrics = new Metrics({ processMetrics: false });
+    const p = model.preprocess;
+    const session = await IngestSession.open({
+      redis: { ...config.redis, url }, name: `ingest-${process.pid}`,
+      model: { name: model.name, topK: config.model.topK, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      batch: model.fixedBatch ?? config.model.batch,
+      defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog) },
+      logger, metrics,
+    });
     const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
-    process.stderr.write(`streamsight ingest: ${sources.length} source(s) -> ${links.names.framesQueue}\n`);
+    process.stderr.write(`streamsight ingest: ${sources.length} source(s) -> ${session.links.names.framesQueue}\n`);
     try {
-      const outcomes = await Promise.allSettled(sources.map((s) => {
-        const network = isUrl(s.url) && !s.url.startsWith('file:');
-        const live = s.live ?? network;
-        const fps = s.fps ?? (live ? config.live.fps : config.sampling.fps);
-        return ingestStream({
-          id: s.id, url: s.url, sampling: { mode: 'fps', fps }, live, realtime: live && !network, loop: s.loop ?? false,
-          geometry: { resizeShorter: model.preprocess.resizeShorter, cropWidth: model.preprocess.inputWidth, cropHeight: model.preprocess.inputHeight },
-          model: { name: model.name, topK: config.model.topK }, batch: model.fixedBatch ?? config.model.batch,
-          links, logger: logger.child({ stream: s.id }), metrics, signal: abort.signal,
-        });
-      }));
-      for (const [i, o] of outcomes.entries()) {
-        if (o.status === 'rejected') {
-          const err = o.reason as Error & { toLine?: () => string; exitCode?: number };
-          process.stderr.write(`${sources[i]!.id}: ${err.toLine ? err.toLine() : err.message}\n`);
-          ctx.setExitCode(err.exitCode ?? 1);
+      const reports = await Promise.all(sources.map((s) => session.run(s, abort.signal)));
+      for (const [i, r] of reports.entries()) {
+        const id = sources[i]!.id;
+        process.stderr.write(`${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded\n`);
+        if (r.state === 'failed') ctx.setExitCode(1);
+        if (r.lost.length > 0) {
+          const err = new FramesLostError(`${id}: ${r.lost.length} frame(s) got no result: ${r.lost.slice(0, 20).map((l) => `seq ${l.seq} (${l.ptsMs} ms)`).join(', ')}${r.lost.length > 20 ? ', ...' : ''}; last reason: ${r.lost[r.lost.length - 1]!.reason}`);
+          process.stderr.write(err.toLine() + '\n');
+          ctx.setExitCode(err.exitCode);
         }
       }
-      const dropped = (await metrics.framesDropped.get()).values.filter((v) => v.value > 0);
+      const { batches, frames } = session.resent;
+      if (batches > 0) process.stderr.write(`${batches} batch(es) (${frames} frame(s)) sent again: Redis lost them or they failed\n`);
+      const dropped = (await metrics.framesDropped.get()).values.filter((v) => v.value > 0 && v.labels.reason !== 'lost');
       for (const d of dropped) process.stderr.write(`${String(d.labels.stream)}: ${d.value} frame(s) dropped (${String(d.labels.reason)})\n`);
     } finally {
       offInterrupt();
-      await links.close();
+      await session.close();
     }
   });
 }

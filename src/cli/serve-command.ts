@@ -20,6 +20,7 @@ interface ServeFlags extends ModelFlags {
   index?: string;
   config?: string;
   rtspTransport?: 'tcp' | 'udp';
+  redis?: string;
 }
 
 function sourceFlag(value: string, previous: string[] = []): string[] {
@@ -30,7 +31,7 @@ function sourceFlag(value: string, previous: string[] = []): string[] {
 
 export function serveCommand(ctx: CommandContext): Command {
   const cmd = new Command('serve')
-    .description('run sources, inference, label events and the gateway (HTTP + WebSocket + dashboard) in one process, until SIGINT/SIGTERM')
+    .description('run sources, inference, label events and the gateway (HTTP + WebSocket + dashboard) in one process, until SIGINT/SIGTERM; with --redis, inference is done by `streamsight worker`s')
     .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
     .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
     .addOption(new Option('--source <name=url>', 'a source: rtsp(s)://, http(s):// (MJPEG, HLS), srt://, udp://, /dev/videoN, - (stdin) or a file; repeatable').argParser(sourceFlag).default([]))
@@ -40,13 +41,15 @@ export function serveCommand(ctx: CommandContext): Command {
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')))
     .addOption(new Option('--top-k <n>', 'labels kept per frame [default: 5]').argParser(positiveInt('--top-k')))
     .option('--token <token>', 'require this token from WebSocket clients and for POST/DELETE /api/streams')
-    .option('--index <file>', 'an index made by `streamsight index`: served at GET /api/search and on the dashboard\'s search page');
+    .option('--index <file>', 'an index made by `streamsight index`: served at GET /api/search and on the dashboard\'s search page')
+    .option('--redis <url>', 'distributed: decode and serve here, inference by `streamsight worker`s over this Redis (also REDIS_URL)');
   for (const o of modelOptions()) cmd.addOption(o);
   cmd.addHelpText('after', `
 Examples:
   streamsight serve --model resnet18 --source lobby=/srv/videos/lobby.mp4 --live --loop
   streamsight serve --model resnet18 --source door=rtsp://user:pass@10.0.0.5:554/stream1 --rtsp-transport udp
   ffmpeg -i cam.mp4 -f mpegts - | streamsight serve --source piped=-
+  streamsight serve --redis redis://queue:6379 --model resnet18 --source door=rtsp://10.0.0.5/stream1   (plus: streamsight worker)
   streamsight serve --config config/site.yaml --port 9000
 Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed), /metrics.`);
 
@@ -54,6 +57,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     const settings = flagsToSettings({ ...flags, fps: undefined });
     const serverFlags = Object.fromEntries(Object.entries({ port: flags.port, host: flags.host, token: flags.token }).filter(([, v]) => v !== undefined));
     if (Object.keys(serverFlags).length > 0) settings.server = serverFlags;
+    if (flags.redis !== undefined) settings.redis = { url: flags.redis };
     const config = loadConfig({ file: flags.config, flags: settings });
     const logger = createLogger({ level: config.log.level });
 
@@ -78,6 +82,12 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       const store = IndexStore.open(flags.index, { readonly: true });
       search = createSearchRoute(store);
       closeIndex = () => store.close();
+    }
+    const redisUrl = config.redis.url;
+    if (redisUrl !== undefined) {
+      await serveDistributed({ config, url: redisUrl, specs, fileFps: flags.fps, search, logger }).finally(closeIndex);
+      ctx.setExitCode(0);
+      return;
     }
     // Loaded here, not at the top: other commands do not pay for the gateway's modules.
     const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler }, { WsGateway }, { InferenceEngine }, { loadModel }, { Metrics }, { LivePipeline }] = await Promise.all([
@@ -149,4 +159,21 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     clearTimeout(force);
     ctx.setExitCode(0);
   });
+}
+
+/** `serve --redis`: ingest + gateway here (src/transport/distributed-serve.ts), until SIGINT/SIGTERM. */
+async function serveDistributed(opts: import('../transport/distributed-serve.ts').DistributedServeOptions): Promise<void> {
+  const [{ openDistributedServe }, { redactUrl }] = await Promise.all([import('../transport/distributed-serve.ts'), import('../transport/redis-keys.ts')]);
+  const served = await openDistributedServe(opts);
+  const { host } = opts.config.server;
+  process.stderr.write(`streamsight serve: http://${host}:${served.port}/ (dashboard) · ws://${host}:${served.port}/ws · ${opts.specs.length} stream(s) · inference by workers via ${redactUrl(opts.url)}\n`);
+  const signal = await waitForStopSignal();
+  opts.logger.info({ signal }, 'shutting down');
+  const force = setTimeout(() => {
+    process.stderr.write('shutdown took over 10 s; exiting\n');
+    process.exit(1);
+  }, 10_000);
+  force.unref();
+  await served.close();
+  clearTimeout(force);
 }

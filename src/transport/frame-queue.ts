@@ -24,7 +24,7 @@ export class FrameQueue {
   private readonly queue: Queue;
   private closed = false;
 
-  constructor(connection: Redis, names: RedisNames, private readonly options: FrameQueueOptions) {
+  constructor(private readonly connection: Redis, names: RedisNames, private readonly options: FrameQueueOptions) {
     // BullMQ's event stream is trimmed to about 1000 entries: nothing here reads it.
     this.queue = new Queue(names.framesQueue, { connection, prefix: names.prefix, streams: { events: { maxLen: 1000 } } });
     // Errors also surface on the calls, where the caller handles them; this is for the log.
@@ -52,7 +52,11 @@ export class FrameQueue {
 
   /** Removes a job that no worker has taken yet; false when it was taken or is gone. */
   async removeWaiting(jobId: string): Promise<boolean> {
-    return (await this.queue.remove(jobId)) === 1;
+    // BullMQ's remove() answers 1 for a job that is gone as well (done and removed):
+    // taking the id out of the wait list first, atomically, makes "no worker took it" exact.
+    if ((await this.connection.lrem(this.queue.toKey('wait'), 1, jobId)) === 0) return false;
+    await this.queue.remove(jobId);
+    return true;
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,13 @@ export interface RemoteInferenceOptions {
   failedJobsKept: number;
   /** Give up when Redis stays unreachable this long, ms. */
   unavailableTimeoutMs: number;
+  /**
+   * Results to this shared stream (the one gateways read; `ingest` of files)
+   * instead of a private reply stream: entries of other producers are
+   * ignored, only what is added from now on is read, and close() leaves the
+   * stream in place. Default: a private stream, deleted at close.
+   */
+  resultsStream?: string | undefined;
   logger: Logger;
 }
 
@@ -84,10 +91,10 @@ export class RemoteInference {
   readonly stats = { resentBatches: 0, resentFrames: 0, lostFrames: 0 };
 
   constructor(private readonly opts: RemoteInferenceOptions) {
-    this.replyKey = opts.names.replyStream(randomUUID());
+    this.replyKey = opts.resultsStream ?? opts.names.replyStream(randomUUID());
     this.queue = new FrameQueue(opts.queueConnection, opts.names, { attempts: opts.jobAttempts, failedJobsKept: opts.failedJobsKept, logger: opts.logger });
     this.store = new FrameStore(opts.frameConnection, opts.names, opts.frameTtlMs);
-    this.reader = new ResultReader({ client: opts.readerConnection, streamKey: this.replyKey, from: '0', onEntry: (e) => this.onEntry(e), logger: opts.logger });
+    this.reader = new ResultReader({ client: opts.readerConnection, streamKey: this.replyKey, from: opts.resultsStream === undefined ? '0' : '$', onEntry: (e) => this.onEntry(e), logger: opts.logger });
     const every = Math.max(50, Math.min(1000, Math.floor(opts.resultTimeoutMs / 4)));
     this.watchdog = setInterval(() => void this.check(), every);
   }
@@ -238,8 +245,8 @@ export class RemoteInference {
 
   /**
    * Idempotent. Pending batches are rejected (the pipeline has written what
-   * was answered). The reply stream is deleted; the connections are the
-   * caller's.
+   * was answered). A private reply stream is deleted (a shared one is not);
+   * the connections are the caller's.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -248,7 +255,7 @@ export class RemoteInference {
     for (const p of this.pending.values()) p.reject(new RangeError('remote inference closed'));
     this.pending.clear();
     await this.reader.close();
-    await this.opts.queueConnection.unlink(this.replyKey).catch((err: unknown) => {
+    if (this.opts.resultsStream === undefined) await this.opts.queueConnection.unlink(this.replyKey).catch((err: unknown) => {
       // It was written with MAXLEN; at worst it stays until Redis restarts.
       this.opts.logger.debug({ err: (err as Error).message, key: this.replyKey }, 'reply stream not deleted');
     });

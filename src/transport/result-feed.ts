@@ -19,14 +19,17 @@ export interface ResultFeedOptions {
   metrics: Metrics;
   /** True while Redis is reachable (for /readyz). */
   redisReady: () => boolean;
+  /** Streams whose entries are skipped (removed over HTTP while their last results were in flight). */
+  ignore?: ((stream: string) => boolean) | undefined;
 }
 
 /**
  * `streamsight gateway`: entries of the shared results stream turned into
  * what the embedded gateway publishes (frames, label events, status), with
  * each frame taken once per (stream, run, seq) whatever the redeliveries.
- * Also the HTTP backend: the gateway only reads; streams are added where the
- * ingest runs, so POST/DELETE /api/streams answer 405.
+ * Also the HTTP backend of `streamsight gateway`, which only reads: streams
+ * are added where an ingest runs (`serve --redis`, `ingest`), so POST and
+ * DELETE /api/streams answer 405 and say so.
  */
 export class ResultFeed implements HttpBackend {
   private readonly seen = new SeenFrames();
@@ -43,6 +46,7 @@ export class ResultFeed implements HttpBackend {
 
   onEntry(entry: ResultEntry): void {
     const { sink, metrics } = this.opts;
+    if (this.opts.ignore?.(entry.stream)) return;
     if (entry.kind === 'status') {
       const prev = this.streams.get(entry.stream);
       this.streams.set(entry.stream, { id: entry.stream, state: entry.state, model: entry.model ?? prev?.model ?? '', fps: entry.fps ?? prev?.fps ?? 0 });
@@ -81,12 +85,19 @@ export class ResultFeed implements HttpBackend {
     return this.streams.has(id);
   }
 
+  /** Forgets a stream (removed where it was ingested): its open labels end now. */
+  forget(id: string): void {
+    for (const e of this.detector.flush(id)) this.emitEvent(e);
+    this.detector.forget(id);
+    this.streams.delete(id);
+  }
+
   async addStream(_request: AddStreamRequest): Promise<StreamInfo> {
-    throw new HttpProblem(405, 'not_here', 'this gateway only reads results; add sources where `streamsight ingest` runs');
+    throw new HttpProblem(405, 'not_here', 'this gateway only reads results: add sources with `streamsight serve --redis` or `streamsight ingest`');
   }
 
   async removeStream(_id: string): Promise<boolean> {
-    throw new HttpProblem(405, 'not_here', 'this gateway only reads results; remove sources where `streamsight ingest` runs');
+    throw new HttpProblem(405, 'not_here', 'this gateway only reads results: remove sources where they are ingested (`streamsight serve --redis` or `streamsight ingest`)');
   }
 
   async snapshot(_id: string): Promise<Buffer | undefined> {

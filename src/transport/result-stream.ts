@@ -51,6 +51,9 @@ export class ResultReader {
     while (!this.closed) {
       let reply: [string, [string, string[]][]][] | null;
       try {
+        // `$` is resolved once to the stream's last ID: given to every XREAD, an
+        // entry added between two reads would be missed.
+        if (this.lastId === '$') this.lastId = await lastEntryId(client, streamKey);
         reply = await client.xread('COUNT', this.opts.count ?? 256, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', streamKey, this.lastId) as [string, [string, string[]][]][] | null;
       } catch (err) {
         if (this.closed) break;
@@ -87,4 +90,10 @@ export class ResultReader {
     await Promise.race([this.done, new Promise<void>((r) => (timer = setTimeout(r, (this.opts.blockMs ?? 500) + 1000)))]);
     clearTimeout(timer);
   }
+}
+
+/** The ID of a stream's last entry; `0-0` when it is empty or absent (every later entry is above it). */
+async function lastEntryId(client: Redis, streamKey: string): Promise<string> {
+  const last = (await client.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
+  return last[0]?.[0] ?? '0-0';
 }

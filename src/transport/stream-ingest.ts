@@ -1,142 +1,259 @@
-import { randomUUID } from 'node:crypto';
-import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
+import type { Readable } from 'node:stream';
+import type { Frame, FrameGeometry } from '../contracts/frame.ts';
+import type { StreamState } from '../contracts/results.ts';
 import type { FrameJob, ResultEntry } from '../contracts/transport.ts';
-import { decodeFrames } from '../ingest/file-decoder.ts';
-import { isStreamSightError } from '../shared/errors.ts';
+import { SourceWatchdog } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { FrameQueue } from './frame-queue.ts';
 import { FrameStore } from './frame-store.ts';
 import { jobIdFor } from './redis-keys.ts';
 import type { RedisLinks } from './redis-links.ts';
+import type { RemoteBatch } from './remote-inference.ts';
 import { ResultPublisher } from './result-stream.ts';
+import type { SourcePlan } from './source-plan.ts';
+
+/** Inference of a file's batches that answers once their results are in (RemoteInference on the shared results stream). */
+export interface FileInference {
+  infer(frames: readonly Frame[]): Promise<RemoteBatch>;
+}
 
 export interface StreamIngestOptions {
   id: string;
+  /** The source as configured; may carry credentials, which are never shown. */
   url: string;
-  sampling: Sampling;
+  plan: SourcePlan;
+  /** ffmpeg's stdin, for a `-` source. */
+  stdin?: Readable | undefined;
   geometry: FrameGeometry;
   model: { name: string; topK: number };
-  /** Latest-frame semantics: per-stream high-water mark, oldest dropped. Else (files) every frame, ffmpeg paused when the queue is deep. */
-  live: boolean;
-  /** Play a file at its native rate, as a camera would. */
-  realtime: boolean;
-  loop: boolean;
   /** Frames per job for files (live frames go one per job: workers batch across them). */
   batch: number;
   links: RedisLinks;
+  /** Files: their batches go through this, which re-sends what Redis lost. */
+  files: FileInference;
   logger: Logger;
   metrics: Metrics;
+  /** Aborting stops the source (its ffmpeg is reaped) without waiting for results. */
   signal: AbortSignal;
+  /** Each decoded frame (the latest one makes snapshots). */
+  onFrame?: ((frame: Frame) => void) | undefined;
+  /** Each state as published to the results stream. */
+  onState?: ((state: StreamState, detail: string | undefined) => void) | undefined;
+}
+
+/** A frame of a file that got no result even after re-sending. */
+export interface LostFrame {
+  run: string;
+  seq: number;
+  ptsMs: number;
+  reason: string;
+}
+
+export interface IngestReport {
+  state: 'ended' | 'failed';
+  detail: string | undefined;
+  /** ffmpeg runs (restarts + 1). */
+  runs: number;
+  /** Frames decoded. */
+  frames: number;
+  /** Files: frames that got no result (never silently skipped: named here). */
+  lost: LostFrame[];
 }
 
 /**
- * `streamsight ingest` for one source: decode, put frames in the frame
- * store, enqueue jobs whose results go to the shared results stream (read by
- * gateways), and announce the stream's state there too.
+ * `streamsight ingest` for one source: the project's ffmpeg watchdog keeps
+ * it decoding (stall detection, restarts with backoff, the same states as
+ * embedded `serve`), frames go to the frame store, jobs to the queue, and
+ * the stream's states to the shared results stream (read by gateways),
+ * where the workers also put the results.
  *
  * Live: at most `liveHighWaterFrames` of this stream's frames wait in the
  * queue; past it the oldest waiting job is removed (reason `high_water`),
  * and while Redis is away frames are dropped (reason `redis_unavailable`):
  * latency stays flat and the stream carries on from the next frame.
- * Files: nothing is dropped; decoding pauses while the queue is deep.
+ *
+ * Files: nothing is dropped. Each batch is held here until its result is in
+ * (at most `inFlightFrames` frames; ffmpeg is paused meanwhile, and while the
+ * queue is deep), so a batch that Redis lost (a restart of a Redis that
+ * keeps nothing on disk) is sent again. A frame that cannot be recovered is
+ * counted (reason `lost`) and named in the report. The stream is announced
+ * `ended` once every result is in.
  */
-export async function ingestStream(opts: StreamIngestOptions): Promise<void> {
-  const { links, logger, metrics, id } = opts;
+export async function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
+  const { links, logger, metrics, id, plan } = opts;
   const settings = links.settings;
-  const queue = new FrameQueue(links.queue, links.names, { attempts: settings.jobAttempts, failedJobsKept: settings.failedJobsKept, logger });
-  const store = new FrameStore(links.frames, links.names, opts.live ? Math.min(settings.frameTtlMs, 60_000) : settings.frameTtlMs);
   const publisher = new ResultPublisher(links.queue, settings.resultsMaxLen);
-  const results = links.names.resultsStream;
-  const status = async (state: Extract<ResultEntry, { kind: 'status' }>['state'], detail?: string): Promise<void> => {
-    const entry: ResultEntry = { kind: 'status', stream: id, state, model: opts.model.name, ...(detail ? { detail } : {}), ...(opts.sampling.mode === 'fps' ? { fps: opts.sampling.fps } : {}) };
-    await publisher.publish(results, entry).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'status not published (Redis away)'));
+  let published = Promise.resolve();
+  /** States go out in order; a state lost while Redis is away is logged, not retried (the next one supersedes it). */
+  const publish = (state: StreamState, detail: string | undefined): void => {
+    for (const s of ['starting', 'live', 'reconnecting', 'ended', 'failed'] as const) metrics.streamState.set({ stream: id, state: s }, s === state ? 1 : 0);
+    opts.onState?.(state, detail);
+    const entry: ResultEntry = { kind: 'status', stream: id, state, model: opts.model.name, ...(detail ? { detail } : {}), fps: plan.fps };
+    published = published.then(() => publisher.publish(links.names.resultsStream, entry)).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message, state }, 'stream state not published (Redis away)');
+    });
   };
-  /** Job ids of this stream's live frames, oldest first, that may still be waiting. */
-  const waiting: { jobId: string; key: string }[] = [];
-  const drop = (reason: string, n = 1): void => metrics.framesDropped.inc({ stream: id, reason }, n);
 
-  const enqueue = async (frames: Frame[]): Promise<void> => {
-    const first = frames[0]!;
-    const refs = await store.put(frames);
-    const job: FrameJob = {
-      v: 1, stream: id, run: first.runId, model: opts.model.name, width: first.width, height: first.height,
-      topK: opts.model.topK, embeddings: true, results, frames: refs,
-    };
-    const jobId = jobIdFor(first.runId, first.seq, 1);
-    await queue.add(jobId, job);
-    if (opts.live) waiting.push({ jobId, key: refs[0]!.key });
-  };
+  const live = plan.live ? new LiveEnqueuer(opts) : undefined;
+  const file = plan.live ? undefined : new FileBatches(opts);
+  let decoded = 0;
+  let finish!: (end: { state: 'ended' | 'failed'; detail: string | undefined }) => void;
+  const finished = new Promise<{ state: 'ended' | 'failed'; detail: string | undefined }>((resolve) => (finish = resolve));
+
+  const watchdog = new SourceWatchdog({
+    ...plan.watchdog,
+    id, url: opts.url, input: plan.input, inputOptions: plan.inputOptions, protocolWhitelist: plan.protocolWhitelist,
+    live: plan.camera, loop: plan.loop, restartable: plan.restartable, realtime: plan.realtime,
+    sampling: { mode: 'fps', fps: plan.fps }, geometry: opts.geometry,
+    ...(opts.stdin ? { stdin: opts.stdin } : {}),
+    logger,
+    onFrame: (frame) => {
+      decoded++;
+      metrics.framesDecoded.inc({ stream: id });
+      opts.onFrame?.(frame);
+      return live ? live.add(frame) : file!.add(frame);
+    },
+    onState: (state, detail) => {
+      // A file is `ended` once its results are in, not when ffmpeg is done.
+      if (state === 'ended' || state === 'failed') finish({ state, detail });
+      else publish(state, detail);
+    },
+    onRestart: () => metrics.decoderRestarts.inc({ stream: id }),
+  });
+  const onAbort = (): void => finish({ state: 'ended', detail: 'stopped' });
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  file?.onError((message) => finish({ state: 'failed', detail: message }));
 
   try {
-    await status('starting');
-    let run = 0;
-    do {
-      const runId = randomUUID();
-      const decode = decodeFrames(opts.url, { streamId: id, runId, sampling: opts.sampling, geometry: opts.geometry, realtime: opts.realtime, signal: opts.signal });
-      let batch: Frame[] = [];
-      let announced = false;
-      for await (const frame of decode) {
-        metrics.framesDecoded.inc({ stream: id });
-        if (!announced) {
-          announced = true;
-          await status('live');
-        }
-        if (opts.live) {
-          try {
-            await enqueue([frame]);
-            while (waiting.length > settings.liveHighWaterFrames) {
-              const oldest = waiting.shift()!;
-              // Removed only if no worker took it yet; a taken or finished job is simply forgotten.
-              if (await queue.removeWaiting(oldest.jobId)) {
-                drop('high_water');
-                await store.delete([oldest.key]);
-              }
-            }
-          } catch (err) {
-            drop('redis_unavailable');
-            logger.debug({ err: (err as Error).message }, 'live frame dropped: Redis away');
-          }
-          continue;
-        }
-        batch.push(frame);
-        if (batch.length >= opts.batch) {
-          await enqueueFile(batch);
-          batch = [];
-        }
-      }
-      if (batch.length > 0) await enqueueFile(batch);
-      run++;
-    } while (opts.loop && !opts.signal.aborted);
-    await status('ended', `${run} run(s)`);
-  } catch (err) {
-    if (opts.signal.aborted) {
-      await status('ended', 'stopped');
-      return;
+    if (!opts.signal.aborted) watchdog.start();
+    else onAbort();
+    let end = await finished;
+    await watchdog.stop();
+    if (file && !opts.signal.aborted) {
+      const error = await file.drain(end.state === 'ended');
+      if (error !== undefined) end = { state: 'failed', detail: error };
     }
-    const message = isStreamSightError(err) ? err.message : String(err);
-    await status('failed', message);
-    throw err;
+    publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
+    await published;
+    return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [] };
   } finally {
-    await queue.close();
+    opts.signal.removeEventListener('abort', onAbort);
+    await live?.close();
+  }
+}
+
+/** Live frames: one job each, at most `liveHighWaterFrames` of them waiting, the oldest dropped past it. */
+class LiveEnqueuer {
+  private readonly queue: FrameQueue;
+  private readonly store: FrameStore;
+  /** Job ids of this stream's frames, oldest first, that may still be waiting. */
+  private readonly waiting: { jobId: string; key: string }[] = [];
+
+  constructor(private readonly opts: StreamIngestOptions) {
+    const { links, logger } = opts;
+    const s = links.settings;
+    this.queue = new FrameQueue(links.queue, links.names, { attempts: s.jobAttempts, failedJobsKept: s.failedJobsKept, logger });
+    // A live frame is worth nothing after a minute: let Redis free it sooner.
+    this.store = new FrameStore(links.frames, links.names, Math.min(s.frameTtlMs, 60_000));
   }
 
-  /** Files: wait while the queue is deep (ffmpeg stays paused), retry while Redis is away. */
-  async function enqueueFile(frames: Frame[]): Promise<void> {
-    const since = performance.now();
-    for (;;) {
-      try {
-        while ((await queue.waiting()) > settings.queueHighWaterJobs) {
-          if (opts.signal.aborted) return;
-          await new Promise((r) => setTimeout(r, 100));
+  async add(frame: Frame): Promise<void> {
+    const { opts } = this;
+    const drop = (reason: string): void => opts.metrics.framesDropped.inc({ stream: opts.id, reason });
+    try {
+      const refs = await this.store.put([frame]);
+      const job: FrameJob = {
+        v: 1, stream: opts.id, run: frame.runId, model: opts.model.name, width: frame.width, height: frame.height,
+        topK: opts.model.topK, embeddings: true, results: opts.links.names.resultsStream, frames: refs,
+      };
+      const jobId = jobIdFor(frame.runId, frame.seq, 1);
+      await this.queue.add(jobId, job);
+      this.waiting.push({ jobId, key: refs[0]!.key });
+      while (this.waiting.length > opts.links.settings.liveHighWaterFrames) {
+        const oldest = this.waiting.shift()!;
+        // Removed only if no worker took it yet; a taken or finished job is simply forgotten.
+        if (await this.queue.removeWaiting(oldest.jobId)) {
+          drop('high_water');
+          await this.store.delete([oldest.key]);
         }
-        await enqueue(frames);
-        return;
-      } catch (err) {
-        if (opts.signal.aborted) return;
-        if (performance.now() - since > settings.unavailableTimeoutMs) throw err;
-        await new Promise((r) => setTimeout(r, 250));
       }
+      opts.metrics.queueDepth.set({ stream: opts.id }, this.waiting.length);
+    } catch (err) {
+      drop('redis_unavailable');
+      opts.logger.debug({ err: (err as Error).message }, 'live frame dropped: Redis away');
     }
+  }
+
+  async close(): Promise<void> {
+    this.opts.metrics.queueDepth.set({ stream: this.opts.id }, 0);
+    await this.queue.close();
+  }
+}
+
+/** A file's frames in batches of one run, held until answered, at most `inFlightFrames` at once. */
+class FileBatches {
+  private batch: Frame[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private inFlightFrames = 0;
+  private error: string | undefined;
+  private onErrorCb: ((message: string) => void) | undefined;
+  readonly lost: LostFrame[] = [];
+
+  constructor(private readonly opts: StreamIngestOptions) {}
+
+  onError(cb: (message: string) => void): void {
+    this.onErrorCb = cb;
+  }
+
+  /** The returned promise holds ffmpeg (its pipe fills) while the window is full. */
+  async add(frame: Frame): Promise<void> {
+    if (this.error !== undefined) return;
+    // A job carries frames of one run: a restart (new run) closes the batch.
+    if (this.batch.length > 0 && this.batch[0]!.runId !== frame.runId) await this.send(this.take());
+    this.batch.push(frame);
+    if (this.batch.length >= this.opts.batch) await this.send(this.take());
+  }
+
+  /** Sends what is left (when the file ended well) and waits for every answer; the error that stopped it, if any. */
+  async drain(flush: boolean): Promise<string | undefined> {
+    if (flush && this.batch.length > 0 && this.error === undefined) await this.send(this.take());
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    return this.error;
+  }
+
+  private take(): Frame[] {
+    const frames = this.batch;
+    this.batch = [];
+    return frames;
+  }
+
+  private async send(frames: Frame[]): Promise<void> {
+    const { opts } = this;
+    const window = opts.links.settings.inFlightFrames;
+    while (this.inFlightFrames + frames.length > window && this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.error !== undefined) return;
+    this.inFlightFrames += frames.length;
+    const answered: Promise<void> = opts.files.infer(frames).then(
+      (result) => this.settle(frames, result),
+      (err: unknown) => {
+        // Redis away past its patience, or inference closed: the stream stops, what was answered stays answered.
+        this.error ??= err instanceof Error ? err.message : String(err);
+        this.onErrorCb?.(this.error);
+      },
+    ).finally(() => {
+      this.inFlightFrames -= frames.length;
+      this.inFlight.delete(answered);
+    });
+    this.inFlight.add(answered);
+  }
+
+  private settle(frames: Frame[], result: RemoteBatch): void {
+    if (!result.lost) return;
+    for (const [i, reason] of result.lost) {
+      const f = frames[i]!;
+      this.lost.push({ run: f.runId, seq: f.seq, ptsMs: f.ptsMs, reason });
+    }
+    this.opts.metrics.framesDropped.inc({ stream: this.opts.id, reason: 'lost' }, result.lost.size);
   }
 }

@@ -1,0 +1,101 @@
+import type { Readable } from 'node:stream';
+import type { Frame, FrameGeometry } from '../contracts/frame.ts';
+import type { StreamState } from '../contracts/results.ts';
+import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Metrics } from '../shared/metrics.ts';
+import { RedisLinks, type RedisSettings } from './redis-links.ts';
+import { RemoteInference } from './remote-inference.ts';
+import { planSource, type PlanDefaults } from './source-plan.ts';
+import { ingestStream, type IngestReport } from './stream-ingest.ts';
+
+export interface IngestSessionOptions {
+  redis: RedisSettings;
+  /** Connection names start with this (CLIENT LIST shows who is who). */
+  name: string;
+  model: { name: string; topK: number; geometry: FrameGeometry; inputWidth: number; inputHeight: number };
+  /** Frames per job for files. */
+  batch: number;
+  defaults: PlanDefaults;
+  /** What a `-` source reads; default process.stdin. */
+  stdin?: Readable | undefined;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface IngestHooks {
+  onFrame?: ((frame: Frame) => void) | undefined;
+  onState?: ((state: StreamState, detail: string | undefined) => void) | undefined;
+}
+
+/**
+ * The ingest role in one process (`streamsight ingest`, `serve --redis`):
+ * its Redis connections (producer role: they fail fast and the caller
+ * decides), the inference of files on the shared results stream (which
+ * re-sends what Redis lost), and one `ingestStream` per source.
+ */
+export class IngestSession {
+  private closed = false;
+  private stdinTaken = false;
+
+  private constructor(
+    private readonly opts: IngestSessionOptions,
+    readonly links: RedisLinks,
+    private readonly files: RemoteInference,
+  ) {}
+
+  /** Connects (RedisUnavailableError after `unavailableTimeoutMs`). */
+  static async open(opts: IngestSessionOptions): Promise<IngestSession> {
+    const links = await RedisLinks.open(opts.redis, 'producer', opts.name, opts.logger);
+    const s = opts.redis;
+    const files = new RemoteInference({
+      queueConnection: links.queue, frameConnection: links.frames, readerConnection: links.extra('results'), names: links.names,
+      model: { name: opts.model.name, inputWidth: opts.model.inputWidth, inputHeight: opts.model.inputHeight },
+      topK: opts.model.topK, embeddings: true, frameTtlMs: s.frameTtlMs, queueHighWaterJobs: s.queueHighWaterJobs,
+      resultTimeoutMs: s.resultTimeoutMs, maxResends: s.maxResends, jobAttempts: s.jobAttempts, failedJobsKept: s.failedJobsKept,
+      unavailableTimeoutMs: s.unavailableTimeoutMs, resultsStream: links.names.resultsStream,
+      logger: opts.logger.child({ component: 'file-inference' }),
+    });
+    return new IngestSession(opts, links, files);
+  }
+
+  /** Batches of files sent again (Redis lost them), and frames in them. */
+  get resent(): { batches: number; frames: number } {
+    return { batches: this.files.stats.resentBatches, frames: this.files.stats.resentFrames };
+  }
+
+  /** True while every connection is up (for /readyz). */
+  get ready(): boolean {
+    return this.links.ready;
+  }
+
+  /** The spec as it will be decoded (live or not, fps); throws RangeError for a second stdin source. */
+  plan(spec: SourceSpec): ReturnType<typeof planSource> {
+    return planSource(spec, this.opts.defaults);
+  }
+
+  /** Ingests one source until it ends, fails, or `signal` aborts. */
+  run(spec: SourceSpec, signal: AbortSignal, hooks: IngestHooks = {}): Promise<IngestReport> {
+    if (this.closed) return Promise.reject(new RangeError('ingest session is closed'));
+    const plan = this.plan(spec);
+    if (plan.stdin) {
+      if (this.stdinTaken) return Promise.reject(new RangeError('only one source can read standard input (-)'));
+      this.stdinTaken = true;
+    }
+    const { opts } = this;
+    return ingestStream({
+      id: spec.id, url: spec.url, plan, ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),
+      geometry: opts.model.geometry, model: { name: opts.model.name, topK: opts.model.topK }, batch: opts.batch,
+      links: this.links, files: this.files, logger: opts.logger.child({ stream: spec.id }), metrics: opts.metrics, signal,
+      onFrame: hooks.onFrame, onState: hooks.onState,
+    });
+  }
+
+  /** Idempotent: file inference (its pending batches are rejected), then the connections. Stop the sources first. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.files.close();
+    await this.links.close();
+  }
+}
