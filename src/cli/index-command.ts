@@ -6,6 +6,7 @@ import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
+import type { BatchInferer } from '../pipeline/analyze-pipeline.ts';
 import { IndexProgress } from '../indexing/index-progress.ts';
 import { runIndex } from '../indexing/index-pipeline.ts';
 import { IndexStore } from '../indexing/index-store.ts';
@@ -28,6 +29,7 @@ interface IndexFlags extends ModelFlags {
   json?: boolean;
   retryFailed?: boolean;
   thumbnailSize?: number;
+  redis?: string;
   config?: string;
 }
 
@@ -41,6 +43,7 @@ export function indexCommand(ctx: CommandContext): Command {
     .addOption(new Option('--keyframes', 'decode key frames only (much faster on long files)').conflicts(['fps']))
     .addOption(new Option('--top-k <n>', 'labels stored per frame [default: 5]').argParser(positiveInt('--top-k')))
     .addOption(new Option('--thumbnail-size <px>', `longer side of stored thumbnails, 0 for none [default: ${THUMBNAIL_SIZE}]`).argParser(nonNegativeInt('--thumbnail-size')))
+    .option('--redis <url>', 'distributed: decode here, let `streamsight worker` processes infer (also REDIS_URL)')
     .option('--retry-failed', 'index again files that failed before (same content, model and sampling)')
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
     .option('--json', 'print the final summary as one JSON line on stdout');
@@ -52,9 +55,12 @@ Label segments use the hysteresis of the config's "events" section.
 
 Examples:
   streamsight index ~/videos
-  streamsight index --model resnet18 --fps 2 --index archive.db clips/ extra.mp4`);
+  streamsight index --model resnet18 --fps 2 --index archive.db clips/ extra.mp4
+  streamsight index --redis redis://queue:6379 --model resnet50.onnx archive/   (with \`streamsight worker\` processes running the same model)`);
   return cmd.action(async (paths: string[], flags: IndexFlags) => {
-    const config = loadConfig({ file: flags.config, flags: flagsToSettings(flags) });
+    const settings = flagsToSettings(flags);
+    if (flags.redis !== undefined) settings.redis = { url: flags.redis };
+    const config = loadConfig({ file: flags.config, flags: settings });
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (paths.length === 0) throw new UsageError('index needs at least one file or folder');
     const logger = createLogger({ level: config.log.level });
@@ -66,12 +72,17 @@ Examples:
     const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE));
     // Before the engine starts: starting it transfers the model's bytes to the inference thread.
     const modelHash = createHash('sha256').update(model.bytes).digest('hex');
-    const starting = InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true })
-      .then((engine) => {
-        if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-        logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
-        return engine;
-      });
+    const redisUrl = config.redis.url;
+    const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
+      ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
+        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: true, logger,
+      }))
+      : InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true })
+        .then((engine) => {
+          if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+          logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
+          return engine;
+        });
     starting.catch(() => undefined);
     const totalBytes = files.reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
     const progress = new IndexProgress({ mode: flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none'), stream: process.stderr, totalBytes, totalFiles: files.length });
@@ -81,6 +92,8 @@ Examples:
       const summary = await runIndex({
         files, store, model, modelHash, engine: starting, sampling, batch, hysteresis: config.events,
         thumbnailSize: flags.thumbnailSize ?? THUMBNAIL_SIZE, retryFailed: flags.retryFailed ?? false, progress, logger, signal: abort.signal,
+        // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
+        ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),
       });
       if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else {

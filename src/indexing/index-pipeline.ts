@@ -20,10 +20,10 @@ import { LabelEventDetector, type HysteresisOptions } from '../events/label-even
 import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput, type ProbeResult } from '../ingest/probe.ts';
-import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
+import type { BatchInferer, InferredBatch } from '../pipeline/analyze-pipeline.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
-import { isStreamSightError } from '../shared/errors.ts';
+import { FramesLostError, isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { IndexProgress } from './index-progress.ts';
 import type { FrameRecord, IndexStore, VideoInfo, VideoKey } from './index-store.ts';
@@ -36,7 +36,11 @@ export interface IndexRunOptions {
   model: LoadedModel;
   /** sha256 of the model's bytes: a changed model file re-indexes. */
   modelHash: string;
-  engine: InferenceEngine | Promise<InferenceEngine>;
+  /**
+   * The in-process InferenceEngine or, with `--redis`, the workers behind
+   * RemoteInference (started with embeddings); or its start in progress.
+   */
+  engine: BatchInferer | Promise<BatchInferer>;
   sampling: Sampling;
   batch: number;
   hysteresis: HysteresisOptions;
@@ -50,7 +54,7 @@ export interface IndexRunOptions {
   progress?: IndexProgress;
   logger: Logger;
   signal?: AbortSignal;
-  /** Batches in the inference thread before waiting for the oldest; default 2. */
+  /** Batches sent to inference before waiting for the oldest; default 2 (more with workers over Redis). */
   maxInFlight?: number;
 }
 
@@ -82,6 +86,13 @@ export interface IndexSummary {
 /** The sampling as stored per video. */
 export function samplingKey(s: Sampling): string {
   return s.mode === 'fps' ? `fps:${s.fps}` : s.mode;
+}
+
+/** An infer() rejection, told apart from a file's own failures (decoding, lost frames). */
+class EngineFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('inference failed', { cause: error });
+  }
 }
 
 /** A run id that is the same on every run: frames of a video are one stream, resumed or not. */
@@ -198,13 +209,18 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
   for (const f of store.frameLabels(videoId)) feed(f.seq, f.ptsMs, f.labels);
 
   const maxInFlight = opts.maxInFlight ?? 2;
-  const queue: { frames: Frame[]; result: Promise<BatchInference> }[] = [];
+  const queue: { frames: Frame[]; result: Promise<InferredBatch> }[] = [];
   let committed = resumeFrom;
   let newFrames = 0;
+  let halted = false;
   const writeOldest = async (): Promise<void> => {
     const item = queue.shift()!;
     const result = await item.result;
-    const records: FrameRecord[] = await Promise.all(item.frames.map(async (frame, i) => {
+    // A frame the workers could not infer (Redis lost it past every resend) ends the file here:
+    // frames are committed in seq order, so the ones before it are stored and the file is failed.
+    const lostAt = item.frames.findIndex((_, i) => result.frames[i] === undefined);
+    const kept = lostAt < 0 ? item.frames : item.frames.slice(0, lostAt);
+    const records: FrameRecord[] = await Promise.all(kept.map(async (frame, i) => {
       const inferred = result.frames[i]!;
       const line = toFrameLine(frame, inferred, ctx);
       if (!inferred.embedding) throw new RangeError('engine: started without embeddings');
@@ -218,9 +234,18 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
     committed += records.length;
     newFrames += records.length;
     opts.progress?.update(committed, records.length);
+    if (lostAt >= 0) {
+      // Later batches would leave a gap in seq: dropped, and nothing more is sent for this file.
+      halted = true;
+      queue.length = 0;
+      const frame = item.frames[lostAt]!;
+      throw new FramesLostError(`${path}: frame seq ${frame.seq} (${frame.ptsMs} ms) could not be inferred: ${result.lost?.get(lostAt) ?? 'no result'}`);
+    }
   };
   const submit = (batch: Frame[]): void => {
-    const result = Promise.resolve(opts.engine).then((e) => e.infer(batch));
+    const result = Promise.resolve(opts.engine).then((e) => e.infer(batch)).catch((err: unknown) => {
+      throw new EngineFailure(err);
+    });
     result.catch(() => undefined);
     queue.push({ frames: batch, result });
   };
@@ -241,7 +266,7 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
       }
     } finally {
       // Frames decoded before an error are still stored; not after an interruption (the rerun resumes).
-      if (batch.length > 0 && !opts.signal?.aborted) submit(batch);
+      if (batch.length > 0 && !opts.signal?.aborted && !halted) submit(batch);
       while (queue.length > 0) {
         if (opts.signal?.aborted) {
           queue.length = 0;
@@ -251,6 +276,9 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
       }
     }
   } catch (err) {
+    // Inference itself failing (engine gone, Redis unreachable past its timeout) is no fault of this
+    // file: the run stops, the video stays `indexing`, and a rerun resumes it.
+    if (err instanceof EngineFailure) throw err.error;
     if (opts.signal?.aborted && !isStreamSightError(err)) return { path, action: 'interrupted', frames: committed };
     if (!isStreamSightError(err) || !err.userError) throw err;
     failure = { code: err.code, message: err.message };
