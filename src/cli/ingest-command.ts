@@ -70,7 +70,7 @@ that truly got no result are named and the exit code is 13.`);
       redis: { ...config.redis, url }, name: `ingest-${process.pid}`,
       model: { name: model.name, topK: config.model.topK, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
       batch: model.fixedBatch ?? config.model.batch,
-      defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog) },
+      defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts },
       logger, metrics,
     });
     const abort = new AbortController();

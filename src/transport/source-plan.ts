@@ -1,4 +1,5 @@
 import { protocolWhitelistFor } from '../gateway/source-allowlist.ts';
+import { hostGuardRulesFor, type HostGuardRules } from '../ingest/host-guard.ts';
 import { describeSource, type SourceKind } from '../ingest/source-kind.ts';
 import type { WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { SourceSpec } from '../pipeline/live-pipeline.ts';
@@ -25,6 +26,8 @@ export interface SourcePlan {
   /** Sampled frames per second. */
   fps: number;
   watchdog: WatchdogTuning | undefined;
+  /** An http(s) source: the hosts its ffmpeg may reach through the host guard proxy (its own and the allowlist's). */
+  hostGuard: HostGuardRules | undefined;
 }
 
 export interface PlanDefaults {
@@ -34,13 +37,15 @@ export interface PlanDefaults {
   fileFps: number;
   /** Stall detection and backoff of every stream (config `watchdog`). */
   watchdog?: WatchdogTuning | undefined;
+  /** Host patterns of the allowlist (config `allowlist.hosts`): http(s) sources may reach them as well as their own host. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 /**
  * Pure: a source spec (config, `--source`, POST /api/streams) to how it is
  * decoded. The same rules as embedded `serve`: network URLs are live
  * cameras, files are not unless asked; a network URL gets its scheme's
- * protocol whitelist and nothing more.
+ * protocol whitelist and nothing more, and an http(s) one the host guard.
  */
 export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan {
   const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport });
@@ -59,6 +64,7 @@ export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan
     restartable: !source.stdin,
     fps: spec.fps ?? (live ? defaults.liveFps : defaults.fileFps),
     watchdog: mergeTuning(defaults.watchdog, spec.watchdog),
+    hostGuard: source.kind === 'http' ? hostGuardRulesFor(source.input, defaults.allowedHosts ?? []) : undefined,
   };
 }
 

@@ -105,6 +105,7 @@ export async function ingestStream(opts: StreamIngestOptions): Promise<IngestRep
     ...plan.watchdog,
     id, url: opts.url, input: plan.input, inputOptions: plan.inputOptions, protocolWhitelist: plan.protocolWhitelist,
     live: plan.camera, loop: plan.loop, restartable: plan.restartable, realtime: plan.realtime,
+    ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
     sampling: { mode: 'fps', fps: plan.fps }, geometry: opts.geometry,
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
     logger,

@@ -1,0 +1,43 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planSource } from '../../../src/transport/source-plan.ts';
+
+const defaults = { liveFps: 5, fileFps: 1, allowedHosts: ['*.cams.example'], watchdog: { stallTimeoutMs: 10_000, backoff: { initialMs: 1000, maxMs: 30_000 } } };
+
+describe('planSource (how distributed ingest opens a source: the rules of embedded serve)', () => {
+  test('an RTSP camera is live, restarted whatever the error, TCP by default, limited to its scheme\'s protocols', () => {
+    const p = planSource({ id: 'door', url: 'rtsp://10.0.0.5/s1' }, defaults);
+    assert.equal(p.kind, 'rtsp');
+    assert.deepEqual([p.live, p.camera, p.realtime, p.restartable, p.fps], [true, true, false, true, 5]);
+    assert.deepEqual(p.inputOptions, ['-rtsp_transport', 'tcp']);
+    assert.deepEqual(p.protocolWhitelist, ['rtsp', 'rtp', 'udp', 'tcp']);
+    assert.equal(p.hostGuard, undefined);
+    assert.deepEqual(planSource({ id: 'd', url: 'rtsp://10.0.0.5/s1', rtspTransport: 'udp' }, defaults).inputOptions, ['-rtsp_transport', 'udp']);
+  });
+
+  test('a file is every frame at the file rate; with live it is played at its own pace but is no camera; loop is kept', () => {
+    const file = planSource({ id: 'f', url: '/srv/a.mp4' }, defaults);
+    assert.deepEqual([file.live, file.camera, file.realtime, file.fps, file.protocolWhitelist], [false, false, false, 1, undefined]);
+    const played = planSource({ id: 'f', url: '/srv/a.mp4', live: true, loop: true, fps: 2 }, defaults);
+    assert.deepEqual([played.live, played.camera, played.realtime, played.loop, played.fps], [true, false, true, true, 2]);
+  });
+
+  test('an http source gets the host guard: its own host:port and the allowlist\'s patterns', () => {
+    const p = planSource({ id: 'h', url: 'http://cam1.cams.example:8080/mjpeg' }, defaults);
+    assert.equal(p.kind, 'http');
+    assert.deepEqual(p.hostGuard?.patterns, ['*.cams.example']);
+    assert.equal(p.hostGuard?.exact.length, 1);
+    assert.equal(p.hostGuard?.exact[0]!.port, 8080);
+  });
+
+  test('stdin cannot be restarted; a source\'s watchdog overrides merge over the defaults key by key', () => {
+    assert.equal(planSource({ id: 'p', url: '-' }, defaults).restartable, false);
+    const p = planSource({ id: 'slow', url: 'rtsp://h/x', watchdog: { stallTimeoutMs: 60_000, backoff: { maxMs: 5000 } } }, defaults);
+    assert.equal(p.watchdog?.stallTimeoutMs, 60_000);
+    assert.deepEqual(p.watchdog?.backoff, { initialMs: 1000, maxMs: 5000 });
+  });
+
+  test('an explicit protocol whitelist (a source added over HTTP) wins over the default', () => {
+    assert.deepEqual(planSource({ id: 'f', url: '/srv/a.mp4', protocolWhitelist: ['file'] }, defaults).protocolWhitelist, ['file']);
+  });
+});
