@@ -40,9 +40,20 @@ const WatchdogSchema = z
   .strict()
   .refine((w) => w.backoffMaxMs >= w.backoffInitialMs, { message: 'backoffMaxMs must be >= backoffInitialMs', path: ['backoffMaxMs'] });
 export type WatchdogConfig = z.infer<typeof WatchdogSchema>;
-/** Per-source overrides: any subset of the watchdog keys. */
-const SourceWatchdogSchema = z.object(watchdogShape).partial().strict();
+/** Per-source overrides: any subset of the watchdog keys (config `sources[].watchdog` and POST /api/streams). */
+export const SourceWatchdogSchema = z.object(watchdogShape).partial().strict();
 export type SourceWatchdogConfig = z.infer<typeof SourceWatchdogSchema>;
+/** Per-source model options (config `sources[].model` and POST /api/streams): how this stream's results are published. */
+export const SourceModelSchema = z
+  .object({
+    /** Labels published per frame at most (the engine computes max(model.topK, 5)). */
+    topK: z.number().int().min(1).max(1000),
+    /** Labels scoring below this are not published for this stream (nor seen by its label events), 0..1. */
+    minScore: z.number().min(0).max(1),
+  })
+  .partial()
+  .strict();
+export type SourceModelConfig = z.infer<typeof SourceModelSchema>;
 
 /** The whole configuration; every key validated once at start. */
 export const ConfigSchema = z
@@ -109,6 +120,8 @@ export const ConfigSchema = z
             rtspTransport: z.enum(['tcp', 'udp']).optional(),
             /** Watchdog overrides for this source (e.g. a slow camera's stallTimeoutMs). */
             watchdog: SourceWatchdogSchema.optional(),
+            /** Model options for this source's results (topK, minScore). */
+            model: SourceModelSchema.optional(),
           })
           .strict(),
       )

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { SourceModelSchema, SourceWatchdogSchema } from '../config/schema.ts';
 import type { StreamInfo } from '../contracts/results.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
@@ -20,6 +21,11 @@ export interface HttpBackend {
   metrics: Metrics;
 }
 
+/**
+ * The body of POST /api/streams: the per-stream options of the config
+ * file's `sources[]` (src/config/schema.ts), less `enabled`. Unknown keys
+ * are refused, at every level.
+ */
 export const AddStreamSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'id: 1-64 letters, digits, _ . - (starting with a letter or digit)'),
@@ -27,6 +33,12 @@ export const AddStreamSchema = z
     fps: z.number().positive().max(60).optional(),
     live: z.boolean().optional(),
     loop: z.boolean().optional(),
+    /** RTSP lower transport; default tcp. */
+    rtspTransport: z.enum(['tcp', 'udp']).optional(),
+    /** Watchdog overrides (stallTimeoutMs, backoffMaxMs, ...), as in the config's `watchdog`. */
+    watchdog: SourceWatchdogSchema.optional(),
+    /** How this stream's results are published (topK, minScore). */
+    model: SourceModelSchema.optional(),
   })
   .strict();
 export type AddStreamRequest = z.infer<typeof AddStreamSchema>;

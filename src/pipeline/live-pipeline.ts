@@ -5,7 +5,7 @@ import { LabelEventDetector } from '../events/label-event-detector.ts';
 import type { Readable } from 'node:stream';
 import { hostGuardRulesFor } from '../ingest/host-guard.ts';
 import { describeSource, type RtspTransport } from '../ingest/source-kind.ts';
-import type { WatchdogTuning } from '../ingest/source-watchdog.ts';
+import { tuningFromSettings, type WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { HttpProblem, type AddStreamRequest, type HttpBackend } from '../gateway/http-api.ts';
@@ -14,6 +14,7 @@ import { SnapshotEncoder } from '../gateway/snapshot-encoder.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { LiveInferenceLoop } from './live-inference-loop.ts';
+import { labelsForStream, type StreamModelOptions } from './stream-model-options.ts';
 import { StreamRunner } from './stream-runner.ts';
 
 /** Where results, events and status go (the WebSocket gateway). */
@@ -41,6 +42,8 @@ export interface SourceSpec {
   rtspTransport?: RtspTransport | undefined;
   /** Per-stream watchdog overrides (stallTimeoutMs, ...), over the pipeline's. */
   watchdog?: WatchdogTuning | undefined;
+  /** How this stream's results are published: at most `topK` labels, none below `minScore`. */
+  model?: StreamModelOptions | undefined;
 }
 
 export interface LivePipelineOptions {
@@ -66,6 +69,7 @@ export interface LivePipelineOptions {
  */
 export class LivePipeline implements HttpBackend {
   private readonly streams = new Map<string, StreamRunner>();
+  private readonly modelOptions = new Map<string, StreamModelOptions>();
   private readonly loop: LiveInferenceLoop;
   private readonly detector: LabelEventDetector;
   private readonly snapshots = new SnapshotEncoder();
@@ -128,6 +132,7 @@ export class LivePipeline implements HttpBackend {
       metrics: this.opts.metrics,
     });
     this.streams.set(spec.id, runner);
+    if (spec.model && (spec.model.topK !== undefined || spec.model.minScore !== undefined)) this.modelOptions.set(spec.id, { ...spec.model });
     this.loop.add(runner);
     runner.start();
     this.opts.logger.info({ stream: spec.id, source: runner.displayUrl, kind: source.kind, live, fps }, 'stream added');
@@ -147,17 +152,27 @@ export class LivePipeline implements HttpBackend {
   async addStream(request: AddStreamRequest): Promise<StreamInfo> {
     const checked = checkSource(request.url, this.opts.allowlist);
     if (!checked.ok) throw new HttpProblem(403, 'forbidden_source', `source refused: ${checked.reason}`);
-    return this.addSource({
-      id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
-      // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
-      protocolWhitelist: protocolWhitelistFor(checked.scheme),
-    });
+    try {
+      return this.addSource({
+        id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
+        // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
+        protocolWhitelist: protocolWhitelistFor(checked.scheme),
+        rtspTransport: request.rtspTransport,
+        ...(request.watchdog ? { watchdog: tuningFromSettings(request.watchdog) } : {}),
+        ...(request.model ? { model: request.model } : {}),
+      });
+    } catch (err) {
+      // The watchdog's own checks of the merged tuning (e.g. backoffMaxMs below the configured backoffInitialMs).
+      if (err instanceof RangeError) throw new HttpProblem(400, 'bad_request', `watchdog: ${err.message}`);
+      throw err;
+    }
   }
 
   async removeStream(id: string): Promise<boolean> {
     const runner = this.streams.get(id);
     if (!runner) return false;
     this.streams.delete(id);
+    this.modelOptions.delete(id);
     this.loop.remove(id);
     await runner.stop();
     for (const e of this.detector.flush(id)) this.emitEvent(e);
@@ -215,7 +230,8 @@ export class LivePipeline implements HttpBackend {
         seq: frame.seq,
         ptsMs: frame.ptsMs,
         capturedAt: frame.capturedAt,
-        labels: inferred.top.map((c) => ({ index: c.index, label: model.labels[c.index] ?? `class_${c.index}`, score: Math.round(c.score * 1e6) / 1e6 })),
+        labels: labelsForStream(inferred.top, this.modelOptions.get(frame.streamId))
+          .map((c) => ({ index: c.index, label: model.labels[c.index] ?? `class_${c.index}`, score: Math.round(c.score * 1e6) / 1e6 })),
         latencyMs: now - frame.capturedAt,
         model: model.name,
         ...(inferred.embedding ? { embedding: inferred.embedding } : {}),
