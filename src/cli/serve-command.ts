@@ -64,6 +64,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
       id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
       rtspTransport: s.rtspTransport ?? flags.rtspTransport, ...(s.watchdog ? { watchdog: tuningFromSettings(s.watchdog) } : {}),
+      ...(s.model ? { model: s.model } : {}),
     }));
     for (const pair of flags.source) {
       const eq = pair.indexOf('=');
