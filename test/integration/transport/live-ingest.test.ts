@@ -49,7 +49,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('live ingest (a file played with --live, no worker at first)', () => {
+describe('distributed live ingest (a file played with --live)', () => {
   test('at most the high-water mark of its jobs wait, the rest is dropped and counted as high_water; a worker started later gets fresh frames, not the backlog', async () => {
     const prefix = 'live';
     const names = redisNames(prefix);
@@ -136,6 +136,66 @@ describe('live ingest (a file played with --live, no worker at first)', () => {
       workerConn.disconnect();
       readerConn.disconnect();
       inspect.disconnect();
+    }
+  });
+
+  test('Redis killed and restarted empty under a live stream: frames meanwhile are dropped as redis_unavailable, then the same run carries on from the next frame', async () => {
+    const own = await TestRedis.start();
+    const prefix = 'restart';
+    const names = redisNames(prefix);
+    const metrics = new Metrics({ processMetrics: false });
+    const p = model.preprocess;
+    const session = await IngestSession.open({
+      redis: { ...ConfigSchema.parse({}).redis, url: own.url, prefix }, name: 'test-ingest', logger, metrics, batch: 8,
+      model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      defaults: { liveFps: 10, fileFps: 1 },
+    });
+    const readerConn = connect(own.url, 'worker', 'test-reader');
+    const workerConn = connect(own.url, 'worker', 'test-worker');
+    const results = new Map<string, number>();
+    const reader = new ResultReader({
+      client: readerConn, streamKey: names.resultsStream, from: '0', logger,
+      onEntry: (e: ResultEntry) => {
+        if (e.kind === 'frames') for (const f of e.frames) results.set(`${e.run}/${f.seq}`, f.seq);
+      },
+    });
+    const engine = await InferenceEngine.start(model, { device: 'cpu', threads: 1, topK: 5, embeddings: true });
+    const worker = new InferenceWorker({
+      queueConnection: workerConn, frameConnection: workerConn, names, model, engine, batch: 8, batchWaitMs: 20, concurrency: 8, topK: 5,
+      lockDurationMs: 5000, stalledIntervalMs: 5000, resultsMaxLen: 10_000, frameTtlMs: 60_000, logger,
+    });
+    await worker.start();
+    const abort = new AbortController();
+    let lastSeq = -1;
+    const runs = new Set<string>();
+    const run = session.run({ id: 'cam', url: clip, live: true, fps: 10 }, abort.signal, {
+      onFrame: (f) => {
+        lastSeq = f.seq;
+        runs.add(f.runId);
+      },
+    });
+    try {
+      await waitFor('results before the restart', () => results.size >= 5);
+      await own.stop();
+      const seqAtKill = lastSeq;
+      await new Promise((r) => setTimeout(r, 1000));
+      await own.start();
+      await waitFor('results of frames decoded after the restart', () => [...results.values()].some((seq) => seq > seqAtKill + 10));
+      assert.ok((await counterValue(metrics, 'redis_unavailable')) >= 1, 'frames decoded while Redis was away are counted');
+      assert.equal(runs.size, 1, 'the source was not restarted: the same run carries on');
+      abort.abort();
+      const report = await run;
+      assert.equal(report.state, 'ended');
+    } finally {
+      abort.abort();
+      await run.catch(() => undefined);
+      await worker.close();
+      await engine.close();
+      await reader.close();
+      await session.close();
+      workerConn.disconnect();
+      readerConn.disconnect();
+      await own.stop();
     }
   });
 });
