@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
@@ -26,6 +28,15 @@ interface AnalyzeFlags extends ModelFlags {
   enterFrames?: number;
   exitFrames?: number;
   redis?: string;
+  index?: string;
+}
+
+/** Loaded only with --index: analyze alone does not load SQLite or sharp. */
+async function loadIndexing() {
+  const [{ IndexingInferer }, { IndexStore }, { THUMBNAIL_SIZE }] = await Promise.all([
+    import('../indexing/indexing-inferer.ts'), import('../indexing/index-store.ts'), import('../indexing/thumbnail.ts'),
+  ]);
+  return { IndexingInferer, IndexStore, THUMBNAIL_SIZE };
 }
 
 /** A score threshold flag: a probability in (0, 1]. */
@@ -67,6 +78,7 @@ export function analyzeCommand(ctx: CommandContext): Command {
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
     .option('--json', 'print the final summary as one JSON line on stderr')
     .option('--redis <url>', 'distributed: decode here, let `streamsight worker` processes infer (also REDIS_URL)')
+    .option('--index <file>', 'also store every frame in this index file, as `streamsight index` does (unchanged files are left as they are, an interrupted one resumes)')
     .option('--segments', 'after each input\'s frame lines, one {"type":"segment",...} line per label segment (start, end, peak score)')
     .addOption(new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(scoreArg('--enter-score')))
     .addOption(new Option('--exit-score <p>', 'with --segments: a label ends after --exit-frames frames below this score [default: 0.3]').argParser(scoreArg('--exit-score')))
@@ -78,7 +90,8 @@ Examples:
   streamsight analyze clip.mp4 > labels.jsonl
   streamsight analyze --model resnet18 --fps 2 --embeddings --out clip.jsonl clip.mp4
   streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4
-  streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4`);
+  streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4
+  streamsight analyze --fps 2 --index archive.db --out clip.jsonl clip.mp4`);
   return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
     const settings = flagsToSettings(flags);
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };
@@ -86,6 +99,8 @@ Examples:
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
     const segments = segmentOptions(flags);
+    const remoteInput = inputs.find((i) => /^[a-z][a-z0-9+.-]*:\/\//i.test(i));
+    if (flags.index !== undefined && remoteInput !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${remoteInput}`);
     const logger = createLogger({ level: config.log.level });
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     if (model.untrained) {
@@ -97,14 +112,23 @@ Examples:
       logger.warn({ requested: batch, fixedBatch: model.fixedBatch }, `model ${model.name} takes batches of exactly ${model.fixedBatch}; using --batch ${model.fixedBatch}`);
       batch = model.fixedBatch;
     }
-    const sink = await OutputSink.open(flags.out);
+    // Before the engine starts: starting it transfers the model's bytes to the inference thread.
+    const modelHash = flags.index === undefined ? '' : createHash('sha256').update(model.bytes).digest('hex');
+    const indexMods = flags.index === undefined ? undefined : await loadIndexing();
+    const store = flags.index === undefined ? undefined : indexMods?.IndexStore.open(resolve(flags.index));
+    const sink = await OutputSink.open(flags.out).catch((err: unknown) => {
+      store?.close();
+      throw err;
+    });
+    // The index needs every frame's embedding, whether or not the lines carry it.
+    const engineEmbeddings = (flags.embeddings ?? false) || store !== undefined;
     const redisUrl = config.redis.url;
     const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
       ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
-        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: flags.embeddings ?? false, logger,
+        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: engineEmbeddings, logger,
       }))
       : InferenceEngine.start(model, {
-        device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: flags.embeddings ?? false,
+        device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: engineEmbeddings,
       }).then((engine) => {
         if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
         logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
@@ -112,19 +136,27 @@ Examples:
       });
     // Observed by the pipeline; this keeps a failed start from being reported as unhandled first.
     starting.catch(() => undefined);
+    const indexing = store === undefined || indexMods === undefined ? undefined : starting.then((inner) => new indexMods.IndexingInferer({
+      inner, store, model, modelHash, sampling, hysteresis: config.events, thumbnailSize: indexMods.THUMBNAIL_SIZE, logger,
+    }));
+    indexing?.catch(() => undefined);
 
     const progressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
     const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({
-        inputs, model, engine: starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger, segments,
+        inputs, model, engine: indexing ?? starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger, segments,
         // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
         ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),
         signal: abort.signal,
         progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });
-      if (flags.json || progressMode === 'json') process.stderr.write(JSON.stringify(summary) + '\n');
+      const indexed = indexing === undefined ? undefined : { file: store!.file, ...(await (await indexing).finish(inputs, summary)) };
+      if (flags.json || progressMode === 'json') {
+        process.stderr.write(JSON.stringify(summary) + '\n');
+        if (indexed) process.stderr.write(JSON.stringify({ type: 'index-summary', ...indexed }) + '\n');
+      }
       else {
         const failed = summary.failedInputs.length ? ` · ${summary.failedInputs.length} input(s) failed` : '';
         process.stderr.write(
@@ -132,6 +164,9 @@ Examples:
           `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}` +
           `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}${failed}\n`,
         );
+        if (indexed) {
+          process.stderr.write(`index ${indexed.file}: ${indexed.stored} stored, ${indexed.resumed} resumed, ${indexed.unchanged} unchanged, ${indexed.failed} failed · ${indexed.frames} frames written\n`);
+        }
       }
       for (const w of summary.decodeWarnings) process.stderr.write(`warning: ${w.input}: ffmpeg reported ${w.errorLines} error(s) in the data (first: ${w.firstError}); damaged frames were concealed or skipped\n`);
       for (const f of summary.failedInputs) process.stderr.write(`error[${f.code}]: ${f.message.includes(f.input) ? '' : `${f.input}: `}${f.message} (${f.framesWritten} frames written before it)\n`);
@@ -150,6 +185,7 @@ Examples:
       offInterrupt();
       await starting.then((e) => e.close(), () => undefined);
       await sink.close();
+      store?.close();
     }
   });
 }

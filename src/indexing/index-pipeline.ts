@@ -26,6 +26,7 @@ import { toFrameLine } from '../pipeline/frame-line.ts';
 import { FramesLostError, isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { IndexProgress } from './index-progress.ts';
+import type { VideoRow } from './index-schema.ts';
 import type { FrameRecord, IndexStore, VideoInfo, VideoKey } from './index-store.ts';
 import { makeThumbnail } from './thumbnail.ts';
 import { hashFile } from './video-files.ts';
@@ -141,7 +142,19 @@ export async function runIndex(opts: IndexRunOptions): Promise<IndexSummary> {
   };
 }
 
-function infoOf(probe: ProbeResult | undefined): VideoInfo | undefined {
+/**
+ * What a file's stored row means now, pure: skip it (done, or failed before
+ * and not retried, with the same content, model and sampling), resume it
+ * from its committed count (same key, still `indexing`), or index it from 0.
+ */
+export function planFile(row: VideoRow | undefined, key: VideoKey, retryFailed: boolean): { skip: string } | { resumeFrom: number } {
+  const same = row !== undefined && row.content_hash === key.contentHash && row.model_hash === key.modelHash && row.sampling === key.sampling;
+  if (same && row.status === 'done') return { skip: 'unchanged' };
+  if (same && row.status === 'failed' && !retryFailed) return { skip: `failed before: ${row.failure_reason ?? ''}` };
+  return { resumeFrom: same && row.status === 'indexing' ? row.frames : 0 };
+}
+
+export function infoOf(probe: ProbeResult | undefined): VideoInfo | undefined {
   if (probe === undefined) return undefined;
   return { durationMs: probe.durationMs, fps: probe.fps, width: probe.width || null, height: probe.height || null, codec: probe.codec || null };
 }
@@ -172,10 +185,9 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
       return { path, action: 'failed', code: 'E_INPUT_NOT_FOUND', message: `${path}: ${reason}`, frames: 0 };
     }
     const row = store.video(path);
-    const same = row !== undefined && row.content_hash === key.contentHash && row.model_hash === key.modelHash && row.sampling === key.sampling;
-    if (same && row.status === 'done') return { path, action: 'skipped', reason: 'unchanged' };
-    if (same && row.status === 'failed' && !opts.retryFailed) return { path, action: 'skipped', reason: `failed before: ${row.failure_reason ?? ''}` };
-    const resumeFrom = same && row.status === 'indexing' ? row.frames : 0;
+    const plan = planFile(row, key, opts.retryFailed ?? false);
+    if ('skip' in plan) return { path, action: 'skipped', reason: plan.skip };
+    const { resumeFrom } = plan;
 
     try {
       probe = await probeInput(path);
