@@ -101,8 +101,7 @@ function safeFileUrlPath(input: string): string | undefined {
  * playlists, redirects) inherit it, so an http playlist cannot make
  * ffmpeg read file:, concat: or subfile: inputs. Hosts are not its
  * business: http(s) sources go through the host guard proxy
- * (ingest/host-guard-proxy.ts); plain http reaches it over tcp, https
- * tunnels TLS through it with CONNECT (ffmpeg's `httpproxy` protocol).
+ * (ingest/host-guard-proxy.ts), over plain http and tcp for https too.
  */
 export function protocolWhitelistFor(scheme: string): string[] {
   switch (scheme) {
@@ -110,7 +109,9 @@ export function protocolWhitelistFor(scheme: string): string[] {
     case 'v4l2': return ['file'];
     // crypto: AES-128 HLS segments (crypto+http://...), still only over http.
     case 'http': return ['http', 'tcp', 'crypto'];
-    case 'https': return ['https', 'tls', 'tcp', 'crypto', 'httpproxy'];
+    // Opened as http://host:443/... through the host guard proxy, which speaks TLS: ffmpeg needs
+    // neither tls nor httpproxy (a playlist naming httpproxy://elsewhere/ would connect there directly).
+    case 'https': return ['http', 'tcp', 'crypto'];
     case 'rtsp': return ['rtsp', 'rtp', 'udp', 'tcp'];
     case 'rtsps': return ['rtsps', 'rtsp', 'rtp', 'udp', 'tcp', 'tls'];
     case 'srt': return ['srt', 'udp'];

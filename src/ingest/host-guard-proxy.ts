@@ -5,22 +5,33 @@
  * checked against the source's host rules (host-guard.ts). ffmpeg's
  * protocol whitelist cannot do this: it tells protocols apart, not hosts.
  *
- * - Plain http: absolute-URI requests (`GET http://host:port/path`),
- *   forwarded with keep-alive upstream; bodies are streamed, never
- *   buffered (an MJPEG response never ends).
- * - https: `CONNECT host:port`, how ffmpeg's tls protocol tunnels through a
- *   proxy (its `httpproxy` protocol); the bytes are relayed as they are.
+ * - Absolute-URI requests (`GET http://host:port/path`), forwarded with
+ *   keep-alive upstream; bodies are streamed, never buffered (an MJPEG
+ *   response never ends), playlists excepted (below).
+ * - https sources: ffmpeg is given the URL over plain http
+ *   (host-guard.ts `downgradeHttpsUrl`) and the proxy speaks TLS to the
+ *   targets in `tlsTargets`. ffmpeg's own TLS through a proxy would need
+ *   its `httpproxy` protocol whitelisted, and a playlist could then name a
+ *   `httpproxy://other-host/` segment that connects there directly
+ *   (checked: Debian's ffmpeg 5.1 opens it). So https:// URLs in HLS
+ *   playlists (body up to `maxPlaylistBytes`) and in redirects are
+ *   rewritten to http:// for ffmpeg to ask the proxy; the allowed ones
+ *   join `tlsTargets`, the others are refused like any host. Certificates
+ *   are not verified, as ffmpeg 5.1 does not by default (`tls_verify` 0).
+ * - CONNECT is answered too (checked the same way), for a client that
+ *   tunnels its own TLS.
  * - A target not allowed gets 403, and `onRefused` is called so the
  *   stream can stop the run at once with a clear reason, rather than wait
  *   for ffmpeg to give up on segment after segment.
  *
  * `close()` destroys every socket, both sides, and the upstream pool.
  */
-import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import { Agent, createServer, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StreamSightError } from '../shared/errors.ts';
-import { formatTarget, isTargetAllowed, parseAuthority, targetOfUrl, type HostGuardRules, type HostTarget } from './host-guard.ts';
+import { downgradeHttpsUrls, formatTarget, isTargetAllowed, parseAuthority, targetKey, targetOfUrl, type HostGuardRules, type HostTarget } from './host-guard.ts';
 
 /** A request of the source's ffmpeg went to a host the source may not reach. */
 export class HostRefusedError extends StreamSightError {
@@ -30,6 +41,10 @@ export class HostRefusedError extends StreamSightError {
 
 export interface HostGuardProxyOptions {
   rules: HostGuardRules;
+  /** Targets reached over TLS (an https source's own); more join from rewritten playlists and redirects. */
+  tlsTargets?: readonly HostTarget[] | undefined;
+  /** Playlists (HLS) larger than this are passed on unrewritten, bytes; default 1 MiB. */
+  maxPlaylistBytes?: number | undefined;
   /** Each refused request, with its target (`host:port`) and the URL or authority asked for. */
   onRefused?: ((target: string, asked: string) => void) | undefined;
   /** An allowed target could not be reached (connect error, reset). */
@@ -48,17 +63,28 @@ function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return out;
 }
 
+/** An HLS playlist, by its content type or, failing that, its extension. */
+function isPlaylist(path: string, contentType: string | string[] | undefined): boolean {
+  const type = String(contentType ?? '').toLowerCase();
+  if (/mpegurl/.test(type)) return true;
+  return /\.m3u8?$/i.test(path) && !/^(video|audio|image)\//.test(type);
+}
+
 export class HostGuardProxy {
   /** Requests refused so far (plain and CONNECT). */
   refusedCount = 0;
   private readonly server: Server;
   private readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 4 });
+  // rejectUnauthorized false: what ffmpeg 5.1 does over https by default (cameras carry self-signed certificates).
+  private readonly tlsAgent = new HttpsAgent({ keepAlive: true, maxFreeSockets: 4, rejectUnauthorized: false });
+  private readonly tls = new Set<string>();
   /** Client sockets (ffmpeg's) and upstream sockets of tunnels and requests in flight. */
   private readonly sockets = new Set<Duplex>();
   private address: string | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: HostGuardProxyOptions) {
+    for (const t of opts.tlsTargets ?? []) this.tls.add(targetKey(t));
     this.server = createServer({ noDelay: true, keepAlive: true });
     this.server.on('connection', (s: Socket) => this.track(s));
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res));
@@ -100,6 +126,7 @@ export class HostGuardProxy {
       for (const s of this.sockets) s.destroy();
       this.sockets.clear();
       this.agent.destroy();
+      this.tlsAgent.destroy();
     });
     return this.closing;
   }
@@ -137,19 +164,28 @@ export class HostGuardProxy {
     headers.host ??= url.host;
     // RFC 9110 7.6.3: a proxy says so (and tests see that a request came through the guard).
     headers.via = `${headers.via ? `${String(headers.via)}, ` : ''}1.1 streamsight-host-guard`;
-    const upstream = httpRequest({
-      host: target.host, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers, agent: this.agent, setHost: false,
-    });
+    const overTls = this.tls.has(targetKey(target));
+    const common = { host: target.host, port: target.port, method: req.method, path: `${url.pathname}${url.search}`, headers, setHost: false };
+    const upstream: ClientRequest = overTls
+      ? httpsRequest({ ...common, agent: this.tlsAgent, ...(isIP(target.host) === 0 ? { servername: target.host } : {}) })
+      : httpRequest({ ...common, agent: this.agent });
     upstream.on('socket', (s: Socket) => {
       s.setNoDelay(true);
       this.track(s);
     });
     upstream.on('response', (up: IncomingMessage) => {
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, endToEnd(up.headers));
-      // Streamed as it comes: an MJPEG body never ends.
-      up.pipe(res);
+      const out = endToEnd(up.headers);
+      if (typeof out.location === 'string') out.location = this.downgrade(out.location);
       up.once('aborted', () => res.destroy());
       up.once('error', () => res.destroy());
+      // A compressed body cannot be rewritten as text: it goes on as it is.
+      if (isPlaylist(url.pathname, out['content-type']) && up.statusCode === 200 && out['content-encoding'] === undefined) {
+        this.relayPlaylist(up, res, out);
+        return;
+      }
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
+      // Streamed as it comes: an MJPEG body never ends.
+      up.pipe(res);
     });
     upstream.on('error', (err: Error) => {
       this.opts.onUpstreamError?.(formatTarget(target), err);
@@ -164,6 +200,41 @@ export class HostGuardProxy {
       if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);
+  }
+
+  /** https:// URLs in `text` turned into http:// ones for ffmpeg; the allowed targets are then reached over TLS. */
+  private downgrade(text: string): string {
+    const d = downgradeHttpsUrls(text, this.opts.rules);
+    for (const t of d.tls) this.tls.add(targetKey(t));
+    return d.text;
+  }
+
+  /** A playlist is read whole (it is small), its https:// URLs rewritten, then sent on. */
+  private relayPlaylist(up: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders): void {
+    const max = this.opts.maxPlaylistBytes ?? 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const passOn = (): void => {
+      // Too large for a playlist: sent on as it is (its https:// URLs, if any, then fail the protocol whitelist).
+      res.writeHead(200, up.statusMessage, headers);
+      for (const c of chunks) res.write(c);
+      up.pipe(res);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > max) {
+        up.off('data', onData).off('end', onEnd);
+        up.pause();
+        passOn();
+      }
+    };
+    const onEnd = (): void => {
+      const body = Buffer.from(this.downgrade(Buffer.concat(chunks).toString('utf8')), 'utf8');
+      res.writeHead(200, up.statusMessage, { ...headers, 'content-length': String(body.length) });
+      res.end(body);
+    };
+    up.on('data', onData).once('end', onEnd);
   }
 
   private onConnect(req: IncomingMessage, client: Duplex, head: Buffer): void {

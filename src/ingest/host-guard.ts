@@ -73,3 +73,48 @@ export function isTargetAllowed(rules: HostGuardRules, target: HostTarget): bool
 export function formatTarget(t: HostTarget): string {
   return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
+
+/** `https://[userinfo@]authority` in a playlist or a Location header, up to the path. */
+const HTTPS_AUTHORITY_RE = /https:\/\/([^\s/?#"'<>]+)/gi;
+
+/** `host:port` of a target, as a key of a set. */
+export function targetKey(t: HostTarget): string {
+  return formatTarget({ host: normalizeHost(t.host), port: t.port });
+}
+
+/**
+ * An https source as its guarded ffmpeg opens it: the same URL over plain
+ * http with the port spelled out (`https://cam/x` -> `http://cam:443/x`),
+ * so that ffmpeg needs neither tls nor its `httpproxy` protocol (which a
+ * playlist could name to reach any host directly). The proxy speaks TLS
+ * to the camera. Undefined for a URL that is not https.
+ */
+export function downgradeHttpsUrl(url: string): { url: string; tls: HostTarget } | undefined {
+  if (!/^https:\/\//i.test(url)) return undefined;
+  const tls = targetOfUrl(url);
+  if (!tls) return undefined;
+  const rest = url.slice('https://'.length);
+  const cut = rest.search(/[/?#]/);
+  const authority = cut < 0 ? rest : rest.slice(0, cut);
+  const at = authority.lastIndexOf('@');
+  const userinfo = at < 0 ? '' : authority.slice(0, at + 1);
+  const tail = cut < 0 ? '/' : rest[cut] === '/' ? rest.slice(cut) : `/${rest.slice(cut)}`;
+  return { url: `http://${userinfo}${formatTarget(tls)}${tail}`, tls };
+}
+
+/**
+ * Every https:// URL of a playlist (or a Location header) rewritten as
+ * downgradeHttpsUrl does, so that ffmpeg asks the proxy for it in the clear
+ * and the proxy decides: the targets returned (allowed ones only) are then
+ * reached over TLS; the others are refused like any other host. Pure.
+ */
+export function downgradeHttpsUrls(text: string, rules: HostGuardRules): { text: string; tls: HostTarget[] } {
+  const tls: HostTarget[] = [];
+  const out = text.replace(HTTPS_AUTHORITY_RE, (match: string) => {
+    const d = downgradeHttpsUrl(`${match}/`);
+    if (!d) return match;
+    if (isTargetAllowed(rules, d.tls)) tls.push(d.tls);
+    return d.url.slice(0, -1);
+  });
+  return { text: out, tls };
+}

@@ -26,6 +26,8 @@
  *   stream's host guard proxy (host-guard-proxy.ts), one per stream for
  *   its whole life: a request to a host the stream may not reach stops the
  *   run at once (E_SOURCE_HOST_REFUSED, the host in the status detail).
+ *   ffmpeg opens an https source over plain http to the proxy, which
+ *   speaks TLS to the camera (so ffmpeg needs no tls or httpproxy).
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -35,7 +37,7 @@ import type { StreamState } from '../contracts/results.ts';
 import { isStreamSightError, StreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { decodeFrames } from './file-decoder.ts';
-import { hostGuardRulesFor, targetOfUrl, type HostGuardRules } from './host-guard.ts';
+import { downgradeHttpsUrl, hostGuardRulesFor, targetOfUrl, type HostGuardRules } from './host-guard.ts';
 import { HostGuardProxy, HostRefusedError } from './host-guard-proxy.ts';
 import { stripLogPrefix } from './ffmpeg-log.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
@@ -229,19 +231,25 @@ export class SourceWatchdog {
     this.opts.onState(state, detail === undefined ? undefined : this.redact(detail));
   }
 
-  /** The host guard proxy of an http(s) source, started once for the stream's life; undefined for other sources. */
-  private async startProxy(): Promise<string | undefined> {
+  /**
+   * The host guard proxy of an http(s) source, started once for the
+   * stream's life, and what ffmpeg opens through it (an https URL over
+   * plain http: the proxy speaks TLS). Undefined for other sources.
+   */
+  private async startProxy(): Promise<{ httpProxy: string; input: string } | undefined> {
     const input = this.opts.input ?? this.opts.url;
     if (this.opts.hostGuard === false || targetOfUrl(input) === undefined) return undefined;
     const rules = this.opts.hostGuard ?? hostGuardRulesFor(input);
+    const downgraded = downgradeHttpsUrl(input);
     this.proxy = new HostGuardProxy({
       rules,
+      tlsTargets: downgraded ? [downgraded.tls] : [],
       onRefused: (target) => {
         this.opts.logger.warn({ stream: this.opts.id, target }, 'host guard refused a request of ffmpeg');
         this.currentRun?.abort(new HostRefusedError(`refused: ffmpeg was sent to ${target}, which this stream may not reach (a playlist or redirect pointing at another host)`));
       },
     });
-    return this.proxy.start();
+    return { httpProxy: await this.proxy.start(), input: downgraded?.url ?? input };
   }
 
   private async loop(): Promise<void> {
@@ -255,9 +263,9 @@ export class SourceWatchdog {
   private async loopRuns(): Promise<void> {
     const signal = this.abort.signal;
     this.opts.onState('starting', undefined);
-    let httpProxy: string | undefined;
+    let guarded: { httpProxy: string; input: string } | undefined;
     try {
-      httpProxy = await this.startProxy();
+      guarded = await this.startProxy();
     } catch (err) {
       this.opts.logger.error({ err, stream: this.opts.id }, 'host guard proxy cannot listen');
       this.setState('failed', `host guard proxy cannot listen: ${err instanceof Error ? err.message : String(err)}`);
@@ -265,7 +273,7 @@ export class SourceWatchdog {
     }
     while (!signal.aborted) {
       this.runs++;
-      const { outcome, liveSince } = await this.runOnce(httpProxy);
+      const { outcome, liveSince } = await this.runOnce(guarded);
       if (signal.aborted) break;
       if (liveSince !== undefined) this.backoff.ranHealthy(liveSince, Date.now());
       const failed = !(outcome.kind === 'ended' && outcome.frames > 0 && this.opts.loop);
@@ -307,7 +315,7 @@ export class SourceWatchdog {
   }
 
   /** One ffmpeg process, from spawn to reaped. Never throws. */
-  private async runOnce(httpProxy: string | undefined): Promise<{ outcome: RunOutcome; liveSince: number | undefined }> {
+  private async runOnce(guarded: { httpProxy: string; input: string } | undefined): Promise<{ outcome: RunOutcome; liveSince: number | undefined }> {
     const { opts, tuning } = this;
     const outer = this.abort.signal;
     const run = new AbortController();
@@ -327,7 +335,7 @@ export class SourceWatchdog {
       }, ms);
     };
     try {
-      const decode = decodeFrames(opts.input ?? opts.url, {
+      const decode = decodeFrames(guarded?.input ?? opts.input ?? opts.url, {
         streamId: opts.id,
         runId: randomUUID(),
         sampling: opts.sampling,
@@ -337,7 +345,7 @@ export class SourceWatchdog {
         stopGraceMs: tuning.stopGraceMs,
         ...(opts.protocolWhitelist ? { protocolWhitelist: [...opts.protocolWhitelist] } : {}),
         ...(opts.inputOptions ? { inputOptions: opts.inputOptions } : {}),
-        ...(httpProxy !== undefined ? { httpProxy } : {}),
+        ...(guarded ? { httpProxy: guarded.httpProxy } : {}),
         ...(opts.stdin ? { stdin: opts.stdin } : {}),
         ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}),
         onLogLine: (line) => {

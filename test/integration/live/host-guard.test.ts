@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
@@ -137,52 +138,68 @@ function haveOpenssl(): boolean {
   }
 }
 
-test('https: ffmpeg tunnels TLS through the guard (CONNECT): segments at home play, segments on another https port are refused', { timeout: 90_000, skip: haveOpenssl() ? false : 'openssl is not installed' }, async () => {
+test('https: the guard speaks TLS for ffmpeg (opened as http, no tls or httpproxy in its whitelist): segments at home play, relative or absolute; segments on another https port, and a httpproxy:// segment (which would connect anywhere directly), reach nothing', { timeout: 120_000, skip: haveOpenssl() ? false : 'openssl is not installed' }, async () => {
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
   if (!existsSync(cert)) {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
   }
-  const hits = { home: 0, other: 0 };
+  const hits = { home: [] as string[], other: [] as string[] };
   const serve = (which: 'home' | 'other'): HttpsServer => createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
-    hits[which]++;
+    hits[which].push(req.url ?? '');
     const file = join(web, new URL(req.url ?? '/', 'https://x').pathname);
     if (!existsSync(file)) {
       res.writeHead(404).end();
       return;
     }
-    res.end(readFileSync(file));
+    res.writeHead(200, { 'content-type': file.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' }).end(readFileSync(file));
   });
   const home = serve('home').listen(0, '127.0.0.1');
   const other = serve('other').listen(0, '127.0.0.1');
-  await Promise.all([once(home, 'listening'), once(other, 'listening')]);
+  // What a httpproxy:// segment would reach: any TCP service; it counts connections.
+  let rawConnections = 0;
+  const raw = createTcpServer((s) => {
+    rawConnections++;
+    s.destroy();
+  }).listen(0, '127.0.0.1');
+  await Promise.all([once(home, 'listening'), once(other, 'listening'), once(raw, 'listening')]);
   const otherPort = (other.address() as { port: number }).port;
   const homePort = (home.address() as { port: number }).port;
-  writeFileSync(join(web, 'tls-on-other.m3u8'), readFileSync(join(web, 'good.m3u8'), 'utf8').replace(/^(good\d+\.ts)$/gm, `https://127.0.0.1:${otherPort}/$1`));
+  const rawPort = (raw.address() as { port: number }).port;
+  const good = readFileSync(join(web, 'good.m3u8'), 'utf8');
+  writeFileSync(join(web, 'tls-absolute.m3u8'), good.replace(/^(good\d+\.ts)$/gm, `https://127.0.0.1:${homePort}/$1`));
+  writeFileSync(join(web, 'tls-on-other.m3u8'), good.replace(/^(good\d+\.ts)$/gm, `https://127.0.0.1:${otherPort}/$1`));
+  writeFileSync(join(web, 'tls-httpproxy.m3u8'), good.replace(/^(good\d+\.ts)$/gm, `httpproxy://127.0.0.1:${rawPort}/127.0.0.1:${otherPort}/$1`));
   try {
-    const good = runner(`https://127.0.0.1:${homePort}/good.m3u8`);
-    good.runner.start();
-    try {
-      await framesReach(good, 3, 20_000);
-    } finally {
-      await good.runner.stop();
+    for (const name of ['good', 'tls-absolute']) {
+      hits.home.length = 0;
+      const r = runner(`https://127.0.0.1:${homePort}/${name}.m3u8`);
+      r.runner.start();
+      try {
+        await framesReach(r, 3, 20_000);
+      } finally {
+        await r.runner.stop();
+      }
+      assert.ok(hits.home.some((u) => /good\d\.ts$/.test(u)), `${name}: segments over TLS: ${hits.home.join(', ')}`);
     }
-    assert.ok(hits.home >= 2, `playlist and segments over TLS: ${hits.home} requests`);
-
-    const bad = runner(`https://127.0.0.1:${homePort}/tls-on-other.m3u8`);
-    bad.runner.start();
-    try {
-      await bad.waitFor('reconnecting', 20_000);
-    } finally {
-      await bad.runner.stop();
+    for (const [name, shown] of [['tls-on-other', `127\\.0\\.0\\.1:${otherPort}`], ['tls-httpproxy', '']] as const) {
+      const r = runner(`https://127.0.0.1:${homePort}/${name}.m3u8`);
+      r.runner.start();
+      try {
+        await r.waitFor('reconnecting', 20_000);
+      } finally {
+        await r.runner.stop();
+      }
+      const detail = r.statuses.find((s) => s.state === 'reconnecting')?.detail ?? '';
+      if (shown) assert.match(detail, new RegExp(`^refused: ffmpeg was sent to ${shown}`));
+      assert.equal(r.frames(), 0, `${name}: ${detail}`);
     }
-    assert.match(bad.statuses.find((s) => s.state === 'reconnecting')?.detail ?? '', new RegExp(`^refused: ffmpeg was sent to 127\\.0\\.0\\.1:${otherPort}`));
-    assert.equal(hits.other, 0);
-    assert.equal(bad.frames(), 0);
+    assert.deepEqual(hits.other, []);
+    assert.equal(rawConnections, 0, 'the httpproxy:// segment connected nowhere');
   } finally {
     home.closeAllConnections();
     other.closeAllConnections();
-    await Promise.all([new Promise((r) => home.close(r)), new Promise((r) => other.close(r))]);
+    await Promise.all([new Promise((r) => home.close(r)), new Promise((r) => other.close(r)), new Promise((r) => raw.close(r))]);
   }
   assert.deepEqual(ffmpegChildrenOf(process.pid), []);
 });
