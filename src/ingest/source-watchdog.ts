@@ -190,6 +190,8 @@ export class SourceWatchdog {
   private proxy: HostGuardProxy | undefined;
   /** The run in progress, for the proxy to stop it on a refused request. */
   private currentRun: AbortController | undefined;
+  /** Why the guard could not reach an allowed host in this run (ffmpeg only sees a 502). */
+  private upstreamError: string | undefined;
 
   constructor(private readonly opts: SourceWatchdogOptions) {
     this.redact = redactorFor(opts.url);
@@ -247,6 +249,9 @@ export class SourceWatchdog {
       onRefused: (target) => {
         this.opts.logger.warn({ stream: this.opts.id, target }, 'host guard refused a request of ffmpeg');
         this.currentRun?.abort(new HostRefusedError(`refused: ffmpeg was sent to ${target}, which this stream may not reach (a playlist or redirect pointing at another host)`));
+      },
+      onUpstreamError: (_target, error) => {
+        if (this.currentRun) this.upstreamError = error.message;
       },
     });
     return { httpProxy: await this.proxy.start(), input: downgraded?.url ?? input };
@@ -311,6 +316,10 @@ export class SourceWatchdog {
   private reasonOf(outcome: RunOutcome): string {
     if (outcome.kind === 'ended') return outcome.frames > 0 ? 'the source ended the stream' : 'the source ended without a frame';
     const err = outcome.error;
+    // ffmpeg saw the guard's 502; the guard knows the cause (refused, reset, no route).
+    if (this.upstreamError !== undefined && isStreamSightError(err) && err.code === 'E_SOURCE_UNREACHABLE') {
+      return this.redact(`${this.opts.url} cannot be reached: ${this.upstreamError}`);
+    }
     return this.redact(err instanceof Error ? err.message : String(err));
   }
 
@@ -320,6 +329,7 @@ export class SourceWatchdog {
     const outer = this.abort.signal;
     const run = new AbortController();
     this.currentRun = run;
+    this.upstreamError = undefined;
     const onOuterAbort = (): void => run.abort(outer.reason);
     outer.addEventListener('abort', onOuterAbort, { once: true });
     const tail = new LogTail(tuning.logLines);

@@ -20,7 +20,7 @@ import { hostGuardRulesFor } from '../../../src/ingest/host-guard.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
 import { ffmpegChildrenOf } from '../../helpers/cli.ts';
 import { recordedRunner, type Recorded } from './live-helpers.ts';
-import { startStaticServer, type StaticServer } from './servers.ts';
+import { freePort, startStaticServer, type StaticServer } from './servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-guard-'));
 const web = join(dir, 'web');
@@ -243,4 +243,21 @@ test('HostGuardProxy.close() ends tunnels and never-ending responses in flight, 
   assert.equal(proxy.openSockets, 0);
   upstream.closeAllConnections();
   await new Promise((r) => upstream.close(r));
+});
+
+test('an http(s) source that cannot be reached: the status says why the guard could not reach it, with the URL as configured (credentials hidden)', { timeout: 30_000 }, async () => {
+  const closed = await freePort();
+  for (const url of [`http://127.0.0.1:${closed}/cam.mjpg`, `https://viewer:s3cret@127.0.0.1:${closed}/live.m3u8`]) {
+    const r = runner(url);
+    r.runner.start();
+    try {
+      await r.waitFor('reconnecting', 15_000);
+    } finally {
+      await r.runner.stop();
+    }
+    const detail = r.statuses.find((s) => s.state === 'reconnecting')?.detail ?? '';
+    const shown = url.replace('viewer:s3cret@', '***@');
+    assert.ok(detail.startsWith(`${shown} cannot be reached: connect ECONNREFUSED 127.0.0.1:${closed}`), detail);
+    assert.doesNotMatch(detail, /s3cret/);
+  }
 });
