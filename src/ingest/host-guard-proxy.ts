@@ -70,6 +70,13 @@ function isPlaylist(path: string, contentType: string | string[] | undefined): b
   return /\.m3u8?$/i.test(path) && !/^(video|audio|image)\//.test(type);
 }
 
+/** A 200, or a 206 that holds the whole body (`bytes 0-N/N+1`, what `Range: bytes=0-` gets). */
+function isWholeBody(status: number | undefined, contentRange: string | string[] | undefined): boolean {
+  if (status === 200) return true;
+  const m = status === 206 ? /^bytes 0-(\d+)\/(\d+)$/.exec(String(contentRange ?? '')) : null;
+  return m !== null && Number(m[1]) + 1 === Number(m[2]);
+}
+
 export class HostGuardProxy {
   /** Requests refused so far (plain and CONNECT). */
   refusedCount = 0;
@@ -179,7 +186,9 @@ export class HostGuardProxy {
       up.once('aborted', () => res.destroy());
       up.once('error', () => res.destroy());
       // A compressed body cannot be rewritten as text: it goes on as it is.
-      if (isPlaylist(url.pathname, out['content-type']) && up.statusCode === 200 && out['content-encoding'] === undefined) {
+      if (isPlaylist(url.pathname, out['content-type']) && isWholeBody(up.statusCode, out['content-range']) && out['content-encoding'] === undefined) {
+        // ffmpeg asks for `Range: bytes=0-`; a 206 of the whole body is sent on as the 200 it amounts to.
+        delete out['content-range'];
         this.relayPlaylist(up, res, out);
         return;
       }

@@ -152,7 +152,14 @@ test('https: the guard speaks TLS for ffmpeg (opened as http, no tls or httpprox
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': file.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t' }).end(readFileSync(file));
+    const body = readFileSync(file);
+    const type = file.endsWith('.m3u8') ? 'application/vnd.apple.mpegurl' : 'video/mp2t';
+    // As nginx and most web servers do: ffmpeg asks for `Range: bytes=0-` and gets a 206 of the whole file.
+    if (req.headers.range === 'bytes=0-') {
+      res.writeHead(206, { 'content-type': type, 'content-range': `bytes 0-${body.length - 1}/${body.length}`, 'content-length': body.length }).end(body);
+      return;
+    }
+    res.writeHead(200, { 'content-type': type }).end(body);
   });
   const home = serve('home').listen(0, '127.0.0.1');
   const other = serve('other').listen(0, '127.0.0.1');
