@@ -143,6 +143,8 @@ export class HostGuardProxy {
       s.destroy();
       return;
     }
+    // A pooled upstream socket comes back for each request it carries: one listener is enough.
+    if (this.sockets.has(s)) return;
     this.sockets.add(s);
     s.once('close', () => this.sockets.delete(s));
   }

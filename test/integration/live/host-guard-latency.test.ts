@@ -84,3 +84,34 @@ test('the guard streams a never-ending response part by part (no buffering): wri
     await new Promise((r) => server.close(r));
   }
 });
+
+test('a pooled upstream connection carrying many requests (HLS segments over keep-alive) is tracked once: no listener pile-up, all closed on close()', { timeout: 30_000 }, async () => {
+  const server = createServer((_req, res) => res.end('x'));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const guard = new HostGuardProxy({ rules: { exact: [{ host: '127.0.0.1', port }], patterns: [] } });
+  const proxy = new URL(await guard.start());
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < 40; i++) {
+      const req = request({ host: proxy.hostname, port: proxy.port, path: `http://127.0.0.1:${port}/seg${i}.ts`, agent });
+      req.end();
+      const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage];
+      res.resume();
+      await once(res, 'end');
+    }
+    assert.ok(guard.openSockets <= 4, `one client and one upstream connection reused: ${guard.openSockets} open`);
+  } finally {
+    agent.destroy();
+    await guard.close();
+    process.off('warning', onWarning);
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+  assert.equal(guard.openSockets, 0);
+  assert.deepEqual(warnings.map((w) => w.name), []);
+});
