@@ -336,9 +336,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       for (const sr of r.search) {
         const k = `index.search.${sr.vectors}`;
         const ivf = rec.add(`${k}.p50Ms`, sr.p50Ms, 'ms', `IVF search, ${sr.vectors} x ${sr.dim}-d, nprobe ${sr.nprobe}, ${sr.candidates} candidates re-ranked`);
-        rec.add(`${k}.recallAt10`, sr.recallAt10, '', 'recall@10 against exact search');
+        rec.add(`${k}.p99Ms`, sr.p99Ms, 'ms', `the same, p99 (${sr.queries} queries)`);
+        rec.add(`${k}.recallAt10`, sr.recallAt10, '', `recall@10 against exact search (${sr.queries} queries)`);
+        for (const w of sr.sweep) rec.add(`${k}.nprobe${w.nprobe}.p50Ms`, w.p50Ms, 'ms', `nprobe ${w.nprobe}: p50 (recall@10 ${w.recallAt10})`);
         const exact = rec.add(`${k}.exactP50Ms`, sr.exactP50Ms, 'ms', 'exact search (sqlite-vec scan)');
         rec.add(`${k}.buildSeconds`, sr.buildSeconds, 's', 'index build (k-means + codes)');
+        rec.add(`${k}.insertSeconds`, sr.insertSeconds, 's', 'generating and storing the vectors');
         rec.add(`${k}.fileMiB`, sr.fileBytes / MiB, 'MiB', 'index file size');
         rec.add(`${k}.rssMiB`, sr.rssBytes / MiB, 'MiB', 'resident memory after the searches');
         rec.add(`${k}.peakRssMiB`, sr.peakRssBytes / MiB, 'MiB', 'peak resident memory of the bench process');
