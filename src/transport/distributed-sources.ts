@@ -27,6 +27,8 @@ interface Owned {
   done: Promise<IngestReport | undefined>;
   state: StreamState;
   fps: number;
+  /** Reads the process's standard input. */
+  stdin: boolean;
   /** The latest decoded frame, for snapshots. */
   latest: Frame | undefined;
 }
@@ -45,6 +47,7 @@ export class DistributedSources implements HttpBackend {
   private readonly removed = new Set<string>();
   private readonly snapshots = new SnapshotEncoder();
   private closed = false;
+  private stdinUsed = false;
 
   constructor(private readonly opts: DistributedSourcesOptions) {}
 
@@ -62,11 +65,13 @@ export class DistributedSources implements HttpBackend {
     if (this.closed) throw new HttpProblem(503, 'closing', 'server is shutting down');
     if (this.hasStream(spec.id)) throw new HttpProblem(409, 'exists', `stream "${spec.id}" already exists`);
     const plan = this.opts.session.plan(spec);
-    if (plan.stdin && [...this.owned.values()].some((o) => o.spec.url === '-' && o.state !== 'ended' && o.state !== 'failed')) {
+    // Standard input is read once, for the life of the process.
+    if (plan.stdin && (this.stdinUsed || [...this.owned.values()].some((o) => o.stdin))) {
       throw new HttpProblem(409, 'stdin_taken', 'only one stream can read standard input');
     }
+    if (plan.stdin) this.stdinUsed = true;
     const abort = new AbortController();
-    const owned: Owned = { spec, abort, state: 'starting', fps: plan.fps, latest: undefined, done: Promise.resolve(undefined) };
+    const owned: Owned = { spec, abort, state: 'starting', fps: plan.fps, stdin: plan.stdin, latest: undefined, done: Promise.resolve(undefined) };
     this.removed.delete(spec.id);
     this.owned.set(spec.id, owned);
     owned.done = this.opts.session.run(spec, abort.signal, {
