@@ -1,13 +1,10 @@
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
-import { InferenceEngine } from '../inference/inference-engine.ts';
-import { loadModel } from '../inference/model-loader.ts';
-import { embedImage } from '../indexing/image-query.ts';
+import { createImageEmbedder } from '../indexing/image-embedder.ts';
 import { IndexSearcher } from '../indexing/index-searcher.ts';
 import { IndexStore } from '../indexing/index-store.ts';
-import { DEFAULT_LIMIT, formatSearchTable, runSearch, type ImageEmbedder } from '../indexing/search-runner.ts';
+import { DEFAULT_LIMIT, formatSearchTable, runSearch } from '../indexing/search-runner.ts';
 import { DEFAULT_INDEX_FILE } from './index-command.ts';
 import { positiveInt } from './options.ts';
 import type { CommandContext } from './context.ts';
@@ -56,21 +53,15 @@ Examples:
     .action(async (flags: SearchFlags) => {
       const config = loadConfig({ file: flags.config, flags: flags.device ? { model: { device: flags.device } } : {} });
       const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE), { readonly: true });
-      let engine: InferenceEngine | undefined;
-      const embed: ImageEmbedder = async (file, modelPath) => {
-        const model = loadModel(flags.model ?? modelPath, { labelsFile: flags.labels ?? config.model.labels, cacheDir: config.models.cacheDir });
-        // Hashed before the engine starts: starting it transfers the model's bytes to the inference thread.
-        const modelHash = createHash('sha256').update(model.bytes).digest('hex');
-        engine = await InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: 1, embeddings: true });
-        return { embedding: await embedImage(file, model.preprocess, engine), modelHash };
-      };
+      const embed = createImageEmbedder({
+        model: flags.model, labelsFile: flags.labels ?? config.model.labels, cacheDir: config.models.cacheDir, device: config.model.device, threads: config.model.threads,
+      });
       try {
         const response = await runSearch(new IndexSearcher(store), {
           label: flags.label, image: flags.image, frame: flags.frame, video: flags.video, limit: flags.limit ?? DEFAULT_LIMIT, minScore: flags.minScore,
         }, embed);
         process.stdout.write(flags.json ? JSON.stringify(response) + '\n' : formatSearchTable(response));
       } finally {
-        await engine?.close();
         store.close();
       }
     });
