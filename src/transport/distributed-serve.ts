@@ -53,6 +53,7 @@ export async function openDistributedServe(opts: DistributedServeOptions): Promi
     gateway = await openResultGateway({
       server: config.server, events: config.events, links: session.links, search: opts.search, logger, metrics,
       ignore: (stream) => sources?.isRemoved(stream) ?? false,
+      labelOptions: (stream) => sources?.labelOptionsOf(stream),
       backend: (feed) => (sources = new DistributedSources({ session, feed, allowlist: config.allowlist, model, logger, metrics })),
     });
   } catch (err) {

@@ -3,7 +3,9 @@ import type { StreamInfo, StreamState } from '../contracts/results.ts';
 import { HttpProblem, type AddStreamRequest, type HttpBackend } from '../gateway/http-api.ts';
 import { SnapshotEncoder } from '../gateway/snapshot-encoder.ts';
 import { checkSource, protocolWhitelistFor, type SourceAllowlist } from '../gateway/source-allowlist.ts';
+import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import type { StreamModelOptions } from '../pipeline/stream-model-options.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import type { IngestSession } from './ingest-session.ts';
@@ -60,7 +62,12 @@ export class DistributedSources implements HttpBackend {
     return this.removed.has(id);
   }
 
-  /** Adds a trusted source (config file, command line); throws HttpProblem when refused. */
+  /** How a stream of this process publishes its labels (at most topK, none under minScore); undefined for others'. */
+  labelOptionsOf(id: string): StreamModelOptions | undefined {
+    return this.owned.get(id)?.spec.model;
+  }
+
+  /** Adds a trusted source (config file, command line); throws HttpProblem when refused, RangeError for a watchdog tuning the watchdog refuses. */
   addSource(spec: SourceSpec): StreamInfo {
     if (this.closed) throw new HttpProblem(503, 'closing', 'server is shutting down');
     if (this.hasStream(spec.id)) throw new HttpProblem(409, 'exists', `stream "${spec.id}" already exists`);
@@ -69,15 +76,16 @@ export class DistributedSources implements HttpBackend {
     if (plan.stdin && (this.stdinUsed || [...this.owned.values()].some((o) => o.stdin))) {
       throw new HttpProblem(409, 'stdin_taken', 'only one stream can read standard input');
     }
-    if (plan.stdin) this.stdinUsed = true;
     const abort = new AbortController();
     const owned: Owned = { spec, abort, state: 'starting', fps: plan.fps, stdin: plan.stdin, latest: undefined, done: Promise.resolve(undefined) };
-    this.removed.delete(spec.id);
-    this.owned.set(spec.id, owned);
-    owned.done = this.opts.session.run(spec, abort.signal, {
+    const running = this.opts.session.run(spec, abort.signal, {
       onFrame: (frame) => (owned.latest = frame),
       onState: (state) => (owned.state = state),
-    }).then(
+    });
+    if (plan.stdin) this.stdinUsed = true;
+    this.removed.delete(spec.id);
+    this.owned.set(spec.id, owned);
+    owned.done = running.then(
       (report) => {
         if (report.lost.length > 0) this.opts.logger.error({ stream: spec.id, lost: report.lost.length, first: report.lost.slice(0, 5) }, 'frames got no result');
         return report;
@@ -107,11 +115,20 @@ export class DistributedSources implements HttpBackend {
   async addStream(request: AddStreamRequest): Promise<StreamInfo> {
     const checked = checkSource(request.url, this.opts.allowlist);
     if (!checked.ok) throw new HttpProblem(403, 'forbidden_source', `source refused: ${checked.reason}`);
-    return this.addSource({
-      id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
-      // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
-      protocolWhitelist: protocolWhitelistFor(checked.scheme),
-    });
+    try {
+      return this.addSource({
+        id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
+        // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
+        protocolWhitelist: protocolWhitelistFor(checked.scheme),
+        rtspTransport: request.rtspTransport,
+        ...(request.watchdog ? { watchdog: tuningFromSettings(request.watchdog) } : {}),
+        ...(request.model ? { model: request.model } : {}),
+      });
+    } catch (err) {
+      // The watchdog's own checks of the merged tuning (e.g. backoffMaxMs below the configured backoffInitialMs).
+      if (err instanceof RangeError) throw new HttpProblem(400, 'bad_request', `watchdog: ${err.message}`);
+      throw err;
+    }
   }
 
   async removeStream(id: string): Promise<boolean> {

@@ -74,21 +74,24 @@ export class IngestSession {
     return planSource(spec, this.opts.defaults);
   }
 
-  /** Ingests one source until it ends, fails, or `signal` aborts. */
+  /**
+   * Ingests one source until it ends, fails, or `signal` aborts. Throws
+   * RangeError at once for a watchdog tuning the watchdog refuses; the
+   * returned promise does not reject for the source's own failures (see the report).
+   */
   run(spec: SourceSpec, signal: AbortSignal, hooks: IngestHooks = {}): Promise<IngestReport> {
     if (this.closed) return Promise.reject(new RangeError('ingest session is closed'));
     const plan = this.plan(spec);
-    if (plan.stdin) {
-      if (this.stdinTaken) return Promise.reject(new RangeError('only one source can read standard input (-)'));
-      this.stdinTaken = true;
-    }
+    if (plan.stdin && this.stdinTaken) return Promise.reject(new RangeError('only one source can read standard input (-)'));
     const { opts } = this;
-    return ingestStream({
+    const report = ingestStream({
       id: spec.id, url: spec.url, plan, ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),
       geometry: opts.model.geometry, model: { name: opts.model.name, topK: opts.model.topK }, batch: opts.batch,
       links: this.links, files: this.files, logger: opts.logger.child({ stream: spec.id }), metrics: opts.metrics, signal,
       onFrame: hooks.onFrame, onState: hooks.onState,
     });
+    if (plan.stdin) this.stdinTaken = true;
+    return report;
   }
 
   /** Idempotent: file inference (its pending batches are rejected), then the connections. Stop the sources first. */

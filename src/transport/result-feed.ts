@@ -3,6 +3,7 @@ import { decodeEmbedding, type ResultEntry } from '../contracts/transport.ts';
 import type { HysteresisOptions } from '../events/hysteresis-config.ts';
 import { LabelEventDetector } from '../events/label-event-detector.ts';
 import { HttpProblem, type AddStreamRequest, type HttpBackend } from '../gateway/http-api.ts';
+import { labelsForStream, type StreamModelOptions } from '../pipeline/stream-model-options.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { SeenFrames } from './seen-frames.ts';
 
@@ -21,6 +22,8 @@ export interface ResultFeedOptions {
   redisReady: () => boolean;
   /** Streams whose entries are skipped (removed over HTTP while their last results were in flight). */
   ignore?: ((stream: string) => boolean) | undefined;
+  /** A stream's own label options (at most topK, none under minScore), for its frames and label events. */
+  labelOptions?: ((stream: string) => StreamModelOptions | undefined) | undefined;
 }
 
 /**
@@ -61,7 +64,7 @@ export class ResultFeed implements HttpBackend {
       if (!this.seen.firstTime(entry.stream, entry.run, f.seq)) continue;
       const result: FrameResult = {
         stream: entry.stream, run: entry.run, seq: f.seq, ptsMs: f.ptsMs, capturedAt: f.capturedAt,
-        labels: f.labels.map((l) => ({ ...l, score: Math.round(l.score * 1e6) / 1e6 })),
+        labels: labelsForStream(f.labels.map((l) => ({ ...l, score: Math.round(l.score * 1e6) / 1e6 })), this.opts.labelOptions?.(entry.stream)),
         latencyMs: now - f.capturedAt, model: entry.model,
         ...(f.embedding !== undefined ? { embedding: decodeEmbedding(f.embedding) } : {}),
       };

@@ -9,7 +9,7 @@ import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
 import { WsGateway } from '../gateway/ws-gateway.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
-import { ResultFeed } from './result-feed.ts';
+import { ResultFeed, type ResultFeedOptions } from './result-feed.ts';
 import type { RedisLinks } from './redis-links.ts';
 import { ResultReader } from './result-stream.ts';
 
@@ -22,6 +22,8 @@ export interface ResultGatewayOptions {
   backend?: ((feed: ResultFeed) => HttpBackend) | undefined;
   /** Streams whose entries the feed skips. */
   ignore?: ((stream: string) => boolean) | undefined;
+  /** A stream's own label options (topK, minScore), applied by the feed. */
+  labelOptions?: ResultFeedOptions['labelOptions'];
   search?: SearchRoute | undefined;
   logger: Logger;
   metrics: Metrics;
@@ -47,7 +49,7 @@ export async function openResultGateway(opts: ResultGatewayOptions): Promise<Res
     server: http, ...wsGatewaySettings(opts.server),
     listStreams: (): StreamInfo[] => backend.listStreams(), logger: logger.child({ component: 'gateway' }), metrics,
   });
-  const feed: ResultFeed = new ResultFeed({ sink: gateway, events: opts.events, metrics, redisReady: () => links.ready, ignore: opts.ignore });
+  const feed: ResultFeed = new ResultFeed({ sink: gateway, events: opts.events, metrics, redisReady: () => links.ready, ignore: opts.ignore, labelOptions: opts.labelOptions });
   const backend: HttpBackend = opts.backend ? opts.backend(feed) : feed;
   http.on('request', createHttpHandler({
     backend,

@@ -80,7 +80,7 @@ export interface IngestReport {
  * counted (reason `lost`) and named in the report. The stream is announced
  * `ended` once every result is in.
  */
-export async function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
+export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   const { links, logger, metrics, id, plan } = opts;
   const settings = links.settings;
   const publisher = new ResultPublisher(links.queue, settings.resultsMaxLen);
@@ -95,8 +95,8 @@ export async function ingestStream(opts: StreamIngestOptions): Promise<IngestRep
     });
   };
 
-  const live = plan.live ? new LiveEnqueuer(opts) : undefined;
-  const file = plan.live ? undefined : new FileBatches(opts);
+  let live: LiveEnqueuer | undefined;
+  let file: FileBatches | undefined;
   let decoded = 0;
   let finish!: (end: { state: 'ended' | 'failed'; detail: string | undefined }) => void;
   const finished = new Promise<{ state: 'ended' | 'failed'; detail: string | undefined }>((resolve) => (finish = resolve));
@@ -122,25 +122,33 @@ export async function ingestStream(opts: StreamIngestOptions): Promise<IngestRep
     },
     onRestart: () => metrics.decoderRestarts.inc({ stream: id }),
   });
+  // Up to here it throws at once (RangeError: a tuning the watchdog refuses); from here on it only resolves.
+  if (plan.live) live = new LiveEnqueuer(opts);
+  else file = new FileBatches(opts);
   const onAbort = (): void => finish({ state: 'ended', detail: 'stopped' });
   opts.signal.addEventListener('abort', onAbort, { once: true });
   file?.onError((message) => finish({ state: 'failed', detail: message }));
+  if (!opts.signal.aborted) watchdog.start();
+  else onAbort();
 
-  try {
-    if (!opts.signal.aborted) watchdog.start();
-    else onAbort();
-    let end = await finished;
-    await watchdog.stop();
-    if (file && !opts.signal.aborted) {
-      const error = await file.drain(end.state === 'ended');
-      if (error !== undefined) end = { state: 'failed', detail: error };
+  return complete();
+
+  /** Waits for the end (ended, failed, stopped), for a file's last results, then announces it. */
+  async function complete(): Promise<IngestReport> {
+    try {
+      let end = await finished;
+      await watchdog.stop();
+      if (file && !opts.signal.aborted) {
+        const error = await file.drain(end.state === 'ended');
+        if (error !== undefined) end = { state: 'failed', detail: error };
+      }
+      publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
+      await published;
+      return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [] };
+    } finally {
+      opts.signal.removeEventListener('abort', onAbort);
+      await live?.close();
     }
-    publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
-    await published;
-    return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [] };
-  } finally {
-    opts.signal.removeEventListener('abort', onAbort);
-    await live?.close();
   }
 }
 

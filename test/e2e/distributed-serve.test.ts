@@ -148,6 +148,27 @@ describe('streamsight serve --redis (ingest + gateway here, inference by a worke
     }
   });
 
+  test('per-stream options over POST as in embedded serve: model.topK shapes what the stream publishes; a watchdog tuning the watchdog refuses is a 400 and adds nothing', async () => {
+    const bad = await post({ id: 'x7', url: other, watchdog: { backoffInitialMs: 5000, backoffMaxMs: 1000 } }, TOKEN);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /^watchdog: .*maxMs must be/);
+    assert.equal((await fetch(url('/api/streams/x7'))).status, 404);
+    const { ws, messages } = await feed();
+    try {
+      const created = await post({ id: 'top1', url: other, live: true, loop: true, model: { topK: 1 } }, TOKEN);
+      assert.equal(created.status, 201, await created.clone().text());
+      await waitFor('3 frames of top1', async () => (messages.filter((m) => m.type === 'frame' && m.stream === 'top1').length >= 3 ? true : undefined));
+      await waitFor('a frame of cam1 after it', async () => (messages.some((m) => m.type === 'frame' && m.stream === 'cam1') ? true : undefined));
+      for (const m of messages.filter((x) => x.type === 'frame')) {
+        // The client asked for 3; the stream itself publishes 1; the other stream is untouched.
+        assert.equal((m.labels as unknown[]).length, m.stream === 'top1' ? 1 : 3, `${String(m.stream)} seq ${String(m.seq)}`);
+      }
+      assert.equal((await fetch(url('/api/streams/top1'), { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).status, 204);
+    } finally {
+      ws.close();
+    }
+  });
+
   test('standalone `streamsight gateway` lists the streams but refuses POST/DELETE, naming serve --redis and ingest', async () => {
     const gport = await freePort();
     const g = spawnCli(['gateway', '--redis', redis.url, '--port', String(gport)], {});
