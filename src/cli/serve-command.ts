@@ -91,18 +91,27 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       return;
     }
     // Loaded here, not at the top: other commands do not pay for the gateway's modules.
-    const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler }, { WsGateway }, { InferenceEngine }, { loadModel }, { Metrics }, { LivePipeline }] = await Promise.all([
+    const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler, HttpProblem }, { WsGateway }, { InferenceEngine }, { loadModel }, { Metrics }, { LivePipeline }] = await Promise.all([
       import('../gateway/auth.ts'), import('../gateway/dashboard-assets.ts'), import('../gateway/http-api.ts'), import('../gateway/ws-gateway.ts'),
       import('../inference/inference-engine.ts'), import('../inference/model-loader.ts'), import('../shared/metrics.ts'), import('../pipeline/live-pipeline.ts'),
     ]);
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
     const batch = model.fixedBatch ?? config.model.batch;
-    const engine = await InferenceEngine.start(model, {
-      device: config.model.device, threads: config.model.threads, topK: Math.max(config.model.topK, 5), embeddings: true,
-    });
+    const engineOptions = { device: config.model.device, threads: config.model.threads, topK: Math.max(config.model.topK, 5), embeddings: true };
+    const engine = await InferenceEngine.start(model, engineOptions);
     if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
     logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
+    // A stream's own model (sources[].model.name, POST model.name), started as the default one was; the pipeline closes it.
+    const startModel = async (name: string): Promise<{ model: typeof model; engine: typeof engine }> => {
+      // model.labels names the default model's classes, not another's.
+      const other = loadModel(name, { cacheDir: config.models.cacheDir });
+      if (other.untrained) process.stderr.write(`WARNING: model "${other.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
+      const otherEngine = await InferenceEngine.start(other, engineOptions);
+      if (otherEngine.fallbackReason) logger.warn({ model: other.name, reason: otherEngine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+      logger.info({ model: other.name, provider: otherEngine.provider, batch: other.fixedBatch ?? config.model.batch }, `inference of ${other.name} on ${otherEngine.provider}`);
+      return { model: other, engine: otherEngine };
+    };
 
     const metrics = new Metrics();
     const server = createServer();
@@ -114,7 +123,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       metrics,
     });
     const pipeline: LivePipeline = new LivePipeline({
-      model, engine, batch,
+      model, engine, batch: config.model.batch, modelAliases: [config.model.name], startModel,
       live: { fps: config.live.fps, fileFps: flags.fps ?? config.sampling.fps, bufferFrames: config.live.bufferFrames, batchWaitMs: config.live.batchWaitMs },
       events: config.events,
       allowlist: config.allowlist,
@@ -139,9 +148,16 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       throw err;
     }
     pipeline.start();
-    for (const spec of specs) pipeline.addSource(spec);
-    logger.info({ port, host: config.server.host, streams: specs.map((s) => s.id) }, 'serving');
-    process.stderr.write(`streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${specs.length} stream(s)\n`);
+    for (const spec of specs) {
+      // A stream whose model cannot be started is left out with one line; the others run.
+      await pipeline.addSource(spec).catch((err: unknown) => {
+        if (!(err instanceof HttpProblem && err.code === 'model_unavailable')) throw err;
+        process.stderr.write(`streamsight serve: stream "${spec.id}" not started: ${err.message}\n`);
+      });
+    }
+    const running = pipeline.listStreams().map((s) => s.id);
+    logger.info({ port, host: config.server.host, streams: running }, 'serving');
+    process.stderr.write(`streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${running.length} stream(s)\n`);
 
     // Run until SIGINT/SIGTERM, then close in order: sources, inference, clients, HTTP.
     const signal = await waitForStopSignal();

@@ -43,9 +43,18 @@ export type WatchdogConfig = z.infer<typeof WatchdogSchema>;
 /** Per-source overrides: any subset of the watchdog keys (config `sources[].watchdog` and POST /api/streams). */
 export const SourceWatchdogSchema = z.object(watchdogShape).partial().strict();
 export type SourceWatchdogConfig = z.infer<typeof SourceWatchdogSchema>;
-/** Per-source model options (config `sources[].model` and POST /api/streams): how this stream's results are published. */
+/**
+ * Per-source model options (config `sources[].model` and POST /api/streams):
+ * which model this stream runs on, and how its results are published.
+ */
 export const SourceModelSchema = z
   .object({
+    /**
+     * Registry name or .onnx file; default: `model.name`. Another model gets
+     * its own engine (same device and threads), started with its first
+     * stream. Not with `serve --redis` (the workers run one model).
+     */
+    name: z.string().min(1).max(4096),
     /** Labels published per frame at most (the engine computes max(model.topK, 5)). */
     topK: z.number().int().min(1).max(1000),
     /** Labels scoring below this are not published for this stream (nor seen by its label events), 0..1. */
@@ -120,7 +129,7 @@ export const ConfigSchema = z
             rtspTransport: z.enum(['tcp', 'udp']).optional(),
             /** Watchdog overrides for this source (e.g. a slow camera's stallTimeoutMs). */
             watchdog: SourceWatchdogSchema.optional(),
-            /** Model options for this source's results (topK, minScore). */
+            /** This source's model (name) and how its results are published (topK, minScore). */
             model: SourceModelSchema.optional(),
           })
           .strict(),

@@ -55,8 +55,9 @@ export interface StreamStatus {
 export interface StreamInfo {
   id: string;
   state: StreamState;
+  /** The model this stream runs on (streams of one `serve` may run on different ones: `model.name`). */
   model: string;
-  /** Present and true when the model is untrained (`models synth`): its labels mean nothing. */
+  /** Present and true when this stream's model is untrained (`models synth`): its labels mean nothing. */
   untrained?: boolean;
   /** Sampling rate, frames per second. */
   fps: number;

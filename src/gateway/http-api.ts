@@ -37,7 +37,7 @@ export const AddStreamSchema = z
     rtspTransport: z.enum(['tcp', 'udp']).optional(),
     /** Watchdog overrides (stallTimeoutMs, backoffMaxMs, ...), as in the config's `watchdog`. */
     watchdog: SourceWatchdogSchema.optional(),
-    /** How this stream's results are published (topK, minScore). */
+    /** This stream's model (name) and how its results are published (topK, minScore). */
     model: SourceModelSchema.optional(),
   })
   .strict();

@@ -2,18 +2,20 @@ import type { Frame } from '../contracts/frame.ts';
 import type { FrameResult, LabelEvent, StreamInfo, StreamStatus } from '../contracts/results.ts';
 import type { HysteresisOptions } from '../events/hysteresis-config.ts';
 import { LabelEventDetector } from '../events/label-event-detector.ts';
+import { isAbsolute } from 'node:path';
 import type { Readable } from 'node:stream';
 import { hostGuardRulesFor } from '../ingest/host-guard.ts';
 import { describeSource, type RtspTransport } from '../ingest/source-kind.ts';
 import { tuningFromSettings, type WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
+import { isStreamSightError } from '../shared/errors.ts';
 import { HttpProblem, type AddStreamRequest, type HttpBackend } from '../gateway/http-api.ts';
 import { checkSource, protocolWhitelistFor, type SourceAllowlist } from '../gateway/source-allowlist.ts';
 import { SnapshotEncoder } from '../gateway/snapshot-encoder.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
-import { LiveInferenceLoop } from './live-inference-loop.ts';
+import { ModelEngines, type ModelSlot, type ModelStarter } from './model-engines.ts';
 import { labelsForStream, type StreamModelOptions } from './stream-model-options.ts';
 import { StreamRunner } from './stream-runner.ts';
 
@@ -42,13 +44,23 @@ export interface SourceSpec {
   rtspTransport?: RtspTransport | undefined;
   /** Per-stream watchdog overrides (stallTimeoutMs, ...), over the pipeline's. */
   watchdog?: WatchdogTuning | undefined;
-  /** How this stream's results are published: at most `topK` labels, none below `minScore`. */
+  /** This stream's model (`name`; default: the pipeline's), and how its results are published: at most `topK` labels, none below `minScore`. */
   model?: StreamModelOptions | undefined;
 }
 
 export interface LivePipelineOptions {
+  /** The default model and its engine (the caller closes the engine, after close()). */
   model: LoadedModel;
   engine: InferenceEngine;
+  /** Other names of the default model (e.g. the configured `model.name`): a stream naming one uses the default. */
+  modelAliases?: readonly string[] | undefined;
+  /**
+   * Starts the model of a stream whose `model.name` is another one (same
+   * device and threads as the default); its engine is closed with its last
+   * stream. Absent: a stream can only use the default model.
+   */
+  startModel?: ModelStarter | undefined;
+  /** Frames per batch at most, per model. */
   batch: number;
   live: { fps: number; fileFps: number; bufferFrames: number; batchWaitMs: number };
   events: HysteresisOptions;
@@ -70,18 +82,20 @@ export interface LivePipelineOptions {
 export class LivePipeline implements HttpBackend {
   private readonly streams = new Map<string, StreamRunner>();
   private readonly modelOptions = new Map<string, StreamModelOptions>();
-  private readonly loop: LiveInferenceLoop;
+  /** Each stream's model; `key` is the name it asked for, absent for the default. */
+  private readonly streamModels = new Map<string, { slot: ModelSlot; key: string | undefined }>();
+  private readonly engines: ModelEngines;
   private readonly detector: LabelEventDetector;
   private readonly snapshots = new SnapshotEncoder();
   private closed = false;
 
   constructor(private readonly opts: LivePipelineOptions) {
     this.detector = new LabelEventDetector(opts.events);
-    this.loop = new LiveInferenceLoop({
-      engine: opts.engine, batch: opts.batch, maxWaitMs: opts.live.batchWaitMs, logger: opts.logger, metrics: opts.metrics,
-      onResults: (frames, result) => this.onResults(frames, result),
+    this.engines = new ModelEngines({
+      default: { model: opts.model, engine: opts.engine }, defaultAliases: opts.modelAliases, start: opts.startModel,
+      batch: opts.batch, maxWaitMs: opts.live.batchWaitMs, logger: opts.logger, metrics: opts.metrics,
+      onResults: (slot, frames, result) => this.onResults(slot, frames, result),
     });
-    opts.metrics.executionProvider.set({ provider: opts.engine.provider, model: opts.model.name }, 1);
   }
 
   get metrics(): Metrics {
@@ -89,17 +103,52 @@ export class LivePipeline implements HttpBackend {
   }
 
   start(): void {
-    this.loop.start();
+    this.engines.start();
   }
 
-  /** Adds a trusted source (config file, command line). */
-  addSource(spec: SourceSpec): StreamInfo {
+  /**
+   * Adds a trusted source (config file, command line). A stream on the
+   * default model is added before this returns; one on another model once
+   * that model is started (HttpProblem model_unavailable when it cannot be).
+   */
+  async addSource(spec: SourceSpec): Promise<StreamInfo> {
+    const key = this.engines.isDefault(spec.model?.name) ? undefined : spec.model?.name;
+    if (key === undefined) return this.addOnModel(spec, this.engines.default, undefined);
+    this.checkAddable(spec);
+    if (!this.engines.canStartOthers) {
+      throw new HttpProblem(400, 'bad_request', `model.name: this server runs one model (${this.opts.model.name})`);
+    }
+    let slot: ModelSlot;
+    try {
+      slot = await this.engines.acquire(key);
+    } catch (err) {
+      await this.engines.release(key);
+      if (!isStreamSightError(err)) throw err;
+      const line = `model.name "${key}" cannot be used: ${err.message}${err.hint ? ` (${err.hint})` : ''}`.replace(/\s*\n\s*/g, ' ');
+      throw new HttpProblem(422, 'model_unavailable', line);
+    }
+    try {
+      return this.addOnModel(spec, slot, key);
+    } catch (err) {
+      await this.engines.release(key);
+      throw err;
+    }
+  }
+
+  /** Refusals that do not depend on the model; checked again once a model has been started. */
+  private checkAddable(spec: SourceSpec): ReturnType<typeof describeSource> {
     if (this.closed) throw new HttpProblem(503, 'closing', 'server is shutting down');
     if (this.streams.has(spec.id)) throw new HttpProblem(409, 'exists', `stream "${spec.id}" already exists`);
     const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport });
     if (source.stdin && [...this.streams.values()].some((r) => r.readsStdin)) {
       throw new HttpProblem(409, 'stdin_taken', 'only one stream can read standard input');
     }
+    return source;
+  }
+
+  private addOnModel(spec: SourceSpec, slot: ModelSlot, key: string | undefined): StreamInfo {
+    const source = this.checkAddable(spec);
+    const { preprocess } = slot.model;
     const live = spec.live ?? source.live;
     const fps = spec.fps ?? (live ? this.opts.live.fps : this.opts.live.fileFps);
     const whitelist = spec.protocolWhitelist ?? (source.kind === 'file' || source.kind === 'stdin' || source.kind === 'v4l2' ? undefined : protocolWhitelistFor(source.scheme));
@@ -108,11 +157,8 @@ export class LivePipeline implements HttpBackend {
       url: spec.url,
       input: source.input,
       sampling: { mode: 'fps', fps },
-      geometry: {
-        resizeShorter: this.opts.model.preprocess.resizeShorter,
-        cropWidth: this.opts.model.preprocess.inputWidth,
-        cropHeight: this.opts.model.preprocess.inputHeight,
-      },
+      // Decoded to this stream's model's input.
+      geometry: { resizeShorter: preprocess.resizeShorter, cropWidth: preprocess.inputWidth, cropHeight: preprocess.inputHeight },
       live,
       camera: live && source.kind !== 'file',
       // A file played as a camera; a real camera sets its own pace.
@@ -126,16 +172,17 @@ export class LivePipeline implements HttpBackend {
       ...(source.kind === 'http' ? { hostGuard: hostGuardRulesFor(source.input, this.opts.allowlist?.hosts ?? []) } : {}),
       ...(source.stdin ? { stdin: this.opts.stdin ?? process.stdin } : {}),
       watchdog: mergeTuning(this.opts.watchdog, spec.watchdog),
-      onFrame: () => this.loop.wake(),
+      onFrame: () => slot.loop.wake(),
       onStatus: (status) => this.onStatus(status),
       logger: this.opts.logger.child({ stream: spec.id }),
       metrics: this.opts.metrics,
     });
     this.streams.set(spec.id, runner);
+    this.streamModels.set(spec.id, { slot, key });
     if (spec.model && (spec.model.topK !== undefined || spec.model.minScore !== undefined)) this.modelOptions.set(spec.id, { ...spec.model });
-    this.loop.add(runner);
+    slot.loop.add(runner);
     runner.start();
-    this.opts.logger.info({ stream: spec.id, source: runner.displayUrl, kind: source.kind, live, fps }, 'stream added');
+    this.opts.logger.info({ stream: spec.id, source: runner.displayUrl, kind: source.kind, live, fps, model: slot.model.name }, 'stream added');
     return this.info(runner);
   }
 
@@ -152,8 +199,16 @@ export class LivePipeline implements HttpBackend {
   async addStream(request: AddStreamRequest): Promise<StreamInfo> {
     const checked = checkSource(request.url, this.opts.allowlist);
     if (!checked.ok) throw new HttpProblem(403, 'forbidden_source', `source refused: ${checked.reason}`);
+    const modelName = request.model?.name;
+    // A model file named over HTTP is read only where the allowlist lets POST open files; registry names are fine.
+    if (modelName !== undefined && !this.engines.isDefault(modelName) && /[/\\]|^\.|\.onnx$/i.test(modelName)) {
+      const file = checkSource(modelName, this.opts.allowlist);
+      if (!file.ok || file.scheme !== 'file' || !isAbsolute(modelName)) {
+        throw new HttpProblem(403, 'forbidden_model', `model.name refused: ${file.ok ? 'model files must be absolute paths' : file.reason}`);
+      }
+    }
     try {
-      return this.addSource({
+      return await this.addSource({
         id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
         // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
         protocolWhitelist: protocolWhitelistFor(checked.scheme),
@@ -171,10 +226,13 @@ export class LivePipeline implements HttpBackend {
   async removeStream(id: string): Promise<boolean> {
     const runner = this.streams.get(id);
     if (!runner) return false;
+    const onModel = this.streamModels.get(id);
     this.streams.delete(id);
+    this.streamModels.delete(id);
     this.modelOptions.delete(id);
-    this.loop.remove(id);
+    onModel?.slot.loop.remove(id);
     await runner.stop();
+    if (onModel?.key !== undefined) await this.engines.release(onModel.key);
     for (const e of this.detector.flush(id)) this.emitEvent(e);
     this.detector.forget(id);
     this.snapshots.forget(id);
@@ -191,18 +249,19 @@ export class LivePipeline implements HttpBackend {
     return this.closed ? { ready: false, reasons: ['shutting down'] } : { ready: true, reasons: [] };
   }
 
-  /** Stops sources (ffmpeg), then the inference loop. Idempotent. */
+  /** Stops sources (ffmpeg), then the inference loops, and closes the engines of models started here. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.streams.values()].map((r) => r.stop()));
-    await this.loop.stop();
+    await this.engines.close();
   }
 
   // ---- internals ----
 
   private info(r: StreamRunner): StreamInfo {
-    return { id: r.id, state: r.state, model: this.opts.model.name, fps: r.fps, ...(this.opts.model.untrained ? { untrained: true } : {}) };
+    const model = this.streamModels.get(r.id)?.slot.model ?? this.opts.model;
+    return { id: r.id, state: r.state, model: model.name, fps: r.fps, ...(model.untrained ? { untrained: true } : {}) };
   }
 
   private onStatus(status: StreamStatus): void {
@@ -218,8 +277,9 @@ export class LivePipeline implements HttpBackend {
     this.opts.sink.publishEvent(e);
   }
 
-  private onResults(frames: Frame[], batch: BatchInference): void {
-    const { model, metrics, sink } = this.opts;
+  private onResults(slot: ModelSlot, frames: Frame[], batch: BatchInference): void {
+    const { metrics, sink } = this.opts;
+    const { model } = slot;
     const now = Date.now();
     frames.forEach((frame, i) => {
       if (!this.streams.has(frame.streamId)) return; // removed while in flight

@@ -1,10 +1,11 @@
 /**
- * Per-stream model options: how one stream's results are published. Pure.
- * (A different model per stream, `name`, is not supported: one engine
- * serves every stream of a pipeline.)
+ * Per-stream model options (config `sources[].model`, POST /api/streams
+ * `model`): which model a stream runs on, and how its results are
+ * published. Pure.
  */
-/** Per-stream model options (config `sources[].model`, POST /api/streams `model`). */
 export interface StreamModelOptions {
+  /** Registry name or .onnx file; default: the pipeline's model. Another one gets its own engine (src/pipeline/model-engines.ts). */
+  name?: string | undefined;
   /** Labels published per frame at most; the engine computes a fixed number (max(model.topK, 5) in serve), so more is that many. */
   topK?: number | undefined;
   /** Labels scoring below this (0..1) are not published, nor seen by the stream's label events. */

@@ -145,7 +145,7 @@ test('bad per-stream options are 400s with the key and the reason on one line; n
   const cases: Array<[unknown, RegExp]> = [
     [{ id: 'x1', url: clip, model: { topK: 0 } }, /^model\.topK: /],
     [{ id: 'x2', url: clip, model: { minScore: 1.5 } }, /^model\.minScore: /],
-    [{ id: 'x3', url: clip, model: { name: 'resnet50' } }, /^model: Unrecognized key.*name/],
+    [{ id: 'x3', url: clip, model: { device: 'cuda' } }, /^model: Unrecognized key.*device/],
     [{ id: 'x4', url: clip, watchdog: { stallTimeoutMs: 'soon' } }, /^watchdog\.stallTimeoutMs: /],
     [{ id: 'x5', url: clip, watchdog: { retries: 3 } }, /^watchdog: Unrecognized key.*retries/],
     [{ id: 'x6', url: clip, rtspTransport: 'sctp' }, /^rtspTransport: /],

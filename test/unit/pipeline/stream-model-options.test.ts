@@ -16,12 +16,14 @@ test('labelsForStream keeps the best topK labels at or above minScore, in order'
 });
 
 test('config sources and POST bodies take the same per-stream options; unknown keys are refused with their path', () => {
-  const source = { id: 'cam', url: 'rtsp://10.0.0.5/x', rtspTransport: 'udp', watchdog: { stallTimeoutMs: 20_000 }, model: { topK: 3, minScore: 0.2 } };
+  const source = { id: 'cam', url: 'rtsp://10.0.0.5/x', rtspTransport: 'udp', watchdog: { stallTimeoutMs: 20_000 }, model: { name: 'resnet18', topK: 3, minScore: 0.2 } };
   assert.equal(ConfigSchema.safeParse({ sources: [source] }).success, true);
   assert.equal(AddStreamSchema.safeParse(source).success, true);
-  const bad = ConfigSchema.safeParse({ sources: [{ ...source, model: { name: 'resnet50' } }] });
+  const bad = ConfigSchema.safeParse({ sources: [{ ...source, model: { device: 'cuda' } }] });
   assert.equal(bad.success, false);
   assert.deepEqual(bad.error?.issues[0]?.path, ['sources', 0, 'model']);
+  const empty = ConfigSchema.safeParse({ sources: [{ ...source, model: { name: '' } }] });
+  assert.deepEqual(empty.error?.issues[0]?.path, ['sources', 0, 'model', 'name']);
   assert.equal(AddStreamSchema.safeParse({ ...source, enabled: true }).success, false, 'enabled is for the config file only');
   assert.equal(AddStreamSchema.safeParse({ ...source, model: { minScore: -0.1 } }).success, false);
 });
