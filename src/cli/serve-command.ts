@@ -74,6 +74,9 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop, rtspTransport: flags.rtspTransport });
     }
     if (specs.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
+    // The workers run one model (POST is refused the same way by DistributedSources).
+    const otherModel = config.redis.url === undefined ? undefined : specs.find((s) => s.model?.name !== undefined && s.model.name !== config.model.name);
+    if (otherModel) throw new UsageError(`source ${otherModel.id}: model.name is not supported with --redis: workers run one model (${config.model.name})`);
 
     // Opened first: a bad index file stops the command before anything else starts.
     let search: import('../gateway/search-route.ts').SearchRoute | undefined;

@@ -71,6 +71,10 @@ export class DistributedSources implements HttpBackend {
   addSource(spec: SourceSpec): StreamInfo {
     if (this.closed) throw new HttpProblem(503, 'closing', 'server is shutting down');
     if (this.hasStream(spec.id)) throw new HttpProblem(409, 'exists', `stream "${spec.id}" already exists`);
+    // Jobs carry one model name and the workers run that one model.
+    if (spec.model?.name !== undefined && spec.model.name !== this.opts.model.name) {
+      throw new HttpProblem(400, 'bad_request', `model.name is not supported with --redis: workers run one model (${this.opts.model.name})`);
+    }
     const plan = this.opts.session.plan(spec);
     // Standard input is read once, for the life of the process.
     if (plan.stdin && (this.stdinUsed || [...this.owned.values()].some((o) => o.stdin))) {
