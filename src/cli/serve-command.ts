@@ -1,4 +1,7 @@
 import { createServer } from 'node:http';
+import type { SearchRoute } from '../gateway/search-route.ts';
+import type { ReusableImageEmbedder as ReusableImageEmbedderType } from '../indexing/image-embedder.ts';
+import type { Metrics } from '../shared/metrics.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
@@ -79,17 +82,27 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     if (otherModel) throw new UsageError(`source ${otherModel.id}: model.name is not supported with --redis: workers run one model (${config.model.name})`);
 
     // Opened first: a bad index file stops the command before anything else starts.
-    let search: import('../gateway/search-route.ts').SearchRoute | undefined;
-    let closeIndex = (): void => undefined;
+    // Search by picture keeps one engine (CPU, 1 thread), started by the first picture, not here.
+    let searchRoute: ((metrics?: Metrics) => SearchRoute) | undefined;
+    let closeIndex = async (): Promise<void> => undefined;
     if (flags.index !== undefined) {
-      const [{ IndexStore }, { createSearchRoute }] = await Promise.all([import('../indexing/index-store.ts'), import('../gateway/search-route.ts')]);
+      const [{ IndexStore }, { createSearchRoute }, { ReusableImageEmbedder }] = await Promise.all([
+        import('../indexing/index-store.ts'), import('../gateway/search-route.ts'), import('../indexing/image-embedder.ts'),
+      ]);
       const store = IndexStore.open(flags.index, { readonly: true });
-      search = createSearchRoute(store);
-      closeIndex = () => store.close();
+      let embedder: ReusableImageEmbedderType | undefined;
+      searchRoute = (metrics) => {
+        embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics });
+        return createSearchRoute(store, { embedImage: embedder.embed });
+      };
+      closeIndex = async () => {
+        await embedder?.close();
+        store.close();
+      };
     }
     const redisUrl = config.redis.url;
     if (redisUrl !== undefined) {
-      await serveDistributed({ config, url: redisUrl, specs, fileFps: flags.fps, search, logger }).finally(closeIndex);
+      await serveDistributed({ config, url: redisUrl, specs, fileFps: flags.fps, search: searchRoute?.(), logger }).finally(closeIndex);
       ctx.setExitCode(0);
       return;
     }
@@ -117,6 +130,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     };
 
     const metrics = new Metrics();
+    const search = searchRoute?.(metrics);
     const server = createServer();
     const gateway = new WsGateway({
       server,
@@ -175,7 +189,8 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     await gateway.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    closeIndex();
+    // After HTTP: no picture search can start past this point.
+    await closeIndex();
     clearTimeout(force);
     ctx.setExitCode(0);
   });

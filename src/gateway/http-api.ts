@@ -59,7 +59,7 @@ export interface HttpApiOptions {
   logger: Logger;
   /** Request bodies larger than this are refused, bytes; default 16 KiB. */
   maxBodyBytes?: number;
-  /** GET /api/search (and its thumbnails) when an index is open; absent: 404. */
+  /** GET and POST /api/search (and its thumbnails) when an index is open; absent: 404 `no_index`. */
   search?: SearchRoute;
 }
 
@@ -124,7 +124,11 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
       }
       throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
     }
-    if (opts.search && path.startsWith('/api/search') && (await opts.search(req, res, url))) return;
+    if (path === '/api/search' || path.startsWith('/api/search/')) {
+      // Said apart from an unknown route, so a page can tell the user what is missing.
+      if (!opts.search) throw new HttpProblem(404, 'no_index', 'this server has no index open (start it with --index FILE)');
+      if (await opts.search(req, res, url)) return;
+    }
     if (method === 'GET' && opts.serveAsset?.(req, res)) return;
     throw new HttpProblem(404, 'not_found', `no route ${method} ${path}`);
   }

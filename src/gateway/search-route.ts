@@ -5,6 +5,8 @@
  * the body (any format ffmpeg decodes) and video, limit, minScore in the
  * query string; the picture is decoded and embedded as `search --image`
  * does, one at a time. Thumbnails of hits: GET /api/search/thumbnails/FRAME_ID.jpg.
+ * A server passes a ReusableImageEmbedder (image-embedder.ts) as `embedImage`
+ * so one engine serves every picture, and closes it at shutdown.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,7 +20,7 @@ import { DEFAULT_LIMIT, MAX_LIMIT, runSearch, type ImageEmbedder } from '../inde
 import { isStreamSightError } from '../shared/errors.ts';
 
 export interface SearchRouteOptions {
-  /** Embeds a posted picture; default: the index's model, one CPU engine per query (image-embedder.ts). */
+  /** Embeds a posted picture; default: the index's model, one CPU engine started and closed per query (createImageEmbedder). */
   embedImage?: ImageEmbedder;
   /** Largest picture accepted, bytes; default 16 MiB (413 above). */
   maxImageBytes?: number;
@@ -87,7 +89,7 @@ export function createSearchRoute(store: IndexStore, options: SearchRouteOptions
   const embed = options.embedImage ?? createImageEmbedder();
   const maxImageBytes = options.maxImageBytes ?? 16 * 1024 * 1024;
   const maxWaiting = options.maxWaitingImages ?? 4;
-  // Picture searches run one at a time (each starts an inference engine); a bounded number wait.
+  // Picture searches run one at a time (each is a model run on the CPU); a bounded number wait.
   let imageQueue: Promise<unknown> = Promise.resolve();
   let waiting = 0;
 

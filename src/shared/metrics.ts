@@ -26,6 +26,7 @@ export class Metrics {
   readonly decoderRestarts = new Counter({ name: 'streamsight_decoder_restarts_total', help: 'ffmpeg restarts per stream', labelNames: ['stream'], registers: [this.registry] });
   readonly labelEvents = new Counter({ name: 'streamsight_label_events_total', help: 'Label start/end events', labelNames: ['stream', 'label', 'kind'], registers: [this.registry] });
   readonly streamState = new Gauge({ name: 'streamsight_stream_state', help: '1 for the state each stream is in', labelNames: ['stream', 'state'], registers: [this.registry] });
+  readonly searchImageEngineStarts = new Counter({ name: 'streamsight_search_image_engine_starts_total', help: 'Inference engines started for search by picture (POST /api/search); one is kept between pictures', registers: [this.registry] });
   readonly executionProvider = new Gauge({ name: 'streamsight_execution_provider_info', help: 'ONNX Runtime execution provider in use (1 = active)', labelNames: ['provider', 'model'], registers: [this.registry] });
 
   constructor(options: { processMetrics?: boolean } = {}) {
