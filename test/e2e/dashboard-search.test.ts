@@ -118,6 +118,8 @@ describe('dashboard search page: search by picture in headless Chromium against 
     assert.ok(hits.every((h) => h.thumbLoaded), 'every thumbnail loaded');
     assert.equal(await page.locator('[data-testid="picture-preview"]').isVisible(), true);
     assert.deepEqual(postAuth, [`Bearer ${TOKEN}`]);
+    mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+    await page.screenshot({ path: join(ROOT, 'test-output', 'dashboard-search.png'), fullPage: true });
   });
 
   test('a picture dropped on the page searches with the form\'s video, limit and min score; the second picture reuses the engine', async () => {
