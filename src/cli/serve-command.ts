@@ -38,7 +38,7 @@ export function serveCommand(ctx: CommandContext): Command {
     .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
     .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
     .addOption(new Option('--source <name=url>', 'a source: rtsp(s)://, http(s):// (MJPEG, HLS), srt://, udp://, /dev/videoN, - (stdin) or a file; repeatable').argParser(sourceFlag).default([]))
-    .addOption(new Option('--rtsp-transport <proto>', 'RTSP lower transport [default: tcp]').choices(['tcp', 'udp']))
+    .addOption(new Option('--rtsp-transport <proto>', 'RTSP lower transport, forced [default: TCP, UDP when the server refuses TCP]').choices(['tcp', 'udp']))
     .option('--live', 'play files at their real frame rate, as a camera would (latest-frame semantics)')
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')))

@@ -81,13 +81,33 @@ export function withoutInputPrefix(input: string, text: string): string {
   return text;
 }
 
+/** The rtsp demuxer's line with the server's refusal: `method SETUP failed: 461 Unsupported transport`. */
+const RTSP_REFUSAL_RE = /method [A-Z_]+ failed: \d{3}\b/;
+
+/**
+ * What an RTSP server refused, as ffmpeg logged it; undefined when it
+ * refused nothing. ffmpeg follows this line with a generic one (`Protocol
+ * not supported` for a 461) that alone would not say what went wrong.
+ */
+export function rtspRefusal(lines: readonly string[]): string | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i] ?? '';
+    if (RTSP_REFUSAL_RE.test(line)) {
+      const text = stripLogPrefix(line);
+      // 461: the transport was forced (rtspTransport) and this server does not stream over it.
+      return /failed: 461\b/.test(text) ? `${text} (the server does not stream RTP over the RTSP transport asked for: see rtspTransport)` : text;
+    }
+  }
+  return undefined;
+}
+
 /**
  * Maps a failed ffmpeg/ffprobe run on `input` (nothing decoded) to the error
  * a user should see, with ffmpeg's own reason in the message.
  */
 export function classifyFailure(input: string, lines: readonly string[], isUrl: boolean): StreamSightError {
   const text = lines.join('\n');
-  const reason = withoutInputPrefix(input, mostRelevantLine(lines)) || 'ffmpeg failed without a message';
+  const reason = (isUrl ? rtspRefusal(lines) : undefined) ?? (withoutInputPrefix(input, mostRelevantLine(lines)) || 'ffmpeg failed without a message');
   if (isUrl && UNREACHABLE_RE.test(text)) {
     return new SourceUnreachableError(`${input} cannot be reached: ${reason}`);
   }

@@ -2,7 +2,7 @@
  * What kind of source an input string names, and how ffmpeg must open it.
  * Pure: no I/O.
  *
- *   rtsp://, rtsps://     network camera; TCP interleaved by default (UDP on request)
+ *   rtsp://, rtsps://     network camera; RTP over TCP by default, over UDP when the server refuses TCP
  *   http(s)://            MJPEG or HLS (ffmpeg tells them apart by content)
  *   srt://, udp://, rtmp(s)://  passed to ffmpeg as they are
  *   /dev/videoN           a V4L2 (USB) camera: `-f v4l2`
@@ -30,8 +30,20 @@ export interface SourceDescription {
 }
 
 export interface DescribeSourceOptions {
-  /** RTSP lower transport; default 'tcp' (UDP loses packets through NAT and busy links). */
+  /** RTSP lower transport, forced; unset: TCP, else UDP (see rtspTransportOptions). */
   rtspTransport?: RtspTransport | undefined;
+}
+
+/**
+ * ffmpeg's options for the RTSP lower transport. Unset: RTP over TCP (UDP
+ * loses packets through NAT and busy links), and over UDP when the server
+ * answers SETUP with `461 Unsupported transport`, as VLC's RTSP server
+ * (`#rtp{sdp=rtsp://...}`) does for TCP. ffmpeg makes that fallback itself,
+ * within one run. `tcp` or `udp` forces one transport.
+ */
+export function rtspTransportOptions(transport: RtspTransport | undefined): string[] {
+  if (transport !== undefined) return ['-rtsp_transport', transport];
+  return ['-rtsp_transport', 'tcp+udp', '-rtsp_flags', 'prefer_tcp'];
 }
 
 const V4L2_RE = /^\/dev\/video\d+$/;
@@ -60,7 +72,7 @@ export function describeSource(input: string, opts: DescribeSourceOptions = {}):
   switch (scheme) {
     case 'rtsp':
     case 'rtsps':
-      return { kind: 'rtsp', scheme, live: true, input, inputOptions: ['-rtsp_transport', opts.rtspTransport ?? 'tcp'], stdin: false };
+      return { kind: 'rtsp', scheme, live: true, input, inputOptions: rtspTransportOptions(opts.rtspTransport), stdin: false };
     case 'http':
     case 'https':
       // MJPEG over HTTP has no timestamps (ffmpeg counts frames at 25 fps):

@@ -45,6 +45,15 @@ test('failures map to the error classes', () => {
     assert.equal(err.code, code, `${input}: ${lines.join(' | ')}`);
     assert.doesNotMatch(err.message, /\n/, 'one line');
   }
+  // An RTSP server's refusal says more than ffmpeg's errno line after it.
+  assert.equal(
+    classifyFailure('rtsp://h/a', ['[rtsp @ 0x1] [error] method SETUP failed: 461 Unsupported transport', '[error] rtsp://h/a: Protocol not supported'], true).message,
+    'rtsp://h/a: ffmpeg failed: method SETUP failed: 461 Unsupported transport (the server does not stream RTP over the RTSP transport asked for: see rtspTransport)',
+  );
+  assert.match(
+    classifyFailure('rtsp://h/a', ['[rtsp @ 0x1] [error] method DESCRIBE failed: 404 Not Found', '[error] rtsp://h/a: Server returned 404 Not Found'], true).message,
+    /^rtsp:\/\/h\/a cannot be reached: method DESCRIBE failed: 404 Not Found$/,
+  );
   assert.equal(
     classifyFailure('x.txt', ['[error] x.txt: Invalid data found when processing input'], false).message,
     'x.txt is not a video ffmpeg can decode: Invalid data found when processing input',

@@ -7,7 +7,9 @@ const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
 
 test('each kind of source and how ffmpeg opens it', () => {
   const rtsp = describeSource('rtsp://u:p@cam/x');
-  assert.deepEqual([rtsp.kind, rtsp.live, rtsp.inputOptions], ['rtsp', true, ['-rtsp_transport', 'tcp']]);
+  // TCP first; UDP when the server refuses TCP (461), as VLC's RTSP server does.
+  assert.deepEqual([rtsp.kind, rtsp.live, rtsp.inputOptions], ['rtsp', true, ['-rtsp_transport', 'tcp+udp', '-rtsp_flags', 'prefer_tcp']]);
+  assert.deepEqual(describeSource('rtsp://cam/x', { rtspTransport: 'tcp' }).inputOptions, ['-rtsp_transport', 'tcp']);
   assert.deepEqual(describeSource('rtsps://cam/x', { rtspTransport: 'udp' }).inputOptions, ['-rtsp_transport', 'udp']);
   assert.deepEqual([describeSource('http://cam/mjpg').kind, describeSource('https://cdn/live.m3u8').kind], ['http', 'http']);
   // MJPEG has no timestamps of its own; HLS has.

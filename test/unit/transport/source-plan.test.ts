@@ -5,11 +5,11 @@ import { planSource } from '../../../src/transport/source-plan.ts';
 const defaults = { liveFps: 5, fileFps: 1, allowedHosts: ['*.cams.example'], watchdog: { stallTimeoutMs: 10_000, backoff: { initialMs: 1000, maxMs: 30_000 } } };
 
 describe('planSource (how distributed ingest opens a source: the rules of embedded serve)', () => {
-  test('an RTSP camera is live, restarted whatever the error, TCP by default, limited to its scheme\'s protocols', () => {
+  test('an RTSP camera is live, restarted whatever the error, TCP first by default (UDP if the server refuses TCP), limited to its scheme\'s protocols', () => {
     const p = planSource({ id: 'door', url: 'rtsp://10.0.0.5/s1' }, defaults);
     assert.equal(p.kind, 'rtsp');
     assert.deepEqual([p.live, p.camera, p.realtime, p.restartable, p.fps], [true, true, false, true, 5]);
-    assert.deepEqual(p.inputOptions, ['-rtsp_transport', 'tcp']);
+    assert.deepEqual(p.inputOptions, ['-rtsp_transport', 'tcp+udp', '-rtsp_flags', 'prefer_tcp']);
     assert.deepEqual(p.protocolWhitelist, ['rtsp', 'rtp', 'udp', 'tcp']);
     assert.equal(p.hostGuard, undefined);
     assert.deepEqual(planSource({ id: 'd', url: 'rtsp://10.0.0.5/s1', rtspTransport: 'udp' }, defaults).inputOptions, ['-rtsp_transport', 'udp']);
