@@ -1,8 +1,9 @@
 /**
  * Camera-like servers the live tests start themselves, on free ports of
- * 127.0.0.1: GStreamer's RTSP server (a real one the project did not
- * write), ffmpeg's own HTTP listen mode for MJPEG, static HLS files from
- * node:http, and a TCP server that accepts and then says nothing.
+ * 127.0.0.1: GStreamer's RTSP server and Debian's VLC (real ones the
+ * project did not write), ffmpeg's own HTTP listen mode for MJPEG, static
+ * HLS files from node:http, and a TCP server that accepts and then says
+ * nothing.
  * Test support only: spawns its programs directly, not through src/.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -175,5 +176,86 @@ export async function startSilentServer(opts: { resetAllBut?: number } = {}): Pr
       for (const s of sockets) s.destroy();
       server.close(() => r());
     }),
+  };
+}
+
+/** True when Debian's VLC (`cvlc`, from vlc-bin + vlc-plugin-base) can be run. */
+export function haveVlc(): boolean {
+  try {
+    execFileSync('cvlc', ['--version'], { stdio: 'ignore', env: vlcEnv() });
+    return true;
+  } catch {
+    return vlcAsNobody() && spawnOk('setpriv', [...NOBODY, 'cvlc', '--version']);
+  }
+}
+
+/** VLC refuses to run as root ("VLC is not supposed to be run as root"): as root, the tests run it as nobody. */
+const NOBODY = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+function vlcAsNobody(): boolean {
+  return process.getuid?.() === 0;
+}
+/** No D-Bus, no audio, no writable home: VLC only warns about them. */
+function vlcEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: '/nonexistent', LANG: 'C' };
+}
+function spawnOk(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore', env: vlcEnv() });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface VlcServerOptions {
+  /** `rtsp`: rtsp://127.0.0.1:PORT/cam (`#rtp{sdp=rtsp://...}`, RTP over UDP only); `mjpeg`: http://127.0.0.1:PORT/cam.mjpg (mpjpeg mux). */
+  kind: 'rtsp' | 'mjpeg';
+  size?: string;
+  fps?: number;
+}
+
+/**
+ * Debian's VLC as a camera: a live test pattern from ffmpeg (H.264 in
+ * MPEG-TS for RTSP, MJPEG in Matroska for HTTP) piped into `cvlc -`, which
+ * serves it as the camera would. VLC's own encoders are not used: Debian's
+ * VLC 3.0 cannot open its MJPEG encoder with ffmpeg 5.1's libavcodec.
+ * Resolves once VLC listens; `kill()` stops VLC and its feed.
+ */
+export async function startVlcServer(port: number, opts: VlcServerOptions): Promise<ServerProcess> {
+  const { size = '320x240', fps = 10 } = opts;
+  const encode = opts.kind === 'rtsp'
+    ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p', '-f', 'mpegts']
+    : ['-c:v', 'mjpeg', '-q:v', '5', '-f', 'matroska'];
+  const sout = opts.kind === 'rtsp'
+    ? `#rtp{sdp=rtsp://127.0.0.1:${port}/cam}`
+    : `#standard{access=http,mux=mpjpeg,dst=127.0.0.1:${port}/cam.mjpg}`;
+  const feed = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`, ...encode, 'pipe:1'],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+  const vlcArgs = ['-I', 'dummy', '--no-audio', '-', '--sout', sout, '--sout-keep'];
+  const vlc = vlcAsNobody() ? spawn('setpriv', [...NOBODY, 'cvlc', ...vlcArgs], { stdio: ['pipe', 'ignore', 'pipe'], env: vlcEnv() })
+    : spawn('cvlc', vlcArgs, { stdio: ['pipe', 'ignore', 'pipe'], env: vlcEnv() });
+  feed.stdout!.pipe(vlc.stdin!);
+  // VLC gone: the feed's pipe breaks, and it must not linger either.
+  vlc.stdin!.on('error', () => undefined);
+  vlc.once('exit', () => feed.kill('SIGKILL'));
+  let err = '';
+  vlc.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+  const until = Date.now() + 15_000;
+  while (!isListening(port)) {
+    if (vlc.exitCode !== null || vlc.signalCode !== null) throw new Error(`VLC exited: ${err}`);
+    if (Date.now() > until) throw new Error(`VLC did not listen on ${port}: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const handle = processHandle(vlc);
+  return {
+    ...handle,
+    async kill() {
+      await handle.kill();
+      if (feed.exitCode === null && feed.signalCode === null) {
+        const gone = once(feed, 'exit');
+        feed.kill('SIGKILL');
+        await gone;
+      }
+    },
   };
 }
