@@ -80,7 +80,7 @@ that truly got no result are named and the exit code is 13.`);
       const reports = await Promise.all(sources.map((s) => session.run(s, abort.signal)));
       for (const [i, r] of reports.entries()) {
         const id = sources[i]!.id;
-        process.stderr.write(`${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded\n`);
+        process.stderr.write(`${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`);
         if (r.state === 'failed') ctx.setExitCode(1);
         if (r.lost.length > 0) {
           const err = new FramesLostError(`${id}: ${r.lost.length} frame(s) got no result: ${r.lost.slice(0, 20).map((l) => `seq ${l.seq} (${l.ptsMs} ms)`).join(', ')}${r.lost.length > 20 ? ', ...' : ''}; last reason: ${r.lost[r.lost.length - 1]!.reason}`);

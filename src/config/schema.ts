@@ -192,13 +192,13 @@ export const ConfigSchema = z
         resultsMaxLen: z.number().int().min(100).max(10_000_000).default(10_000),
         /** Producers pause (files) while the queue holds more waiting jobs than this. */
         queueHighWaterJobs: z.number().int().min(1).max(1_000_000).default(512),
-        /** analyze: frames sent and not yet answered before decoding pauses. */
+        /** Files (analyze, index, ingest, serve --redis): frames sent and not yet answered before decoding pauses. */
         inFlightFrames: z.number().int().min(1).max(100_000).default(256),
         /** Live streams: frames of one stream waiting in the queue before the oldest is dropped. */
         liveHighWaterFrames: z.number().int().min(1).max(10_000).default(8),
-        /** analyze: a batch with no result this long is looked up, and sent again if its job is gone, ms. */
+        /** Files (analyze, index, ingest, serve --redis): a batch with no result this long is looked up, and sent again if its job is gone, ms. */
         resultTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
-        /** analyze: times a batch is sent again after a failure before its frames count as lost. */
+        /** Files (analyze, index, ingest, serve --redis): times a batch is sent again after a failure before its frames count as lost. */
         maxResends: z.number().int().min(0).max(100).default(2),
         /** Attempts of a job whose error may go away (an inference error); bad data is never retried. */
         jobAttempts: z.number().int().min(1).max(100).default(3),

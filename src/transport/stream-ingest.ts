@@ -36,6 +36,8 @@ export interface StreamIngestOptions {
   metrics: Metrics;
   /** Aborting stops the source (its ffmpeg is reaped) without waiting for results. */
   signal: AbortSignal;
+  /** Files: how often a line says that results are still awaited, ms (default 15 s). */
+  waitingLogMs?: number;
   /** Each decoded frame (the latest one makes snapshots). */
   onFrame?: ((frame: Frame) => void) | undefined;
   /** Each state as published to the results stream. */
@@ -59,6 +61,8 @@ export interface IngestReport {
   frames: number;
   /** Files: frames that got no result (never silently skipped: named here). */
   lost: LostFrame[];
+  /** Files stopped early (SIGINT/SIGTERM): frames sent whose result had not come yet (left queued for the workers). */
+  unanswered: number;
 }
 
 /**
@@ -133,18 +137,40 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
 
   return complete();
 
+  /**
+   * A file's last results, waited for until they are in or the stream is
+   * stopped (SIGINT/SIGTERM while no worker answers must not hang ingest;
+   * what is still queued stays queued for the workers). While it waits,
+   * a line every `waitingLogMs` says how many frames have no result yet.
+   */
+  async function drainUnlessStopped(batches: FileBatches, flush: boolean): Promise<string | undefined | 'stopped'> {
+    let onStop!: () => void;
+    const stopped = new Promise<'stopped'>((resolve) => (onStop = () => resolve('stopped')));
+    opts.signal.addEventListener('abort', onStop, { once: true });
+    const waiting = setInterval(() => {
+      logger.warn({ frames: batches.pendingFrames }, 'waiting for workers: frames of this file have no result yet (is a streamsight worker running for this model and prefix?)');
+    }, opts.waitingLogMs ?? 15_000);
+    try {
+      return await Promise.race([batches.drain(flush), stopped]);
+    } finally {
+      clearInterval(waiting);
+      opts.signal.removeEventListener('abort', onStop);
+    }
+  }
+
   /** Waits for the end (ended, failed, stopped), for a file's last results, then announces it. */
   async function complete(): Promise<IngestReport> {
     try {
       let end = await finished;
       await watchdog.stop();
       if (file && !opts.signal.aborted) {
-        const error = await file.drain(end.state === 'ended');
-        if (error !== undefined) end = { state: 'failed', detail: error };
+        const drained = await drainUnlessStopped(file, end.state === 'ended');
+        if (drained === 'stopped') end = { state: 'ended', detail: 'stopped' };
+        else if (drained !== undefined) end = { state: 'failed', detail: drained };
       }
       publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
       await published;
-      return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [] };
+      return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [], unanswered: file?.pendingFrames ?? 0 };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       await live?.close();
@@ -209,7 +235,20 @@ class FileBatches {
   private onErrorCb: ((message: string) => void) | undefined;
   readonly lost: LostFrame[] = [];
 
-  constructor(private readonly opts: StreamIngestOptions) {}
+  /** Resolves when the stream is stopped: a full window stops holding ffmpeg then. */
+  private readonly stopped: Promise<void>;
+
+  constructor(private readonly opts: StreamIngestOptions) {
+    this.stopped = new Promise((resolve) => {
+      if (opts.signal.aborted) resolve();
+      else opts.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
+  /** Frames sent and not yet answered. */
+  get pendingFrames(): number {
+    return this.inFlightFrames;
+  }
 
   onError(cb: (message: string) => void): void {
     this.onErrorCb = cb;
@@ -240,8 +279,11 @@ class FileBatches {
   private async send(frames: Frame[]): Promise<void> {
     const { opts } = this;
     const window = opts.links.settings.inFlightFrames;
-    while (this.inFlightFrames + frames.length > window && this.inFlight.size > 0) await Promise.race(this.inFlight);
-    if (this.error !== undefined) return;
+    while (this.inFlightFrames + frames.length > window && this.inFlight.size > 0 && !opts.signal.aborted) {
+      await Promise.race([...this.inFlight, this.stopped]);
+    }
+    // Stopped (SIGINT/SIGTERM) with the window full: these frames are not sent.
+    if (this.error !== undefined || opts.signal.aborted) return;
     this.inFlightFrames += frames.length;
     const answered: Promise<void> = opts.files.infer(frames).then(
       (result) => this.settle(frames, result),

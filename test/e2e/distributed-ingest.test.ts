@@ -116,6 +116,46 @@ describe('streamsight ingest of a file (distributed)', () => {
     }
   });
 
+  for (const { name, inFlightFrames } of [
+    { name: 'waiting for the last results', inFlightFrames: 1000 },
+    { name: 'holding ffmpeg with its window full', inFlightFrames: 8 },
+  ]) {
+    test(`no worker running: SIGTERM stops a file ingest ${name}, and it says how many frames are left queued for the workers`, async () => {
+      const redis = await TestRedis.start();
+      const prefix = `nowork${inFlightFrames}`;
+      const config = join(dir, `${prefix}.yaml`);
+      writeRedisConfig(config, { inFlightFrames });
+      const env = { REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: prefix };
+      const probe = connect(redis.url, 'worker', 'test-probe');
+      try {
+        let pid = 0;
+        const running = runCli(['ingest', '--config', config, '--model', model, ...FPS, '--source', `clip=${clip}`], { env, onSpawn: (p) => (pid = p), timeoutMs: 90_000 });
+        // Every frame the window lets through is queued (no worker takes them): then ingest can only wait.
+        const expected = Math.min(inFlightFrames, reference.length);
+        const waitKey = `${prefix}:${redisNames(prefix).framesQueue}:wait`;
+        let queuedFrames = 0;
+        await waitFor(`${expected} frames queued`, async () => {
+          const jobs = await probe.lrange(waitKey, 0, -1);
+          queuedFrames = 0;
+          for (const jobId of jobs) {
+            const data = await probe.hget(`${prefix}:${redisNames(prefix).framesQueue}:${jobId}`, 'data');
+            queuedFrames += data ? (JSON.parse(data) as { frames: unknown[] }).frames.length : 0;
+          }
+          return queuedFrames >= expected;
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        process.kill(pid, 'SIGTERM');
+        const r = await running;
+        assert.equal(r.signal, null, `ingest had to be killed: ${r.stderr}`);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`clip: ended \\(stopped\\) · \\d+ frame\\(s\\) decoded · ${queuedFrames} without a result yet \\(left queued for the workers\\)`));
+      } finally {
+        probe.disconnect();
+        await redis.stop();
+      }
+    });
+  }
+
   test('frames that fail on every send are counted and named, and ingest exits 13 (never a silent skip)', async () => {
     const redis = await TestRedis.start();
     const config = join(dir, 'lost.yaml');
