@@ -49,6 +49,8 @@ export interface HostGuardProxyOptions {
   onRefused?: ((target: string, asked: string) => void) | undefined;
   /** An allowed target could not be reached (connect error, reset). */
   onUpstreamError?: ((target: string, error: Error) => void) | undefined;
+  /** Each playlist relayed whole, with the URL ffmpeg asked for and its text as the server sent it. */
+  onPlaylist?: ((url: string, text: string) => void) | undefined;
 }
 
 /** Headers that concern one connection, not the message (RFC 9110 7.6.1), and the proxy's own. */
@@ -191,7 +193,7 @@ export class HostGuardProxy {
       if (isPlaylist(url.pathname, out['content-type']) && isWholeBody(up.statusCode, out['content-range']) && out['content-encoding'] === undefined) {
         // ffmpeg asks for `Range: bytes=0-`; a 206 of the whole body is sent on as the 200 it amounts to.
         delete out['content-range'];
-        this.relayPlaylist(up, res, out);
+        this.relayPlaylist(asked, up, res, out);
         return;
       }
       res.writeHead(up.statusCode ?? 502, up.statusMessage, out);
@@ -221,7 +223,7 @@ export class HostGuardProxy {
   }
 
   /** A playlist is read whole (it is small), its https:// URLs rewritten, then sent on. */
-  private relayPlaylist(up: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders): void {
+  private relayPlaylist(asked: string, up: IncomingMessage, res: ServerResponse, headers: IncomingHttpHeaders): void {
     const max = this.opts.maxPlaylistBytes ?? 1024 * 1024;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -241,7 +243,9 @@ export class HostGuardProxy {
       }
     };
     const onEnd = (): void => {
-      const body = Buffer.from(this.downgrade(Buffer.concat(chunks).toString('utf8')), 'utf8');
+      const text = Buffer.concat(chunks).toString('utf8');
+      this.opts.onPlaylist?.(asked, text);
+      const body = Buffer.from(this.downgrade(text), 'utf8');
       res.writeHead(200, up.statusMessage, { ...headers, 'content-length': String(body.length) });
       res.end(body);
     };

@@ -28,6 +28,11 @@
  *   run at once (E_SOURCE_HOST_REFUSED, the host in the status detail).
  *   ffmpeg opens an https source over plain http to the proxy, which
  *   speaks TLS to the camera (so ffmpeg needs no tls or httpproxy).
+ * - A restarted run of a live HLS playlist passes no frame on until the
+ *   playlist (seen through the proxy) lists a new segment: a playlist left
+ *   behind by a dead camera is not decoded again as if it were live
+ *   (playlist-growth.ts). Its run then stalls, and the stream stays
+ *   `reconnecting` until the camera is back.
  */
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -40,6 +45,7 @@ import { decodeFrames } from './file-decoder.ts';
 import { downgradeHttpsUrl, hostGuardRulesFor, targetOfUrl, type HostGuardRules } from './host-guard.ts';
 import { HostGuardProxy, HostRefusedError } from './host-guard-proxy.ts';
 import { stripLogPrefix } from './ffmpeg-log.ts';
+import { PlaylistGrowth } from './playlist-growth.ts';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
 import { redactorFor } from './url-redaction.ts';
 
@@ -192,6 +198,8 @@ export class SourceWatchdog {
   private currentRun: AbortController | undefined;
   /** Why the guard could not reach an allowed host in this run (ffmpeg only sees a 502). */
   private upstreamError: string | undefined;
+  /** The playlists of this run, as the proxy relayed them. */
+  private playlists = new PlaylistGrowth();
 
   constructor(private readonly opts: SourceWatchdogOptions) {
     this.redact = redactorFor(opts.url);
@@ -252,6 +260,9 @@ export class SourceWatchdog {
       },
       onUpstreamError: (_target, error) => {
         if (this.currentRun) this.upstreamError = error.message;
+      },
+      onPlaylist: (url, text) => {
+        if (this.currentRun) this.playlists.see(url, text);
       },
     });
     return { httpProxy: await this.proxy.start(), input: downgraded?.url ?? input };
@@ -330,17 +341,23 @@ export class SourceWatchdog {
     const run = new AbortController();
     this.currentRun = run;
     this.upstreamError = undefined;
+    const playlists = (this.playlists = new PlaylistGrowth());
+    const restarted = this.runs > 1;
     const onOuterAbort = (): void => run.abort(outer.reason);
     outer.addEventListener('abort', onOuterAbort, { once: true });
     const tail = new LogTail(tuning.logLines);
     let lastLine = '';
     let frames = 0;
+    /** Frames of a restarted playlist's old segments, not passed on. */
+    let replayed = 0;
     let liveSince: number | undefined;
     let timer: NodeJS.Timeout | undefined;
     const arm = (ms: number, what: string): void => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        const hint = lastLine ? `; ffmpeg's last words: ${lastLine}` : '';
+        const hint = replayed > 0
+          ? `; the playlist has not grown: ${replayed} frames of the segments it listed when this run began were skipped`
+          : lastLine ? `; ffmpeg's last words: ${lastLine}` : '';
         run.abort(new SourceStalledError(`stalled: ${what} for ${ms} ms${hint}`));
       }, ms);
     };
@@ -367,6 +384,11 @@ export class SourceWatchdog {
       arm(tuning.startTimeoutMs, 'no first frame');
       if (run.signal.aborted) throw run.signal.reason;
       for await (const frame of decode) {
+        // Possibly pictures published before the restart: held back (the stall clock runs on) until the playlist grows.
+        if (restarted && playlists.sawMediaPlaylist && !playlists.grew) {
+          replayed++;
+          continue;
+        }
         clearTimeout(timer);
         if (frames++ === 0) {
           liveSince = Date.now();

@@ -259,3 +259,31 @@ export async function startVlcServer(port: number, opts: VlcServerOptions): Prom
     },
   };
 }
+
+/**
+ * ffmpeg as a camera's HLS packager, the way NVRs serve live HLS: a live
+ * test pattern written into `dir` as a sliding window (`live.m3u8`, 2 s
+ * segments, 5 listed, old ones deleted; `append_list` carries the list on
+ * across restarts). Serve `dir` with startPythonHttpServer.
+ */
+export function startHlsWriter(dir: string, opts: { size?: string; fps?: number } = {}): ServerProcess {
+  const { size = '320x240', fps = 10 } = opts;
+  const child = spawn('ffmpeg', [
+    '-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps), '-pix_fmt', 'yuv420p',
+    '-f', 'hls', '-hls_time', '2', '-hls_list_size', '5', '-hls_flags', 'delete_segments+append_list', join(dir, 'live.m3u8'),
+  ], { stdio: ['ignore', 'ignore', 'ignore'] });
+  return processHandle(child);
+}
+
+/** `python3 -m http.server` on 127.0.0.1:port, serving `dir`; resolves once it listens. */
+export async function startPythonHttpServer(dir: string, port: number): Promise<ServerProcess> {
+  const child = spawn(PYTHON, ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const until = Date.now() + 10_000;
+  while (!isListening(port)) {
+    if (child.exitCode !== null) throw new Error('python3 -m http.server exited');
+    if (Date.now() > until) throw new Error('python3 -m http.server did not listen');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return processHandle(child);
+}
