@@ -34,7 +34,11 @@ export class OutputSink {
   async writeLine(line: string): Promise<void> {
     if (this.failed) throw this.failed;
     if (!this.stream.write(line + '\n')) {
-      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]);
+      // once('drain') rejects with the stream's raw error (EPIPE when the reader is gone, as with `| head`):
+      // the listener above has made it an OutputError by then, and that is what the caller gets.
+      await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]).catch((err: unknown) => {
+        throw this.failed ?? err;
+      });
       if (this.failed) throw this.failed;
     }
   }
