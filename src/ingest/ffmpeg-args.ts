@@ -101,9 +101,13 @@ export function buildFilterChain(sampling: Sampling, geometry: FrameGeometry): s
   const filters: string[] = [];
   if (sampling.mode === 'fps') filters.push(`select=${fpsSelectExpr(sampling.fps)}`);
   filters.push(`scale=flags=${RGB_CONVERT_FLAGS}`, 'format=rgb24');
-  // Shorter side -> s, longer -> trunc(s * long / short) (torchvision).
-  const w = `if(lte(iw\\,ih)\\,${s}\\,trunc(${s}*iw/ih))`;
-  const h = `if(lte(iw\\,ih)\\,trunc(${s}*ih/iw)\\,${s})`;
+  // Shorter side -> s, longer -> trunc(s * long / short) (torchvision), of the
+  // picture as it is shown: the stored width times the sample aspect ratio
+  // (`sar`, 1 when unset), so anamorphic video (DVD 720x480 at SAR 32:27, HDV
+  // 1440x1080 at 4:3) comes out square-pixelled, not squeezed.
+  const dw = 'iw*sar';
+  const w = `if(lte(${dw}\\,ih)\\,${s}\\,trunc(${s}*${dw}/ih))`;
+  const h = `if(lte(${dw}\\,ih)\\,trunc(${s}*ih/(${dw}))\\,${s})`;
   filters.push(`scale=w=${w}:h=${h}:flags=${RESIZE_FLAGS}`);
   // Python round-half-to-even of d/2 for integer d: floor(d/2), plus 1 when
   // d is odd and floor(d/2) is odd.
@@ -150,8 +154,11 @@ export function buildDecodeArgs(opts: DecodeArgsOptions): string[] {
     '-loglevel',
     'level+info',
     ...inputArgs(opts),
+    // The first video stream that is not a cover picture (`V`, not `v`): an
+    // audio file's cover art, or an mp4/mkv cover placed first, is no video.
+    // probe.ts picks the same stream.
     '-map',
-    '0:v:0',
+    '0:V:0',
     '-an',
     '-sn',
     '-dn',

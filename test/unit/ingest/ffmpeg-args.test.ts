@@ -19,7 +19,7 @@ function valueAfter(args: string[], flag: string): string | undefined {
 test('decodes the first video stream to rgb24 rawvideo on stdout, no frame duplicated or dropped', () => {
   const args = buildDecodeArgs({ input: 'clip.mp4', sampling: { mode: 'every' }, geometry });
   assert.equal(valueAfter(args, '-i'), 'clip.mp4');
-  assert.equal(valueAfter(args, '-map'), '0:v:0');
+  assert.equal(valueAfter(args, '-map'), '0:V:0');
   assert.equal(valueAfter(args, '-f'), 'rawvideo');
   assert.equal(valueAfter(args, '-pix_fmt'), 'rgb24');
   assert.equal(valueAfter(args, '-fps_mode'), 'passthrough');
@@ -66,9 +66,9 @@ test('the select expression takes the first frame of each 1/N s bucket', () => {
   assert.throws(() => fpsSelectExpr(Number.NaN), RangeError);
 });
 
-test('geometry: shorter side to resizeShorter, longer truncated; crop offsets round half to even', () => {
+test('geometry: shorter side (of the shown picture: width times SAR) to resizeShorter, longer truncated; crop offsets round half to even', () => {
   const chain = buildFilterChain({ mode: 'every' }, { resizeShorter: 256, cropWidth: 224, cropHeight: 200 });
-  assert.ok(chain.includes('scale=w=if(lte(iw\\,ih)\\,256\\,trunc(256*iw/ih)):h=if(lte(iw\\,ih)\\,trunc(256*ih/iw)\\,256)'));
+  assert.ok(chain.includes('scale=w=if(lte(iw*sar\\,ih)\\,256\\,trunc(256*iw*sar/ih)):h=if(lte(iw*sar\\,ih)\\,trunc(256*ih/(iw*sar))\\,256)'));
   assert.ok(chain.includes('crop=w=224:h=200:x=trunc((iw-ow)/2)+mod((iw-ow)\\,2)*mod(trunc((iw-ow)/2)\\,2)'));
   // The offset formula, evaluated here, is Python's int(round(d / 2)).
   const offset = (d: number): number => Math.trunc(d / 2) + (d % 2) * (Math.trunc(d / 2) % 2);
