@@ -34,14 +34,22 @@ export function stripLogPrefix(line: string): string {
 }
 
 /**
- * The line that best says why ffmpeg failed: the last error-level line, else
- * the last non-empty one; without prefixes. Empty string when there is none.
+ * ffmpeg's closing lines after the error that says why: they name no cause
+ * (`Error marking filters as finished` after `No JPEG data found in image`,
+ * `FILE: Invalid data found when processing input` after `moov atom not found`).
+ */
+const WRAP_UP_RE =
+  /^(?:Error marking filters as finished|Conversion failed!|Nothing was written into output file|Cannot determine format of input stream|Error while (?:decoding|filtering|processing)\b|.*: Invalid data found when processing input$)/;
+
+/**
+ * The line that best says why ffmpeg failed: the last error-level line that
+ * is not a wrap-up (WRAP_UP_RE), else the last error-level line, else the
+ * last non-empty one; without prefixes. Empty string when there is none.
  */
 export function mostRelevantLine(lines: readonly string[]): string {
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i] ?? '';
-    if (isErrorLine(line) && stripLogPrefix(line) !== '') return stripLogPrefix(line);
-  }
+  const errors = lines.filter((line) => isErrorLine(line)).map(stripLogPrefix).filter((text) => text !== '');
+  const cause = errors.filter((text) => !WRAP_UP_RE.test(text)).at(-1) ?? errors.at(-1);
+  if (cause !== undefined) return cause;
   for (let i = lines.length - 1; i >= 0; i--) {
     const text = stripLogPrefix(lines[i] ?? '');
     if (text !== '') return text;
@@ -54,6 +62,8 @@ const UNREACHABLE_RE =
   /Connection refused|Connection timed out|Connection reset|timed out|Failed to resolve hostname|Name or service not known|Temporary failure in name resolution|Network is unreachable|No route to host|Server returned [45]\d\d|HTTP error [45]\d\d|Server returned 4XX|Server returned 5XX|Unable to open resource|not on whitelist/i;
 const NOT_A_VIDEO_RE =
   /Invalid data found when processing input|matches no streams|does not contain any stream|Could not find codec parameters|moov atom not found|Unknown input format|could not find corresponding demuxer|Decoder \(codec [^)]*\) not found/i;
+/** The decoder's `-map 0:V:0` found no video stream that is not a cover picture (ffmpeg-args.ts). */
+const NO_VIDEO_STREAM_RE = /Stream map '0:V:0' matches no streams/;
 /** Messages meaning the data ends before the container says it should. */
 const TRUNCATED_RE = /partial file|truncat|unexpected end of file|premature end/i;
 
@@ -114,8 +124,12 @@ export function classifyFailure(input: string, lines: readonly string[], isUrl: 
   if (!isUrl && NOT_FOUND_RE.test(text)) {
     return new InputNotFoundError(`${input} cannot be read: ${reason}`);
   }
+  if (NO_VIDEO_STREAM_RE.test(text)) {
+    return new NotAVideoError(`${input} has no video stream (a cover picture is not one)`);
+  }
   if (NOT_A_VIDEO_RE.test(text)) {
-    return new NotAVideoError(`${input} is not a video ffmpeg can decode: ${reason}`);
+    const hint = /moov atom not found/i.test(reason) ? ' (not an mp4/mov, or one cut short before its index)' : '';
+    return new NotAVideoError(`${input} is not a video ffmpeg can decode: ${reason}${hint}`);
   }
   if (isUrl && /Input\/output error|End of file/i.test(text)) {
     return new SourceUnreachableError(`${input} cannot be reached: ${reason}`);

@@ -68,7 +68,7 @@ function parsePositive(text: string | undefined): number | null {
   return Number.isFinite(value) && value > 0 ? value : null;
 }
 
-/** Throws InputNotFoundError unless `path` is a readable regular file. */
+/** Throws InputNotFoundError unless `path` is a readable file (or FIFO, or device), NotAVideoError when it is empty. */
 export async function assertReadableFile(path: string): Promise<void> {
   try {
     await access(path, constants.R_OK);
@@ -79,6 +79,8 @@ export async function assertReadableFile(path: string): Promise<void> {
   if (!info.isFile() && !info.isFIFO() && !info.isCharacterDevice()) {
     throw new InputNotFoundError(`${path} is not a file`);
   }
+  // ffmpeg would guess a format from the name and say `moov atom not found`.
+  if (info.isFile() && info.size === 0) throw new NotAVideoError(`${path} is empty (0 bytes)`);
 }
 
 /** Interprets ffprobe's JSON text; pure. */
@@ -131,8 +133,9 @@ export async function probeInput(input: string, opts: ProbeOptions = {}): Promis
   if (path !== null) await assertReadableFile(path);
   const json = await runFfprobe(
     [
+      // `level+`: lines tagged [error], so classifyFailure tells the cause from ffprobe's wrap-up line.
       '-v',
-      'error',
+      'level+error',
       '-print_format',
       'json',
       '-show_entries',

@@ -86,7 +86,7 @@ test('a short file of random bytes is NotAVideoError with ffmpeg reason', async 
   writeFileSync(path, Buffer.from('hello, not a movie\n'));
   const { error } = await decode(path);
   const err = assertCode(error, 'E_NOT_A_VIDEO');
-  assert.match(err.message, /Invalid data found/);
+  assert.match(err.message, /moov atom not found|Invalid data found/); // the demuxer's own reason, not only its wrap-up
 });
 
 test('an audio-only file is NotAVideoError', async () => {

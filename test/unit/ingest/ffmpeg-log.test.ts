@@ -59,3 +59,29 @@ test('failures map to the error classes', () => {
     'x.txt is not a video ffmpeg can decode: Invalid data found when processing input',
   );
 });
+
+test("the cause is shown, not ffmpeg's wrap-up lines after it", () => {
+  // A text file named .jpg (ffmpeg 5.1's log).
+  const jpeg = [
+    '[mjpeg @ 0x1] [fatal] No JPEG data found in image',
+    '[error] Error while decoding stream #0:0: Invalid data found when processing input',
+    '[error] Cannot determine format of input stream 0:0 after EOF',
+    '[fatal] Error marking filters as finished',
+    '[info] Conversion failed!',
+  ];
+  assert.equal(mostRelevantLine(jpeg), 'No JPEG data found in image');
+  // An mp4 cut before its moov atom (or anything else named .mp4).
+  const mp4 = ['[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] [error] moov atom not found', '[error] cut.mp4: Invalid data found when processing input'];
+  assert.equal(
+    classifyFailure('cut.mp4', mp4, false).message,
+    'cut.mp4 is not a video ffmpeg can decode: moov atom not found (not an mp4/mov, or one cut short before its index)',
+  );
+  // Only wrap-up lines: the last one is still better than nothing.
+  assert.equal(mostRelevantLine(['[error] x.txt: Invalid data found when processing input']), 'x.txt: Invalid data found when processing input');
+});
+
+test('no video stream but a cover picture (-map 0:V:0) says so', () => {
+  const err = classifyFailure('song.m4a', ["[fatal] Stream map '0:V:0' matches no streams.", 'To ignore this, add a trailing ? to the map.'], false);
+  assert.equal(err.code, 'E_NOT_A_VIDEO');
+  assert.equal(err.message, 'song.m4a has no video stream (a cover picture is not one)');
+});
