@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 
 /** Extensions picked up inside folders (a file named on the command line is taken whatever its name). */
@@ -19,13 +19,24 @@ export interface CollectedFiles {
   missing: { path: string; reason: string }[];
 }
 
-/** Expands files and folders into video files; never throws for a bad path (it is reported in `missing`). */
+/**
+ * Expands files and folders into video files; never throws for a bad path (it is reported in `missing`).
+ * Symbolic links inside folders are followed, to files and to folders; a folder already walked
+ * (a link loop, or two links to one place) is not walked again, and a file reached by several
+ * paths is taken once, by the first of them in sorted order. A broken link with a video
+ * extension is reported in `missing`.
+ */
 export async function collectVideoFiles(paths: readonly string[], extensions: ReadonlySet<string> = VIDEO_EXTENSIONS): Promise<CollectedFiles> {
   const files = new Set<string>();
   const missing: CollectedFiles['missing'] = [];
+  const walkedDirs = new Set<string>();
+  const isVideo = (name: string): boolean => extensions.has(extname(name).toLowerCase());
   const walk = async (dir: string): Promise<void> => {
     let entries;
     try {
+      const real = await realpath(dir);
+      if (walkedDirs.has(real)) return;
+      walkedDirs.add(real);
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       missing.push({ path: dir, reason: `cannot read folder: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
@@ -35,7 +46,14 @@ export async function collectVideoFiles(paths: readonly string[], extensions: Re
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && extensions.has(extname(e.name).toLowerCase())) files.add(p);
+      else if (e.isFile() && isVideo(e.name)) files.add(p);
+      else if (e.isSymbolicLink()) {
+        const target = await stat(p).catch(() => null);
+        if (target === null) {
+          if (isVideo(e.name)) missing.push({ path: p, reason: 'broken symbolic link' });
+        } else if (target.isDirectory()) await walk(p);
+        else if (target.isFile() && isVideo(e.name)) files.add(p);
+      }
     }
   };
   for (const given of paths) {
@@ -50,7 +68,12 @@ export async function collectVideoFiles(paths: readonly string[], extensions: Re
     if (info.isDirectory()) await walk(p);
     else files.add(p);
   }
-  return { files: [...files].sort(), missing };
+  const byRealPath = new Map<string, string>();
+  for (const p of [...files].sort()) {
+    const real = await realpath(p).catch(() => p);
+    if (!byRealPath.has(real)) byRealPath.set(real, p);
+  }
+  return { files: [...byRealPath.values()].sort(), missing };
 }
 
 /** sha256 of a file's bytes, hex; streamed (64 KiB reads), so any size works. */
