@@ -20,6 +20,7 @@ export interface ProbeResult {
   frameCount: number | null;
   /** True when frameCount is computed from duration * fps rather than read from the container. */
   frameCountEstimated: boolean;
+  /** Size as players show it (and frames are decoded): stored width times the sample aspect ratio, turned by the rotation metadata. */
   width: number;
   height: number;
   /** Decoder name, e.g. `h264`. */
@@ -46,6 +47,8 @@ const ffprobeSchema = z.object({
         r_frame_rate: z.string().optional(),
         duration: z.string().optional(),
         nb_frames: z.string().optional(),
+        sample_aspect_ratio: z.string().optional(),
+        side_data_list: z.array(z.object({ rotation: z.number().optional() })).optional(),
         disposition: z.object({ attached_pic: z.number().optional() }).optional(),
       }),
     )
@@ -60,6 +63,13 @@ export function parseRate(rate: string | undefined): number | null {
   if (num === undefined || !Number.isFinite(num) || num <= 0) return null;
   const value = den === undefined ? num : den > 0 ? num / den : NaN;
   return Number.isFinite(value) && value > 0 ? value : null;
+}
+
+/** Stored size -> shown size: width times the sample aspect ratio ("32:27"; "0:1" or none is 1), then a quarter turn swaps the sides. */
+export function shownSize(width: number, height: number, sar: string | undefined, rotation: number | undefined): { width: number; height: number } {
+  const aspect = parseRate(sar?.replace(':', '/')) ?? 1;
+  const w = Math.round(width * aspect);
+  return Math.abs(Math.round((rotation ?? 0) / 90)) % 2 === 1 ? { width: height, height: w } : { width: w, height };
 }
 
 function parsePositive(text: string | undefined): number | null {
@@ -116,8 +126,7 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
     fps,
     frameCount,
     frameCountEstimated,
-    width: stream.width ?? 0,
-    height: stream.height ?? 0,
+    ...shownSize(stream.width ?? 0, stream.height ?? 0, stream.sample_aspect_ratio, stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation),
     codec: stream.codec_name ?? 'unknown',
     hasVideo: true,
   };
@@ -139,7 +148,7 @@ export async function probeInput(input: string, opts: ProbeOptions = {}): Promis
       '-print_format',
       'json',
       '-show_entries',
-      'format=duration,format_name:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration:stream_disposition=attached_pic',
+      'format=duration,format_name:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,sample_aspect_ratio:stream_disposition=attached_pic:stream_side_data=rotation',
       '-select_streams',
       'v',
       ffmpegInput(input),

@@ -146,6 +146,8 @@ describe('picture geometry', () => {
       ffmpeg(['-i', plain, '-c', 'copy', '-metadata:s:v', `rotate=${rotate}`, file(name)]);
       const deg = probedRotation(file(name));
       assert.notEqual(deg, 0, 'ffmpeg wrote no display matrix');
+      const probe = await probeInput(file(name));
+      assert.deepEqual([probe.width, probe.height], deg === 180 ? [160, 120] : [120, 160], 'probe: the shown size');
       const { frames, error } = await decode(file(name));
       assert.equal(error, null, String(error));
       assert.equal(frames.length, 4);
@@ -160,6 +162,8 @@ describe('picture geometry', () => {
     ffmpeg(['-f', 'lavfi', '-i', graph(20, '2/1'), '-c:v', 'libx264', '-preset', 'ultrafast', file('anamorphic.mp4')]);
     ffmpeg(['-f', 'lavfi', '-i', graph(40, '1/1'), '-c:v', 'libx264', '-preset', 'ultrafast', file('square.mp4')]);
     const [anamorphic, square] = [(await decode(file('anamorphic.mp4'))).frames[0]!, (await decode(file('square.mp4'))).frames[0]!];
+    const probe = await probeInput(file('anamorphic.mp4'));
+    assert.deepEqual([probe.width, probe.height], [160, 120], 'probe: the shown size');
     // Shown 160x120 -> 85x64, crop x from 10: stripes of 21.3 px, so x=14 is green and x=50 blue.
     const row = (f: Frame): string => [2, 14, 34, 50, 62].map((x) => colourAt(f, x, 32)).join('');
     assert.equal(row(square), 'RGBBW');
