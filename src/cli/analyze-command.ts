@@ -123,9 +123,10 @@ Examples:
     // The index needs every frame's embedding, whether or not the lines carry it.
     const engineEmbeddings = (flags.embeddings ?? false) || store !== undefined;
     const redisUrl = config.redis.url;
+    const abort = new AbortController();
     const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
       ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
-        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: engineEmbeddings, logger,
+        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: engineEmbeddings, logger, signal: abort.signal,
       }))
       : InferenceEngine.start(model, {
         device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: engineEmbeddings,
@@ -142,7 +143,6 @@ Examples:
     indexing?.catch(() => undefined);
 
     const progressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
-    const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({

@@ -73,9 +73,10 @@ Examples:
     // Before the engine starts: starting it transfers the model's bytes to the inference thread.
     const modelHash = createHash('sha256').update(model.bytes).digest('hex');
     const redisUrl = config.redis.url;
+    const abort = new AbortController();
     const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
       ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
-        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: true, logger,
+        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: true, logger, signal: abort.signal,
       }))
       : InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true })
         .then((engine) => {
@@ -86,7 +87,6 @@ Examples:
     starting.catch(() => undefined);
     const totalBytes = files.reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
     const progress = new IndexProgress({ mode: flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none'), stream: process.stderr, totalBytes, totalFiles: files.length });
-    const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runIndex({

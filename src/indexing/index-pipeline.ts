@@ -290,8 +290,9 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
   } catch (err) {
     // Inference itself failing (engine gone, Redis unreachable past its timeout) is no fault of this
     // file: the run stops, the video stays `indexing`, and a rerun resumes it.
+    // Stopped: a batch given up on (no worker answered before the grace ran out) is no failure either.
+    if (opts.signal?.aborted && (err instanceof EngineFailure || !isStreamSightError(err))) return { path, action: 'interrupted', frames: committed };
     if (err instanceof EngineFailure) throw err.error;
-    if (opts.signal?.aborted && !isStreamSightError(err)) return { path, action: 'interrupted', frames: committed };
     if (!isStreamSightError(err) || !err.userError) throw err;
     failure = { code: err.code, message: err.message };
     log.debug({ code: err.code, frames: committed }, err.message);

@@ -12,6 +12,23 @@ export interface RemoteAnalyzeOptions {
   topK: number;
   embeddings: boolean;
   logger: Logger;
+  /**
+   * SIGINT/SIGTERM: results that come within `stopGraceMs` are still handed
+   * back; after that every batch still waiting is rejected with a
+   * StoppedBeforeResultError, so the run ends even when no worker answers.
+   * Its frames stay queued in Redis for the workers.
+   */
+  signal?: AbortSignal;
+  /** Default 3 s. */
+  stopGraceMs?: number;
+}
+
+/** A batch given up on because the run was stopped before a worker answered. */
+export class StoppedBeforeResultError extends Error {
+  constructor(frames: number) {
+    super(`stopped before a worker answered (${frames} frame(s) left queued for the workers)`);
+    this.name = 'StoppedBeforeResultError';
+  }
 }
 
 /** analyze's inference over Redis: connections (producer role) + RemoteInference; close() closes both. */
@@ -37,13 +54,46 @@ export async function openRemoteAnalyze(opts: RemoteAnalyzeOptions): Promise<Bat
   });
   opts.logger.info({ redis: redactUrl(redis.url), queue: links.names.framesQueue }, 'inference by workers over Redis');
   let closed = false;
+  // Batches sent and not answered yet; on a stop (after the grace) each is given up on.
+  const waiting = new Map<Promise<InferredBatch>, { frames: number; giveUp: (err: Error) => void }>();
+  let gaveUp = false;
+  const giveUpAll = (): void => {
+    if (gaveUp) return;
+    gaveUp = true;
+    const frames = [...waiting.values()].reduce((n, w) => n + w.frames, 0);
+    if (frames > 0) opts.logger.warn({ frames }, 'stopped: frames sent had no result yet; they stay queued for the workers');
+    for (const w of waiting.values()) w.giveUp(new StoppedBeforeResultError(w.frames));
+    waiting.clear();
+  };
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onAbort = (): void => {
+    graceTimer = setTimeout(giveUpAll, opts.stopGraceMs ?? 3000);
+    graceTimer.unref();
+  };
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const infer = (frames: readonly Frame[]): Promise<InferredBatch> => {
+    if (gaveUp) return Promise.reject(new StoppedBeforeResultError(frames.length));
+    let giveUp!: (err: Error) => void;
+    const answer = new Promise<InferredBatch>((resolve, reject) => {
+      giveUp = reject;
+      remote.infer(frames).then(resolve, reject);
+    });
+    waiting.set(answer, { frames: frames.length, giveUp });
+    const forget = (): void => void waiting.delete(answer);
+    answer.then(forget, forget);
+    return answer;
+  };
   return {
     provider: remote.provider,
     stats: remote.stats,
-    infer: (frames: readonly Frame[]): Promise<InferredBatch> => remote.infer(frames),
+    infer,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      clearTimeout(graceTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      giveUpAll();
       await remote.close();
       await links.close();
     },

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeClip, runCli } from '../helpers/cli.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { makeClip, runCli, type CliResult } from '../helpers/cli.ts';
 import { TestRedis } from '../integration/transport/redis-server.ts';
-import { startWorker, writeRedisConfig, writeTinyModel, type WorkerProcess } from './distributed-helpers.ts';
+import { frameLines, startWorker, writeRedisConfig, writeTinyModel, type WorkerProcess } from './distributed-helpers.ts';
 import { assertSameIndex, readIndex } from './index-contents.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-index-redis-'));
@@ -66,5 +67,50 @@ describe('index --redis (decode here, infer in streamsight worker processes)', (
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     const contents = readIndex(file);
     assert.deepEqual(contents.videos.filter((v) => v.status === 'failed'), []);
+  });
+  test('no worker running: SIGINT stops index --redis and analyze --redis (they used to wait for results forever); the frames stay queued, and a rerun with a worker completes the index', async () => {
+    const embedded = join(dir, 'embedded-stop.db');
+    const e = await runCli(['index', ...FLAGS, '--device', 'cpu', '--threads', '1', '--index', embedded, videos]);
+    assert.equal(e.code, 0, e.stderr);
+    const prefix = 'idxstop';
+    const env = { STREAMSIGHT_REDIS_PREFIX: prefix, STREAMSIGHT_LOG_LEVEL: 'info' };
+    const probe = redis.client();
+    const interruptOnceQueued = async (args: string[]): Promise<CliResult> => {
+      let pid = 0;
+      const run = runCli([...args, '--redis', redis.url], { env, onSpawn: (p) => (pid = p), timeoutMs: 60_000 });
+      const deadline = Date.now() + 30_000;
+      while ((await probe.llen(`${prefix}:{${prefix}.frames}:wait`)) < 2) {
+        assert.ok(Date.now() < deadline, 'no batch queued after 30 s');
+        await sleep(20);
+      }
+      process.kill(pid, 'SIGINT');
+      return run;
+    };
+    try {
+      const file = join(dir, 'stopped.db');
+      const index = await interruptOnceQueued(['index', ...FLAGS, '--index', file, videos]);
+      assert.equal(index.signal, null, `index had to be killed: ${index.stderr}`);
+      assert.equal(index.code, 130, index.stderr);
+      assert.match(index.stderr, /stopped: frames sent had no result yet; they stay queued for the workers/);
+      assert.match(index.stdout, /"interrupted":true/);
+
+      // What index left queued stays there for the workers; cleared so that analyze's own batches are waited for.
+      await probe.del(`${prefix}:{${prefix}.frames}:wait`);
+      const analyze = await interruptOnceQueued(['analyze', ...FLAGS, videos + '/a.mp4']);
+      assert.equal(analyze.signal, null, `analyze had to be killed: ${analyze.stderr}`);
+      assert.equal(analyze.code, 130, analyze.stderr);
+      assert.equal(frameLines(analyze.stdout).length, 0, 'no frame had a result');
+      assert.match(analyze.stderr, /"interrupted":true/);
+
+      await probe.del(`${prefix}:{${prefix}.frames}:wait`);
+      worker = await startWorker(['--model', model, '--threads', '1'], { STREAMSIGHT_REDIS_PREFIX: prefix, REDIS_URL: redis.url });
+      const rerun = await runCli(['index', ...FLAGS, '--redis', redis.url, '--index', file, videos], { env });
+      assert.equal(rerun.code, 0, rerun.stderr);
+      assertSameIndex(readIndex(file), readIndex(embedded), 1e-4);
+      assert.equal(await worker.stop(), 0);
+      worker = undefined;
+    } finally {
+      probe.disconnect();
+    }
   });
 });
