@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
@@ -101,6 +102,12 @@ Examples:
     const segments = segmentOptions(flags);
     const remoteInput = inputs.find((i) => /^[a-z][a-z0-9+.-]*:\/\//i.test(i));
     if (flags.index !== undefined && remoteInput !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${remoteInput}`);
+    const notRegular = flags.index === undefined ? undefined : inputs.find((i) => {
+      if (i === '-') return true;
+      const info = statSync(i, { throwIfNoEntry: false });
+      return info !== undefined && !info.isFile();
+    });
+    if (notRegular !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${notRegular === '-' ? 'stdin' : notRegular}, which is not a regular file`);
     const logger = createLogger({ level: config.log.level });
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     if (model.untrained) {

@@ -60,6 +60,7 @@ Examples:
         const response = await runSearch(new IndexSearcher(store), {
           label: flags.label, image: flags.image, frame: flags.frame, video: flags.video, limit: flags.limit ?? DEFAULT_LIMIT, minScore: flags.minScore,
         }, embed);
+        for (const w of response.warnings ?? []) process.stderr.write(`warning: ${flags.image ?? ''}: ${w}\n`);
         process.stdout.write(flags.json ? JSON.stringify(response) + '\n' : formatSearchTable(response));
       } finally {
         store.close();

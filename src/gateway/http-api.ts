@@ -127,6 +127,8 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
     if (path === '/api/search' || path.startsWith('/api/search/')) {
       // Said apart from an unknown route, so a page can tell the user what is missing.
       if (!opts.search) throw new HttpProblem(404, 'no_index', 'this server has no index open (start it with --index FILE)');
+      // Reads are open as GET /api/streams is; a search by picture runs the model, so it takes the token as writes do.
+      if (method === 'POST') requireAuth(req);
       if (await opts.search(req, res, url)) return;
     }
     if (method === 'GET' && opts.serveAsset?.(req, res)) return;

@@ -54,7 +54,7 @@ export function createImageEmbedder(options: ImageEmbedderOptions = {}): ImageEm
   return async (file, modelPath) => {
     const { model, engine, modelHash } = await startEngine(options.model ?? modelPath, options);
     try {
-      return { embedding: await embedImage(file, model.preprocess, engine), modelHash };
+      return { ...(await embedImage(file, model.preprocess, engine)), modelHash };
     } finally {
       await engine.close();
     }
@@ -107,11 +107,11 @@ export class ReusableImageEmbedder {
     return run;
   };
 
-  private async embedOne(file: string, modelPath: string): Promise<{ embedding: Float32Array; modelHash: string }> {
+  private async embedOne(file: string, modelPath: string): Promise<{ embedding: Float32Array; modelHash: string; damage?: string }> {
     if (this.closed) throw new InferenceError('image embedder is closed');
     const { model, engine, modelHash } = await this.engineFor(this.options.model ?? modelPath);
     try {
-      return { embedding: await embedImage(file, model.preprocess, engine), modelHash };
+      return { ...(await embedImage(file, model.preprocess, engine)), modelHash };
     } catch (err) {
       // Not the picture's fault (that is a decode error): the engine may be dead; start a new one next time.
       if (err instanceof InferenceError) await this.drop();

@@ -18,7 +18,8 @@ export interface SearchOptions {
 }
 
 /** Embeds a picture with the model of the index (`modelPath`): loads the model and runs it once. */
-export type ImageEmbedder = (file: string, modelPath: string) => Promise<{ embedding: Float32Array; modelHash: string }>;
+/** `damage`: the picture decoded with errors (see decodeQueryImage); the search goes on with what decoded. */
+export type ImageEmbedder = (file: string, modelPath: string) => Promise<{ embedding: Float32Array; modelHash: string; damage?: string }>;
 
 /** Default and largest --limit. */
 export const DEFAULT_LIMIT = 20;
@@ -44,6 +45,7 @@ export async function runSearch(searcher: IndexSearcher, o: SearchOptions, embed
   let embedding: Float32Array;
   let modelHash: string;
   let queryFrame: { frameId: number; videoId: number } | undefined;
+  let damage: string | undefined;
   if (o.frame !== undefined) {
     const ref = parseFrameRef(o.frame);
     const f = searcher.frameAt(ref.video, ref.seconds);
@@ -54,7 +56,7 @@ export async function runSearch(searcher: IndexSearcher, o: SearchOptions, embed
     if (!embedImage) throw new UsageError('search by --image is not available here');
     const model = searcher.models()[0];
     if (!model) return { query, tookMs: took(), hits: [] };
-    ({ embedding, modelHash } = await embedImage(o.image!, model.modelPath));
+    ({ embedding, modelHash, damage } = await embedImage(o.image!, model.modelPath));
   }
   const { hits, method } = searcher.byEmbedding({ embedding, modelHash, limit: o.limit, minScore: o.minScore, video: o.video });
   if (queryFrame !== undefined && (o.video === undefined || searcher.resolveVideo(o.video).id === queryFrame.videoId)) {
@@ -63,7 +65,7 @@ export async function runSearch(searcher: IndexSearcher, o: SearchOptions, embed
     const rest = hits.filter((h) => h.frameId !== queryFrame!.frameId);
     return { query, vectorSearch: method, tookMs: took(), hits: [self, ...rest].slice(0, o.limit) };
   }
-  return { query, vectorSearch: method, tookMs: took(), hits };
+  return { query, vectorSearch: method, tookMs: took(), ...(damage === undefined ? {} : { warnings: [`the picture is damaged: ${damage}; searched with what decoded`] }), hits };
 }
 
 /** `1:02:03.5` / `2:03.5`: a time on a video's axis. */

@@ -39,6 +39,8 @@ export const SearchResponseSchema = z.object({
   /** How vectors were searched: exact scan or the IVF; absent for label searches. */
   vectorSearch: z.enum(['exact', 'ivf']).optional(),
   tookMs: z.number(),
+  /** Search by picture: the picture was damaged (ffmpeg reported errors decoding it); the search used what decoded. */
+  warnings: z.array(z.string()).optional(),
   hits: z.array(z.union([SegmentHitSchema, FrameHitSchema])),
 });
 

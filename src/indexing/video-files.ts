@@ -66,7 +66,9 @@ export async function collectVideoFiles(paths: readonly string[], extensions: Re
       continue;
     }
     if (info.isDirectory()) await walk(p);
-    else files.add(p);
+    else if (info.isFile()) files.add(p);
+    // A FIFO, socket or device: an index hashes a file and reads it again to resume, which a pipe cannot do.
+    else missing.push({ path: given, reason: 'is not a regular file (a pipe or device cannot be indexed; `streamsight analyze` reads pipes)' });
   }
   const byRealPath = new Map<string, string>();
   for (const p of [...files].sort()) {

@@ -42,13 +42,24 @@ const WRAP_UP_RE =
   /^(?:Error marking filters as finished|Conversion failed!|Nothing was written into output file|Cannot determine format of input stream|Error while (?:decoding|filtering|processing)\b|.*: Invalid data found when processing input$)/;
 
 /**
+ * Warning-level lines that name a cause when no error-level line does (a
+ * picture cut inside its headers: `Could not find codec parameters for
+ * stream 0 (...): unspecified size`, then only wrap-ups at error level).
+ */
+const CAUSE_WARNING_RE = /Could not find codec parameters|unspecified size|Invalid data found|EOI missing|overread|truncat|partial file/i;
+
+/**
  * The line that best says why ffmpeg failed: the last error-level line that
- * is not a wrap-up (WRAP_UP_RE), else the last error-level line, else the
- * last non-empty one; without prefixes. Empty string when there is none.
+ * is not a wrap-up (WRAP_UP_RE), else the last warning that names a cause
+ * (CAUSE_WARNING_RE), else the first wrap-up (the one nearest the cause:
+ * `Error while decoding ...: Invalid data found` says more than the `Error
+ * marking filters as finished` after it), else the last non-empty line;
+ * without prefixes. Empty string when there is none.
  */
 export function mostRelevantLine(lines: readonly string[]): string {
   const errors = lines.filter((line) => isErrorLine(line)).map(stripLogPrefix).filter((text) => text !== '');
-  const cause = errors.filter((text) => !WRAP_UP_RE.test(text)).at(-1) ?? errors.at(-1);
+  const warnings = lines.filter((line) => logLevel(line) === 'warning').map(stripLogPrefix);
+  const cause = errors.filter((text) => !WRAP_UP_RE.test(text)).at(-1) ?? warnings.filter((text) => CAUSE_WARNING_RE.test(text)).at(-1) ?? errors[0];
   if (cause !== undefined) return cause;
   for (let i = lines.length - 1; i >= 0; i--) {
     const text = stripLogPrefix(lines[i] ?? '');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { DataType, attrInt, encodeModel, floatTensor, makeNode, tensorValueInfo } from '../../src/inference/onnx-proto.ts';
 import { SearchResponseSchema, type FrameHit, type SegmentHit } from '../../src/indexing/search-types.ts';
@@ -99,6 +100,34 @@ describe('streamsight index + search (colour model)', () => {
     assert.equal(hits[0]!.video.split('/').pop(), 'red-blue.mp4');
     assert.equal(hits[0]!.ptsMs, 4000);
     assert.ok(hits.every((h) => h.topLabel === 'blue'), JSON.stringify(hits));
+  });
+
+  test('search --image: a green picture finds the green frames; a JPEG cut short still searches and says it is damaged; one cut inside its headers is one error line with the cause ffmpeg gives', async () => {
+    const picture = (name: string, source: string): string => {
+      const file = join(dir, name);
+      execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source, '-frames:v', '1', file]);
+      return file;
+    };
+    const green = await search(['--image', picture('green.png', 'color=c=green:s=400x300'), '--limit', '4']);
+    assert.equal(green.hits.length, 4);
+    assert.ok((green.hits as FrameHit[]).every((h) => h.topLabel === 'green' && h.video.endsWith('green.mp4') && h.score > 0.99), JSON.stringify(green.hits));
+    assert.equal(green.warnings, undefined);
+
+    // A detailed picture, cut in its scan data (a flat colour's JPEG is so small that half of it is headers).
+    const whole = readFileSync(picture('pattern.jpg', 'testsrc=s=400x300'));
+    const cut = join(dir, 'pattern-cut.jpg');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const r = await runCli(['search', '--index', db, '--image', cut, '--limit', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^warning: .*pattern-cut\.jpg: the picture is damaged: ffmpeg reported \d+ error\(s\) decoding it \(first: .+\); searched with what decoded$/m);
+    assert.match(r.stdout, /^1 /m, 'the table of hits is still printed');
+
+    const headers = join(dir, 'headers-only.jpg');
+    writeFileSync(headers, whole.subarray(0, 200));
+    const bad = await runCli(['search', '--index', db, '--image', headers]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /^error\[E_NOT_A_VIDEO\]: .*headers-only\.jpg is not a video ffmpeg can decode: .+$/m, bad.stderr);
+    assert.doesNotMatch(bad.stderr, /marking filters|\n\s+at /, 'the cause, not a wrap-up line or a stack');
   });
 
   test('export: WebVTT cues from the label segments, CSV with a header', async () => {

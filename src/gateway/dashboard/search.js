@@ -81,7 +81,8 @@ async function run(what, request) {
     status.setAttribute('data-error', body.error?.code ?? String(res.status));
     return;
   }
-  status.textContent = `${body.hits.length} hit(s)${what} in ${body.tookMs} ms${body.vectorSearch ? ` (${body.vectorSearch})` : ''}`;
+  const warnings = Array.isArray(body.warnings) && body.warnings.length > 0 ? ` · warning: ${body.warnings.join('; ')}` : '';
+  status.textContent = `${body.hits.length} hit(s)${what} in ${body.tookMs} ms${body.vectorSearch ? ` (${body.vectorSearch})` : ''}${warnings}`;
   hitsBox.replaceChildren(...body.hits.map(renderHit));
 }
 

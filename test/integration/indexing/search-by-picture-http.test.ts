@@ -22,6 +22,8 @@ const db = join(dir, 'index.db');
 let server: Server;
 let store: IndexStore;
 let base: string;
+/** What the handler's authorize() answers (a token configured and missing or wrong: false). */
+let tokenGiven = true;
 
 function picture(colour: string, format: 'png' | 'jpg'): Buffer {
   const file = join(dir, `${colour}.${format}`);
@@ -42,7 +44,7 @@ before(async () => {
   store = IndexStore.open(db, { readonly: true });
   const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
   const search = createSearchRoute(store, { maxImageBytes: 64 * 1024 });
-  server = createServer(createHttpHandler({ backend, authorize: () => true, logger: createLogger({ level: 'silent' }), search }));
+  server = createServer(createHttpHandler({ backend, authorize: () => tokenGiven, logger: createLogger({ level: 'silent' }), search }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -87,5 +89,17 @@ describe('POST /api/search (search by picture over HTTP)', () => {
     assert.equal((await fetch(`${base}/api/search/thumbnails/1.jpg`, { method: 'POST', body: 'x' })).status, 405);
     // The route still answers after all that.
     assert.equal((await post(picture('red', 'png'), '?limit=1')).status, 200);
+  });
+
+  test('with a token configured, a search by picture without it is 401 (it runs the model); GET searches stay open as GET /api/streams is', async () => {
+    tokenGiven = false;
+    try {
+      const res = await post(picture('red', 'png'));
+      assert.equal(res.status, 401);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unauthorized');
+      assert.equal((await fetch(`${base}/api/search?label=red`)).status, 200);
+    } finally {
+      tokenGiven = true;
+    }
   });
 });

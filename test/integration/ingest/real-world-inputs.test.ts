@@ -323,8 +323,8 @@ describe('pictures for search --image (decodeQueryImage)', () => {
     // Stored turned a quarter counter-clockwise; orientation 6 says "turn 90 clockwise to show".
     ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', `${QUAD_GRAPH},transpose=cclock`, '-frames:v', '1', file('stored.jpg')]);
     writeFileSync(file('exif6.jpg'), withExifOrientation(readFileSync(file('stored.jpg')), 6));
-    assert.equal(quadrants(await decodeQueryImage(file('stored.jpg'), preprocess)), 'GWRB', 'without EXIF: as stored');
-    assert.equal(quadrants(await decodeQueryImage(file('exif6.jpg'), preprocess)), 'RGBW');
+    assert.equal(quadrants((await decodeQueryImage(file('stored.jpg'), preprocess)).frame), 'GWRB', 'without EXIF: as stored');
+    assert.equal(quadrants((await decodeQueryImage(file('exif6.jpg'), preprocess)).frame), 'RGBW');
   });
 
   const kinds: { name: string; args: string[]; skip?: string | false }[] = [
@@ -342,14 +342,25 @@ describe('pictures for search --image (decodeQueryImage)', () => {
       const args = [...k.args];
       const post = vf >= 0 ? args.splice(vf, 2)[1] : undefined;
       ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', post ? `${QUAD_GRAPH},${post}` : QUAD_GRAPH, ...args, '-frames:v', '1', file(k.name)]);
-      assert.equal(quadrants(await decodeQueryImage(file(k.name), preprocess)), 'RGBW');
+      assert.equal(quadrants((await decodeQueryImage(file(k.name), preprocess)).frame), 'RGBW');
     });
   }
 
   test('a 1x1 picture: one frame of its colour', async () => {
     ffmpeg(['-f', 'lavfi', '-i', 'color=red', '-vf', 'scale=1:1', '-frames:v', '1', file('one.png')]);
-    const frame = await decodeQueryImage(file('one.png'), preprocess);
+    const { frame, damage } = await decodeQueryImage(file('one.png'), preprocess);
     assert.equal(quadrants(frame), 'RRRR');
+    assert.equal(damage, undefined, 'a clean picture is not reported damaged');
+  });
+
+  test('a JPEG cut short: decoded (the missing part grey) and reported damaged with ffmpeg\'s reason', async () => {
+    ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', QUAD_GRAPH, '-frames:v', '1', file('whole.jpg')]);
+    const whole = readFileSync(file('whole.jpg'));
+    writeFileSync(file('cut.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));
+    const clean = await decodeQueryImage(file('whole.jpg'), preprocess);
+    assert.equal(clean.damage, undefined);
+    const cut = await decodeQueryImage(file('cut.jpg'), preprocess);
+    assert.match(cut.damage ?? '', /^ffmpeg reported \d+ error\(s\) decoding it \(first: .+\)$/);
   });
 
   test('a text file named .jpg, and an empty .png: E_NOT_A_VIDEO with the reason', async () => {

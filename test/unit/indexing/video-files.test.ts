@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,4 +35,13 @@ test('named paths: a file is taken whatever its extension; a missing one is repo
   assert.deepEqual(files, [join(root, 'clip.bin')]);
   assert.equal(missing.length, 1);
   assert.match(missing[0]!.reason, /ENOENT/);
+});
+
+test('a named FIFO is reported as not a regular file, not read (hashing it would block and eat its data)', async () => {
+  const fifo = join(root, 'pipe.mp4');
+  execFileSync('mkfifo', [fifo]);
+  const { files, missing } = await collectVideoFiles([fifo]);
+  assert.deepEqual(files, []);
+  assert.equal(missing.length, 1);
+  assert.match(missing[0]!.reason, /not a regular file/);
 });

@@ -76,8 +76,19 @@ test("the cause is shown, not ffmpeg's wrap-up lines after it", () => {
     classifyFailure('cut.mp4', mp4, false).message,
     'cut.mp4 is not a video ffmpeg can decode: moov atom not found (not an mp4/mov, or one cut short before its index)',
   );
-  // Only wrap-up lines: the last one is still better than nothing.
+  // Only wrap-up lines: one is still better than nothing.
   assert.equal(mostRelevantLine(['[error] x.txt: Invalid data found when processing input']), 'x.txt: Invalid data found when processing input');
+  // A JPEG cut inside its headers (ffmpeg 5.1): the cause is a warning, the errors are all wrap-ups.
+  const cutJpeg = [
+    "[image2 @ 0x1] [warning] Could not find codec parameters for stream 0 (Video: mjpeg (Baseline), none(bt470bg/unknown/unknown)): unspecified size",
+    "[warning] Consider increasing the value for the 'analyzeduration' (0) and 'probesize' (5000000) options",
+    '[error] Error while decoding stream #0:0: Invalid data found when processing input',
+    '[error] Cannot determine format of input stream 0:0 after EOF',
+    '[fatal] Error marking filters as finished',
+  ];
+  assert.match(mostRelevantLine(cutJpeg), /^Could not find codec parameters for stream 0 .*unspecified size$/);
+  // Without it, the first wrap-up (nearest the cause), not the last.
+  assert.equal(mostRelevantLine(cutJpeg.slice(1)), 'Error while decoding stream #0:0: Invalid data found when processing input');
 });
 
 test('no video stream but a cover picture (-map 0:V:0) says so', () => {
