@@ -200,13 +200,13 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
     const total = expectedSampledFrames(probe, opts.sampling) ?? undefined;
     opts.progress?.startFile(path, key.sizeBytes, total);
     log.debug({ resumeFrom, total }, resumeFrom > 0 ? 'resuming' : 'indexing');
-    return await decodeAndStore(path, video.id, resumeFrom, opts, log);
+    return await decodeAndStore(path, video.id, resumeFrom, probe.interlaced, opts, log);
   } finally {
     opts.progress?.endFile();
   }
 }
 
-async function decodeAndStore(path: string, videoId: number, resumeFrom: number, opts: IndexRunOptions, log: Logger): Promise<FileOutcome> {
+async function decodeAndStore(path: string, videoId: number, resumeFrom: number, interlaced: boolean, opts: IndexRunOptions, log: Logger): Promise<FileOutcome> {
   const { store, model } = opts;
   const ctx = { model: model.name, labels: model.labels, untrained: model.untrained, embeddings: false };
   const geometry: FrameGeometry = { resizeShorter: model.preprocess.resizeShorter, cropWidth: model.preprocess.inputWidth, cropHeight: model.preprocess.inputHeight };
@@ -265,7 +265,7 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
   let failure: { code: string; message: string } | undefined;
   try {
     let batch: Frame[] = [];
-    const decode = decodeFrames(path, { streamId: path, runId: RUN, sampling: opts.sampling, geometry, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const decode = decodeFrames(path, { streamId: path, runId: RUN, sampling: opts.sampling, geometry, deinterlace: interlaced, ...(opts.signal ? { signal: opts.signal } : {}) });
     try {
       for await (const frame of decode) {
         if (frame.seq < resumeFrom) continue;

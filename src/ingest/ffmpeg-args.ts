@@ -44,7 +44,22 @@ export interface DecodeArgsOptions {
    * demuxer to what it opens, and tunnelled with CONNECT for https.
    */
   httpProxy?: string | undefined;
+  /**
+   * The input is interlaced (probe.ts `interlaced`): frames the decoder
+   * flags interlaced are deinterlaced (DEINTERLACE_FILTER) before sampling,
+   * so a moving edge is not combed into the picture the model sees.
+   */
+  deinterlace?: boolean | undefined;
 }
+
+/**
+ * bwdif, one frame out per frame in (frame count and times unchanged),
+ * field order from the stream, and only on frames flagged interlaced (a
+ * progressive frame of a mixed stream passes as it is). It runs before
+ * `select`, as it interpolates from the neighbouring frames; it holds one
+ * frame back, so it is used for files only, never for a live source.
+ */
+export const DEINTERLACE_FILTER = 'bwdif=mode=send_frame:parity=auto:deint=interlaced';
 
 /**
  * swscale flags of the YUV -> RGB conversion at source resolution: chroma
@@ -89,8 +104,8 @@ export function fpsSelectExpr(fps: number): string {
   return `isnan(prev_selected_t)+gt(floor(t*${n})\\,floor(prev_selected_t*${n}))`;
 }
 
-/** The -vf filter chain for a sampling mode and geometry. */
-export function buildFilterChain(sampling: Sampling, geometry: FrameGeometry): string {
+/** The -vf filter chain for a sampling mode and geometry (deinterlaced first when asked). */
+export function buildFilterChain(sampling: Sampling, geometry: FrameGeometry, deinterlace = false): string {
   const { resizeShorter: s, cropWidth: cw, cropHeight: ch } = geometry;
   checkPositiveInt('geometry.resizeShorter', s);
   checkPositiveInt('geometry.cropWidth', cw);
@@ -99,6 +114,7 @@ export function buildFilterChain(sampling: Sampling, geometry: FrameGeometry): s
     throw new RangeError(`crop ${cw}x${ch} is larger than the resized shorter side ${s}`);
   }
   const filters: string[] = [];
+  if (deinterlace) filters.push(DEINTERLACE_FILTER);
   if (sampling.mode === 'fps') filters.push(`select=${fpsSelectExpr(sampling.fps)}`);
   filters.push(`scale=flags=${RGB_CONVERT_FLAGS}`, 'format=rgb24');
   // Shorter side -> s, longer -> trunc(s * long / short) (torchvision), of the
@@ -163,7 +179,7 @@ export function buildDecodeArgs(opts: DecodeArgsOptions): string[] {
     '-sn',
     '-dn',
     '-vf',
-    buildFilterChain(opts.sampling, opts.geometry),
+    buildFilterChain(opts.sampling, opts.geometry, opts.deinterlace ?? false),
     '-fps_mode',
     'passthrough',
     // Output (rawvideo encoder) threads. With the default, ffmpeg 5.1 runs the

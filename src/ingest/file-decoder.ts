@@ -39,6 +39,8 @@ export interface DecodeOptions {
    * from ffmpeg's environment so that no host skips it.
    */
   httpProxy?: string | undefined;
+  /** Deinterlace frames flagged interlaced (files whose probe says `interlaced`; see ffmpeg-args.ts). */
+  deinterlace?: boolean | undefined;
   /** ffmpeg program; default `ffmpeg` from PATH. */
   ffmpegPath?: string;
   /** How long ffmpeg gets to quit after SIGTERM before SIGKILL, ms; default 2000. */
@@ -126,6 +128,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
     protocolWhitelist: opts.protocolWhitelist,
     inputOptions: opts.inputOptions,
     httpProxy: opts.httpProxy,
+    deinterlace: opts.deinterlace,
   });
   const path = opts.stdin ? null : localPath(input);
   if (path !== null) await assertReadableFile(path);

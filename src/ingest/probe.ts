@@ -27,6 +27,8 @@ export interface ProbeResult {
   codec: string;
   /** False only with `requireVideo: false` and no video stream. */
   hasVideo: boolean;
+  /** The stream says it is interlaced (field_order tt, bb, tb or bt): analyze and index deinterlace it. */
+  interlaced: boolean;
 }
 
 export interface ProbeOptions extends Pick<RunFfprobeOptions, 'binary' | 'timeoutMs'> {
@@ -48,6 +50,7 @@ const ffprobeSchema = z.object({
         duration: z.string().optional(),
         nb_frames: z.string().optional(),
         sample_aspect_ratio: z.string().optional(),
+        field_order: z.string().optional(),
         side_data_list: z.array(z.object({ rotation: z.number().optional() })).optional(),
         disposition: z.object({ attached_pic: z.number().optional() }).optional(),
       }),
@@ -110,7 +113,7 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
   const formatDuration = parsePositive(parsed.data.format?.duration);
   if (!stream) {
     if (requireVideo) throw new NotAVideoError(`${input} has no video stream`);
-    return { durationMs: formatDuration === null ? null : formatDuration * 1000, fps: null, frameCount: null, frameCountEstimated: false, width: 0, height: 0, codec: '', hasVideo: false };
+    return { durationMs: formatDuration === null ? null : formatDuration * 1000, fps: null, frameCount: null, frameCountEstimated: false, width: 0, height: 0, codec: '', hasVideo: false, interlaced: false };
   }
   const durationS = parsePositive(stream.duration) ?? formatDuration;
   const fps = parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate);
@@ -129,6 +132,7 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
     ...shownSize(stream.width ?? 0, stream.height ?? 0, stream.sample_aspect_ratio, stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation),
     codec: stream.codec_name ?? 'unknown',
     hasVideo: true,
+    interlaced: ['tt', 'bb', 'tb', 'bt'].includes(stream.field_order ?? ''),
   };
 }
 
@@ -148,7 +152,7 @@ export async function probeInput(input: string, opts: ProbeOptions = {}): Promis
       '-print_format',
       'json',
       '-show_entries',
-      'format=duration,format_name:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,sample_aspect_ratio:stream_disposition=attached_pic:stream_side_data=rotation',
+      'format=duration,format_name:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,sample_aspect_ratio,field_order:stream_disposition=attached_pic:stream_side_data=rotation',
       '-select_streams',
       'v',
       ffmpegInput(input),

@@ -136,7 +136,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       let batch: Frame[] = [];
       const runId = randomUUID();
       try {
-        const decode = decodeFrames(input, { streamId: input, runId, sampling: opts.sampling, geometry, ...(opts.signal ? { signal: opts.signal } : {}) });
+        const decode = decodeFrames(input, { streamId: input, runId, sampling: opts.sampling, geometry, deinterlace: probe.interlaced, ...(opts.signal ? { signal: opts.signal } : {}) });
         stats = decode.stats;
         for await (const frame of decode) {
           batch.push(frame);
