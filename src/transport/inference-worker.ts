@@ -165,9 +165,19 @@ export class InferenceWorker {
    * Idempotent. Stops taking jobs, lets the active ones finish (their batches
    * are in the engine), then returns. The caller closes the engine and the
    * connections after this.
+   *
+   * With Redis unreachable, BullMQ's graceful close waits for Redis to come
+   * back (its job fetch is queued on a connection that never gives up), so a
+   * stop during an outage hung: the worker stops at once instead. Nothing is
+   * lost: no active job could publish its result or complete without Redis;
+   * its lock lapses and another worker takes it, or, after a restart that
+   * lost the queue, its producer sends the batch again.
    */
   close(): Promise<void> {
-    this.closing ??= this.worker.close();
+    if (this.closing) return this.closing;
+    const away = this.opts.queueConnection.status !== 'ready' || this.opts.frameConnection.status !== 'ready';
+    if (away) this.opts.logger.warn('Redis unreachable: stopping without waiting for it (jobs held here go back to the queue when their lock expires)');
+    this.closing = this.worker.close(away);
     return this.closing;
   }
 }
