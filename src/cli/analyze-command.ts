@@ -100,14 +100,11 @@ Examples:
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
     const segments = segmentOptions(flags);
-    const remoteInput = inputs.find((i) => /^[a-z][a-z0-9+.-]*:\/\//i.test(i));
-    if (flags.index !== undefined && remoteInput !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${remoteInput}`);
-    const notRegular = flags.index === undefined ? undefined : inputs.find((i) => {
-      if (i === '-') return true;
-      const info = statSync(i, { throwIfNoEntry: false });
-      return info !== undefined && !info.isFile();
-    });
-    if (notRegular !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${notRegular === '-' ? 'stdin' : notRegular}, which is not a regular file`);
+    if (flags.index !== undefined) {
+      // An index stores a file's content hash and reads the file again to resume: no URL, stdin, pipe or device.
+      const notAFile = inputs.find((i) => i === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(i) || statSync(i, { throwIfNoEntry: false })?.isFile() === false);
+      if (notAFile !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${notAFile === '-' ? 'stdin' : notAFile}`);
+    }
     const logger = createLogger({ level: config.log.level });
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     if (model.untrained) {

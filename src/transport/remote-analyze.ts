@@ -25,8 +25,8 @@ export interface RemoteAnalyzeOptions {
 
 /** A batch given up on because the run was stopped before a worker answered. */
 export class StoppedBeforeResultError extends Error {
-  constructor(frames: number) {
-    super(`stopped before a worker answered (${frames} frame(s) left queued for the workers)`);
+  constructor() {
+    super('stopped before a worker answered (the frames stay queued for the workers)');
     this.name = 'StoppedBeforeResultError';
   }
 }
@@ -54,16 +54,17 @@ export async function openRemoteAnalyze(opts: RemoteAnalyzeOptions): Promise<Bat
   });
   opts.logger.info({ redis: redactUrl(redis.url), queue: links.names.framesQueue }, 'inference by workers over Redis');
   let closed = false;
-  // Batches sent and not answered yet; on a stop (after the grace) each is given up on.
-  const waiting = new Map<Promise<InferredBatch>, { frames: number; giveUp: (err: Error) => void }>();
+  // On a stop, after the grace, every batch still waiting is given up on at once.
+  let waitingFrames = 0;
   let gaveUp = false;
+  let giveUp!: (err: Error) => void;
+  const stopped = new Promise<never>((_, reject) => (giveUp = reject));
+  stopped.catch(() => undefined);
   const giveUpAll = (): void => {
     if (gaveUp) return;
     gaveUp = true;
-    const frames = [...waiting.values()].reduce((n, w) => n + w.frames, 0);
-    if (frames > 0) opts.logger.warn({ frames }, 'stopped: frames sent had no result yet; they stay queued for the workers');
-    for (const w of waiting.values()) w.giveUp(new StoppedBeforeResultError(w.frames));
-    waiting.clear();
+    if (waitingFrames > 0) opts.logger.warn({ frames: waitingFrames }, 'stopped: frames sent had no result yet; they stay queued for the workers');
+    giveUp(new StoppedBeforeResultError());
   };
   let graceTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
@@ -73,16 +74,11 @@ export async function openRemoteAnalyze(opts: RemoteAnalyzeOptions): Promise<Bat
   if (opts.signal?.aborted) onAbort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
   const infer = (frames: readonly Frame[]): Promise<InferredBatch> => {
-    if (gaveUp) return Promise.reject(new StoppedBeforeResultError(frames.length));
-    let giveUp!: (err: Error) => void;
-    const answer = new Promise<InferredBatch>((resolve, reject) => {
-      giveUp = reject;
-      remote.infer(frames).then(resolve, reject);
-    });
-    waiting.set(answer, { frames: frames.length, giveUp });
-    const forget = (): void => void waiting.delete(answer);
-    answer.then(forget, forget);
-    return answer;
+    if (gaveUp) return Promise.reject(new StoppedBeforeResultError());
+    waitingFrames += frames.length;
+    // A result already in wins the race (it comes first), so nothing answered is thrown away.
+    const answer = remote.infer(frames).finally(() => (waitingFrames -= frames.length));
+    return Promise.race([answer, stopped]);
   };
   return {
     provider: remote.provider,

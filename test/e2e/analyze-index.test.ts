@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,10 +98,15 @@ describe('analyze --index FILE', () => {
     assertSameIndex(readIndex(file), reference, 1e-6);
   });
 
-  test('bad input: a URL with --index, or a file that is not an index, is one error line and a non-zero exit', async () => {
+  test('bad input: a URL or a pipe with --index, or a file that is not an index, is one error line and a non-zero exit', async () => {
     const url = await runCli(['analyze', ...FLAGS, '--index', join(dir, 'x.db'), 'http://127.0.0.1:1/clip.mp4']);
     assert.notEqual(url.code, 0);
     assert.match(url.stderr, /^error\[E_USAGE\]: --index takes files only/m);
+    const fifo = join(dir, 'pipe.mp4');
+    execFileSync('mkfifo', [fifo]);
+    const pipe = await runCli(['analyze', ...FLAGS, '--index', join(dir, 'x.db'), fifo]);
+    assert.notEqual(pipe.code, 0);
+    assert.match(pipe.stderr, /^error\[E_USAGE\]: --index takes files only .*pipe\.mp4$/m, 'a pipe is refused before it is read (hashing it would block)');
     const notIndex = join(dir, 'not-an-index.db');
     writeFileSync(notIndex, 'plain text, not SQLite\n'.repeat(100));
     const r = await runCli(['analyze', ...FLAGS, '--index', notIndex, a]);
