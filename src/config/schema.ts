@@ -109,9 +109,41 @@ export const ConfigSchema = z
         heartbeatIntervalMs: z.number().int().min(100).max(600_000).default(30_000),
         /** Results kept per stream for `replay`. */
         replayLimit: z.number().int().min(0).max(10_000).default(100),
+        /** WebSocket clients connected at once; the next upgrade is answered 503. */
+        maxClients: z.number().int().min(1).max(100_000).default(1000),
+        /** TCP connections held at once (HTTP and WebSocket); more are closed as they arrive. Keep it above maxClients. */
+        maxConnections: z.number().int().min(1).max(200_000).default(1100),
+        /** A connection must send a request's headers within this, ms (Node's headersTimeout; idle sockets that never send are closed). */
+        headersTimeoutMs: z.number().int().min(1000).max(600_000).default(10_000),
+        /** A request (headers and body) must arrive within this, ms (Node's requestTimeout). */
+        requestTimeoutMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+        /** An idle keep-alive connection is closed after this, ms. */
+        keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+        /** Requests one keep-alive connection may carry before it is closed; 0 = no limit. */
+        maxRequestsPerSocket: z.number().int().min(0).max(1_000_000).default(1000),
       })
       .strict()
-      .default({ port: 8080, host: '127.0.0.1', maxMessageBytes: 65536, clientQueueMessages: 256, heartbeatIntervalMs: 30000, replayLimit: 100 }),
+      .default({
+        port: 8080, host: '127.0.0.1', maxMessageBytes: 65536, clientQueueMessages: 256, heartbeatIntervalMs: 30000, replayLimit: 100,
+        maxClients: 1000, maxConnections: 1100, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxRequestsPerSocket: 1000,
+      }),
+    /** Limits on what ffmpeg decodes, whatever the source (videos, pictures posted or searched). */
+    decode: z
+      .object({
+        /** Largest picture or video frame decoded, pixels (width x height, as stored); larger inputs are refused before decoding. */
+        maxPixels: z.number().int().min(64).max(1_000_000_000).default(50_000_000),
+      })
+      .strict()
+      .default({ maxPixels: 50_000_000 }),
+    search: z
+      .object({
+        /** Largest picture POST /api/search accepts, bytes (413 above). */
+        maxImageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+        /** Picture searches accepted at once (running and waiting, counted from their first byte); the next gets 503 busy. */
+        maxPendingImages: z.number().int().min(1).max(64).default(4),
+      })
+      .strict()
+      .default({ maxImageBytes: 16 * 1024 * 1024, maxPendingImages: 4 }),
     sources: z
       .array(
         z
