@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseHostEntry } from '../ingest/host-guard.ts';
 
 /** Watchdog tuning; see src/ingest/source-watchdog.ts. Per source, every key is optional and overrides these. */
 const watchdogShape = {
@@ -8,10 +9,10 @@ const watchdogShape = {
   startTimeoutMs: z.number().int().min(100).max(3_600_000),
   /** ffmpeg gets this long to quit after SIGTERM before SIGKILL, ms. */
   stopGraceMs: z.number().int().min(0).max(60_000),
-  /** First restart delay, ms; doubles per failure in a row. */
-  backoffInitialMs: z.number().int().min(0).max(3_600_000),
+  /** First restart delay, ms; doubles per failure in a row. At least 100: a source cannot make ffmpeg restart in a tight loop. */
+  backoffInitialMs: z.number().int().min(100).max(3_600_000),
   /** Largest restart delay, ms. */
-  backoffMaxMs: z.number().int().min(0).max(3_600_000),
+  backoffMaxMs: z.number().int().min(100).max(3_600_000),
   /** Fraction of each delay that is random (0..1), so cameras do not retry in lockstep. */
   backoffJitter: z.number().min(0).max(1),
   /** A run delivering frames this long resets the backoff, ms. */
@@ -23,7 +24,7 @@ const watchdogShape = {
 };
 export const WATCHDOG_CONFIG_DEFAULTS = {
   stallTimeoutMs: 10_000, startTimeoutMs: 20_000, stopGraceMs: 2000, backoffInitialMs: 1000, backoffMaxMs: 30_000,
-  backoffJitter: 0.5, healthyAfterMs: 30_000, maxRestarts: 0, logLines: 20,
+  backoffJitter: 0.5, healthyAfterMs: 30_000, maxRestarts: 0, logLines: 20, maxStartsPerMinute: 20,
 } as const;
 const WatchdogSchema = z
   .object({
@@ -36,6 +37,12 @@ const WatchdogSchema = z
     healthyAfterMs: watchdogShape.healthyAfterMs.default(WATCHDOG_CONFIG_DEFAULTS.healthyAfterMs),
     maxRestarts: watchdogShape.maxRestarts.default(WATCHDOG_CONFIG_DEFAULTS.maxRestarts),
     logLines: watchdogShape.logLines.default(WATCHDOG_CONFIG_DEFAULTS.logLines),
+    /**
+     * ffmpeg starts of one stream in any 60 s, whatever its tuning (a source
+     * cannot override it): past it the next start waits. Bounds what a
+     * source that fails at once, or a looping one-frame file, costs.
+     */
+    maxStartsPerMinute: z.number().int().min(1).max(600).default(WATCHDOG_CONFIG_DEFAULTS.maxStartsPerMinute),
   })
   .strict()
   .refine((w) => w.backoffMaxMs >= w.backoffInitialMs, { message: 'backoffMaxMs must be >= backoffInitialMs', path: ['backoffMaxMs'] });
@@ -184,7 +191,10 @@ export const ConfigSchema = z
     allowlist: z
       .object({
         schemes: z.array(z.string().min(1)).default([]),
-        hosts: z.array(z.string().min(1)).default([]),
+        /** Host names or IPs ('*.example.com' for subdomains); `host:port` or `[v6]:port` allows that port only, no port every port. */
+        hosts: z.array(z.string().min(1).refine((h) => parseHostEntry(h) !== undefined, {
+          message: 'a host name or IP, optionally with :port (1-65535; an IPv6 address with a port in brackets: [::1]:554)',
+        })).default([]),
         folders: z.array(z.string().min(1)).default([]),
         /** V4L2 capture devices that may be opened, exact paths (e.g. /dev/video0). */
         devices: z.array(z.string().regex(/^\/dev\/video\d+$/, 'a /dev/videoN path')).default([]),

@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { hostMatches } from '../ingest/host-guard.ts';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { hostEntryAllows, hostMatches } from '../ingest/host-guard.ts';
 import { isV4l2Device } from '../ingest/source-kind.ts';
 
 export { hostMatches };
@@ -13,7 +13,12 @@ export { hostMatches };
 export interface SourceAllowlist {
   /** URL schemes, e.g. ['rtsp', 'http', 'https']; 'file' for local paths. */
   schemes: readonly string[];
-  /** Host names or IPs for network URLs; '*.example.com' matches subdomains. */
+  /**
+   * Host names or IPs for network URLs; '*.example.com' matches subdomains.
+   * Without a port an entry allows every port of the host; `host:port`
+   * (`[v6]:port`) allows that port only, a URL without a port counting as
+   * its scheme's default one (rtsp 554, http 80, https 443, ...).
+   */
   hosts: readonly string[];
   /** Folders local files must be inside, compared by real path (links resolved). */
   folders: readonly string[];
@@ -26,6 +31,9 @@ export type AllowResult = { ok: true; url: string; scheme: string } | { ok: fals
 /** Schemes that only exist to combine or carve up other inputs: never from the API. */
 const NEVER = new Set(['concat', 'subfile', 'crypto', 'data', 'pipe', 'fd', 'cache', 'async', 'tee', 'gopher', 'ftp', 'unix']);
 const NETWORK = new Set(['rtsp', 'rtsps', 'http', 'https', 'srt', 'udp', 'rtmp', 'rtmps', 'tcp']);
+/** The port a URL of this scheme reaches when it names none (ffmpeg's defaults); srt, udp and tcp have none. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { rtsp: 554, rtsps: 322, http: 80, https: 443, rtmp: 1935, rtmps: 443 };
+const OUTSIDE = 'file is not inside an allowed folder';
 
 /** Checks a source URL or path against the allowlist; returns the URL to open. */
 export function checkSource(input: string, allow: SourceAllowlist | undefined): AllowResult {
@@ -49,25 +57,15 @@ export function checkSource(input: string, allow: SourceAllowlist | undefined): 
     const path = match ? safeFileUrlPath(input) : input;
     if (path === undefined) return { ok: false, reason: 'malformed file URL' };
     if (!isAbsolute(path)) return { ok: false, reason: 'file sources must be absolute paths' };
-    let real: string;
-    try {
-      real = realpathSync(path);
-    } catch (err) {
-      return { ok: false, reason: `file not found: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
-    }
-    for (const folder of allow.folders) {
-      let root: string;
-      try {
-        root = realpathSync(resolve(folder));
-      } catch {
-        continue; // a configured folder that does not exist allows nothing
-      }
-      const rel = relative(root, real);
-      if (rel !== '' && !isAbsolute(rel) && rel.split(sep)[0] !== '..') {
-        return { ok: true, url: real, scheme };
-      }
-    }
-    return { ok: false, reason: 'file is not inside an allowed folder' };
+    // `..` is resolved by the kernel after links, by path.resolve before them: refused, whatever the path, so the two never disagree.
+    if (path.split(/[/\\]/).some((part) => part === '.' || part === '..')) return { ok: false, reason: 'file sources must be paths without . or .. segments' };
+    // A path outside every allowed folder gets the same answer whether or not it exists,
+    // so the API cannot be used to learn which files exist elsewhere.
+    const real = realOrProjectedPath(path);
+    const inside = real !== undefined && allow.folders.some((folder) => isInside(real.path, folder));
+    if (!inside) return { ok: false, reason: OUTSIDE };
+    if (!real.exists) return { ok: false, reason: 'file not found' };
+    return { ok: true, url: real.path, scheme };
   }
 
   if (!NETWORK.has(scheme)) return { ok: false, reason: `scheme "${scheme}" is not a supported network source` };
@@ -81,8 +79,50 @@ export function checkSource(input: string, allow: SourceAllowlist | undefined): 
   if (!host) return { ok: false, reason: 'URL has no host' };
   // udp://@:1234 and similar listen on every interface rather than reach a host.
   if (input.slice(input.indexOf('://') + 3).startsWith('@')) return { ok: false, reason: 'URL has no host' };
-  if (!allow.hosts.some((h) => hostMatches(host, h.toLowerCase()))) return { ok: false, reason: `host "${host}" is not in the allowlist` };
+  const port = url.port === '' ? DEFAULT_PORTS[scheme] : Number(url.port);
+  if (!allow.hosts.some((h) => hostEntryAllows(h, host, port))) {
+    return { ok: false, reason: `host "${host}"${url.port === '' ? '' : ` port ${url.port}`} is not in the allowlist` };
+  }
   return { ok: true, url: url.toString(), scheme };
+}
+
+/** True when real path `real` lies strictly inside `folder` (compared by real path; a folder that does not exist holds nothing). */
+function isInside(real: string, folder: string): boolean {
+  let root: string;
+  try {
+    root = realpathSync(resolve(folder));
+  } catch {
+    return false;
+  }
+  const rel = relative(root, real);
+  return rel !== '' && !isAbsolute(rel) && rel.split(sep)[0] !== '..';
+}
+
+/**
+ * The real path of `path`; for a path that does not exist, the real path of
+ * its deepest existing ancestor with the rest appended, which is where it
+ * would be (so a missing name behind a link to /etc is judged as under
+ * /etc). Undefined when no ancestor can be resolved.
+ */
+function realOrProjectedPath(path: string): { path: string; exists: boolean } | undefined {
+  try {
+    return { path: realpathSync(path), exists: true };
+  } catch {
+    // Walk up to an ancestor that resolves.
+  }
+  const rest: string[] = [];
+  let current = resolve(path);
+  for (;;) {
+    const parent = dirname(current);
+    rest.unshift(basename(current));
+    if (parent === current) return undefined;
+    current = parent;
+    try {
+      return { path: join(realpathSync(current), ...rest), exists: false };
+    } catch {
+      // keep walking up
+    }
+  }
 }
 
 function safeFileUrlPath(input: string): string | undefined {

@@ -15,11 +15,63 @@ export interface HostTarget {
 export interface HostGuardRules {
   /** host:port pairs allowed as they are: the source URL's own. */
   exact: readonly HostTarget[];
-  /** Host names or IPs allowed on any port ('*.example.com' matches subdomains): the allowlist's hosts. */
+  /**
+   * The allowlist's host entries (parseHostEntry): a host name or IP
+   * ('*.example.com' matches subdomains), on any port, or with `:port` on
+   * that port only.
+   */
   patterns: readonly string[];
 }
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443 };
+
+/** An allowlist host entry, parsed: `cam.local`, `*.cams.example`, `10.0.0.5:554`, `[fe80::1]:8554`, `::1`. */
+export interface HostEntry {
+  /** As normalizeHost gives it; may start with `*.`. */
+  host: string;
+  /** The only port allowed; undefined: every port. */
+  port?: number | undefined;
+}
+
+const ENTRY_NAME_RE = /^(?:\*\.)?[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?\.?$/i;
+const ENTRY_V6_RE = /^[0-9a-f:.]+$/i;
+
+/**
+ * Parses an allowlist host entry; undefined when malformed. A port is
+ * written after a colon (`host:554`); an IPv6 address with a port goes in
+ * brackets (`[::1]:554`); a bare IPv6 address (two colons or more) has none.
+ */
+export function parseHostEntry(entry: string): HostEntry | undefined {
+  const text = entry.trim();
+  let host = text;
+  let portText: string | undefined;
+  const bracketed = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(text);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2];
+  } else if ((text.match(/:/g) ?? []).length === 1) {
+    [host, portText] = text.split(':') as [string, string];
+    if (!/^\d{1,5}$/.test(portText)) return undefined;
+  }
+  const isV6 = host.includes(':');
+  if (isV6 ? !ENTRY_V6_RE.test(host) : !ENTRY_NAME_RE.test(host)) return undefined;
+  if (portText === undefined) return { host: normalizeHost(host) };
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: normalizeHost(host), port };
+}
+
+/**
+ * True when an allowlist entry allows `host` on `port`: the host matches
+ * (hostMatches) and the entry names no port or this one. `port` undefined
+ * (a URL with no port and a scheme without a default one) matches only an
+ * entry without a port. A malformed entry matches nothing.
+ */
+export function hostEntryAllows(entry: string, host: string, port: number | undefined): boolean {
+  const parsed = parseHostEntry(entry);
+  if (!parsed || !hostMatches(host, parsed.host)) return false;
+  return parsed.port === undefined || parsed.port === port;
+}
 
 /** A host as the rules compare it: `[::1]` -> `::1`, `Cam.Local.` -> `cam.local`. */
 export function normalizeHost(host: string): string {
@@ -57,7 +109,7 @@ export function parseAuthority(authority: string): HostTarget | undefined {
   return { host: normalizeHost(m[1]!), port };
 }
 
-/** The rules of a source: its own host:port, plus `patterns` (the allowlist's hosts) on any port. */
+/** The rules of a source: its own host:port, plus `patterns` (the allowlist's host entries, each on any port or on its own). */
 export function hostGuardRulesFor(sourceUrl: string, patterns: readonly string[] = []): HostGuardRules {
   const own = targetOfUrl(sourceUrl);
   return { exact: own ? [own] : [], patterns: [...patterns] };
@@ -66,7 +118,7 @@ export function hostGuardRulesFor(sourceUrl: string, patterns: readonly string[]
 export function isTargetAllowed(rules: HostGuardRules, target: HostTarget): boolean {
   const host = normalizeHost(target.host);
   if (rules.exact.some((t) => normalizeHost(t.host) === host && t.port === target.port)) return true;
-  return rules.patterns.some((p) => hostMatches(host, p));
+  return rules.patterns.some((p) => hostEntryAllows(p, host, target.port));
 }
 
 /** `host:port` as shown in messages (IPv6 in brackets). */

@@ -70,6 +70,12 @@ export interface WatchdogTuning {
   maxRestarts?: number | undefined;
   /** ffmpeg log lines kept for the error report; default 20. */
   logLines?: number | undefined;
+  /**
+   * ffmpeg starts in any 60 s, at most; default 20. A start past it waits
+   * until the oldest of them is a minute old, whatever the backoff says (a
+   * source that fails at once with no backoff, a looping one-frame file).
+   */
+  maxStartsPerMinute?: number | undefined;
 }
 
 export const WATCHDOG_DEFAULTS = Object.freeze({
@@ -78,7 +84,21 @@ export const WATCHDOG_DEFAULTS = Object.freeze({
   stopGraceMs: 2000,
   maxRestarts: 0,
   logLines: 20,
+  maxStartsPerMinute: 20,
 });
+
+/** The window of maxStartsPerMinute, ms. */
+const START_WINDOW_MS = 60_000;
+
+/**
+ * How long a start must wait so that at most `max` starts fall in any
+ * START_WINDOW_MS, given the times of the previous ones (ascending, ms); pure.
+ */
+export function startRateWait(previousStarts: readonly number[], max: number, nowMs: number): number {
+  if (previousStarts.length < max) return 0;
+  const oldestCounted = previousStarts[previousStarts.length - max]!;
+  return Math.max(0, oldestCounted + START_WINDOW_MS - nowMs);
+}
 
 export interface SourceWatchdogOptions extends WatchdogTuning {
   id: string;
@@ -191,6 +211,8 @@ export class SourceWatchdog {
   private readonly backoff: RestartBackoff;
   private readonly redact: (text: string) => string;
   private readonly tuning: Required<Omit<WatchdogTuning, 'backoff'>>;
+  /** When the last maxStartsPerMinute runs started (ms), oldest first. */
+  private readonly starts: number[] = [];
   private lastLog: string[] = [];
   private done: Promise<void> | undefined;
   private proxy: HostGuardProxy | undefined;
@@ -206,12 +228,22 @@ export class SourceWatchdog {
     const pick = <K extends keyof typeof WATCHDOG_DEFAULTS>(k: K): number => opts[k] ?? WATCHDOG_DEFAULTS[k];
     this.tuning = {
       stallTimeoutMs: pick('stallTimeoutMs'), startTimeoutMs: pick('startTimeoutMs'), stopGraceMs: pick('stopGraceMs'),
-      maxRestarts: pick('maxRestarts'), logLines: pick('logLines'),
+      maxRestarts: pick('maxRestarts'), logLines: pick('logLines'), maxStartsPerMinute: pick('maxStartsPerMinute'),
     };
     for (const [k, v] of Object.entries(this.tuning)) {
       if (!Number.isFinite(v) || v < 0) throw new RangeError(`${k} must be a finite number >= 0, got ${v}`);
     }
     if (this.tuning.stallTimeoutMs <= 0 || this.tuning.startTimeoutMs <= 0) throw new RangeError('stallTimeoutMs and startTimeoutMs must be > 0');
+    if (!Number.isSafeInteger(this.tuning.maxStartsPerMinute) || this.tuning.maxStartsPerMinute < 1) {
+      throw new RangeError(`maxStartsPerMinute must be a positive integer, got ${this.tuning.maxStartsPerMinute}`);
+    }
+    // A stall timeout within one sampling period restarts a healthy stream between two frames, forever.
+    if (opts.sampling.mode === 'fps') {
+      const periodMs = 1000 / opts.sampling.fps;
+      if (this.tuning.stallTimeoutMs <= periodMs) {
+        throw new RangeError(`stallTimeoutMs (${this.tuning.stallTimeoutMs} ms) must be above the sampling period (${Math.round(periodMs)} ms at ${opts.sampling.fps} fps)`);
+      }
+    }
     this.backoff = new RestartBackoff(opts.backoff);
   }
 
@@ -288,6 +320,15 @@ export class SourceWatchdog {
       return;
     }
     while (!signal.aborted) {
+      const wait = startRateWait(this.starts, this.tuning.maxStartsPerMinute, Date.now());
+      if (wait > 0) {
+        this.opts.logger.warn({ stream: this.opts.id, waitMs: wait, maxStartsPerMinute: this.tuning.maxStartsPerMinute }, 'ffmpeg start rate limit reached; waiting');
+        this.setState('reconnecting', `ffmpeg started ${this.tuning.maxStartsPerMinute} times within a minute (next start in ${wait} ms)`);
+        await sleep(wait, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) break;
+      }
+      this.starts.push(Date.now());
+      if (this.starts.length > this.tuning.maxStartsPerMinute) this.starts.shift();
       this.runs++;
       const { outcome, liveSince } = await this.runOnce(guarded);
       if (signal.aborted) break;
@@ -431,6 +472,8 @@ export interface WatchdogSettings {
   healthyAfterMs?: number | undefined;
   maxRestarts?: number | undefined;
   logLines?: number | undefined;
+  /** Global only (config `watchdog.maxStartsPerMinute`): a source's overrides cannot set it. */
+  maxStartsPerMinute?: number | undefined;
 }
 
 /** Config keys to watchdog tuning; keys not set stay unset (so they do not override). */
@@ -441,6 +484,7 @@ export function tuningFromSettings(s: WatchdogSettings): WatchdogTuning {
     stopGraceMs: s.stopGraceMs,
     maxRestarts: s.maxRestarts,
     logLines: s.logLines,
+    maxStartsPerMinute: s.maxStartsPerMinute,
     backoff: { initialMs: s.backoffInitialMs, maxMs: s.backoffMaxMs, jitter: s.backoffJitter, healthyAfterMs: s.healthyAfterMs },
   };
 }

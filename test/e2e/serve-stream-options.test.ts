@@ -150,6 +150,11 @@ test('bad per-stream options are 400s with the key and the reason on one line; n
     [{ id: 'x5', url: clip, watchdog: { retries: 3 } }, /^watchdog: Unrecognized key.*retries/],
     [{ id: 'x6', url: clip, rtspTransport: 'sctp' }, /^rtspTransport: /],
     [{ id: 'x7', url: clip, watchdog: { backoffInitialMs: 5000, backoffMaxMs: 1000 } }, /^watchdog: .*maxMs must be/],
+    // A tuning that means a restart loop: a backoff under its floor, a stall timeout within one frame interval.
+    [{ id: 'x8', url: clip, watchdog: { backoffInitialMs: 0 } }, /^watchdog\.backoffInitialMs: /],
+    [{ id: 'x9', url: clip, fps: 2, watchdog: { stallTimeoutMs: 400 } }, /^watchdog: stallTimeoutMs \(400 ms\) must be above the sampling period \(500 ms at 2 fps\)/],
+    // The start-rate bound is the server's, not the stream's.
+    [{ id: 'x0', url: clip, watchdog: { maxStartsPerMinute: 1000 } }, /^watchdog: Unrecognized key.*maxStartsPerMinute/],
   ];
   for (const [body, message] of cases) {
     const res = await post(body);

@@ -35,7 +35,9 @@ test('200 forced restarts (a server that resets 3 connections in 4 and leaves th
   const server = await startSilentServer({ resetAllBut: 4 });
   const r = recordedRunner({
     url: `http://127.0.0.1:${server.port}/cam.mjpg`,
-    watchdog: { stallTimeoutMs: 200, startTimeoutMs: 300, stopGraceMs: 200, backoff: { initialMs: 1, maxMs: 5, jitter: 0 }, logLines: 20 },
+    fps: 10,
+    // No start-rate bound here: this test makes ffmpeg restart as fast as it can.
+    watchdog: { stallTimeoutMs: 200, startTimeoutMs: 300, stopGraceMs: 200, backoff: { initialMs: 1, maxMs: 5, jitter: 0 }, logLines: 20, maxStartsPerMinute: 1_000_000 },
   });
   // Warm-up: the first spawns load code and grow pools once.
   r.runner.start();
@@ -45,7 +47,9 @@ test('200 forced restarts (a server that resets 3 connections in 4 and leaves th
 
   const r2 = recordedRunner({
     url: `http://127.0.0.1:${server.port}/cam.mjpg`,
-    watchdog: { stallTimeoutMs: 200, startTimeoutMs: 300, stopGraceMs: 200, backoff: { initialMs: 1, maxMs: 5, jitter: 0 }, logLines: 20 },
+    fps: 10,
+    // No start-rate bound here: this test makes ffmpeg restart as fast as it can.
+    watchdog: { stallTimeoutMs: 200, startTimeoutMs: 300, stopGraceMs: 200, backoff: { initialMs: 1, maxMs: 5, jitter: 0 }, logLines: 20, maxStartsPerMinute: 1_000_000 },
   });
   const started = Date.now();
   r2.runner.start();

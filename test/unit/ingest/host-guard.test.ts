@@ -62,3 +62,20 @@ test('an https URL is opened as http with its port spelled out; https URLs in a 
   assert.equal(d.text, '#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="http://cam:443/key"\nhttp://cdn.example.com:443/seg1.ts\nhttp://evil:444/a.ts\nhttpproxy://evil:3128/x.ts\nseg.ts\n');
   assert.deepEqual(d.tls, [{ host: 'cam', port: 443 }, { host: 'cdn.example.com', port: 443 }], 'evil:444 is not allowed: asked in the clear, then refused');
 });
+
+test('allowlist host entries: parsed with an optional port, matched on that port only', async () => {
+  const { parseHostEntry, hostEntryAllows, isTargetAllowed } = await import('../../../src/ingest/host-guard.ts');
+  assert.deepEqual(parseHostEntry('Cam.Local:8554'), { host: 'cam.local', port: 8554 });
+  assert.deepEqual(parseHostEntry('*.cams.example'), { host: '*.cams.example' });
+  assert.deepEqual(parseHostEntry('[::1]:554'), { host: '::1', port: 554 });
+  assert.deepEqual(parseHostEntry('::1'), { host: '::1' });
+  for (const bad of ['cam:0', 'cam:70000', 'cam:', 'cam:http', 'a b', '', 'host/path', '[::1]x']) assert.equal(parseHostEntry(bad), undefined, bad);
+  assert.equal(hostEntryAllows('cam.local:8554', 'cam.local', 8554), true);
+  assert.equal(hostEntryAllows('cam.local:8554', 'cam.local', 80), false);
+  assert.equal(hostEntryAllows('cam.local', 'cam.local', 80), true);
+  assert.equal(hostEntryAllows('cam.local:80', 'cam.local', undefined), false);
+  // The host guard (HLS segments, redirects) applies the same rule.
+  const rules = { exact: [], patterns: ['media.local:8080'] };
+  assert.equal(isTargetAllowed(rules, { host: 'media.local', port: 8080 }), true);
+  assert.equal(isTargetAllowed(rules, { host: 'media.local', port: 80 }), false);
+});

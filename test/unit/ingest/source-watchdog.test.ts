@@ -31,3 +31,25 @@ test('given up after maxRestarts failures in a row; never for bugs, missing ffmp
   assert.equal(decideAfterRun({ ...base, restartable: false, outcome: { kind: 'ended', frames: 5 } }), 'ended');
   assert.equal(decideAfterRun({ ...base, restartable: false, outcome: err(new DecodeError('x')) }), 'failed');
 });
+
+test('startRateWait: the next start waits until the oldest of the last max starts is a minute old', async () => {
+  const { startRateWait } = await import('../../../src/ingest/source-watchdog.ts');
+  assert.equal(startRateWait([], 3, 1000), 0);
+  assert.equal(startRateWait([0, 100], 3, 200), 0);
+  assert.equal(startRateWait([0, 100, 200], 3, 300), 59_700);
+  assert.equal(startRateWait([0, 100, 200], 3, 60_000), 0);
+  assert.equal(startRateWait([0, 100, 200, 5000], 3, 6000), 54_100);
+});
+
+test('a stall timeout within one sampling period is refused: it would restart a healthy stream between frames', async () => {
+  const { SourceWatchdog } = await import('../../../src/ingest/source-watchdog.ts');
+  const { createLogger } = await import('../../../src/shared/logger.ts');
+  const base = {
+    id: 'cam', url: 'rtsp://127.0.0.1:1/x', live: true, loop: false, geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    onFrame: () => undefined, onState: () => undefined, logger: createLogger({ level: 'silent' }),
+  };
+  assert.throws(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, stallTimeoutMs: 200 }), /stallTimeoutMs \(200 ms\) must be above the sampling period \(200 ms at 5 fps\)/);
+  assert.throws(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 0.5 }, stallTimeoutMs: 1500 }), /above the sampling period \(2000 ms/);
+  assert.throws(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, maxStartsPerMinute: 0 }), /maxStartsPerMinute/);
+  assert.doesNotThrow(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, stallTimeoutMs: 201 }));
+});
