@@ -47,16 +47,24 @@ interface Pending {
 }
 
 /**
- * The worker's entry is TypeScript. Node 20 does not apply `--import tsx` to
- * a worker's entry module, so a tiny script registers tsx, then imports it.
+ * The inference thread's entry, next to this module: compiled JavaScript in
+ * an installed package (dist/), TypeScript in a checkout run through tsx.
+ * Node 20 does not apply `--import tsx` to a worker's entry module, so for
+ * TypeScript a tiny script registers tsx (a dev dependency), then imports it.
  */
-const THREAD_BOOTSTRAP = `
-  (async () => {
-    const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
-    register();
-    await import(${JSON.stringify(new URL('./inference-thread.ts', import.meta.url).href)});
-  })().catch((err) => { throw err; });
-`;
+function startThread(): Worker {
+  const compiled = import.meta.url.endsWith('.js');
+  const entry = new URL(compiled ? './inference-thread.js' : './inference-thread.ts', import.meta.url);
+  if (compiled) return new Worker(entry);
+  const bootstrap = `
+    (async () => {
+      const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))});
+      register();
+      await import(${JSON.stringify(entry.href)});
+    })().catch((err) => { throw err; });
+  `;
+  return new Worker(bootstrap, { eval: true });
+}
 
 /**
  * Runs inference in a worker thread. Batches are answered in the order they
@@ -86,7 +94,7 @@ export class InferenceEngine {
   }
 
   static async start(model: EngineModel, options: EngineOptions): Promise<InferenceEngine> {
-    const worker = new Worker(THREAD_BOOTSTRAP, { eval: true });
+    const worker = startThread();
     // A private copy: the caller keeps its bytes, the worker gets ours by transfer.
     // new Uint8Array(x) copies (Buffer#slice would be a view, and the transfer would empty the caller's bytes).
     const copy = new Uint8Array(model.bytes).buffer as ArrayBuffer;
