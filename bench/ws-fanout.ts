@@ -119,6 +119,8 @@ async function runGatewayChild(): Promise<void> {
     server, listStreams: () => streamInfos, logger: createLogger({ level: 'silent' }),
     // The bench's slow clients must be measured while slow, not cut off as dead.
     heartbeatIntervalMs: 0,
+    // `--clients N` may ask for more than the default cap (1000): the bench measures fan-out, not the cap.
+    maxClients: 100_000,
   });
   const timers: NodeJS.Timeout[] = [];
   const embedding = new Float32Array(EMBEDDING_DIM).map((_, i) => Math.sin(i));

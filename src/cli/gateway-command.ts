@@ -34,7 +34,7 @@ export function gatewayCommand(ctx: CommandContext): Command {
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
     if (url === undefined) throw new UsageError('gateway needs the queue\'s Redis: --redis URL or REDIS_URL');
-    const logger = createLogger({ level: config.log.level });
+    const logger = createLogger({ level: config.log.level, secrets: config.server.token === undefined ? [] : [config.server.token] });
 
     const [{ Metrics }, { RedisLinks }, { openResultGateway }] = await Promise.all([
       import('../shared/metrics.ts'), import('../transport/redis-links.ts'), import('../transport/result-gateway.ts'),

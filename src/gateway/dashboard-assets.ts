@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isWellFormedTarget, MALFORMED_TARGET_MESSAGE } from './request-target.ts';
 
 /** The dashboard's static files: plain HTML, CSS and ES modules, no build step. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url));
@@ -79,6 +80,11 @@ export function serveDashboardAsset(req: IncomingMessage, res: ServerResponse): 
   if (path === '/') name = 'index.html';
   else if (path !== undefined && path.startsWith('/dashboard/')) name = path.slice('/dashboard/'.length);
   if (name === undefined) return false;
+  // Names are never decoded here, but a malformed target is answered as by every other route.
+  if (!isWellFormedTarget(req.url ?? '/')) {
+    send(res, 400, { 'Content-Type': 'text/plain; charset=utf-8' }, `${MALFORMED_TARGET_MESSAGE}\n`, req.method === 'HEAD');
+    return true;
+  }
 
   table ??= loadDashboardAssets();
   const asset = name === 'index.html' && path === '/' ? table.index : table.files.get(name);

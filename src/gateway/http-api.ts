@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { SourceModelSchema, SourceWatchdogSchema } from '../config/schema.ts';
 import type { StreamInfo } from '../contracts/results.ts';
+import { redactRequestTarget } from '../ingest/url-redaction.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
+import { isWellFormedTarget, MALFORMED_TARGET_MESSAGE } from './request-target.ts';
 import type { SearchRoute } from './search-route.ts';
 
 /** What the HTTP routes need from the running pipeline. */
@@ -69,6 +71,8 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
   const maxBody = opts.maxBodyBytes ?? 16 * 1024;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Checked once here: past this line no decoding of the path or the query can throw.
+    if (!isWellFormedTarget(req.url ?? '/')) throw new HttpProblem(400, 'bad_request', MALFORMED_TARGET_MESSAGE);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -146,7 +150,8 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
         else res.destroy();
         return;
       }
-      opts.logger.error({ err, url: req.url }, 'HTTP handler failed');
+      // The target may carry ?token=; headers (Authorization) are never logged.
+      opts.logger.error({ err, method: req.method, url: redactRequestTarget(req.url ?? '/') }, 'HTTP handler failed');
       if (!res.headersSent) json(res, 500, { error: { code: 'internal', message: 'internal error' } });
       else res.destroy();
     });

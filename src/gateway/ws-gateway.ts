@@ -16,6 +16,7 @@ import { authorizeUpgrade } from './auth.ts';
 import { parseClientMessage } from './client-message.ts';
 import { DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_FRAMES } from './client-queue.ts';
 import { FrameEncoder, encodeMessage } from './frame-message.ts';
+import { isWellFormedTarget, MALFORMED_TARGET_MESSAGE } from './request-target.ts';
 import { DEFAULT_REPLAY_LIMIT, ResultRing } from './result-ring.ts';
 import { createSubscription, labelMatches, subscribesTo, withoutStreams } from './subscription.ts';
 import { DEFAULT_SOCKET_HIGH_WATER_BYTES, WsClient, type WsClientStats } from './ws-client.ts';
@@ -37,6 +38,13 @@ export interface WsGatewayOptions {
   clientQueueBytes?: number;
   /** Bytes waiting in a client's socket buffer before the queue holds messages back, bytes (default 64 KiB). */
   socketHighWaterBytes?: number;
+  /**
+   * WebSocket clients connected at once, count (default 1000, config
+   * `server.maxClients`). The upgrade past it is answered HTTP 503 before the
+   * handshake, so a flood of clients costs a refused request each, not a
+   * queue and a socket held open.
+   */
+  maxClients?: number;
   /** Ping period, milliseconds (default 30000); a client with no pong since the previous ping is terminated. 0 = no heartbeat. */
   heartbeatIntervalMs?: number;
   /** Results kept per stream for `replay`, count (default 100). */
@@ -57,7 +65,10 @@ function pathOf(url: string | undefined): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+/** WebSocket clients at once when `maxClients` is not given, count: config `server.maxClients`'s default. */
+export const DEFAULT_MAX_CLIENTS = 1000;
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
 /** Answers an upgrade request with an HTTP error and closes the connection (the handshake never completes). */
 function refuseUpgrade(socket: Duplex, status: number, body: ErrorMessage | { type: 'error'; code: string; message: string }): void {
@@ -89,6 +100,9 @@ export class WsGateway {
   private readonly heartbeat: NodeJS.Timeout | undefined;
   /** prom-client children per message type, looked up once: the fan-out counts every message. */
   private readonly sentCounters = new Map<string, { inc: () => void }>();
+  private readonly maxClients: number;
+  /** True from the first upgrade refused for `maxClients` until a client leaves: one warning per time the cap is reached. */
+  private capWarned = false;
   private nextClientId = 1;
   private closing: Promise<void> | undefined;
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => this.handleUpgrade(req, socket, head);
@@ -101,6 +115,8 @@ export class WsGateway {
     if (!Number.isInteger(maxPayload) || maxPayload < 1) throw new RangeError(`maxMessageBytes must be an integer >= 1, got ${maxPayload}`);
     const heartbeatMs = options.heartbeatIntervalMs ?? 30_000;
     if (!(heartbeatMs >= 0)) throw new RangeError(`heartbeatIntervalMs must be >= 0, got ${heartbeatMs}`);
+    this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
+    if (!(this.maxClients >= 1)) throw new RangeError(`maxClients must be >= 1, got ${this.maxClients}`);
     this.ring = new ResultRing({ capacity: options.replayLimit ?? DEFAULT_REPLAY_LIMIT });
     // No compression: it would cost CPU per client per message and hide the
     // bytes actually queued from the bounds.
@@ -191,9 +207,12 @@ export class WsGateway {
   }
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const wellFormed = isWellFormedTarget(req.url ?? '/');
     if (pathOf(req.url) !== this.path) {
       // Another listener may own that path; answer only when nobody else can.
-      if (this.options.server.listenerCount('upgrade') === 1) refuseUpgrade(socket, 404, { type: 'error', code: 'not_found', message: `no WebSocket at ${pathOf(req.url).slice(0, 100)}` });
+      if (this.options.server.listenerCount('upgrade') !== 1) return;
+      if (wellFormed) refuseUpgrade(socket, 404, { type: 'error', code: 'not_found', message: `no WebSocket at ${pathOf(req.url).slice(0, 100)}` });
+      else refuseUpgrade(socket, 400, { type: 'error', code: 'bad_request', message: MALFORMED_TARGET_MESSAGE });
       return;
     }
     socket.on('error', (err) => this.log.debug({ err }, 'upgrade socket error'));
@@ -201,10 +220,21 @@ export class WsGateway {
       refuseUpgrade(socket, 503, { type: 'error', code: 'internal', message: 'server shutting down' });
       return;
     }
+    if (!wellFormed) {
+      refuseUpgrade(socket, 400, { type: 'error', code: 'bad_request', message: MALFORMED_TARGET_MESSAGE });
+      return;
+    }
     const decision = authorizeUpgrade(req.headers, req.url, { token: this.options.token, allowedOrigins: this.options.allowedOrigins });
     if (!decision.ok) {
       this.log.info({ remote: req.socket.remoteAddress, code: decision.code }, 'WebSocket upgrade refused');
       refuseUpgrade(socket, decision.status, { type: 'error', code: decision.code, message: decision.message });
+      return;
+    }
+    // ws completes the handshake synchronously (no verifyClient), so the count cannot be passed by upgrades in flight.
+    if (this.clients.size >= this.maxClients) {
+      if (!this.capWarned) this.log.warn({ maxClients: this.maxClients }, 'WebSocket client limit reached: new clients are refused (503) until one leaves');
+      this.capWarned = true;
+      refuseUpgrade(socket, 503, { type: 'error', code: 'too_many_clients', message: `server full: ${this.maxClients} WebSocket clients connected; retry later` });
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket, req));
@@ -234,6 +264,7 @@ export class WsGateway {
     });
     ws.on('close', (code) => {
       this.clients.delete(id);
+      if (this.clients.size < this.maxClients) this.capWarned = false;
       client.dispose();
       metrics?.wsClients.set(this.clients.size);
       this.log.debug({ client: id, code }, 'client disconnected');

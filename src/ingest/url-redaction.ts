@@ -10,6 +10,8 @@ export const REDACTED = '***';
 
 /** `scheme://userinfo@`: userinfo is everything up to the last '@' before the host's end. */
 const USERINFO_RE = /([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@:'"]*(?::[^\s/?#'"]*)?@/gi;
+/** Query parameter names (decoded) whose value is a secret. */
+const SECRET_NAME_RE = /pass|pwd|token|secret|auth|key|sig|credential/i;
 /** Query parameters whose value is a secret, by name. */
 const SECRET_PARAM_RE = /([?&;](?:[a-z0-9_.-]*(?:pass|pwd|token|secret|auth|key|sig|credential)[a-z0-9_.-]*)=)[^&#\s'"]*/gi;
 
@@ -20,6 +22,28 @@ const SECRET_PARAM_RE = /([?&;](?:[a-z0-9_.-]*(?:pass|pwd|token|secret|auth|key|
  */
 export function redactUrl(url: string): string {
   return redactText(url);
+}
+
+/**
+ * An HTTP request target (`/api/streams?token=T`) fit for a log: the value
+ * of every query parameter whose name, once decoded as the server decodes
+ * it (`t%6Fken`, `access_token`), looks secret is replaced, and URL forms in
+ * the rest are redacted as by `redactText`. Never throws, malformed escapes
+ * included.
+ */
+export function redactRequestTarget(target: string): string {
+  const q = target.indexOf('?');
+  if (q < 0) return redactText(target);
+  const hash = target.indexOf('#', q);
+  const query = target.slice(q + 1, hash < 0 ? undefined : hash);
+  const pairs = query.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return pair;
+    // Decoded as the server decodes it (URLSearchParams: `+`, escapes, a malformed one kept as is).
+    const decoded = new URLSearchParams(pair).keys().next().value ?? '';
+    return SECRET_NAME_RE.test(decoded) ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+  });
+  return redactText(`${target.slice(0, q)}?${pairs.join('&')}${hash < 0 ? '' : target.slice(hash)}`);
 }
 
 /**
@@ -61,7 +85,7 @@ export function urlSecrets(input: string): string[] {
   add(url.username);
   add(url.password);
   for (const [name, value] of url.searchParams) {
-    if (/pass|pwd|token|secret|auth|key|sig|credential/i.test(name)) {
+    if (SECRET_NAME_RE.test(name)) {
       add(value);
       add(encodeURIComponent(value));
     }
