@@ -150,7 +150,7 @@ Examples:
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({
-        inputs, model, engine: indexing ?? starting, sink, sampling, batch, embeddings: flags.embeddings ?? false, logger, segments,
+        inputs, model, engine: indexing ?? starting, sink, sampling, maxPixels: config.decode.maxPixels, batch, embeddings: flags.embeddings ?? false, logger, segments,
         // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
         ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),
         signal: abort.signal,

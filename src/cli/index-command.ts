@@ -90,7 +90,7 @@ Examples:
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runIndex({
-        files, store, model, modelHash, engine: starting, sampling, batch, hysteresis: config.events,
+        files, store, model, modelHash, engine: starting, sampling, maxPixels: config.decode.maxPixels, batch, hysteresis: config.events,
         thumbnailSize: flags.thumbnailSize ?? THUMBNAIL_SIZE, retryFailed: flags.retryFailed ?? false, progress, logger, signal: abort.signal,
         // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
         ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),

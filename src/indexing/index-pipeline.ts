@@ -20,6 +20,7 @@ import { LabelEventDetector, type HysteresisOptions } from '../events/label-even
 import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput, type ProbeResult } from '../ingest/probe.ts';
+import { sourceLimitOptions } from '../ingest/source-kind.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import type { BatchInferer, InferredBatch } from '../pipeline/analyze-pipeline.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
@@ -43,6 +44,8 @@ export interface IndexRunOptions {
    */
   engine: BatchInferer | Promise<BatchInferer>;
   sampling: Sampling;
+  /** Largest video decoded, pixels as stored (config `decode.maxPixels`): a larger file fails with TooManyPixelsError. Default: no limit. */
+  maxPixels?: number | undefined;
   batch: number;
   hysteresis: HysteresisOptions;
   /** Thumbnail size in pixels; 0 stores none. */
@@ -190,7 +193,7 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
     const { resumeFrom } = plan;
 
     try {
-      probe = await probeInput(path);
+      probe = await probeInput(path, { maxPixels: opts.maxPixels });
     } catch (err) {
       const f = failure(err);
       store.recordFailure(key, undefined, f.code, f.message);
@@ -265,7 +268,11 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
   let failure: { code: string; message: string } | undefined;
   try {
     let batch: Frame[] = [];
-    const decode = decodeFrames(path, { streamId: path, runId: RUN, sampling: opts.sampling, geometry, deinterlace: interlaced, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const decode = decodeFrames(path, {
+      streamId: path, runId: RUN, sampling: opts.sampling, geometry, deinterlace: interlaced,
+      inputOptions: sourceLimitOptions('file', opts.maxPixels),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     try {
       for await (const frame of decode) {
         if (frame.seq < resumeFrom) continue;

@@ -82,10 +82,73 @@ export function localPath(input: string): string | null {
   return input.startsWith('file:') ? input.slice('file:'.length) : input;
 }
 
-/** How ffmpeg must be given `input`: a plain path containing ':' would be read as a protocol. */
+/**
+ * How ffmpeg and ffprobe must be given `input`: every local path as a
+ * `file:` URL. A plain path would be read as an option when it starts with
+ * `-` (`-report` makes ffprobe write a report file) and as a protocol when
+ * it holds a `:`. ffmpeg's file protocol takes the rest of the string as it
+ * is (no percent-decoding, no `?` or `#`), so any name survives. URLs, stdin
+ * and `file:` inputs pass unchanged.
+ */
 export function ffmpegInput(input: string): string {
-  const path = localPath(input);
-  return path !== null && !input.startsWith('file:') && input.includes(':') ? `file:${input}` : input;
+  return localPath(input) !== null && !input.startsWith('file:') ? `file:${input}` : input;
+}
+
+/**
+ * The demuxers (ffmpeg `-format_whitelist`) a file source may be read with:
+ * containers and raw streams that read the one file they are given and
+ * never open another by name. ffmpeg checks the list after probing, before
+ * the demuxer reads its header, so a refused format opens nothing further
+ * (and the list is copied into any nested context). Left out, on purpose,
+ * the demuxers that open files named inside the file: hls (.m3u8), dash
+ * (.mpd), concat (ffconcat and concat lists), image2 (`%d` and glob
+ * patterns, and single pictures), imf, vobsub (.idx opens its .sub), mlv
+ * (opens its .M00, .M01 siblings), sdp/rtsp (network); and everything else
+ * not named here (tty renders text files as video). mov reads external
+ * data references (drefs) only with `enable_drefs`, off by default and
+ * never set here. Checked with `strace -f -e trace=openat` on ffmpeg 5.1:
+ * test/integration/ingest/file-source-formats.test.ts.
+ */
+export const FILE_SOURCE_FORMATS: readonly string[] = [
+  'mov', // mov, mp4, m4v, m4a, 3gp, 3g2, mj2 (ffmpeg's name: "mov,mp4,m4a,3gp,3g2,mj2")
+  'matroska', // mkv, webm ("matroska,webm")
+  'avi',
+  'asf', // wmv, asf
+  'flv',
+  'mpegts', // ts, mts, m2ts
+  'mpeg', // MPEG program stream: mpg, mpeg, vob
+  'mpegvideo', // raw MPEG-1/2 video (m1v, m2v)
+  'ogg', // ogv
+  'mxf',
+  'nut',
+  'dv',
+  'wtv',
+  'rm', // RealMedia (rm, rmvb)
+  'ivf', // VP8/VP9/AV1 in IVF
+  'yuv4mpegpipe', // y4m
+  'h264',
+  'hevc',
+  'm4v', // raw MPEG-4 part 2
+  'obu', // raw AV1
+  'gif',
+];
+
+/** Input options that restrict the demuxers of a file source to FILE_SOURCE_FORMATS. */
+export function fileFormatOptions(): string[] {
+  return ['-format_whitelist', FILE_SOURCE_FORMATS.join(',')];
+}
+
+/**
+ * Input options that make ffmpeg's decoders refuse a frame larger than
+ * `maxPixels` (width x height as stored; config `decode.maxPixels`): the
+ * backstop for sources that are not probed first (cameras, streams) and for
+ * a size that changes mid-stream. ffmpeg checks the width rounded up to its
+ * stride alignment (up to 64 px), so it may refuse a frame a little under
+ * the limit that the probe's exact check (probe.ts) lets through.
+ */
+export function maxPixelsOptions(maxPixels: number): string[] {
+  checkPositiveInt('maxPixels', maxPixels);
+  return ['-max_pixels', String(maxPixels)];
 }
 
 function checkPositiveInt(name: string, value: number): void {
@@ -151,7 +214,8 @@ function inputArgs(opts: DecodeArgsOptions): string[] {
     if (opts.inputOptions.includes('-i')) throw new RangeError('inputOptions must not contain -i');
     args.push(...opts.inputOptions);
   }
-  args.push('-i', ffmpegInput(opts.input));
+  // A device demuxer forced with `-f` (v4l2) opens the name itself: no `file:` in front.
+  args.push('-i', opts.inputOptions?.includes('-f') ? opts.input : ffmpegInput(opts.input));
   return args;
 }
 

@@ -8,14 +8,15 @@ import {
   InputNotFoundError,
   NotAVideoError,
   SourceUnreachableError,
+  TooManyPixelsError,
   type StreamSightError,
 } from '../shared/errors.ts';
 
 export type FfmpegLogLevel = 'panic' | 'fatal' | 'error' | 'warning' | 'info' | 'verbose' | 'debug' | 'trace';
 
 const LEVEL_RE = /\[(panic|fatal|error|warning|info|verbose|debug|trace)\] /;
-/** `[h264 @ 0x55d0c1f2a0c0] ` context prefixes and the level tag. */
-const PREFIX_RE = /^(?:\[[^\]]*@ 0x[0-9a-f]+\] )?(?:\[(?:panic|fatal|error|warning|info|verbose|debug|trace)\] )?/;
+/** `[h264 @ 0x55d0c1f2a0c0] ` context prefixes (nested ones too: `[h264 @ 0x1] [IMGUTILS @ 0x2] `) and the level tag. */
+const PREFIX_RE = /^(?:\[[^\]]*@ 0x[0-9a-f]+\] )*(?:\[(?:panic|fatal|error|warning|info|verbose|debug|trace)\] )?/;
 
 /** The level tag of a line logged with `-loglevel level+...`; null when it has none. */
 export function logLevel(line: string): FfmpegLogLevel | null {
@@ -102,6 +103,62 @@ export function withoutInputPrefix(input: string, text: string): string {
   return text;
 }
 
+/**
+ * `[hls @ 0x55d0c1f2a0c0] [error] Format not on whitelist 'mov,...'`: the
+ * demuxer ffmpeg probed (named by the line's context) is not one of
+ * `-format_whitelist` (FILE_SOURCE_FORMATS for a file source), so it was
+ * refused before it read anything, or opened anything else.
+ */
+const FORMAT_REFUSED_RE = /^\[([^\]@]+?) @ 0x[0-9a-f]+\] (?:\[[a-z]+\] )?Format not on whitelist\b/;
+
+/** The demuxer a `-format_whitelist` refused, as ffmpeg names it (`hls`); undefined when none was refused. */
+export function refusedFormat(lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    const m = FORMAT_REFUSED_RE.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** What a refused demuxer that opens other files by name reads, for the message. */
+const OPENS_OTHER_FILES: Readonly<Record<string, string>> = {
+  hls: 'an HLS playlist',
+  dash: 'a DASH manifest',
+  concat: 'a concat list',
+  image2: 'a picture or an image sequence pattern',
+  imf: 'an IMF composition',
+  vobsub: 'a VobSub index',
+  mlv: 'a Magic Lantern video (it opens its sibling files)',
+  sdp: 'an SDP session description',
+};
+
+/** The one-line error for a file source whose format `-format_whitelist` refused. */
+export function formatRefusal(input: string, format: string): NotAVideoError {
+  if (format === TEXT_DEMUXER) return new NotAVideoError(`${input} is text, not a video (ffmpeg would render it as ANSI art)`);
+  const what = OPENS_OTHER_FILES[format];
+  if (what !== undefined) {
+    return new NotAVideoError(`${input} is ${what} (format ${format}): a file source must be one video file; playlists and lists that open other files are not read`);
+  }
+  return new NotAVideoError(`${input} is not a video container a file source may be (format ${format}): one video file in mp4/mov, mkv/webm, avi, wmv, flv, MPEG-TS/PS, ogg, mxf and the like`);
+}
+
+/** `Picture size 7680x4320 exceeds specified max pixel count 10000`: the decoder's `-max_pixels` (maxPixelsOptions). */
+const PIXEL_LIMIT_RE = /Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)/;
+
+/** The one-line error for a frame over the pixel limit, from the decoder's line; undefined when no frame was. */
+export function pixelLimitRefusal(input: string, lines: readonly string[]): TooManyPixelsError | undefined {
+  for (const line of lines) {
+    const m = PIXEL_LIMIT_RE.exec(line);
+    if (m) return tooManyPixels(input, Number(m[1]), Number(m[2]), Number(m[3]));
+  }
+  return undefined;
+}
+
+/** The one-line error for a `width`x`height` video (as stored) over `maxPixels`. */
+export function tooManyPixels(input: string, width: number, height: number, maxPixels: number): TooManyPixelsError {
+  return new TooManyPixelsError(`${input} is ${width}x${height} (${width * height} pixels), above the limit of ${maxPixels} pixels (decode.maxPixels): not decoded`);
+}
+
 /** The rtsp demuxer's line with the server's refusal: `method SETUP failed: 461 Unsupported transport`. */
 const RTSP_REFUSAL_RE = /method [A-Z_]+ failed: \d{3}\b/;
 
@@ -128,6 +185,11 @@ export function rtspRefusal(lines: readonly string[]): string | undefined {
  */
 export function classifyFailure(input: string, lines: readonly string[], isUrl: boolean): StreamSightError {
   const text = lines.join('\n');
+  // Before the others: ffmpeg's own wrap-up of these (`Invalid argument`) says nothing.
+  const format = refusedFormat(lines);
+  if (format !== undefined) return formatRefusal(input, format);
+  const pixels = pixelLimitRefusal(input, lines);
+  if (pixels !== undefined) return pixels;
   const reason = (isUrl ? rtspRefusal(lines) : undefined) ?? (withoutInputPrefix(input, mostRelevantLine(lines)) || 'ffmpeg failed without a message');
   if (isUrl && UNREACHABLE_RE.test(text)) {
     return new SourceUnreachableError(`${input} cannot be reached: ${reason}`);

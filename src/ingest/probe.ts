@@ -6,10 +6,11 @@
 import { access, constants, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Sampling } from '../contracts/frame.ts';
-import { InputNotFoundError, NotAVideoError } from '../shared/errors.ts';
-import { ffmpegInput, isUrl, localPath } from './ffmpeg-args.ts';
+import { InputNotFoundError, NotAVideoError, type TooManyPixelsError } from '../shared/errors.ts';
+import { FILE_SOURCE_FORMATS, ffmpegInput, isUrl, localPath } from './ffmpeg-args.ts';
 import { runFfprobe, type RunFfprobeOptions } from './ffmpeg-process.ts';
-import { TEXT_DEMUXER } from './ffmpeg-log.ts';
+import { TEXT_DEMUXER, tooManyPixels } from './ffmpeg-log.ts';
+import { describeSource } from './source-kind.ts';
 
 export interface ProbeResult {
   /** Duration in ms; null when the container does not say (live streams). */
@@ -23,6 +24,9 @@ export interface ProbeResult {
   /** Size as players show it (and frames are decoded): stored width times the sample aspect ratio, turned by the rotation metadata. */
   width: number;
   height: number;
+  /** Size as stored (what the decoder allocates, and what `decode.maxPixels` limits); 0 without video. */
+  storedWidth: number;
+  storedHeight: number;
   /** Decoder name, e.g. `h264`. */
   codec: string;
   /** False only with `requireVideo: false` and no video stream. */
@@ -34,6 +38,14 @@ export interface ProbeResult {
 export interface ProbeOptions extends Pick<RunFfprobeOptions, 'binary' | 'timeoutMs'> {
   /** Throw NotAVideoError when there is no video stream (default true); else return hasVideo false. */
   requireVideo?: boolean;
+  /**
+   * Demuxers ffprobe may read a file source with (`-format_whitelist`);
+   * default FILE_SOURCE_FORMATS. A format not listed is refused before it
+   * opens anything (formatRefusal in ffmpeg-log.ts). URLs get none.
+   */
+  formatWhitelist?: readonly string[] | undefined;
+  /** Refuse a video larger than this, pixels as stored (config `decode.maxPixels`): TooManyPixelsError. Default: no limit. */
+  maxPixels?: number | undefined;
 }
 
 /** ffprobe's JSON for the entries asked below; numbers arrive as strings. */
@@ -113,7 +125,7 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
   const formatDuration = parsePositive(parsed.data.format?.duration);
   if (!stream) {
     if (requireVideo) throw new NotAVideoError(`${input} has no video stream`);
-    return { durationMs: formatDuration === null ? null : formatDuration * 1000, fps: null, frameCount: null, frameCountEstimated: false, width: 0, height: 0, codec: '', hasVideo: false, interlaced: false };
+    return { durationMs: formatDuration === null ? null : formatDuration * 1000, fps: null, frameCount: null, frameCountEstimated: false, width: 0, height: 0, storedWidth: 0, storedHeight: 0, codec: '', hasVideo: false, interlaced: false };
   }
   const durationS = parsePositive(stream.duration) ?? formatDuration;
   const fps = parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate);
@@ -130,20 +142,30 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
     frameCount,
     frameCountEstimated,
     ...shownSize(stream.width ?? 0, stream.height ?? 0, stream.sample_aspect_ratio, stream.side_data_list?.find((d) => d.rotation !== undefined)?.rotation),
+    storedWidth: stream.width ?? 0,
+    storedHeight: stream.height ?? 0,
     codec: stream.codec_name ?? 'unknown',
     hasVideo: true,
     interlaced: ['tt', 'bb', 'tb', 'bt'].includes(stream.field_order ?? ''),
   };
 }
 
+/** The error for a probed video larger than `maxPixels` (width x height as stored); undefined when it is within it. Pure. */
+export function pixelLimitError(input: string, probe: ProbeResult, maxPixels: number): TooManyPixelsError | undefined {
+  return probe.storedWidth * probe.storedHeight > maxPixels ? tooManyPixels(input, probe.storedWidth, probe.storedHeight, maxPixels) : undefined;
+}
+
 /**
  * Probes a local file or URL. Missing file -> InputNotFoundError (checked
- * before spawning); no video stream / unreadable data -> NotAVideoError;
- * unreachable URL -> SourceUnreachableError; no ffprobe -> FfmpegMissingError.
+ * before spawning); no video stream / unreadable data / a file in a format
+ * a file source may not be -> NotAVideoError; larger than `maxPixels` ->
+ * TooManyPixelsError; unreachable URL -> SourceUnreachableError; no
+ * ffprobe -> FfmpegMissingError.
  */
 export async function probeInput(input: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
   const path = localPath(input);
   if (path !== null) await assertReadableFile(path);
+  const formats = describeSource(input).kind === 'file' ? (opts.formatWhitelist ?? FILE_SOURCE_FORMATS) : undefined;
   const json = await runFfprobe(
     [
       // `level+`: lines tagged [error], so classifyFailure tells the cause from ffprobe's wrap-up line.
@@ -155,11 +177,15 @@ export async function probeInput(input: string, opts: ProbeOptions = {}): Promis
       'format=duration,format_name:stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate,nb_frames,duration,sample_aspect_ratio,field_order:stream_disposition=attached_pic:stream_side_data=rotation',
       '-select_streams',
       'v',
+      ...(formats === undefined ? [] : ['-format_whitelist', formats.join(',')]),
       ffmpegInput(input),
     ],
     { binary: opts.binary, timeoutMs: opts.timeoutMs, input, isUrl: isUrl(input) },
   );
-  return parseProbeJson(input, json, opts.requireVideo ?? true);
+  const probe = parseProbeJson(input, json, opts.requireVideo ?? true);
+  const tooLarge = opts.maxPixels === undefined ? undefined : pixelLimitError(input, probe, opts.maxPixels);
+  if (tooLarge) throw tooLarge;
+  return probe;
 }
 
 /**

@@ -7,9 +7,11 @@
  *   srt://, udp://, rtmp(s)://  passed to ffmpeg as they are
  *   /dev/videoN           a V4L2 (USB) camera: `-f v4l2`
  *   -                     standard input
- *   anything else         a file (or file: URL)
+ *   anything else         a file (or file: URL): single-file video
+ *                         containers only (FILE_SOURCE_FORMATS), never
+ *                         a playlist or list that opens other files
  */
-import { isUrl } from './ffmpeg-args.ts';
+import { fileFormatOptions, isUrl, maxPixelsOptions } from './ffmpeg-args.ts';
 
 export type SourceKind = 'rtsp' | 'http' | 'srt' | 'udp' | 'rtmp' | 'v4l2' | 'stdin' | 'file' | 'other';
 
@@ -23,7 +25,7 @@ export interface SourceDescription {
   live: boolean;
   /** What ffmpeg gets after `-i`. */
   input: string;
-  /** ffmpeg input options before `-i`. */
+  /** ffmpeg input options before `-i`, the limits (sourceLimitOptions) included. */
   inputOptions: string[];
   /** ffmpeg must read our stdin. */
   stdin: boolean;
@@ -32,6 +34,18 @@ export interface SourceDescription {
 export interface DescribeSourceOptions {
   /** RTSP lower transport, forced; unset: TCP, else UDP (see rtspTransportOptions). */
   rtspTransport?: RtspTransport | undefined;
+  /** Largest frame decoded, pixels as stored (config `decode.maxPixels`); unset: ffmpeg's own limit. */
+  maxPixels?: number | undefined;
+}
+
+/**
+ * The input options every decode of a source of `kind` gets, whatever
+ * opens it (analyze, index, serve, ingest): a file may only be read by a
+ * demuxer of FILE_SOURCE_FORMATS, and no source may decode a frame larger
+ * than `maxPixels`.
+ */
+export function sourceLimitOptions(kind: SourceKind, maxPixels: number | undefined): string[] {
+  return [...(kind === 'file' ? fileFormatOptions() : []), ...(maxPixels === undefined ? [] : maxPixelsOptions(maxPixels))];
 }
 
 /**
@@ -59,6 +73,11 @@ export function isV4l2Device(input: string): boolean {
 }
 
 export function describeSource(input: string, opts: DescribeSourceOptions = {}): SourceDescription {
+  const source = describeKind(input, opts);
+  return { ...source, inputOptions: [...source.inputOptions, ...sourceLimitOptions(source.kind, opts.maxPixels)] };
+}
+
+function describeKind(input: string, opts: DescribeSourceOptions): SourceDescription {
   if (input === '-' || input === 'pipe:0' || input === 'pipe:') {
     return { kind: 'stdin', scheme: 'pipe', live: true, input: 'pipe:0', inputOptions: [], stdin: true };
   }

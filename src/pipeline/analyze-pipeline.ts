@@ -6,6 +6,7 @@ import { LabelEventDetector, type HysteresisOptions } from '../events/label-even
 import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames, type DecodeStats } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
+import { describeSource, sourceLimitOptions } from '../ingest/source-kind.ts';
 import type { FrameInference } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { isStreamSightError } from '../shared/errors.ts';
@@ -40,6 +41,8 @@ export interface AnalyzeOptions {
   engine: BatchInferer | Promise<BatchInferer>;
   sink: OutputSink;
   sampling: Sampling;
+  /** Largest video decoded, pixels as stored (config `decode.maxPixels`): larger inputs fail with TooManyPixelsError. Default: no limit. */
+  maxPixels?: number | undefined;
   batch: number;
   embeddings: boolean;
   /**
@@ -53,6 +56,8 @@ export interface AnalyzeOptions {
    */
   maxInFlight?: number;
   progress: (input: string, index: number) => ProgressReporter;
+  /** An input that failed (a user error, also listed in the summary's failedInputs): the error itself, for a caller that rethrows it. */
+  onInputFailed?: ((input: string, error: unknown) => void) | undefined;
   logger: Logger;
   signal?: AbortSignal;
 }
@@ -130,13 +135,18 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     };
 
     try {
-      const probe = await probeInput(input);
+      const probe = await probeInput(input, { maxPixels: opts.maxPixels });
       total = expectedSampledFrames(probe, opts.sampling) ?? undefined;
       progress.update({ done: 0, unit: 'frames', ...(total === undefined ? {} : { total }) });
       let batch: Frame[] = [];
       const runId = randomUUID();
       try {
-        const decode = decodeFrames(input, { streamId: input, runId, sampling: opts.sampling, geometry, deinterlace: probe.interlaced, ...(opts.signal ? { signal: opts.signal } : {}) });
+        const decode = decodeFrames(input, {
+          streamId: input, runId, sampling: opts.sampling, geometry, deinterlace: probe.interlaced,
+          // The probe refused what these refuse; kept for a file changed since, or a size that changes mid-stream.
+          inputOptions: sourceLimitOptions(describeSource(input).kind, opts.maxPixels),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
         stats = decode.stats;
         for await (const frame of decode) {
           batch.push(frame);
@@ -167,6 +177,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       if (opts.signal?.aborted && !isStreamSightError(err)) break;
       if (!isStreamSightError(err) || !err.userError) throw err;
       failedInputs.push({ input, code: err.code, message: err.message, framesWritten: written, exitCode: err.exitCode });
+      opts.onInputFailed?.(input, err);
       // The CLI prints the one-line error; the log keeps it for debugging only.
       log.debug({ code: err.code, framesWritten: written }, err.message);
     } finally {

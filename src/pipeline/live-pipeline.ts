@@ -67,6 +67,8 @@ export interface LivePipelineOptions {
   allowlist: SourceAllowlist | undefined;
   /** Stall detection, stop grace and restart backoff of every stream (config key `watchdog`). */
   watchdog?: WatchdogTuning | undefined;
+  /** Largest frame decoded, pixels as stored (config `decode.maxPixels`: ffmpeg's `-max_pixels`); unset: ffmpeg's own limit. */
+  maxPixels?: number | undefined;
   /** What a `-` source reads; default process.stdin. */
   stdin?: Readable | undefined;
   sink: ResultSink;
@@ -139,7 +141,8 @@ export class LivePipeline implements HttpBackend {
   private checkAddable(spec: SourceSpec): ReturnType<typeof describeSource> {
     if (this.closed) throw new HttpProblem(503, 'closing', 'server is shutting down');
     if (this.streams.has(spec.id)) throw new HttpProblem(409, 'exists', `stream "${spec.id}" already exists`);
-    const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport });
+    // inputOptions carry the limits: a file's demuxers (no playlists), the pixel limit.
+    const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport, maxPixels: this.opts.maxPixels });
     if (source.stdin && [...this.streams.values()].some((r) => r.readsStdin)) {
       throw new HttpProblem(409, 'stdin_taken', 'only one stream can read standard input');
     }

@@ -57,6 +57,12 @@ export class NotAVideoError extends StreamSightError {
   override readonly exitCode = 3;
 }
 
+/** A picture (or frame) is larger than `decode.maxPixels` (width x height): refused before it is decoded. */
+export class TooManyPixelsError extends StreamSightError {
+  readonly code = 'E_TOO_MANY_PIXELS';
+  override readonly exitCode = 3;
+}
+
 /** Decoding stopped before the end: truncated or corrupt data. */
 export class DecodeError extends StreamSightError {
   readonly code = 'E_DECODE';

@@ -44,7 +44,7 @@ export async function openDistributedServe(opts: DistributedServeOptions): Promi
     redis: { ...config.redis, url: opts.url }, name: `serve-${process.pid}`,
     model: { name: model.name, topK: Math.max(config.model.topK, 5), geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
     batch: model.fixedBatch ?? config.model.batch,
-    defaults: { liveFps: config.live.fps, fileFps: opts.fileFps ?? config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts },
+    defaults: { liveFps: config.live.fps, fileFps: opts.fileFps ?? config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels },
     logger, metrics,
   });
   let sources: DistributedSources | undefined;

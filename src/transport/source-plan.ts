@@ -39,6 +39,8 @@ export interface PlanDefaults {
   watchdog?: WatchdogTuning | undefined;
   /** Host patterns of the allowlist (config `allowlist.hosts`): http(s) sources may reach them as well as their own host. */
   allowedHosts?: readonly string[] | undefined;
+  /** Largest frame decoded, pixels as stored (config `decode.maxPixels`); unset: ffmpeg's own limit. */
+  maxPixels?: number | undefined;
 }
 
 /**
@@ -48,7 +50,8 @@ export interface PlanDefaults {
  * protocol whitelist and nothing more, and an http(s) one the host guard.
  */
 export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan {
-  const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport });
+  // inputOptions carry the limits: a file's demuxers (no playlists), the pixel limit.
+  const source = describeSource(spec.url, { rtspTransport: spec.rtspTransport, maxPixels: defaults.maxPixels });
   const live = spec.live ?? source.live;
   const trusted = source.kind === 'file' || source.kind === 'stdin' || source.kind === 'v4l2';
   return {

@@ -18,7 +18,7 @@ function valueAfter(args: string[], flag: string): string | undefined {
 
 test('decodes the first video stream to rgb24 rawvideo on stdout, no frame duplicated or dropped', () => {
   const args = buildDecodeArgs({ input: 'clip.mp4', sampling: { mode: 'every' }, geometry });
-  assert.equal(valueAfter(args, '-i'), 'clip.mp4');
+  assert.equal(valueAfter(args, '-i'), 'file:clip.mp4');
   assert.equal(valueAfter(args, '-map'), '0:V:0');
   assert.equal(valueAfter(args, '-f'), 'rawvideo');
   assert.equal(valueAfter(args, '-pix_fmt'), 'rgb24');
@@ -103,9 +103,13 @@ test('realtime, loop and protocol whitelist are input options', () => {
   for (const flag of ['-re', '-stream_loop', '-protocol_whitelist']) assert.ok(!plain.includes(flag));
 });
 
-test('URLs pass through; a path with a colon is pinned to the file protocol', () => {
+test('URLs and stdin pass through; every local path goes as a file: URL, so none is read as an option or a protocol', () => {
   assert.equal(ffmpegInput('rtsp://10.0.0.2/live'), 'rtsp://10.0.0.2/live');
-  assert.equal(ffmpegInput('/videos/a.mp4'), '/videos/a.mp4');
+  assert.equal(ffmpegInput('/videos/a.mp4'), 'file:/videos/a.mp4');
+  assert.equal(ffmpegInput('-report'), 'file:-report');
+  assert.equal(ffmpegInput('-'), '-');
+  assert.equal(ffmpegInput('pipe:0'), 'pipe:0');
+  assert.equal(ffmpegInput('50% off #1?.mp4'), 'file:50% off #1?.mp4');
   assert.equal(ffmpegInput('clips/12:30.mp4'), 'file:clips/12:30.mp4');
   assert.equal(ffmpegInput('file:x.mp4'), 'file:x.mp4');
   assert.equal(localPath('https://example.com/a.mp4'), null);
