@@ -31,6 +31,11 @@ export class OutputSink {
     return new OutputSink(stream, true, file);
   }
 
+  /** Lines into a stream the caller owns (the library's analyze feeds its iterator through one); close() leaves it open. */
+  static toStream(stream: NodeJS.WritableStream, target: string): OutputSink {
+    return new OutputSink(stream, false, target);
+  }
+
   async writeLine(line: string): Promise<void> {
     if (this.failed) throw this.failed;
     if (!this.stream.write(line + '\n')) {
