@@ -28,7 +28,7 @@ import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fix
 import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
 import { runTimed, type TimedRun } from './timed-process.ts';
 
-export const SUITE_NAMES = ['ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index'] as const;
+export const SUITE_NAMES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface BenchOptions {
@@ -151,6 +151,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       log(`[bench] ${name} FAILED: ${message}`);
     }
   };
+
+  // 0: start-up: --help and analyze's first frame against node -e 0.
+  if (only.has('startup')) {
+    await suite('startup', async () => {
+      const { runStartupBench } = await import('./startup.ts');
+      const model = await ensureModel(cacheDir, plan.inferenceModel, log);
+      const clip = await ensureClip(cacheDir, plan.inferenceClip, log);
+      const r = await runStartupBench({ model, modelName: plan.inferenceModel, clip, repeats: options.quick ? 2 : 7, device, threads, log });
+      rec.measurements.push(...r.measurements);
+      const { node, help, analyzeHelp, helpTsx, analyzeFirstFrame } = r.byName;
+      rec.ratio('startup.help/node', help, node, { op: '<=', value: 5 });
+      rec.ratio('startup.analyzeHelp/node', analyzeHelp, node);
+      rec.ratio('startup.helpTsx/node', helpTsx, node);
+      rec.ratio('startup.analyzeFirstFrame/node', analyzeFirstFrame, node);
+    });
+  }
 
   // 1 and 2: ceiling and inference-bound analyze, same model, batch, threads.
   let ceilingRaw: Measurement | undefined;

@@ -10,6 +10,7 @@ const ROOT = new URL('../../../', import.meta.url).pathname;
 
 /** Every figure a full suite reports; the quick run must produce each one. */
 const MEASUREMENTS = [
+  'startup.node.ms', 'startup.help.ms', 'startup.analyzeHelp.ms', 'startup.helpTsx.ms', 'startup.analyzeFirstFrame.ms',
   'ceiling.raw.fps', 'ceiling.raw.batchMs', 'ceiling.engine.fps', 'ceiling.engine.runMs',
   'inference.analyze.fps', 'inference.analyze.wallFps', 'inference.analyze.wallSeconds', 'inference.ffmpeg.seconds', 'inference.sharedCpuBound.fps',
   'decode.ffmpeg.fps1.seconds', 'decode.analyze.fps1.wallSeconds', 'decode.analyze.fps1.seconds',
@@ -25,6 +26,7 @@ const MEASUREMENTS = [
   'index.analyze.fps', 'index.index.fps', 'index.search.5000.p50Ms', 'index.search.5000.recallAt10', 'index.search.5000.exactP50Ms',
 ];
 const RATIOS = [
+  'startup.help/node', 'startup.analyzeHelp/node', 'startup.helpTsx/node', 'startup.analyzeFirstFrame/node',
   'ceiling.engine/raw', 'inference.analyze/ceiling.raw', 'inference.analyze.wall/ceiling.raw', 'inference.analyze/ceiling.engine',
   'inference.sharedCpuBound/ceiling.raw', 'inference.analyze/sharedCpuBound',
   'decode.analyze.wall/ffmpeg', 'decode.analyze.pipeline/ffmpeg', 'decode.analyze.keyframes/fps1', 'decode.ffmpeg.keyframes/fps1',
