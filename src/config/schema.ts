@@ -130,6 +130,8 @@ export const ConfigSchema = z
         maxRequestsPerSocket: z.number().int().min(0).max(1_000_000).default(1000),
       })
       .strict()
+      // Node refuses a headers timeout longer than the request timeout it is part of.
+      .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { message: 'headersTimeoutMs must be <= requestTimeoutMs', path: ['headersTimeoutMs'] })
       .default({
         port: 8080, host: '127.0.0.1', maxMessageBytes: 65536, clientQueueMessages: 256, heartbeatIntervalMs: 30000, replayLimit: 100,
         maxClients: 1000, maxConnections: 1100, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxRequestsPerSocket: 1000,

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { loadConfig } from '../../../src/config/loader.ts';
 import { ConfigError } from '../../../src/shared/errors.ts';
 import { checkConnectionLimits, createGatewayServer } from '../../../src/gateway/gateway-server.ts';
 import { makeResult, RawClient, sleep, TestClient, until } from './ws-helpers.ts';
@@ -119,5 +120,6 @@ test('the limits are set on the server from the config; a header timeout over th
   assert.equal(server.maxRequestsPerSocket, 9);
   assert.equal(server.maxConnections, 77);
   assert.throws(() => checkConnectionLimits({ headersTimeoutMs: 5000, requestTimeoutMs: 4000 }), (err: unknown) => err instanceof ConfigError && /server\.headersTimeoutMs/.test(err.message));
-  assert.throws(() => createGatewayServer(serverSettings({ headersTimeoutMs: 5000, requestTimeoutMs: 4000 })), ConfigError);
+  // The config refuses the pair at load, naming the key.
+  assert.throws(() => loadConfig({ env: {}, flags: { server: { headersTimeoutMs: 5000, requestTimeoutMs: 4000 } } }), (err: unknown) => err instanceof ConfigError && /"server\.headersTimeoutMs": headersTimeoutMs must be <= requestTimeoutMs/.test(err.message));
 });
