@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
 import type { SearchRoute } from '../gateway/search-route.ts';
 import type { ReusableImageEmbedder as ReusableImageEmbedderType } from '../indexing/image-embedder.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
+import { checkConnectionLimits, createGatewayServer } from '../gateway/gateway-server.ts';
 import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
 import type { LivePipeline, SourceSpec } from '../pipeline/live-pipeline.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
@@ -62,7 +62,9 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     if (Object.keys(serverFlags).length > 0) settings.server = serverFlags;
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };
     const config = loadConfig({ file: flags.config, flags: settings });
-    const logger = createLogger({ level: config.log.level });
+    // Before the model or an index is opened: a bad pair of timeouts is one line, with nothing to close.
+    checkConnectionLimits(config.server);
+    const logger = createLogger({ level: config.log.level, secrets: config.server.token === undefined ? [] : [config.server.token] });
 
     const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
       id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
@@ -92,8 +94,10 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       const store = IndexStore.open(flags.index, { readonly: true });
       let embedder: ReusableImageEmbedderType | undefined;
       searchRoute = (metrics) => {
-        embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics });
-        return createSearchRoute(store, { embedImage: embedder.embed });
+        embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics, maxPixels: config.decode.maxPixels });
+        return createSearchRoute(store, {
+          embedImage: embedder.embed, maxPixels: config.decode.maxPixels, maxImageBytes: config.search.maxImageBytes, maxPendingImages: config.search.maxPendingImages,
+        });
       };
       closeIndex = async () => {
         await embedder?.close();
@@ -131,10 +135,11 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
 
     const metrics = new Metrics();
     const search = searchRoute?.(metrics);
-    const server = createServer();
+    const server = createGatewayServer(config.server);
     const gateway = new WsGateway({
       server,
       ...wsGatewaySettings(config.server),
+      maxClients: config.server.maxClients,
       listStreams: () => pipeline.listStreams(),
       logger: logger.child({ component: 'gateway' }),
       metrics,
@@ -145,6 +150,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       events: config.events,
       allowlist: config.allowlist,
       watchdog: tuningFromSettings(config.watchdog),
+      maxPixels: config.decode.maxPixels,
       sink: gateway,
       metrics,
       logger,

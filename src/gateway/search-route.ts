@@ -2,30 +2,48 @@
  * GET /api/search over an open index (DESIGN.md "HTTP"), with the options of
  * `streamsight search`: label=NAME | frame=VIDEO@SECONDS, video, limit,
  * minScore. Search by picture: POST /api/search with the picture's bytes as
- * the body (any format ffmpeg decodes) and video, limit, minScore in the
- * query string; the picture is decoded and embedded as `search --image`
- * does, one at a time. Thumbnails of hits: GET /api/search/thumbnails/FRAME_ID.jpg.
+ * the body (JPEG, PNG, WebP, BMP, TIFF, GIF; picture-decoder.ts) and video,
+ * limit, minScore in the query string; the picture is decoded and embedded as
+ * `search --image` does, one at a time. Both take `token` in the query string
+ * (checked by http-api.ts, as on every route). Thumbnails of hits:
+ * GET /api/search/thumbnails/FRAME_ID.jpg.
  * A server passes a ReusableImageEmbedder (image-embedder.ts) as `embedImage`
  * so one engine serves every picture, and closes it at shutdown.
+ *
+ * Bounds of search by picture: at most `maxPendingImages` requests at once,
+ * counted from the moment the request arrives, before its body is read (the
+ * next ones get 503 `busy` at once, their bodies unread); each body at most
+ * `maxImageBytes` (413 `too_large`); each picture at most `maxPixels`, read
+ * from its header before it is decoded (413 `too_many_pixels`). Memory held
+ * for pictures is at most maxPendingImages x maxImageBytes, and one decode.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { createImageEmbedder } from '../indexing/image-embedder.ts';
 import { IndexSearcher } from '../indexing/index-searcher.ts';
 import type { IndexStore } from '../indexing/index-store.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT, runSearch, type ImageEmbedder } from '../indexing/search-runner.ts';
+import { DEFAULT_MAX_PICTURE_BYTES, DEFAULT_MAX_PIXELS, inspectPicture } from '../ingest/picture-decoder.ts';
 import { isStreamSightError } from '../shared/errors.ts';
 
 export interface SearchRouteOptions {
   /** Embeds a posted picture; default: the index's model, one CPU engine started and closed per query (createImageEmbedder). */
   embedImage?: ImageEmbedder;
-  /** Largest picture accepted, bytes; default 16 MiB (413 above). */
+  /** Largest picture accepted, bytes (search.maxImageBytes); default 16 MiB (413 `too_large` above). */
   maxImageBytes?: number;
-  /** Picture searches waiting behind the running one before 503 `busy`; default 4. */
-  maxWaitingImages?: number;
+  /**
+   * Largest picture decoded, pixels, width x height from its header
+   * (decode.maxPixels); default 50_000_000 (413 `too_many_pixels` above,
+   * before anything is decoded). Give the embedder the same limit.
+   */
+  maxPixels?: number;
+  /**
+   * Picture searches at once (search.maxPendingImages): running, waiting,
+   * or still sending their body, each counted from its arrival, before its
+   * body is read; default 4. One more gets 503 `busy` at once, its body
+   * unread and its connection closed.
+   */
+  maxPendingImages?: number;
 }
 
 /** Answers a request under /api/search; false when the path is not one of its routes. */
@@ -39,6 +57,8 @@ export const SearchParamsSchema = z
     video: z.string().min(1).max(4096).optional(),
     limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
     minScore: z.coerce.number().min(-1).max(1).optional(),
+    /** Checked by http-api.ts (authorize), as on every route; taken here so that it is no unknown key. */
+    token: z.string().optional(),
   })
   .strict()
   .refine((p) => (p.label === undefined) !== (p.frame === undefined), { message: 'give exactly one of label, frame' });
@@ -49,6 +69,8 @@ export const ImageSearchParamsSchema = z
     video: z.string().min(1).max(4096).optional(),
     limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
     minScore: z.coerce.number().min(-1).max(1).optional(),
+    /** Checked by http-api.ts (authorize), as on every route. */
+    token: z.string().optional(),
   })
   .strict();
 
@@ -63,10 +85,16 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   if (declared > maxBytes) throw new HttpProblem(413, 'too_large', `picture over ${maxBytes} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new HttpProblem(413, 'too_large', `picture over ${maxBytes} bytes`);
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw new HttpProblem(413, 'too_large', `picture over ${maxBytes} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof HttpProblem) throw err;
+    // The client went away mid-body (`aborted`): nobody reads the answer, but the slot is given back.
+    throw new HttpProblem(400, 'bad_request', `the picture was cut short: ${(err as Error).message}`);
   }
   if (size === 0) throw new HttpProblem(400, 'bad_request', 'send the picture as the request body');
   return Buffer.concat(chunks);
@@ -84,40 +112,46 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Without `token`: the search's own options. */
+function withoutToken<T extends { token?: string | undefined }>(params: T): Omit<T, 'token'> {
+  const { token: _token, ...rest } = params;
+  return rest;
+}
+
 export function createSearchRoute(store: IndexStore, options: SearchRouteOptions = {}): SearchRoute {
   const searcher = new IndexSearcher(store);
-  const embed = options.embedImage ?? createImageEmbedder();
-  const maxImageBytes = options.maxImageBytes ?? 16 * 1024 * 1024;
-  const maxWaiting = options.maxWaitingImages ?? 4;
-  // Picture searches run one at a time (each is a model run on the CPU); a bounded number wait.
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const embed = options.embedImage ?? createImageEmbedder({ maxPixels });
+  const maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_PICTURE_BYTES;
+  const maxPending = options.maxPendingImages ?? 4;
+  // Picture searches run one at a time (each is a model run on the CPU); the others wait in arrival order.
   let imageQueue: Promise<unknown> = Promise.resolve();
-  let waiting = 0;
+  // Requests counted from their arrival to their answer: the one running, those waiting, those still sending.
+  let pending = 0;
 
   const searchByImage = async (req: IncomingMessage, url: URL): Promise<unknown> => {
     const parsed = ImageSearchParamsSchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) throw new HttpProblem(400, 'bad_request', firstIssue(parsed.error));
-    if (waiting >= maxWaiting) throw new HttpProblem(503, 'busy', `${waiting} picture searches already waiting; retry later`);
-    const body = await readBody(req, maxImageBytes);
-    waiting++;
-    const turn = imageQueue.then(async () => {
-      waiting--;
-      const dir = await mkdtemp(join(tmpdir(), 'ss-query-'));
+    // Checked and counted in the same tick, before any byte of the body is read: a burst cannot pass together.
+    if (pending >= maxPending) throw new HttpProblem(503, 'busy', `${pending} picture searches already running or waiting; retry later`);
+    pending++;
+    try {
+      const body = await readBody(req, maxImageBytes);
       try {
-        const file = join(dir, 'picture');
-        await writeFile(file, body);
-        try {
-          const response = await runSearch(searcher, { image: file, ...parsed.data }, embed);
-          return { ...response, query: { ...response.query, image: 'request body' } };
-        } catch (err) {
-          if (!isStreamSightError(err) || !err.userError || err.code === 'E_INPUT_NOT_FOUND') throw err;
-          throw new HttpProblem(400, 'bad_picture', err.message.replaceAll(file, 'the picture'));
-        }
-      } finally {
-        await rm(dir, { recursive: true, force: true });
+        // The header alone, before the picture waits its turn: refused at once, the engine not started.
+        inspectPicture(body, maxPixels, 'the request body');
+        const turn = imageQueue.then(() => runSearch(searcher, { image: body, ...withoutToken(parsed.data) }, embed));
+        imageQueue = turn.catch(() => undefined);
+        const response = await turn;
+        return { ...response, query: { ...response.query, image: 'request body' } };
+      } catch (err) {
+        if (!isStreamSightError(err) || !err.userError || err.code === 'E_INPUT_NOT_FOUND') throw err;
+        if (err.code === 'E_TOO_MANY_PIXELS') throw new HttpProblem(413, 'too_many_pixels', err.message);
+        throw new HttpProblem(400, 'bad_picture', err.message);
       }
-    });
-    imageQueue = turn.catch(() => undefined);
-    return turn;
+    } finally {
+      pending--;
+    }
   };
 
   return async (req, res, url) => {
@@ -147,11 +181,11 @@ export function createSearchRoute(store: IndexStore, options: SearchRouteOptions
       }
       const parsed = SearchParamsSchema.safeParse(Object.fromEntries(url.searchParams));
       if (!parsed.success) throw new HttpProblem(400, 'bad_request', firstIssue(parsed.error));
-      send(res, 200, await runSearch(searcher, parsed.data));
+      send(res, 200, await runSearch(searcher, withoutToken(parsed.data)));
     } catch (err) {
       if (err instanceof HttpProblem) {
-        // A body not read to its end (too large) would be left in the socket: close after answering.
-        if (err.status === 413) res.setHeader('connection', 'close');
+        // A body not read to its end (too large, busy, a bad query) is not read after the answer either: the connection closes.
+        if (post && !req.complete) res.setHeader('connection', 'close');
         send(res, err.status, { error: { code: err.code, message: err.message } });
         return true;
       }

@@ -17,7 +17,7 @@ import { resolveModel } from '../inference/model-registry.ts';
 import type { DeviceChoice } from '../inference/ort-session.ts';
 import { InferenceError } from '../shared/errors.ts';
 import type { Metrics } from '../shared/metrics.ts';
-import { embedImage } from './image-query.ts';
+import { embedImage, type PictureInput, type PictureLimits } from './image-query.ts';
 import type { ImageEmbedder } from './search-runner.ts';
 
 export interface ImageEmbedderOptions {
@@ -29,6 +29,14 @@ export interface ImageEmbedderOptions {
   device?: DeviceChoice;
   /** ONNX Runtime intra-op threads; 0 = its default. Default 1 (a query must not take the cores of live inference). */
   threads?: number;
+  /** Largest picture decoded, pixels (width x height); default 50_000_000 (decode.maxPixels). Checked from the header, before decoding. */
+  maxPixels?: number | undefined;
+  /** Largest picture file read, bytes (a picture given by its path); default 16 MiB (search.maxImageBytes). */
+  maxBytes?: number | undefined;
+}
+
+function limitsOf(options: ImageEmbedderOptions): PictureLimits {
+  return { maxPixels: options.maxPixels, maxBytes: options.maxBytes };
 }
 
 interface Loaded {
@@ -51,10 +59,10 @@ async function startEngine(nameOrPath: string, options: ImageEmbedderOptions): P
 
 /** One engine per query: started, used once, closed. */
 export function createImageEmbedder(options: ImageEmbedderOptions = {}): ImageEmbedder {
-  return async (file, modelPath) => {
+  return async (picture, modelPath) => {
     const { model, engine, modelHash } = await startEngine(options.model ?? modelPath, options);
     try {
-      return { ...(await embedImage(file, model.preprocess, engine)), modelHash };
+      return { ...(await embedImage(picture, model.preprocess, engine, limitsOf(options))), modelHash };
     } finally {
       await engine.close();
     }
@@ -101,17 +109,17 @@ export class ReusableImageEmbedder {
   }
 
   /** The ImageEmbedder to hand to runSearch / createSearchRoute. */
-  readonly embed: ImageEmbedder = (file, modelPath) => {
-    const run = this.turn.then(() => this.embedOne(file, modelPath));
+  readonly embed: ImageEmbedder = (picture, modelPath) => {
+    const run = this.turn.then(() => this.embedOne(picture, modelPath));
     this.turn = run.catch(() => undefined);
     return run;
   };
 
-  private async embedOne(file: string, modelPath: string): Promise<{ embedding: Float32Array; modelHash: string; damage?: string }> {
+  private async embedOne(picture: PictureInput, modelPath: string): Promise<{ embedding: Float32Array; modelHash: string; damage?: string }> {
     if (this.closed) throw new InferenceError('image embedder is closed');
     const { model, engine, modelHash } = await this.engineFor(this.options.model ?? modelPath);
     try {
-      return { ...(await embedImage(file, model.preprocess, engine)), modelHash };
+      return { ...(await embedImage(picture, model.preprocess, engine, limitsOf(this.options))), modelHash };
     } catch (err) {
       // Not the picture's fault (that is a decode error): the engine may be dead; start a new one next time.
       if (err instanceof InferenceError) await this.drop();

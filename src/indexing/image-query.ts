@@ -2,41 +2,39 @@
  * The embedding of a picture given as a query, made exactly as a video
  * frame's: the same ffmpeg filter chain (decodeFrames: rgb conversion,
  * resize of the shorter side, centre crop) and the same inference engine.
+ * The picture is decoded as a picture only (picture-decoder.ts): its bytes
+ * go to ffmpeg on a pipe, image formats only, its size checked first.
  */
-import { randomUUID } from 'node:crypto';
-import type { Frame } from '../contracts/frame.ts';
-import { decodeFrames } from '../ingest/file-decoder.ts';
 import type { InferenceEngine } from '../inference/inference-engine.ts';
 import type { PreprocessSpec } from '../contracts/preprocess.ts';
-import { NotAVideoError } from '../shared/errors.ts';
+import { decodePicture, readPictureFile, type DecodedPicture } from '../ingest/picture-decoder.ts';
 
 /** A query picture, decoded. */
-export interface QueryImage {
-  frame: Frame;
-  /**
-   * Set when ffmpeg reported errors decoding the picture (a truncated or
-   * damaged file: the missing part comes out grey): its first error line.
-   */
-  damage?: string;
+export type QueryImage = DecodedPicture;
+
+/** A picture: its file (read up to `maxBytes`), or its bytes. */
+export type PictureInput = string | Uint8Array;
+
+export interface PictureLimits {
+  /** Largest picture decoded, pixels (width x height); default 50_000_000 (decode.maxPixels). */
+  maxPixels?: number | undefined;
+  /** Largest picture file read, bytes; default 16 MiB (search.maxImageBytes). */
+  maxBytes?: number | undefined;
 }
 
-/** The first frame of `file` (a picture, or a video), preprocessed for the model. */
-export async function decodeQueryImage(file: string, preprocess: PreprocessSpec): Promise<QueryImage> {
-  const decode = decodeFrames(file, {
-    streamId: file, runId: randomUUID(), sampling: { mode: 'every' },
+/** The picture, preprocessed for the model. */
+export async function decodeQueryImage(picture: PictureInput, preprocess: PreprocessSpec, limits: PictureLimits = {}): Promise<QueryImage> {
+  const bytes = typeof picture === 'string' ? await readPictureFile(picture, limits.maxBytes) : picture;
+  return decodePicture(bytes, {
     geometry: { resizeShorter: preprocess.resizeShorter, cropWidth: preprocess.inputWidth, cropHeight: preprocess.inputHeight },
+    maxPixels: limits.maxPixels,
+    name: typeof picture === 'string' ? picture : 'the picture',
   });
-  for await (const frame of decode) {
-    // ffmpeg logs a decoding error before the frame it damaged reaches the output, so it is counted by now.
-    const { errorLines, firstErrors } = decode.stats;
-    return errorLines > 0 ? { frame, damage: `ffmpeg reported ${errorLines} error(s) decoding it (first: ${firstErrors[0] ?? '?'})` } : { frame };
-  } // leaving the loop stops ffmpeg
-  throw new NotAVideoError(`${file}: no picture decoded`);
 }
 
 /** A picture's embedding, and what was wrong with the picture if it decoded with errors. */
-export async function embedImage(file: string, preprocess: PreprocessSpec, engine: InferenceEngine): Promise<{ embedding: Float32Array; damage?: string }> {
-  const { frame, damage } = await decodeQueryImage(file, preprocess);
+export async function embedImage(picture: PictureInput, preprocess: PreprocessSpec, engine: InferenceEngine, limits: PictureLimits = {}): Promise<{ embedding: Float32Array; damage?: string }> {
+  const { frame, damage } = await decodeQueryImage(picture, preprocess, limits);
   const result = await engine.infer([frame]);
   const embedding = result.frames[0]?.embedding;
   if (!embedding) throw new RangeError('engine: started without embeddings');

@@ -8,8 +8,8 @@ import type { SearchResponse } from './search-types.ts';
 
 export interface SearchOptions {
   label?: string | undefined;
-  /** A picture file; needs `embedImage`. */
-  image?: string | undefined;
+  /** A picture: its file, or its bytes (echoed in the response's query as `N bytes`); needs `embedImage`. */
+  image?: string | Uint8Array | undefined;
   /** VIDEO@SECONDS. */
   frame?: string | undefined;
   video?: string | undefined;
@@ -17,9 +17,12 @@ export interface SearchOptions {
   minScore?: number | undefined;
 }
 
-/** Embeds a picture with the model of the index (`modelPath`): loads the model and runs it once. */
-/** `damage`: the picture decoded with errors (see decodeQueryImage); the search goes on with what decoded. */
-export type ImageEmbedder = (file: string, modelPath: string) => Promise<{ embedding: Float32Array; modelHash: string; damage?: string }>;
+/**
+ * Embeds a picture (its file, or its bytes) with the model of the index
+ * (`modelPath`): loads the model and runs it once. `damage`: the picture
+ * decoded with errors (see decodeQueryImage); the search goes on with what decoded.
+ */
+export type ImageEmbedder = (picture: string | Uint8Array, modelPath: string) => Promise<{ embedding: Float32Array; modelHash: string; damage?: string }>;
 
 /** Default and largest --limit. */
 export const DEFAULT_LIMIT = 20;
@@ -36,7 +39,8 @@ export async function runSearch(searcher: IndexSearcher, o: SearchOptions, embed
   checkSearchOptions(o);
   const started = performance.now();
   const query: SearchResponse['query'] = { limit: o.limit };
-  for (const k of ['label', 'image', 'frame', 'video', 'minScore'] as const) if (o[k] !== undefined) Object.assign(query, { [k]: o[k] });
+  for (const k of ['label', 'frame', 'video', 'minScore'] as const) if (o[k] !== undefined) Object.assign(query, { [k]: o[k] });
+  if (o.image !== undefined) query.image = typeof o.image === 'string' ? o.image : `${o.image.length} bytes`;
   const took = (): number => Math.round((performance.now() - started) * 100) / 100;
   if (o.label !== undefined) {
     const hits = searcher.byLabel({ label: o.label, limit: o.limit, minScore: o.minScore, video: o.video });

@@ -1,9 +1,9 @@
-import { createServer } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import type { StreamInfo } from '../contracts/results.ts';
 import { authorizeUpgrade } from '../gateway/auth.ts';
 import { serveDashboardAsset } from '../gateway/dashboard-assets.ts';
 import { createHttpHandler, type HttpBackend } from '../gateway/http-api.ts';
+import { createGatewayServer } from '../gateway/gateway-server.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
 import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
 import { WsGateway } from '../gateway/ws-gateway.ts';
@@ -44,9 +44,9 @@ export interface ResultGateway {
  */
 export async function openResultGateway(opts: ResultGatewayOptions): Promise<ResultGateway> {
   const { links, logger, metrics } = opts;
-  const http = createServer();
+  const http = createGatewayServer(opts.server);
   const gateway: WsGateway = new WsGateway({
-    server: http, ...wsGatewaySettings(opts.server),
+    server: http, ...wsGatewaySettings(opts.server), maxClients: opts.server.maxClients,
     listStreams: (): StreamInfo[] => backend.listStreams(), logger: logger.child({ component: 'gateway' }), metrics,
   });
   const feed: ResultFeed = new ResultFeed({ sink: gateway, events: opts.events, metrics, redisReady: () => links.ready, ignore: opts.ignore, labelOptions: opts.labelOptions });

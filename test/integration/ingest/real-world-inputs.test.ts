@@ -367,7 +367,8 @@ describe('pictures for search --image (decodeQueryImage)', () => {
     writeFileSync(file('notes.jpg'), 'not a picture\n');
     writeFileSync(file('empty.png'), '');
     await assert.rejects(decodeQueryImage(file('notes.jpg'), preprocess), (err: unknown) => {
-      assertFailure(err, 'E_NOT_A_VIDEO', /No JPEG data found in image/);
+      // Refused from its first bytes: ffmpeg is given only what is a picture (picture-decoder.ts).
+      assertFailure(err, 'E_NOT_A_VIDEO', /notes\.jpg: not a picture \(text\): send a JPEG, PNG, WebP, BMP, TIFF or GIF$/);
       return true;
     });
     await assert.rejects(decodeQueryImage(file('empty.png'), preprocess), (err: unknown) => {
