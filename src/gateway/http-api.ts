@@ -146,6 +146,9 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
   return (req, res) => {
     route(req, res).catch((err: unknown) => {
       if (err instanceof HttpProblem) {
+        // Refused before its body was read (401 on a POST, 413, 415): close, so Node does not read
+        // and throw away whatever the client still sends on this connection.
+        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         if (!res.headersSent) json(res, err.status, { error: { code: err.code, message: err.message } });
         else res.destroy();
         return;

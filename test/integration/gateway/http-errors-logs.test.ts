@@ -81,3 +81,26 @@ test('a failing route answers 500 and logs the error without the token (query or
     await g.close();
   }
 });
+
+test('a POST refused before its body is read (no token) is answered at once with connection: close, not after Node has read the body', async () => {
+  const g = await startAssembled({ token: TOKEN });
+  try {
+    const answer = await new Promise<{ status: number; connection: string | undefined; sentBytes: number }>((resolve, reject) => {
+      let sent = 0;
+      const req = request({ host: '127.0.0.1', port: g.port, method: 'POST', path: '/api/streams', headers: { 'content-type': 'application/json', 'content-length': String(64 << 20) } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, sentBytes: sent });
+        req.destroy();
+      });
+      req.on('error', (err) => (sent > 0 ? undefined : reject(err)));
+      // 64 KiB now; the rest (64 MiB) would never be needed.
+      req.write(Buffer.alloc(64 * 1024));
+      sent += 64 * 1024;
+    });
+    assert.equal(answer.status, 401);
+    assert.equal(answer.connection, 'close');
+    assert.equal(answer.sentBytes, 64 * 1024);
+  } finally {
+    await g.close();
+  }
+});
