@@ -1,8 +1,8 @@
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
 import { isStreamSightError } from '../shared/errors.ts';
+import { setDefaultLogFormat, type LogFormat } from '../shared/log-format.ts';
 import type { CommandContext } from './context.ts';
-
-const VERSION = '0.1.0';
 
 type CommandFactory = (ctx: CommandContext) => Command;
 
@@ -32,13 +32,16 @@ export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('streamsight')
     .description('StreamSight: video analytics on ffmpeg and ONNX Runtime (ResNet labels and embeddings per frame)')
-    .version(VERSION)
+    .version(packageVersion())
+    // A program option, so it is taken before or after any command's name.
+    .addOption(new Option('--log-format <format>', 'log lines on stderr [default: pretty on a terminal, else json]').choices(['pretty', 'json']))
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', () => setDefaultLogFormat(program.opts<{ logFormat?: LogFormat }>().logFormat ?? 'auto'));
   const ctx: CommandContext = { setExitCode: (code) => (exitCode = Math.max(exitCode, code)) };
 
   try {
-    const name = argv[2];
+    const name = commandName(argv.slice(2));
     const names = name !== undefined && name in COMMANDS ? [name] : Object.keys(COMMANDS);
     for (const factory of await Promise.all(names.map((n) => COMMANDS[n]!()))) program.addCommand(exitOverrideAll(factory(ctx)));
     await program.parseAsync(argv);
@@ -59,8 +62,31 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The first word that is not an option (nor the value of `--log-format`, the only program option taking one). */
+function commandName(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--log-format') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
 function exitOverrideAll(cmd: Command): Command {
-  cmd.exitOverride();
+  // Global options (--log-format) are listed in every command's --help.
+  cmd.exitOverride().configureHelp({ showGlobalOptions: true });
   for (const sub of cmd.commands) exitOverrideAll(sub);
   return cmd;
+}
+
+/**
+ * The version in package.json, read when the program starts: the file is two
+ * folders up from src/cli/ and from dist/cli/ alike, so a checkout and an
+ * installed package both report what npm installed.
+ */
+export function packageVersion(): string {
+  const file = new URL('../../package.json', import.meta.url);
+  const { version } = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown };
+  if (typeof version !== 'string') throw new Error(`no version in ${file.pathname}`);
+  return version;
 }

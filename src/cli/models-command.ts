@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
-import { loadConfig } from '../config/loader.ts';
+import { loadConfig, proxySettingsFromEnv } from '../config/loader.ts';
 import { downloadModel } from '../inference/model-download.ts';
 import { inspectModel } from '../inference/model-inspect.ts';
-import { DEFAULT_MODELS_DIR, findEntry, loadManifest, modelCachePath } from '../inference/model-registry.ts';
+import { findEntry, loadManifest, modelCachePath } from '../inference/model-registry.ts';
 import { synthResnet, TORCHVISION_PARAM_COUNTS, type ResnetArch } from '../inference/resnet-synth.ts';
 import { ModelNotFoundError, OutputError, UsageError } from '../shared/errors.ts';
 import { createProgress } from '../shared/progress.ts';
@@ -12,6 +12,7 @@ import type { CommandContext } from './context.ts';
 import { nonNegativeInt, positiveInt } from './options.ts';
 
 const RESNET_ARCHS = Object.keys(TORCHVISION_PARAM_COUNTS) as ResnetArch[];
+const MODELS_DIR_HELP = 'where downloaded models live [default: models/ in a checkout, ~/.cache/streamsight/models installed; STREAMSIGHT_MODELS_DIR]';
 
 export function modelsCommand(_ctx: CommandContext): Command {
   const models = new Command('models').description('the model registry: list, pull, synth, inspect');
@@ -19,7 +20,7 @@ export function modelsCommand(_ctx: CommandContext): Command {
   models
     .command('list')
     .description('models in the registry (models/manifest.json) and whether they are downloaded')
-    .option('--models-dir <dir>', 'where downloaded models live')
+    .option('--models-dir <dir>', MODELS_DIR_HELP)
     .option('--json', 'one JSON object per model')
     .action((flags: { modelsDir?: string; json?: boolean }) => {
       const cacheDir = cacheDirOf(flags.modelsDir);
@@ -33,9 +34,9 @@ export function modelsCommand(_ctx: CommandContext): Command {
 
   models
     .command('pull')
-    .description('download a registry model: progress bar, resumes a partial download, verifies sha256, renames into place only when verified')
+    .description('download a registry model: progress bar, resumes a partial download, verifies sha256, renames into place only when verified; honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY')
     .argument('<name>', 'registry name, e.g. resnet50')
-    .option('--models-dir <dir>', 'where to put it')
+    .option('--models-dir <dir>', MODELS_DIR_HELP)
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal]').choices(['bar', 'json', 'none']))
     .action(async (name: string, flags: { modelsDir?: string; progress?: 'bar' | 'json' | 'none' }) => {
       const manifest = loadManifest();
@@ -52,6 +53,7 @@ export function modelsCommand(_ctx: CommandContext): Command {
         await downloadModel(entry.url, dest, {
           sha256: entry.sha256,
           bytes: entry.bytes,
+          proxy: proxySettingsFromEnv(),
           onProgress: (received, total) => progress.update({ done: received, total: total ?? entry.bytes, unit: 'bytes' }),
         });
       } finally {
@@ -89,7 +91,7 @@ export function modelsCommand(_ctx: CommandContext): Command {
     .description('inputs, outputs, the layer used for embeddings, and where labels and preprocessing come from')
     .argument('<model>', 'registry name or .onnx file')
     .option('--labels <file>', 'labels file, as analyze would use it')
-    .option('--models-dir <dir>', 'where downloaded models live')
+    .option('--models-dir <dir>', MODELS_DIR_HELP)
     .option('--json', 'print JSON')
     .action((model: string, flags: { labels?: string; modelsDir?: string; json?: boolean }) => {
       const report = inspectModel(model, { labelsFile: flags.labels, cacheDir: cacheDirOf(flags.modelsDir) });
@@ -99,8 +101,11 @@ export function modelsCommand(_ctx: CommandContext): Command {
   return models;
 }
 
+/** The loader always sets models.cacheDir (checkout or installed default). */
 function cacheDirOf(flag: string | undefined): string {
-  return flag ?? loadConfig().models.cacheDir ?? DEFAULT_MODELS_DIR;
+  const dir = flag ?? loadConfig().models.cacheDir;
+  if (dir === undefined) throw new Error('the config loader left models.cacheDir unset');
+  return dir;
 }
 
 function formatInspect(r: ReturnType<typeof inspectModel>): string {

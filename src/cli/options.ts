@@ -35,8 +35,8 @@ export function modelOptions(): Option[] {
     new Option('--device <device>', 'execution provider [default: auto]').choices(['auto', 'cpu', 'cuda']),
     new Option('--batch <n>', 'frames per inference call [default: 8]').argParser(positiveInt('--batch')),
     new Option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')),
-    new Option('--models-dir <dir>', 'where downloaded registry models live [default: models/]'),
-    new Option('--config <file>', 'YAML config file [default: config/default.yaml]'),
+    new Option('--models-dir <dir>', 'where downloaded registry models live [default: models/ in a checkout, ~/.cache/streamsight/models installed]'),
+    new Option('--config <file>', 'YAML config file, read over config/default.yaml and ~/.config/streamsight/config.yaml'),
     new Option('--log-level <level>', 'log level on stderr [default: info]').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
   ];
 }

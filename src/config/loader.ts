@@ -1,4 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../shared/errors.ts';
@@ -22,25 +24,41 @@ export const ENV_KEYS: Readonly<Record<string, { path: string; type: 'string' | 
   STREAMSIGHT_REDIS_PREFIX: { path: 'redis.prefix', type: 'string' },
 };
 
-export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+/** The package's own folder (package.json, config/, models/): two levels up from src/config/ and from dist/config/. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface LoadConfigOptions {
-  /** A YAML file; when absent, config/default.yaml. */
+  /** `--config FILE`: read after the defaults file and the user config; it must exist. */
   file?: string | undefined;
+  /** Default process.env. Also where HOME and the XDG folders are read. */
   env?: NodeJS.ProcessEnv;
   /** Settings from flags, already in config shape (`{ model: { batch: 4 } }`). */
   flags?: RawSettings;
+  /** The package folder the defaults file and the models folder are found in; for tests. Default PACKAGE_ROOT. */
+  packageRoot?: string;
 }
 
 /**
- * Loads file, then environment, then flags (later wins), validates once and
- * freezes. This is the only reader of process.env and of config files.
+ * Reads, the later winning: the package's config/default.yaml, the user
+ * config (`$XDG_CONFIG_HOME/streamsight/config.yaml`) when it exists, the
+ * `--config FILE`, the environment, then the flags. Validates once and
+ * freezes. `models.cacheDir` is always set (see defaultModelsCacheDir). This
+ * is the only reader of process.env and of config files.
  */
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
-  const file = options.file ?? DEFAULT_CONFIG_FILE;
-  const fromFile = options.file !== undefined || existsSync(file) ? readConfigFile(file) : {};
-  const fromEnv = settingsFromEnv(options.env ?? process.env);
-  const merged = deepMerge(deepMerge(fromFile, fromEnv), options.flags ?? {});
+  const env = options.env ?? process.env;
+  const root = options.packageRoot ?? PACKAGE_ROOT;
+  const defaultsFile = join(root, 'config', 'default.yaml');
+  const userFile = userConfigFile(env);
+  const layers: RawSettings[] = [
+    { models: { cacheDir: defaultModelsCacheDir(env, root) } },
+    existsSync(defaultsFile) ? readConfigFile(defaultsFile) : {},
+    userFile !== undefined && existsSync(userFile) ? readConfigFile(userFile) : {},
+    options.file !== undefined ? readConfigFile(options.file) : {},
+    settingsFromEnv(env),
+    options.flags ?? {},
+  ];
+  const merged = layers.reduce((acc, layer) => deepMerge(acc, layer), {});
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -48,6 +66,88 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     throw new ConfigError(`config key "${path}": ${issue?.message ?? 'invalid'}`);
   }
   return deepFreeze(parsed.data);
+}
+
+/**
+ * The user config file: `$XDG_CONFIG_HOME/streamsight/config.yaml`, else
+ * `$HOME/.config/streamsight/config.yaml`; undefined when the environment
+ * names neither (a relative XDG path is ignored, as the XDG spec says).
+ */
+export function userConfigFile(env: NodeJS.ProcessEnv): string | undefined {
+  const base = xdgDir(env, 'XDG_CONFIG_HOME', '.config');
+  return base === undefined ? undefined : join(base, 'streamsight', 'config.yaml');
+}
+
+/**
+ * Where `models pull` downloads to and registry names are looked up, unless
+ * `models.cacheDir` (STREAMSIGHT_MODELS_DIR, `--models-dir`) says otherwise:
+ * a checkout keeps the repository's `models/` folder; an installed package
+ * uses `$XDG_CACHE_HOME/streamsight/models` (default
+ * `~/.cache/streamsight/models`), since its own folder may be read-only and
+ * is replaced by every upgrade.
+ */
+export function defaultModelsCacheDir(env: NodeJS.ProcessEnv, root: string = PACKAGE_ROOT): string {
+  if (isCheckout(root)) return join(root, 'models');
+  return join(xdgDir(env, 'XDG_CACHE_HOME', '.cache') ?? join(homedir(), '.cache'), 'streamsight', 'models');
+}
+
+/**
+ * A checkout is a package folder with `.git` in it (a folder, or a file in a
+ * git worktree) that is not inside a `node_modules` folder. What npm installs
+ * (a registry package, a tarball, `npm install -g`) has no `.git`.
+ */
+export function isCheckout(root: string = PACKAGE_ROOT): boolean {
+  return !root.split(sep).includes('node_modules') && existsSync(join(root, '.git'));
+}
+
+/** The proxies `models pull` goes through, from the environment. */
+export interface ProxySettings {
+  /** Proxy for http:// URLs (`http_proxy`, then `HTTP_PROXY`): an http:// URL, maybe with user:password. */
+  readonly http: URL | undefined;
+  /** Proxy for https:// URLs (`https_proxy`, then `HTTPS_PROXY`), reached over http and asked to CONNECT. */
+  readonly https: URL | undefined;
+  /** `no_proxy`, then `NO_PROXY`, split on commas and blanks: host names (suffixes), IPs, CIDR ranges, `*`; each may end in `:port`. */
+  readonly noProxy: readonly string[];
+}
+
+/**
+ * Proxy settings as curl reads them (lower-case name first). A proxy without
+ * a scheme is taken as http://; any other scheme than http is refused, since
+ * only plain-HTTP proxies (with CONNECT for https) are spoken.
+ */
+export function proxySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): ProxySettings {
+  const pick = (lower: string): [string, string] | undefined => {
+    for (const name of [lower, lower.toUpperCase()]) {
+      const value = env[name]?.trim();
+      if (value) return [name, value];
+    }
+    return undefined;
+  };
+  const noProxy = pick('no_proxy')?.[1].split(/[\s,]+/).filter((e) => e !== '') ?? [];
+  return Object.freeze({ http: proxyUrl(pick('http_proxy')), https: proxyUrl(pick('https_proxy')), noProxy: Object.freeze(noProxy) });
+}
+
+function proxyUrl(found: [string, string] | undefined): URL | undefined {
+  if (found === undefined) return undefined;
+  const [name, value] = found;
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`);
+  } catch (err) {
+    // The value may hold a password: it is not repeated.
+    throw new ConfigError(`environment variable ${name} is not a proxy URL (expected http://host:port)`, { cause: err });
+  }
+  if (url.protocol !== 'http:') {
+    throw new ConfigError(`environment variable ${name}: ${url.protocol.slice(0, -1)} proxies are not supported, only http://host:port (https targets go through it with CONNECT)`);
+  }
+  return url;
+}
+
+function xdgDir(env: NodeJS.ProcessEnv, name: string, underHome: string): string | undefined {
+  const value = env[name];
+  if (value !== undefined && isAbsolute(value)) return value;
+  const home = env.HOME;
+  return home !== undefined && isAbsolute(home) ? join(home, underHome) : undefined;
 }
 
 function readConfigFile(file: string): RawSettings {

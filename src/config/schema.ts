@@ -88,7 +88,7 @@ export const ConfigSchema = z
       .default({ name: 'resnet50', device: 'auto', batch: 8, threads: 0, topK: 5 }),
     models: z
       .object({
-        /** Download and lookup folder of registry models; default: the repository's models/. */
+        /** Download and lookup folder of registry models; the loader fills it in: the repository's models/ in a checkout, $XDG_CACHE_HOME/streamsight/models (~/.cache/...) when installed. */
         cacheDir: z.string().min(1).optional(),
       })
       .strict()

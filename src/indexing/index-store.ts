@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { BetterSqlite3 } from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import type { Label } from '../contracts/analyze-output.ts';
 import type { LabelSegment } from '../contracts/results.ts';

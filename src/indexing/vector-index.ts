@@ -20,7 +20,7 @@
  * transaction as their frame. The index is rebuilt when the frames of its
  * model have doubled since it was trained.
  */
-import type { BetterSqlite3 } from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { binaryCodeInto, cellCount, codeBytes, kmeans, nearestRow, nearestRows, sketchInto, sketchPlan, SKETCH_DIMS } from './ivf-math.ts';
 
 export interface VectorHit {

@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { ProxySettings } from '../config/loader.ts';
 import { ChecksumMismatchError, DownloadError, OutputError } from '../shared/errors.ts';
+import { createProxyFetch, proxyFor } from './proxy-fetch.ts';
 
 export interface DownloadOptions {
   /** Expected sha256 of the whole file, hex. */
@@ -20,7 +22,12 @@ export interface DownloadOptions {
   onProgress?: (received: number, total: number | undefined) => void;
   /** Aborting rejects with the signal's reason and keeps the .part for a later resume. */
   signal?: AbortSignal;
-  /** For tests; default the global fetch. */
+  /**
+   * Proxies (config/loader.ts proxySettingsFromEnv): when one is set, requests
+   * go through proxy-fetch.ts, which speaks to it (Node's fetch does not).
+   */
+  proxy?: ProxySettings | undefined;
+  /** For tests; default the global fetch, or the proxy-aware one when `proxy` names a proxy. */
   fetchImpl?: typeof fetch;
   /** Give up when no data arrives for this long, ms: bounds the wait for headers and every gap between chunks. Default 30 000. */
   stallTimeoutMs?: number;
@@ -102,7 +109,8 @@ interface FetchOutcome {
 
 /** One HTTP request: appends to (206) or rewrites (200) the .part. */
 async function fetchInto(url: string, part: string, offset: number, options: DownloadOptions): Promise<FetchOutcome> {
-  const fetchImpl = options.fetchImpl ?? fetch;
+  const proxy = options.proxy;
+  const fetchImpl = options.fetchImpl ?? (proxy?.http !== undefined || proxy?.https !== undefined ? createProxyFetch(proxy) : fetch);
   const stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const controller = new AbortController();
   const userSignal = options.signal;
@@ -118,7 +126,7 @@ async function fetchInto(url: string, part: string, offset: number, options: Dow
       controller.abort(new Error(`no data for ${stallMs} ms`));
     }, stallMs);
   };
-  let host = hostOf(url);
+  let host = describeHost(url, proxy);
   const networkError = (err: unknown, context: string): unknown => {
     if (userSignal?.aborted) return userSignal.reason;
     const reason = stalled ? `stalled, no data for ${formatSeconds(stallMs)}` : describeNetworkError(err);
@@ -139,7 +147,7 @@ async function fetchInto(url: string, part: string, offset: number, options: Dow
     } catch (err) {
       throw networkError(err, '');
     }
-    if (res.url) host = hostOf(res.url);
+    if (res.url) host = describeHost(res.url, proxy);
 
     if (offset > 0 && res.status === 416) {
       // The .part already reaches the end (or is longer than the file): verify it.
@@ -312,6 +320,12 @@ function hostOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** `host`, or `host via proxy proxyhost:port` (never the proxy's credentials). */
+function describeHost(url: string, proxy: ProxySettings | undefined): string {
+  const through = proxy === undefined ? undefined : URL.canParse(url) ? proxyFor(new URL(url), proxy) : undefined;
+  return through === undefined ? hostOf(url) : `${hostOf(url)} via proxy ${through.host}`;
 }
 
 function errorCode(err: unknown): string {

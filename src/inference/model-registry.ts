@@ -10,7 +10,14 @@ import { z } from 'zod';
 import type { PreprocessSpec } from '../contracts/preprocess.ts';
 import { ConfigError, ModelNotFoundError } from '../shared/errors.ts';
 
-/** The repo's `models/` folder, next to `src/`. */
+/**
+ * The package's own `models/` folder (beside `src/` and `dist/`): the
+ * manifest and the label files are always read from here. Downloads go to
+ * `models.cacheDir` of the config, which the loader sets to this folder in a
+ * checkout and to `~/.cache/streamsight/models` in an installed package
+ * (config/loader.ts defaultModelsCacheDir); this folder is only the fallback
+ * of callers that pass no cache folder.
+ */
 export const DEFAULT_MODELS_DIR: string = fileURLToPath(new URL('../../models/', import.meta.url));
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -107,9 +114,9 @@ export function preprocessFromEntry(entry: ManifestEntry): PreprocessSpec {
 }
 
 export interface ResolveOptions {
-  /** Folder holding manifest.json and label files; default the repo's models/. */
+  /** Folder holding manifest.json and label files; default the package's models/. */
   modelsDir?: string;
-  /** Folder holding downloaded `<name>.onnx`; default the repo's models/. */
+  /** Folder holding downloaded `<name>.onnx` (the config's `models.cacheDir`); default `modelsDir`. */
   cacheDir?: string;
   /** An already loaded manifest; default loadManifest(modelsDir). */
   manifest?: Manifest;

@@ -1,12 +1,17 @@
 import { pino, stdSerializers, type Logger, type Level } from 'pino';
 import { REDACTED, redactRequestTarget, redactText } from '../ingest/url-redaction.ts';
+import { defaultLogFormat, type LogFormat } from './log-format.ts';
+import { formatLogLine } from './pretty-log.ts';
 
-export type { Logger };
+export type { Logger, LogFormat };
+export { setDefaultLogFormat } from './log-format.ts';
 
 export interface LoggerOptions {
   level?: Level | 'silent';
-  /** Where JSON lines go; default stderr (stdout carries command output). */
+  /** Where log lines go; default stderr (stdout carries command output). */
   destination?: NodeJS.WritableStream;
+  /** Default: what the CLI's `--log-format` set (log-format.ts), else `auto`. */
+  format?: LogFormat;
   /**
    * Strings the process knows to be secret (the configured `server.token`),
    * replaced wherever they appear in messages, errors and URL fields, even
@@ -36,6 +41,13 @@ const URL_PATHS = ['url', '*.url', 'source', '*.source'];
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets = options.secrets ?? [];
+  const terminal = isTty(options.destination ?? process.stderr);
+  const sink = options.destination ?? pino.destination({ fd: 2, sync: true });
+  const format = options.format ?? defaultLogFormat();
+  // pino writes one redacted JSON line per write; pretty output reformats that line, so redaction holds for both.
+  const output = format === 'pretty' || (format === 'auto' && terminal)
+    ? { write: (line: string) => sink.write(formatLogLine(line, { colors: terminal })) }
+    : sink;
   const redact = (text: string): string => redactText(text, secrets);
   return pino(
     {
@@ -61,8 +73,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    options.destination ?? pino.destination({ fd: 2, sync: true }),
+    output,
   );
+}
+
+function isTty(stream: NodeJS.WritableStream): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true;
 }
 
 const URL_PATHS_SET = new Set(URL_PATHS.map((p) => p.slice(p.lastIndexOf('.') + 1)));

@@ -29,8 +29,15 @@ export class Metrics {
   readonly searchImageEngineStarts = new Counter({ name: 'streamsight_search_image_engine_starts_total', help: 'Inference engines started for search by picture (POST /api/search); one is kept between pictures', registers: [this.registry] });
   readonly executionProvider = new Gauge({ name: 'streamsight_execution_provider_info', help: 'ONNX Runtime execution provider in use (1 = active)', labelNames: ['provider', 'model'], registers: [this.registry] });
 
+  /**
+   * processMetrics (default true): prom-client's default metrics, under their
+   * usual unprefixed names (`process_cpu_seconds_total`,
+   * `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`,
+   * `nodejs_heap_size_used_bytes`, ...) so stock Node.js dashboards and
+   * alerts work as they are; the `job`/`instance` labels tell processes apart.
+   */
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'streamsight_' });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Prometheus text exposition format. */
