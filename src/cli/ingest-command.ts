@@ -1,14 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
+import type { Readiness } from '../gateway/health-server.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import type { SourceSpec } from '../pipeline/live-pipeline.ts';
 import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
+import { healthOptions, startHealth, type HealthFlags } from './health-options.ts';
 import { flagsToSettings, modelOptions, positiveNumber, type ModelFlags } from './options.ts';
 import { onInterrupt } from './signals.ts';
 
-interface IngestFlags extends ModelFlags {
+interface IngestFlags extends ModelFlags, HealthFlags {
   redis?: string;
   source: string[];
   live?: boolean;
@@ -30,7 +32,7 @@ export function ingestCommand(ctx: CommandContext): Command {
     .option('--live', 'play files at their real frame rate, latest-frame semantics (per-stream high-water mark)')
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')));
-  for (const o of modelOptions()) cmd.addOption(o);
+  for (const o of [...modelOptions(), ...healthOptions()]) cmd.addOption(o);
   cmd.addHelpText('after', `
 Examples:
   REDIS_URL=redis://queue:6379 streamsight ingest --model resnet50 --source cam1=rtsp://10.0.0.5/stream1
@@ -64,15 +66,22 @@ that truly got no result are named and the exit code is 13.`);
       import('../inference/model-loader.ts'), import('../transport/ingest-session.ts'), import('../shared/metrics.ts'),
     ]);
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
-    const metrics = new Metrics({ processMetrics: false });
+    const metrics = new Metrics({ processMetrics: flags.healthPort !== undefined });
+    // /healthz: 503 until connected, then 200 while Redis is reachable.
+    let readiness = (): Readiness => ({ ready: false, reasons: ['starting: connecting to Redis'] });
+    const health = await startHealth('ingest', flags, { readiness: () => readiness(), metrics, server: config.server, logger });
     const p = model.preprocess;
     const session = await IngestSession.open({
       redis: { ...config.redis, url }, name: `ingest-${process.pid}`,
       model: { name: model.name, topK: config.model.topK, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
       batch: model.fixedBatch ?? config.model.batch,
-      defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts },
+      defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels },
       logger, metrics,
+    }).catch(async (err: unknown) => {
+      await health?.close();
+      throw err;
     });
+    readiness = () => (session.ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['Redis unreachable'] });
     const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());
     process.stderr.write(`streamsight ingest: ${sources.length} source(s) -> ${session.links.names.framesQueue}\n`);
@@ -95,6 +104,7 @@ that truly got no result are named and the exit code is 13.`);
     } finally {
       offInterrupt();
       await session.close();
+      await health?.close();
     }
   });
 }
