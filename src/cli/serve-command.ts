@@ -1,11 +1,8 @@
-import type { SearchRoute } from '../gateway/search-route.ts';
-import type { ReusableImageEmbedder as ReusableImageEmbedderType } from '../indexing/image-embedder.ts';
-import type { Metrics } from '../shared/metrics.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
-import { checkConnectionLimits, createGatewayServer } from '../gateway/gateway-server.ts';
-import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
-import type { LivePipeline, SourceSpec } from '../pipeline/live-pipeline.ts';
+import { checkConnectionLimits } from '../gateway/gateway-server.ts';
+import { assembleServer, openSearch } from '../library/server.ts';
+import type { SourceSpec } from '../pipeline/live-pipeline.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -83,106 +80,23 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     const otherModel = config.redis.url === undefined ? undefined : specs.find((s) => s.model?.name !== undefined && s.model.name !== config.model.name);
     if (otherModel) throw new UsageError(`source ${otherModel.id}: model.name is not supported with --redis: workers run one model (${config.model.name})`);
 
-    // Opened first: a bad index file stops the command before anything else starts.
-    // Search by picture keeps one engine (CPU, 1 thread), started by the first picture, not here.
-    let searchRoute: ((metrics?: Metrics) => SearchRoute) | undefined;
-    let closeIndex = async (): Promise<void> => undefined;
-    if (flags.index !== undefined) {
-      const [{ IndexStore }, { createSearchRoute }, { ReusableImageEmbedder }] = await Promise.all([
-        import('../indexing/index-store.ts'), import('../gateway/search-route.ts'), import('../indexing/image-embedder.ts'),
-      ]);
-      const store = IndexStore.open(flags.index, { readonly: true });
-      let embedder: ReusableImageEmbedderType | undefined;
-      searchRoute = (metrics) => {
-        embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics, maxPixels: config.decode.maxPixels });
-        return createSearchRoute(store, {
-          embedImage: embedder.embed, maxPixels: config.decode.maxPixels, maxImageBytes: config.search.maxImageBytes, maxPendingImages: config.search.maxPendingImages,
-        });
-      };
-      closeIndex = async () => {
-        await embedder?.close();
-        store.close();
-      };
-    }
     const redisUrl = config.redis.url;
     if (redisUrl !== undefined) {
-      await serveDistributed({ config, url: redisUrl, specs, fileFps: flags.fps, search: searchRoute?.(), logger }).finally(closeIndex);
+      // Opened first: a bad index file stops the command before anything else starts.
+      const search = flags.index === undefined ? undefined : await openSearch(flags.index, config);
+      await serveDistributed({ config, url: redisUrl, specs, fileFps: flags.fps, search: search?.route(), logger }).finally(() => search?.close());
       ctx.setExitCode(0);
       return;
     }
-    // Loaded here, not at the top: other commands do not pay for the gateway's modules.
-    const [{ authorizeUpgrade }, { serveDashboardAsset }, { createHttpHandler, HttpProblem }, { WsGateway }, { InferenceEngine }, { loadModel }, { Metrics }, { LivePipeline }] = await Promise.all([
-      import('../gateway/auth.ts'), import('../gateway/dashboard-assets.ts'), import('../gateway/http-api.ts'), import('../gateway/ws-gateway.ts'),
-      import('../inference/inference-engine.ts'), import('../inference/model-loader.ts'), import('../shared/metrics.ts'), import('../pipeline/live-pipeline.ts'),
-    ]);
-    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
-    if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
-    const batch = model.fixedBatch ?? config.model.batch;
-    const engineOptions = { device: config.model.device, threads: config.model.threads, topK: Math.max(config.model.topK, 5), embeddings: true };
-    const engine = await InferenceEngine.start(model, engineOptions);
-    if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-    logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
-    // A stream's own model (sources[].model.name, POST model.name), started as the default one was; the pipeline closes it.
-    const startModel = async (name: string): Promise<{ model: typeof model; engine: typeof engine }> => {
-      // model.labels names the default model's classes, not another's.
-      const other = loadModel(name, { cacheDir: config.models.cacheDir });
-      if (other.untrained) process.stderr.write(`WARNING: model "${other.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
-      const otherEngine = await InferenceEngine.start(other, engineOptions);
-      if (otherEngine.fallbackReason) logger.warn({ model: other.name, reason: otherEngine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-      logger.info({ model: other.name, provider: otherEngine.provider, batch: other.fixedBatch ?? config.model.batch }, `inference of ${other.name} on ${otherEngine.provider}`);
-      return { model: other, engine: otherEngine };
-    };
-
-    const metrics = new Metrics();
-    const search = searchRoute?.(metrics);
-    const server = createGatewayServer(config.server);
-    const gateway = new WsGateway({
-      server,
-      ...wsGatewaySettings(config.server),
-      maxClients: config.server.maxClients,
-      listStreams: () => pipeline.listStreams(),
-      logger: logger.child({ component: 'gateway' }),
-      metrics,
+    const server = assembleServer(config, {
+      sources: specs, fileFps: flags.fps, index: flags.index, logger,
+      notice: (line) => process.stderr.write(`streamsight serve: ${line}\n`),
     });
-    const pipeline: LivePipeline = new LivePipeline({
-      model, engine, batch: config.model.batch, modelAliases: [config.model.name], startModel,
-      live: { fps: config.live.fps, fileFps: flags.fps ?? config.sampling.fps, bufferFrames: config.live.bufferFrames, batchWaitMs: config.live.batchWaitMs },
-      events: config.events,
-      allowlist: config.allowlist,
-      watchdog: tuningFromSettings(config.watchdog),
-      maxPixels: config.decode.maxPixels,
-      sink: gateway,
-      metrics,
-      logger,
-    });
-    server.on('request', createHttpHandler({
-      ...(search ? { search } : {}),
-      backend: pipeline,
-      authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: config.server.token }).ok,
-      serveAsset: serveDashboardAsset,
-      logger: logger.child({ component: 'http' }),
-    }));
-
-    let port: number;
-    try {
-      port = await listenOn(server, config.server);
-    } catch (err) {
-      await engine.close();
-      throw err;
-    }
-    pipeline.start();
-    for (const spec of specs) {
-      // A stream whose model cannot be started is left out with one line; the others run.
-      await pipeline.addSource(spec).catch((err: unknown) => {
-        if (!(err instanceof HttpProblem && err.code === 'model_unavailable')) throw err;
-        process.stderr.write(`streamsight serve: stream "${spec.id}" not started: ${err.message}\n`);
-      });
-    }
-    const running = pipeline.listStreams().map((s) => s.id);
-    logger.info({ port, host: config.server.host, streams: running }, 'serving');
+    const { port } = await server.listen();
+    const running = server.streams().map((s) => s.id);
     process.stderr.write(`streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${running.length} stream(s)\n`);
 
-    // Run until SIGINT/SIGTERM, then close in order: sources, inference, clients, HTTP.
+    // Run until SIGINT/SIGTERM, then close in order: sources, inference, clients, HTTP, index.
     const signal = await waitForStopSignal();
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
@@ -190,13 +104,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       process.exit(1);
     }, 10_000);
     force.unref();
-    await pipeline.close();
-    await engine.close();
-    await gateway.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    // After HTTP: no picture search can start past this point.
-    await closeIndex();
+    await server.close();
     clearTimeout(force);
     ctx.setExitCode(0);
   });
