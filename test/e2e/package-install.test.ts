@@ -64,7 +64,9 @@ test('the installed bin runs compiled JavaScript: --help and --version work with
 test('import { analyze } from "streamsight" yields, frame by frame, the objects the installed CLI writes as JSON Lines', { timeout: 120_000 }, () => {
   const consumer = join(prefix, 'lib', 'consumer.mjs');
   writeFileSync(consumer, `
-    import { analyze } from 'streamsight';
+    import { analyze, createServer, openIndex, loadModel } from 'streamsight';
+    for (const f of [createServer, openIndex, loadModel]) if (typeof f !== 'function') throw new Error('missing export');
+    if (loadModel(${JSON.stringify(model)}).classCount !== 10) throw new Error('loadModel');
     const frames = [];
     for await (const frame of analyze(${JSON.stringify(clip)}, { model: ${JSON.stringify(model)}, fps: 4, embeddings: true, device: 'cpu' })) frames.push(frame);
     // Leaving the loop early stops the run: the process exits on its own.
@@ -89,7 +91,19 @@ test('import { analyze } from "streamsight" yields, frame by frame, the objects 
 test('the package types check from a TypeScript consumer (NodeNext resolution)', { timeout: 60_000 }, () => {
   const dir = join(prefix, 'lib');
   writeFileSync(join(dir, 'consumer.ts'), `
-    import { analyze, type FrameLine, type AnalyzeOptions } from 'streamsight';
+    import { analyze, createServer, openIndex, type FrameLine, type AnalyzeOptions, type LabelEvent, type SearchResponse } from 'streamsight';
+    export function serve(): void {
+      const server = createServer({ settings: { model: { name: 'resnet18' }, server: { port: 0 } } });
+      server.events.on('event', (e: LabelEvent) => console.log(e.stream, e.label, e.kind));
+    }
+    export async function find(): Promise<SearchResponse> {
+      const index = openIndex('streamsight-index.db');
+      try {
+        return await index.search({ label: 'dog', limit: 5 });
+      } finally {
+        await index.close();
+      }
+    }
     const options: AnalyzeOptions = { model: 'resnet50', fps: 2, device: 'cpu' };
     export async function first(): Promise<FrameLine | undefined> {
       for await (const frame of analyze('clip.mp4', options)) return frame;
