@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { SummarySchema } from '../src/contracts/analyze-output.ts';
 import { CLI_PATH, DEFAULT_CACHE_DIR, REPO_ROOT, ensureClip, ensureModel } from './fixtures.ts';
-import { freePort } from '../test/integration/transport/redis-server.ts';
+import { freePort } from '../test/helpers/ports.ts';
 
 export interface DistributedBenchOptions {
   quick: boolean;

@@ -18,8 +18,10 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Frame } from '../src/contracts/frame.ts';
 import type { FrameResult } from '../src/contracts/results.ts';
+import { DEFAULTS } from '../src/config/schema.ts';
 import { InferenceEngine } from '../src/inference/inference-engine.ts';
 import { loadModel } from '../src/inference/model-loader.ts';
+import { tuningFromSettings } from '../src/ingest/source-watchdog.ts';
 import type { DeviceChoice } from '../src/inference/ort-session.ts';
 import { LivePipeline } from '../src/pipeline/live-pipeline.ts';
 import { createLogger } from '../src/shared/logger.ts';
@@ -137,8 +139,9 @@ export async function runLiveLatencyBench(opts: LiveLatencyOptions = {}): Promis
       let measuring = false;
       const pipeline = new LivePipeline({
         model, engine, batch,
-        live: { fps: plan.fps, fileFps: 1, bufferFrames: 4, batchWaitMs: 50 },
-        events: {}, allowlist: undefined, metrics, logger: createLogger({ level: 'silent' }),
+        live: { fps: plan.fps, fileFps: DEFAULTS.sampling.fps, bufferFrames: DEFAULTS.live.bufferFrames, batchWaitMs: DEFAULTS.live.batchWaitMs },
+        watchdog: tuningFromSettings(DEFAULTS.watchdog),
+        events: DEFAULTS.events, allowlist: undefined, metrics, logger: createLogger({ level: 'silent' }),
         sink: { publishFrame: (r) => { if (measuring) results.push(r); }, publishEvent: () => undefined, publishStatus: () => undefined },
       });
       pipeline.start();

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULTS } from '../src/config/schema.ts';
 import { createHttpHandler, type HttpBackend } from '../src/gateway/http-api.ts';
 import { createSearchRoute } from '../src/gateway/search-route.ts';
 import { ReusableImageEmbedder, createImageEmbedder } from '../src/indexing/image-embedder.ts';
@@ -47,9 +48,12 @@ try {
   const body = readFileSync(picture);
 
   const store = IndexStore.open(db, { readonly: true });
+  // The config's defaults, as `serve --index` has them when nothing is set.
+  const pictureLimits = { maxPixels: DEFAULTS.decode.maxPixels, maxBytes: DEFAULTS.search.maxImageBytes };
+  const routeLimits = { maxPixels: DEFAULTS.decode.maxPixels, maxImageBytes: DEFAULTS.search.maxImageBytes, maxPendingImages: DEFAULTS.search.maxPendingImages };
   const time = async (label: string, embedImage: ImageEmbedder): Promise<number[]> => {
     const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
-    const search = createSearchRoute(store, { embedImage });
+    const search = createSearchRoute(store, { embedImage, ...routeLimits });
     const server = createServer(createHttpHandler({ backend, authorize: () => true, logger: createLogger({ level: 'silent' }), search }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/search?limit=5`;
@@ -66,8 +70,8 @@ try {
     return ms;
   };
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const perQuery = await time('per-query', createImageEmbedder());
-  const reusable = new ReusableImageEmbedder();
+  const perQuery = await time('per-query', createImageEmbedder(pictureLimits));
+  const reusable = new ReusableImageEmbedder(pictureLimits);
   const kept = await time('kept', reusable.embed);
   await reusable.close();
   store.close();

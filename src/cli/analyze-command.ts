@@ -4,10 +4,13 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
-import { DEFAULT_HYSTERESIS, type Hysteresis } from '../events/hysteresis-config.ts';
+import { DEFAULTS } from '../config/schema.ts';
+import type { Hysteresis } from '../events/hysteresis-config.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
-import { runAnalyze, type BatchInferer } from '../pipeline/analyze-pipeline.ts';
+import type { BatchInferer } from '../inference/batch-inferer.ts';
+import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
+import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
 import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -56,11 +59,13 @@ function segmentOptions(flags: AnalyzeFlags): Hysteresis | undefined {
     if (given.length > 0) throw new UsageError(`--${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} only applies with --segments`);
     return undefined;
   }
+  // The flags over the schema's defaults (not the config's `events`: --segments has always been flags only).
+  const { enterScore, exitScore, enterFrames, exitFrames } = DEFAULTS.events;
   const h: Hysteresis = {
-    enterScore: flags.enterScore ?? DEFAULT_HYSTERESIS.enterScore,
-    exitScore: flags.exitScore ?? DEFAULT_HYSTERESIS.exitScore,
-    enterFrames: flags.enterFrames ?? DEFAULT_HYSTERESIS.enterFrames,
-    exitFrames: flags.exitFrames ?? DEFAULT_HYSTERESIS.exitFrames,
+    enterScore: flags.enterScore ?? enterScore,
+    exitScore: flags.exitScore ?? exitScore,
+    enterFrames: flags.enterFrames ?? enterFrames,
+    exitFrames: flags.exitFrames ?? exitFrames,
   };
   if (h.exitScore > h.enterScore) throw new UsageError(`--exit-score (${h.exitScore}) must be <= --enter-score (${h.enterScore})`);
   return h;
@@ -151,8 +156,7 @@ Examples:
     try {
       const summary = await runAnalyze({
         inputs, model, engine: indexing ?? starting, sink, sampling, maxPixels: config.decode.maxPixels, batch, embeddings: flags.embeddings ?? false, logger, segments,
-        // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
-        ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),
+        maxInFlight: batchesInFlight(batch, redisUrl === undefined ? undefined : config.redis.inFlightFrames),
         signal: abort.signal,
         progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });

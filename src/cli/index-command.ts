@@ -6,7 +6,8 @@ import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
-import type { BatchInferer } from '../pipeline/analyze-pipeline.ts';
+import type { BatchInferer } from '../inference/batch-inferer.ts';
+import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { IndexProgress } from '../indexing/index-progress.ts';
 import { runIndex } from '../indexing/index-pipeline.ts';
 import { IndexStore } from '../indexing/index-store.ts';
@@ -92,8 +93,7 @@ Examples:
       const summary = await runIndex({
         files, store, model, modelHash, engine: starting, sampling, maxPixels: config.decode.maxPixels, batch, hysteresis: config.events,
         thumbnailSize: flags.thumbnailSize ?? THUMBNAIL_SIZE, retryFailed: flags.retryFailed ?? false, progress, logger, signal: abort.signal,
-        // Distributed: enough batches in flight to keep every worker busy, bounded by redis.inFlightFrames.
-        ...(redisUrl !== undefined ? { maxInFlight: Math.max(2, Math.floor(config.redis.inFlightFrames / batch)) } : {}),
+        maxInFlight: batchesInFlight(batch, redisUrl === undefined ? undefined : config.redis.inFlightFrames),
       });
       if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else {

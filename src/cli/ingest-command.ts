@@ -1,8 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import type { Readiness } from '../gateway/health-server.ts';
-import { tuningFromSettings } from '../ingest/source-watchdog.ts';
-import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import { overridesFromSettings, tuningFromSettings } from '../ingest/source-watchdog.ts';
+import type { SourceSpec } from '../pipeline/source-plan.ts';
+import { labelsComputed } from '../pipeline/stream-model-options.ts';
 import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
@@ -49,7 +50,7 @@ that truly got no result are named and the exit code is 13.`);
     if (url === undefined) throw new UsageError('ingest needs the queue\'s Redis: --redis URL or REDIS_URL');
     const sources: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
       id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
-      rtspTransport: s.rtspTransport, ...(s.watchdog ? { watchdog: tuningFromSettings(s.watchdog) } : {}),
+      rtspTransport: s.rtspTransport, ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
     }));
     for (const pair of flags.source) {
       const eq = pair.indexOf('=');
@@ -73,7 +74,7 @@ that truly got no result are named and the exit code is 13.`);
     const p = model.preprocess;
     const session = await IngestSession.open({
       redis: { ...config.redis, url }, name: `ingest-${process.pid}`,
-      model: { name: model.name, topK: config.model.topK, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      model: { name: model.name, topK: labelsComputed(config.model.topK), geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
       batch: model.fixedBatch ?? config.model.batch,
       defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels },
       logger, metrics,

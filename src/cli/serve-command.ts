@@ -2,8 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import { checkConnectionLimits } from '../gateway/gateway-server.ts';
 import { assembleServer, openSearch } from '../library/server.ts';
-import type { SourceSpec } from '../pipeline/live-pipeline.ts';
-import { tuningFromSettings } from '../ingest/source-watchdog.ts';
+import type { SourceSpec } from '../pipeline/source-plan.ts';
+import { overridesFromSettings } from '../ingest/source-watchdog.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
@@ -65,7 +65,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
 
     const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
       id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
-      rtspTransport: s.rtspTransport ?? flags.rtspTransport, ...(s.watchdog ? { watchdog: tuningFromSettings(s.watchdog) } : {}),
+      rtspTransport: s.rtspTransport ?? flags.rtspTransport, ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
       ...(s.model ? { model: s.model } : {}),
     }));
     for (const pair of flags.source) {

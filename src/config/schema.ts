@@ -22,27 +22,23 @@ const watchdogShape = {
   /** ffmpeg log lines kept for the error report. */
   logLines: z.number().int().min(0).max(1000),
 };
-export const WATCHDOG_CONFIG_DEFAULTS = {
-  stallTimeoutMs: 10_000, startTimeoutMs: 20_000, stopGraceMs: 2000, backoffInitialMs: 1000, backoffMaxMs: 30_000,
-  backoffJitter: 0.5, healthyAfterMs: 30_000, maxRestarts: 0, logLines: 20, maxStartsPerMinute: 20,
-} as const;
 const WatchdogSchema = z
   .object({
-    stallTimeoutMs: watchdogShape.stallTimeoutMs.default(WATCHDOG_CONFIG_DEFAULTS.stallTimeoutMs),
-    startTimeoutMs: watchdogShape.startTimeoutMs.default(WATCHDOG_CONFIG_DEFAULTS.startTimeoutMs),
-    stopGraceMs: watchdogShape.stopGraceMs.default(WATCHDOG_CONFIG_DEFAULTS.stopGraceMs),
-    backoffInitialMs: watchdogShape.backoffInitialMs.default(WATCHDOG_CONFIG_DEFAULTS.backoffInitialMs),
-    backoffMaxMs: watchdogShape.backoffMaxMs.default(WATCHDOG_CONFIG_DEFAULTS.backoffMaxMs),
-    backoffJitter: watchdogShape.backoffJitter.default(WATCHDOG_CONFIG_DEFAULTS.backoffJitter),
-    healthyAfterMs: watchdogShape.healthyAfterMs.default(WATCHDOG_CONFIG_DEFAULTS.healthyAfterMs),
-    maxRestarts: watchdogShape.maxRestarts.default(WATCHDOG_CONFIG_DEFAULTS.maxRestarts),
-    logLines: watchdogShape.logLines.default(WATCHDOG_CONFIG_DEFAULTS.logLines),
+    stallTimeoutMs: watchdogShape.stallTimeoutMs.default(10_000),
+    startTimeoutMs: watchdogShape.startTimeoutMs.default(20_000),
+    stopGraceMs: watchdogShape.stopGraceMs.default(2000),
+    backoffInitialMs: watchdogShape.backoffInitialMs.default(1000),
+    backoffMaxMs: watchdogShape.backoffMaxMs.default(30_000),
+    backoffJitter: watchdogShape.backoffJitter.default(0.5),
+    healthyAfterMs: watchdogShape.healthyAfterMs.default(30_000),
+    maxRestarts: watchdogShape.maxRestarts.default(0),
+    logLines: watchdogShape.logLines.default(20),
     /**
      * ffmpeg starts of one stream in any 60 s, whatever its tuning (a source
      * cannot override it): past it the next start waits. Bounds what a
      * source that fails at once, or a looping one-frame file, costs.
      */
-    maxStartsPerMinute: z.number().int().min(1).max(600).default(WATCHDOG_CONFIG_DEFAULTS.maxStartsPerMinute),
+    maxStartsPerMinute: z.number().int().min(1).max(600).default(20),
   })
   .strict()
   .refine((w) => w.backoffMaxMs >= w.backoffInitialMs, { message: 'backoffMaxMs must be >= backoffInitialMs', path: ['backoffMaxMs'] });
@@ -71,7 +67,12 @@ export const SourceModelSchema = z
   .strict();
 export type SourceModelConfig = z.infer<typeof SourceModelSchema>;
 
-/** The whole configuration; every key validated once at start. */
+/**
+ * The whole configuration; every key validated once at start. Each key
+ * states its default once, here: a section left out is parsed from `{}`
+ * (`prefault`), so its keys' own defaults fill it (zod 4's `.default(v)`
+ * would return `v` as is, a second copy of every key's default).
+ */
 export const ConfigSchema = z
   .object({
     model: z
@@ -85,21 +86,21 @@ export const ConfigSchema = z
         topK: z.number().int().min(1).max(1000).default(5),
       })
       .strict()
-      .default({ name: 'resnet50', device: 'auto', batch: 8, threads: 0, topK: 5 }),
+      .prefault({}),
     models: z
       .object({
         /** Download and lookup folder of registry models; the loader fills it in: the repository's models/ in a checkout, $XDG_CACHE_HOME/streamsight/models (~/.cache/...) when installed. */
         cacheDir: z.string().min(1).optional(),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     sampling: z
       .object({
         /** Frames per second taken from files. */
         fps: z.number().positive().max(1000).default(1),
       })
       .strict()
-      .default({ fps: 1 }),
+      .prefault({}),
     server: z
       .object({
         /** HTTP + WebSocket port; 0 picks a free one. */
@@ -132,10 +133,7 @@ export const ConfigSchema = z
       .strict()
       // Node refuses a headers timeout longer than the request timeout it is part of.
       .refine((s) => s.headersTimeoutMs <= s.requestTimeoutMs, { message: 'headersTimeoutMs must be <= requestTimeoutMs', path: ['headersTimeoutMs'] })
-      .default({
-        port: 8080, host: '127.0.0.1', maxMessageBytes: 65536, clientQueueMessages: 256, heartbeatIntervalMs: 30000, replayLimit: 100,
-        maxClients: 1000, maxConnections: 1100, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxRequestsPerSocket: 1000,
-      }),
+      .prefault({}),
     /** Limits on what ffmpeg decodes, whatever the source (videos, pictures posted or searched). */
     decode: z
       .object({
@@ -143,7 +141,7 @@ export const ConfigSchema = z
         maxPixels: z.number().int().min(64).max(1_000_000_000).default(50_000_000),
       })
       .strict()
-      .default({ maxPixels: 50_000_000 }),
+      .prefault({}),
     search: z
       .object({
         /** Largest picture POST /api/search accepts, bytes (413 above). */
@@ -152,7 +150,7 @@ export const ConfigSchema = z
         maxPendingImages: z.number().int().min(1).max(64).default(4),
       })
       .strict()
-      .default({ maxImageBytes: 16 * 1024 * 1024, maxPendingImages: 4 }),
+      .prefault({}),
     sources: z
       .array(
         z
@@ -186,9 +184,9 @@ export const ConfigSchema = z
         batchWaitMs: z.number().int().min(0).max(10_000).default(50),
       })
       .strict()
-      .default({ fps: 5, bufferFrames: 4, batchWaitMs: 50 }),
+      .prefault({}),
     /** The ffmpeg watchdog of every stream: stall detection, stop grace, restart backoff. */
-    watchdog: WatchdogSchema.default(WATCHDOG_CONFIG_DEFAULTS),
+    watchdog: WatchdogSchema.prefault({}),
     /** What POST /api/streams may open; absent = nothing. */
     allowlist: z
       .object({
@@ -220,8 +218,8 @@ export const ConfigSchema = z
           .optional(),
       })
       .strict()
-      .default({ enterScore: 0.5, exitScore: 0.3, enterFrames: 3, exitFrames: 3 }),
-    /** Distributed mode (BullMQ over Redis); absent url = embedded. See DESIGN.md "Frames never travel inside job data". */
+      .prefault({}),
+    /** Distributed mode (BullMQ over Redis); absent url = embedded. See docs/ARCHITECTURE.md "Frames never travel inside job data". */
     redis: z
       .object({
         /** The queue's Redis (must run with maxmemory-policy noeviction), e.g. redis://127.0.0.1:6379. */
@@ -264,20 +262,31 @@ export const ConfigSchema = z
         unavailableTimeoutMs: z.number().int().min(1000).max(3_600_000).default(120_000),
       })
       .strict()
-      .default({
-        prefix: 'streamsight', frameTtlMs: 600_000, resultsMaxLen: 10_000, queueHighWaterJobs: 512, inFlightFrames: 256,
-        liveHighWaterFrames: 8, resultTimeoutMs: 30_000, maxResends: 2, jobAttempts: 3, failedJobsKept: 1000,
-        lockDurationMs: 30_000, stalledIntervalMs: 30_000, workerConcurrency: 4, batchWaitMs: 20, unavailableTimeoutMs: 120_000,
-      }),
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
       })
       .strict()
-      .default({ level: 'info' }),
+      .prefault({}),
   })
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
 /** Partial input: what a file, the environment or the flags may set. */
 export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/**
+ * The configuration with nothing set: every default, resolved by the schema
+ * and frozen. For the few places outside the CLI that need one (the library,
+ * tests); a command passes its loaded config instead.
+ */
+export const DEFAULTS: Readonly<Config> = deepFreeze(ConfigSchema.parse({}));
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

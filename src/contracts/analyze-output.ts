@@ -7,7 +7,7 @@ export const LabelSchema = z.object({
   score: z.number().min(0).max(1),
 });
 
-/** One line of `streamsight analyze` output (DESIGN.md "JSON Lines output"). */
+/** One line of `streamsight analyze` output (README.md "Analyze a video"). */
 export const FrameLineSchema = z.object({
   stream: z.string(),
   run: z.string(),

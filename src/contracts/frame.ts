@@ -1,7 +1,7 @@
 /**
  * A decoded, sampled frame as it leaves ffmpeg: already resized and
  * centre-cropped to the model's input size, packed rgb24 (HWC, 3 bytes/pixel).
- * Identity is (streamId, runId, seq); see DESIGN.md "Frame semantics".
+ * Identity is (streamId, runId, seq); see docs/ARCHITECTURE.md "Frame semantics".
  */
 export interface Frame {
   streamId: string;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LabelSchema, type Label } from './analyze-output.ts';
 import type { LabelEventKind, StreamInfo, StreamState } from './results.ts';
 
-/** WebSocket protocol version 1 (DESIGN.md), path /ws. */
+/** WebSocket protocol version 1 (docs/PROTOCOL.md), path /ws. */
 export const PROTOCOL_VERSION = 1;
 
 const StreamId = z.string().min(1).max(200);

@@ -1,47 +1,45 @@
 /**
- * Hysteresis thresholds for label start/end detection, their defaults, their
- * validation, and the per-label overrides (matched case-insensitively on the
+ * Hysteresis thresholds for label start/end detection, their validation, and
+ * the per-label overrides (matched case-insensitively on the
  * label name or any of its comma-separated synonyms: ImageNet names such as
  * "tabby, tabby cat").
  */
 
+/** The thresholds; their defaults are the config's `events` section (src/config/schema.ts). */
 export interface Hysteresis {
-  /** A label counts towards a start on frames with score >= this, in (0, 1]. Default 0.5. */
+  /** A label counts towards a start on frames with score >= this, in (0, 1]. */
   enterScore: number;
-  /** A label counts towards an end on frames with score < this, in (0, enterScore]. Default 0.3. */
+  /** A label counts towards an end on frames with score < this, in (0, enterScore]. */
   exitScore: number;
-  /** Consecutive frames at or above enterScore that start a label. Default 3. */
+  /** Consecutive frames at or above enterScore that start a label. */
   enterFrames: number;
-  /** Consecutive frames below exitScore that end a label. Default 3. */
+  /** Consecutive frames below exitScore that end a label. */
   exitFrames: number;
 }
 
-export const DEFAULT_HYSTERESIS: Readonly<Hysteresis> = Object.freeze({
-  enterScore: 0.5,
-  exitScore: 0.3,
-  enterFrames: 3,
-  exitFrames: 3,
-});
-
-export interface HysteresisOptions extends Partial<Hysteresis> {
+/** Resolved thresholds (config `events`, or `DEFAULTS.events`) and the per-label overrides. */
+export interface HysteresisOptions extends Hysteresis {
   /**
    * Per-label overrides, keyed by a label name or one synonym of it
-   * (case-insensitive). Unset fields fall back to the options above.
+   * (case-insensitive). Unset fields fall back to the thresholds above.
    */
   labels?: Readonly<Record<string, Partial<Hysteresis>>>;
 }
 
 /**
- * Fills defaults and checks every value; throws RangeError naming the
+ * `partial` over `base`, every value checked; throws RangeError naming the
  * option (`exitScore`, `labels["person"].enterFrames`, ...).
  */
-export function resolveHysteresis(partial: Partial<Hysteresis> = {}, base: Readonly<Hysteresis> = DEFAULT_HYSTERESIS, path = ''): Hysteresis {
-  const h: Hysteresis = {
+export function resolveHysteresis(partial: Partial<Hysteresis>, base: Readonly<Hysteresis>, path = ''): Hysteresis {
+  return checkHysteresis({
     enterScore: partial.enterScore ?? base.enterScore,
     exitScore: partial.exitScore ?? base.exitScore,
     enterFrames: partial.enterFrames ?? base.enterFrames,
     exitFrames: partial.exitFrames ?? base.exitFrames,
-  };
+  }, path);
+}
+
+function checkHysteresis(h: Hysteresis, path = ''): Hysteresis {
   checkScore(`${path}enterScore`, h.enterScore);
   checkScore(`${path}exitScore`, h.exitScore);
   if (h.exitScore > h.enterScore) {
@@ -77,9 +75,10 @@ export class HysteresisTable {
   readonly defaults: Readonly<Hysteresis>;
   private readonly overrides = new Map<string, Readonly<Hysteresis>>();
 
-  constructor(options: HysteresisOptions = {}) {
+  constructor(options: HysteresisOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError('options: must be an object');
-    this.defaults = Object.freeze(resolveHysteresis(options));
+    const { enterScore, exitScore, enterFrames, exitFrames } = options;
+    this.defaults = Object.freeze(checkHysteresis({ enterScore, exitScore, enterFrames, exitFrames }));
     for (const [key, value] of Object.entries(options.labels ?? {})) {
       const name = `labels[${JSON.stringify(key)}]`;
       const k = normalize(key);

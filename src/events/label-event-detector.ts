@@ -19,7 +19,7 @@
  * - Frames are taken as consecutive in arrival order; a gap in seq (frames
  *   dropped under overload on a live source) does not break a run.
  *
- * Identity (DESIGN.md "Frame semantics"; delivery is at least once):
+ * Identity (docs/ARCHITECTURE.md "Frame semantics"; delivery is at least once):
  * - Within a run, a frame whose seq is not above the last accepted seq is a
  *   duplicate or arrived late and is ignored: it never counts twice.
  * - A new run of a stream (the decoder restarted: a camera reconnect, a
@@ -65,7 +65,7 @@ export class LabelEventDetector {
   private readonly streams = new Map<string, StreamState>();
 
   /** Throws RangeError naming the option when a threshold is out of range. */
-  constructor(options: HysteresisOptions = {}) {
+  constructor(options: HysteresisOptions) {
     this.table = new HysteresisTable(options);
   }
 

@@ -41,7 +41,7 @@ export function encodeMessage(msg: ServerMessage): Buffer {
   return Buffer.from(JSON.stringify(msg), 'utf8');
 }
 
-/** The frame message with the fields in DESIGN.md's order. */
+/** The frame message with the fields in docs/PROTOCOL.md's order ("Server to client"). */
 export function frameMessage(r: FrameResult, labels: readonly Label[], embedding: EmbeddingPayload | undefined): FrameMessage {
   const msg: FrameMessage = {
     type: 'frame', stream: r.stream, run: r.run, seq: r.seq, ptsMs: r.ptsMs, capturedAt: r.capturedAt,

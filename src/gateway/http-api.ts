@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
-import { SourceModelSchema, SourceWatchdogSchema } from '../config/schema.ts';
 import type { StreamInfo } from '../contracts/results.ts';
+import { AddStreamSchema, type AddStreamRequest } from '../contracts/stream-request.ts';
 import { redactRequestTarget } from '../ingest/url-redaction.ts';
+import { StreamExistsError, UnknownStreamError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
+import { HttpProblem, problemOf } from './http-problem.ts';
 import { isWellFormedTarget, MALFORMED_TARGET_MESSAGE } from './request-target.ts';
 import type { SearchRoute } from './search-route.ts';
 
-/** What the HTTP routes need from the running pipeline. */
+/** What the HTTP routes need from the running server (pipeline/stream-registry.ts, or a test's stand-in). */
 export interface HttpBackend {
   listStreams(): StreamInfo[];
-  /** Adds a source; throws HttpProblem for a refused or bad request. */
+  /** Adds a source; throws the catalogue's errors for a refused request (http-problem.ts answers them). */
   addStream(request: AddStreamRequest): Promise<StreamInfo>;
   /** False when no such stream. */
   removeStream(id: string): Promise<boolean>;
@@ -21,35 +22,6 @@ export interface HttpBackend {
   /** Model loaded, Redis reachable where used; reasons when not. */
   readiness(): { ready: boolean; reasons: string[] };
   metrics: Metrics;
-}
-
-/**
- * The body of POST /api/streams: the per-stream options of the config
- * file's `sources[]` (src/config/schema.ts), less `enabled`. Unknown keys
- * are refused, at every level.
- */
-export const AddStreamSchema = z
-  .object({
-    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'id: 1-64 letters, digits, _ . - (starting with a letter or digit)'),
-    url: z.string().min(1).max(4096),
-    fps: z.number().positive().max(60).optional(),
-    live: z.boolean().optional(),
-    loop: z.boolean().optional(),
-    /** RTSP lower transport; default tcp. */
-    rtspTransport: z.enum(['tcp', 'udp']).optional(),
-    /** Watchdog overrides (stallTimeoutMs, backoffMaxMs, ...), as in the config's `watchdog`. */
-    watchdog: SourceWatchdogSchema.optional(),
-    /** This stream's model (name) and how its results are published (topK, minScore). */
-    model: SourceModelSchema.optional(),
-  })
-  .strict();
-export type AddStreamRequest = z.infer<typeof AddStreamSchema>;
-
-/** An HTTP error with a stable code, answered as {"error":{"code","message"}}. */
-export class HttpProblem extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
 }
 
 export interface HttpApiOptions {
@@ -65,7 +37,7 @@ export interface HttpApiOptions {
   search?: SearchRoute;
 }
 
-/** Routes of DESIGN.md "HTTP". The WebSocket upgrade on /ws is handled by the gateway. */
+/** Routes of docs/ARCHITECTURE.md "HTTP routes" (answers and codes: docs/PROTOCOL.md). The WebSocket upgrade on /ws is handled by the gateway. */
 export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { backend } = opts;
   const maxBody = opts.maxBodyBytes ?? 16 * 1024;
@@ -98,7 +70,7 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
           const issue = parsed.error.issues[0];
           throw new HttpProblem(400, 'bad_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
         }
-        if (backend.hasStream(parsed.data.id)) throw new HttpProblem(409, 'exists', `stream "${parsed.data.id}" already exists`);
+        if (backend.hasStream(parsed.data.id)) throw new StreamExistsError(`stream "${parsed.data.id}" already exists`);
         return json(res, 201, await backend.addStream(parsed.data));
       }
       throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
@@ -108,7 +80,7 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
       const id = decodeURIComponent(one[1]!);
       if (one[2]) {
         if (method !== 'GET') throw new HttpProblem(405, 'method_not_allowed', `${method} not allowed on ${path}`);
-        if (!backend.hasStream(id)) throw new HttpProblem(404, 'unknown_stream', `no stream "${id}"`);
+        if (!backend.hasStream(id)) throw new UnknownStreamError(`no stream "${id}"`);
         const jpeg = await backend.snapshot(id);
         if (!jpeg) throw new HttpProblem(404, 'no_frame', `stream "${id}" has no frame yet`);
         res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store' });
@@ -117,12 +89,12 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
       }
       if (method === 'GET') {
         const s = backend.listStreams().find((x) => x.id === id);
-        if (!s) throw new HttpProblem(404, 'unknown_stream', `no stream "${id}"`);
+        if (!s) throw new UnknownStreamError(`no stream "${id}"`);
         return json(res, 200, s);
       }
       if (method === 'DELETE') {
         requireAuth(req);
-        if (!(await backend.removeStream(id))) throw new HttpProblem(404, 'unknown_stream', `no stream "${id}"`);
+        if (!(await backend.removeStream(id))) throw new UnknownStreamError(`no stream "${id}"`);
         res.writeHead(204).end();
         return;
       }
@@ -145,11 +117,12 @@ export function createHttpHandler(opts: HttpApiOptions): (req: IncomingMessage, 
 
   return (req, res) => {
     route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpProblem) {
-        // Refused before its body was read (401 on a POST, 413, 415): close, so Node does not read
+      const problem = problemOf(err);
+      if (problem) {
+        // Refused before its body was read (401 on a POST, 413, 415, a busy picture search): close, so Node does not read
         // and throw away whatever the client still sends on this connection.
         if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
-        if (!res.headersSent) json(res, err.status, { error: { code: err.code, message: err.message } });
+        if (!res.headersSent) json(res, problem.status, { error: { code: problem.code, message: problem.message } });
         else res.destroy();
         return;
       }

@@ -1,5 +1,5 @@
 /**
- * GET /api/search over an open index (DESIGN.md "HTTP"), with the options of
+ * GET /api/search over an open index (docs/PROTOCOL.md "Searching the index over HTTP"), with the options of
  * `streamsight search`: label=NAME | frame=VIDEO@SECONDS, video, limit,
  * minScore. Search by picture: POST /api/search with the picture's bytes as
  * the body (JPEG, PNG, WebP, BMP, TIFF, GIF; picture-decoder.ts) and video,
@@ -23,27 +23,28 @@ import { createImageEmbedder } from '../indexing/image-embedder.ts';
 import { IndexSearcher } from '../indexing/index-searcher.ts';
 import type { IndexStore } from '../indexing/index-store.ts';
 import { DEFAULT_LIMIT, MAX_LIMIT, runSearch, type ImageEmbedder } from '../indexing/search-runner.ts';
-import { DEFAULT_MAX_PICTURE_BYTES, DEFAULT_MAX_PIXELS, inspectPicture } from '../ingest/picture-decoder.ts';
-import { isStreamSightError } from '../shared/errors.ts';
+import { inspectPicture } from '../ingest/picture-decoder.ts';
+import { BadPictureError, isStreamSightError } from '../shared/errors.ts';
+import { HttpProblem } from './http-problem.ts';
 
 export interface SearchRouteOptions {
   /** Embeds a posted picture; default: the index's model, one CPU engine started and closed per query (createImageEmbedder). */
   embedImage?: ImageEmbedder;
-  /** Largest picture accepted, bytes (search.maxImageBytes); default 16 MiB (413 `too_large` above). */
-  maxImageBytes?: number;
+  /** Largest picture accepted, bytes (search.maxImageBytes; 413 `too_large` above). */
+  maxImageBytes: number;
   /**
    * Largest picture decoded, pixels, width x height from its header
-   * (decode.maxPixels); default 50_000_000 (413 `too_many_pixels` above,
-   * before anything is decoded). Give the embedder the same limit.
+   * (decode.maxPixels; 413 `too_many_pixels` above, before anything is
+   * decoded). Give the embedder the same limit.
    */
-  maxPixels?: number;
+  maxPixels: number;
   /**
    * Picture searches at once (search.maxPendingImages): running, waiting,
    * or still sending their body, each counted from its arrival, before its
-   * body is read; default 4. One more gets 503 `busy` at once, its body
-   * unread and its connection closed.
+   * body is read. One more gets 503 `busy` at once, its body unread and its
+   * connection closed.
    */
-  maxPendingImages?: number;
+  maxPendingImages: number;
 }
 
 /** Answers a request under /api/search; false when the path is not one of its routes. */
@@ -74,12 +75,6 @@ export const ImageSearchParamsSchema = z
   })
   .strict();
 
-class HttpProblem extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-  }
-}
-
 async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes) throw new HttpProblem(413, 'too_large', `picture over ${maxBytes} bytes`);
@@ -105,7 +100,6 @@ function firstIssue(error: z.ZodError): string {
   return `${issue?.path.join('.') || 'query'}: ${issue?.message ?? 'invalid'}`;
 }
 
-/** The error shape of http-api.ts: {"error":{"code","message"}}. */
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
@@ -118,12 +112,10 @@ function withoutToken<T extends { token?: string | undefined }>(params: T): Omit
   return rest;
 }
 
-export function createSearchRoute(store: IndexStore, options: SearchRouteOptions = {}): SearchRoute {
+export function createSearchRoute(store: IndexStore, options: SearchRouteOptions): SearchRoute {
   const searcher = new IndexSearcher(store);
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const embed = options.embedImage ?? createImageEmbedder({ maxPixels });
-  const maxImageBytes = options.maxImageBytes ?? DEFAULT_MAX_PICTURE_BYTES;
-  const maxPending = options.maxPendingImages ?? 4;
+  const { maxPixels, maxImageBytes, maxPendingImages: maxPending } = options;
+  const embed = options.embedImage ?? createImageEmbedder({ maxPixels, maxBytes: maxImageBytes });
   // Picture searches run one at a time (each is a model run on the CPU); the others wait in arrival order.
   let imageQueue: Promise<unknown> = Promise.resolve();
   // Requests counted from their arrival to their answer: the one running, those waiting, those still sending.
@@ -145,9 +137,11 @@ export function createSearchRoute(store: IndexStore, options: SearchRouteOptions
         const response = await turn;
         return { ...response, query: { ...response.query, image: 'request body' } };
       } catch (err) {
-        if (!isStreamSightError(err) || !err.userError || err.code === 'E_INPUT_NOT_FOUND') throw err;
-        if (err.code === 'E_TOO_MANY_PIXELS') throw new HttpProblem(413, 'too_many_pixels', err.message);
-        throw new HttpProblem(400, 'bad_picture', err.message);
+        // A picture that cannot be read or embedded is the request's fault; a too large one keeps its own code.
+        if (isStreamSightError(err) && err.userError && err.code !== 'E_INPUT_NOT_FOUND' && err.code !== 'E_TOO_MANY_PIXELS') {
+          throw new BadPictureError(err.message, { cause: err });
+        }
+        throw err;
       }
     } finally {
       pending--;
@@ -158,40 +152,24 @@ export function createSearchRoute(store: IndexStore, options: SearchRouteOptions
     const path = url.pathname;
     if (path !== '/api/search' && !path.startsWith('/api/search/')) return false;
     const post = req.method === 'POST' && path === '/api/search';
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !post) {
-      send(res, 405, { error: { code: 'method_not_allowed', message: `${req.method ?? ''} not allowed on ${path}` } });
-      return true;
-    }
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !post) throw new HttpProblem(405, 'method_not_allowed', `${req.method ?? ''} not allowed on ${path}`);
     const thumb = /^\/api\/search\/thumbnails\/(\d{1,15})\.jpg$/.exec(path);
     if (thumb) {
       const jpeg = store.thumbnail(Number(thumb[1]));
-      if (!jpeg) {
-        send(res, 404, { error: { code: 'no_thumbnail', message: `no thumbnail for frame ${thumb[1]}` } });
-        return true;
-      }
+      if (!jpeg) throw new HttpProblem(404, 'no_thumbnail', `no thumbnail for frame ${thumb[1]}`);
       res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'public, max-age=3600' });
       res.end(req.method === 'HEAD' ? undefined : jpeg);
       return true;
     }
     if (path !== '/api/search') return false;
-    try {
-      if (post) {
-        send(res, 200, await searchByImage(req, url));
-        return true;
-      }
-      const parsed = SearchParamsSchema.safeParse(Object.fromEntries(url.searchParams));
-      if (!parsed.success) throw new HttpProblem(400, 'bad_request', firstIssue(parsed.error));
-      send(res, 200, await runSearch(searcher, withoutToken(parsed.data)));
-    } catch (err) {
-      if (err instanceof HttpProblem) {
-        // A body not read to its end (too large, busy, a bad query) is not read after the answer either: the connection closes.
-        if (post && !req.complete) res.setHeader('connection', 'close');
-        send(res, err.status, { error: { code: err.code, message: err.message } });
-        return true;
-      }
-      if (!isStreamSightError(err) || !err.userError) throw err;
-      send(res, err.code === 'E_INPUT_NOT_FOUND' ? 404 : 400, { error: { code: err.code === 'E_INPUT_NOT_FOUND' ? 'not_found' : 'bad_request', message: err.message } });
+    // Errors go to http-api.ts, which answers every route's the same way (http-problem.ts).
+    if (post) {
+      send(res, 200, await searchByImage(req, url));
+      return true;
     }
+    const parsed = SearchParamsSchema.safeParse(Object.fromEntries(url.searchParams));
+    if (!parsed.success) throw new HttpProblem(400, 'bad_request', firstIssue(parsed.error));
+    send(res, 200, await runSearch(searcher, withoutToken(parsed.data)));
     return true;
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The WebSocket feed (DESIGN.md "WebSocket protocol, version 1"), attached to
+ * The WebSocket feed (docs/PROTOCOL.md, protocol version 1), attached to
  * an http.Server that someone else routes: it handles only the 'upgrade'
  * requests for its path, authorises them before the handshake completes, and
  * fans results, events and status out to the subscribed clients, each
@@ -141,11 +141,11 @@ export class WsGateway {
   /**
    * Sends a frame result to every client whose subscription it passes.
    * Idempotent on (stream, run, seq): a result seen already is ignored.
+   * Latency is measured by the publisher (pipeline/live-result-publisher.ts), once per frame.
    */
   publishFrame(r: FrameResult): void {
     if (this.closing !== undefined) return;
     if (!this.ring.add(r)) return;
-    this.options.metrics?.latencySeconds.observe(Math.max(0, Date.now() - r.capturedAt) / 1000);
     const encoder = new FrameEncoder(r);
     this.encoders.set(r, encoder);
     for (const c of this.clients.values()) {

@@ -29,10 +29,10 @@ export interface ImageEmbedderOptions {
   device?: DeviceChoice;
   /** ONNX Runtime intra-op threads; 0 = its default. Default 1 (a query must not take the cores of live inference). */
   threads?: number;
-  /** Largest picture decoded, pixels (width x height); default 50_000_000 (decode.maxPixels). Checked from the header, before decoding. */
-  maxPixels?: number | undefined;
-  /** Largest picture file read, bytes (a picture given by its path); default 16 MiB (search.maxImageBytes). */
-  maxBytes?: number | undefined;
+  /** Largest picture decoded, pixels (width x height; config `decode.maxPixels`). Checked from the header, before decoding. */
+  maxPixels: number;
+  /** Largest picture file read, bytes (a picture given by its path; config `search.maxImageBytes`). */
+  maxBytes: number;
 }
 
 function limitsOf(options: ImageEmbedderOptions): PictureLimits {
@@ -58,7 +58,7 @@ async function startEngine(nameOrPath: string, options: ImageEmbedderOptions): P
 }
 
 /** One engine per query: started, used once, closed. */
-export function createImageEmbedder(options: ImageEmbedderOptions = {}): ImageEmbedder {
+export function createImageEmbedder(options: ImageEmbedderOptions): ImageEmbedder {
   return async (picture, modelPath) => {
     const { model, engine, modelHash } = await startEngine(options.model ?? modelPath, options);
     try {
@@ -96,7 +96,7 @@ export class ReusableImageEmbedder {
   private closing: Promise<void> | undefined;
   private started = 0;
 
-  constructor(private readonly options: ReusableImageEmbedderOptions = {}) {}
+  constructor(private readonly options: ReusableImageEmbedderOptions) {}
 
   /** Engines started so far (a reused engine is not counted again). */
   get enginesStarted(): number {

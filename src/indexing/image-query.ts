@@ -16,14 +16,14 @@ export type QueryImage = DecodedPicture;
 export type PictureInput = string | Uint8Array;
 
 export interface PictureLimits {
-  /** Largest picture decoded, pixels (width x height); default 50_000_000 (decode.maxPixels). */
-  maxPixels?: number | undefined;
-  /** Largest picture file read, bytes; default 16 MiB (search.maxImageBytes). */
-  maxBytes?: number | undefined;
+  /** Largest picture decoded, pixels (width x height; config `decode.maxPixels`). */
+  maxPixels: number;
+  /** Largest picture file read, bytes (config `search.maxImageBytes`). */
+  maxBytes: number;
 }
 
 /** The picture, preprocessed for the model. */
-export async function decodeQueryImage(picture: PictureInput, preprocess: PreprocessSpec, limits: PictureLimits = {}): Promise<QueryImage> {
+export async function decodeQueryImage(picture: PictureInput, preprocess: PreprocessSpec, limits: PictureLimits): Promise<QueryImage> {
   const bytes = typeof picture === 'string' ? await readPictureFile(picture, limits.maxBytes) : picture;
   return decodePicture(bytes, {
     geometry: { resizeShorter: preprocess.resizeShorter, cropWidth: preprocess.inputWidth, cropHeight: preprocess.inputHeight },
@@ -33,7 +33,7 @@ export async function decodeQueryImage(picture: PictureInput, preprocess: Prepro
 }
 
 /** A picture's embedding, and what was wrong with the picture if it decoded with errors. */
-export async function embedImage(picture: PictureInput, preprocess: PreprocessSpec, engine: InferenceEngine, limits: PictureLimits = {}): Promise<{ embedding: Float32Array; damage?: string }> {
+export async function embedImage(picture: PictureInput, preprocess: PreprocessSpec, engine: InferenceEngine, limits: PictureLimits): Promise<{ embedding: Float32Array; damage?: string }> {
   const { frame, damage } = await decodeQueryImage(picture, preprocess, limits);
   const result = await engine.infer([frame]);
   const embedding = result.frames[0]?.embedding;

@@ -22,8 +22,9 @@ import { decodeFrames } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput, type ProbeResult } from '../ingest/probe.ts';
 import { sourceLimitOptions } from '../ingest/source-kind.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
-import type { BatchInferer, InferredBatch } from '../pipeline/analyze-pipeline.ts';
+import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
+import { OrderedBatches } from '../pipeline/ordered-batches.ts';
 import { FramesLostError, isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { IndexProgress } from './index-progress.ts';
@@ -58,8 +59,8 @@ export interface IndexRunOptions {
   progress?: IndexProgress;
   logger: Logger;
   signal?: AbortSignal;
-  /** Batches sent to inference before waiting for the oldest; default 2 (more with workers over Redis). */
-  maxInFlight?: number;
+  /** Batches sent for inference before waiting for the oldest (batchesInFlight()). */
+  maxInFlight: number;
 }
 
 export type FileOutcome =
@@ -223,18 +224,13 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
   // The committed frames' labels, so segments come out as from one uninterrupted run.
   for (const f of store.frameLabels(videoId)) feed(f.seq, f.ptsMs, f.labels);
 
-  const maxInFlight = opts.maxInFlight ?? 2;
-  const queue: { frames: Frame[]; result: Promise<InferredBatch> }[] = [];
   let committed = resumeFrom;
   let newFrames = 0;
-  let halted = false;
-  const writeOldest = async (): Promise<void> => {
-    const item = queue.shift()!;
-    const result = await item.result;
+  const write = async (sent: readonly Frame[], result: InferredBatch): Promise<void> => {
     // A frame the workers could not infer (Redis lost it past every resend) ends the file here:
     // frames are committed in seq order, so the ones before it are stored and the file is failed.
-    const lostAt = item.frames.findIndex((_, i) => result.frames[i] === undefined);
-    const kept = lostAt < 0 ? item.frames : item.frames.slice(0, lostAt);
+    const lostAt = sent.findIndex((_, i) => result.frames[i] === undefined);
+    const kept = lostAt < 0 ? sent : sent.slice(0, lostAt);
     const records: FrameRecord[] = await Promise.all(kept.map(async (frame, i) => {
       const inferred = result.frames[i]!;
       const line = toFrameLine(frame, inferred, ctx);
@@ -250,20 +246,24 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
     newFrames += records.length;
     opts.progress?.update(committed, records.length);
     if (lostAt >= 0) {
-      // Later batches would leave a gap in seq: dropped, and nothing more is sent for this file.
-      halted = true;
-      queue.length = 0;
-      const frame = item.frames[lostAt]!;
+      const frame = sent[lostAt]!;
       throw new FramesLostError(`${path}: frame seq ${frame.seq} (${frame.ptsMs} ms) could not be inferred: ${result.lost?.get(lostAt) ?? 'no result'}`);
     }
   };
-  const submit = (batch: Frame[]): void => {
-    const result = Promise.resolve(opts.engine).then((e) => e.infer(batch)).catch((err: unknown) => {
+  const batches = new OrderedBatches<Frame[], InferredBatch>({
+    maxInFlight: opts.maxInFlight, write,
+    infer: (sent) => Promise.resolve(opts.engine).then((e) => e.infer(sent)).catch((err: unknown) => {
       throw new EngineFailure(err);
-    });
-    result.catch(() => undefined);
-    queue.push({ frames: batch, result });
-  };
+    }),
+  });
+  // A batch that failed (inference, or a lost frame) ends the file there: the batches behind it
+  // would leave a gap in seq, so they are dropped and nothing more is sent for this file.
+  let halted = false;
+  const settle = (step: Promise<void>): Promise<void> => step.catch((err: unknown) => {
+    halted = true;
+    batches.discard();
+    throw err;
+  });
 
   let failure: { code: string; message: string } | undefined;
   try {
@@ -278,21 +278,15 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
         if (frame.seq < resumeFrom) continue;
         batch.push(frame);
         if (batch.length >= opts.batch) {
-          submit(batch);
+          const full = batch;
           batch = [];
-          if (queue.length >= maxInFlight) await writeOldest();
+          await settle(batches.submit(full));
         }
       }
     } finally {
       // Frames decoded before an error are still stored; not after an interruption (the rerun resumes).
-      if (batch.length > 0 && !opts.signal?.aborted && !halted) submit(batch);
-      while (queue.length > 0) {
-        if (opts.signal?.aborted) {
-          queue.length = 0;
-          break;
-        }
-        await writeOldest();
-      }
+      if (batch.length > 0 && !opts.signal?.aborted && !halted) await settle(batches.submit(batch));
+      if (!halted) await settle(batches.drain(opts.signal));
     }
   } catch (err) {
     // Inference itself failing (engine gone, Redis unreachable past its timeout) is no fault of this

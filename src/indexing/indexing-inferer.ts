@@ -23,7 +23,7 @@ import { LabelEventDetector, type HysteresisOptions } from '../events/label-even
 import { SegmentBuilder } from '../events/segment-builder.ts';
 import { probeInput } from '../ingest/probe.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
-import type { BatchInferer, InferredBatch } from '../pipeline/analyze-pipeline.ts';
+import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
 import type { Logger } from '../shared/logger.ts';
 import { infoOf, planFile, samplingKey } from './index-pipeline.ts';

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { InferenceError, StreamSightError, DeviceUnavailableError, ModelInvalidError } from '../shared/errors.ts';
 import type { Frame } from '../contracts/frame.ts';
 import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import type { BatchInferer, FrameInference } from './batch-inferer.ts';
 import type { FromWorker, InitMessage, ResultMessage } from './inference-protocol.ts';
 import type { DeviceChoice, ExecutionProvider } from './ort-session.ts';
 import type { ScoredClass } from './postprocess.ts';
@@ -26,11 +27,7 @@ export interface EngineOptions {
   embeddings: boolean;
 }
 
-export interface FrameInference {
-  top: ScoredClass[];
-  embedding?: Float32Array;
-}
-
+/** The engine's answer: every frame inferred (it never loses one), with timings. */
 export interface BatchInference {
   frames: FrameInference[];
   /** session.run time of the batch, milliseconds. */
@@ -70,7 +67,7 @@ function startThread(): Worker {
  * Runs inference in a worker thread. Batches are answered in the order they
  * were sent; several may be in flight so decoding overlaps inference.
  */
-export class InferenceEngine {
+export class InferenceEngine implements BatchInferer {
   readonly provider: ExecutionProvider;
   readonly fallbackReason: string | undefined;
   private readonly pending = new Map<number, Pending>();

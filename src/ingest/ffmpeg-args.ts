@@ -2,7 +2,7 @@
  * Builds ffmpeg's argument list for decoding a source into sampled,
  * resized, centre-cropped rgb24 frames on stdout. Pure: no I/O.
  *
- * Filter chain (in this order, see DESIGN.md "Frame semantics"/"Models"):
+ * Filter chain (in this order, see docs/ARCHITECTURE.md "Frame semantics"):
  *   select   only with `fps`: keep the first frame of each 1/N s bucket,
  *            before any scaling so unsampled frames cost nothing more.
  *   scale,format  convert to rgb24 at the source resolution first, so the

@@ -20,15 +20,10 @@ import { InputNotFoundError, NotAVideoError, TooManyPixelsError, UsageError, isS
 import { decodeFrames } from './file-decoder.ts';
 import { PICTURE_DEMUXERS, PICTURE_FORMATS_TEXT, readPictureHeader, type PictureHeader } from './picture-header.ts';
 
-/** decode.maxPixels' default: 50 Mpx (an 8K frame is 33 Mpx). */
-export const DEFAULT_MAX_PIXELS = 50_000_000;
-/** search.maxImageBytes' default: 16 MiB. */
-export const DEFAULT_MAX_PICTURE_BYTES = 16 * 1024 * 1024;
-
 export interface PictureDecodeOptions {
   geometry: FrameGeometry;
-  /** Largest picture decoded, pixels (width x height); default DEFAULT_MAX_PIXELS. Larger: TooManyPixelsError, nothing decoded. */
-  maxPixels?: number | undefined;
+  /** Largest picture decoded, pixels (width x height; config `decode.maxPixels`). Larger: TooManyPixelsError, nothing decoded. */
+  maxPixels: number;
   /** What to call the picture in messages (its file); default `the picture`. */
   name?: string | undefined;
   /** ffmpeg program; default `ffmpeg` from PATH. */
@@ -47,9 +42,10 @@ export interface DecodedPicture {
 
 /**
  * The picture's header, or the user error that refuses it: NotAVideoError
- * (`not a picture (format hls): send a JPEG, ...`) or TooManyPixelsError.
+ * (`not a picture (format hls): send a JPEG, ...`) or TooManyPixelsError
+ * (over `maxPixels`, width x height: config `decode.maxPixels`).
  */
-export function inspectPicture(bytes: Uint8Array, maxPixels: number = DEFAULT_MAX_PIXELS, name = 'the picture'): PictureHeader {
+export function inspectPicture(bytes: Uint8Array, maxPixels: number, name = 'the picture'): PictureHeader {
   if (!Number.isSafeInteger(maxPixels) || maxPixels <= 0) throw new RangeError(`maxPixels must be a positive integer, got ${maxPixels}`);
   if (bytes.length === 0) throw new NotAVideoError(`${name} is empty (0 bytes)`);
   const read = readPictureHeader(bytes);
@@ -88,7 +84,7 @@ function alignedPixels(size: { width: number; height: number }): number {
 /** The first frame of the picture in `bytes`, preprocessed to `geometry`. */
 export async function decodePicture(bytes: Uint8Array, opts: PictureDecodeOptions): Promise<DecodedPicture> {
   const name = opts.name ?? 'the picture';
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const { maxPixels } = opts;
   const header = inspectPicture(bytes, maxPixels, name);
   const decode = decodeFrames('pipe:0', {
     streamId: 'picture', runId: randomUUID(), sampling: { mode: 'every' }, geometry: opts.geometry,
@@ -119,7 +115,7 @@ export async function decodePicture(bytes: Uint8Array, opts: PictureDecodeOption
  * InputNotFoundError when it cannot be read, UsageError when larger (it is
  * not read past the limit), NotAVideoError when empty.
  */
-export async function readPictureFile(path: string, maxBytes: number = DEFAULT_MAX_PICTURE_BYTES): Promise<Buffer> {
+export async function readPictureFile(path: string, maxBytes: number): Promise<Buffer> {
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw new RangeError(`maxBytes must be a positive integer, got ${maxBytes}`);
   let file;
   try {

@@ -4,43 +4,38 @@
  * random source are arguments), so it is tested without waiting.
  */
 
+/** Every key required: the watchdog passes the config's `watchdog.backoff*` keys, resolved. */
 export interface RestartBackoffOptions {
-  /** First delay, ms; default 1000. */
-  initialMs?: number | undefined;
-  /** Largest delay, ms; default 30000. */
-  maxMs?: number | undefined;
-  /** Growth per consecutive failure; default 2. */
-  multiplier?: number | undefined;
+  /** First delay, ms (config `watchdog.backoffInitialMs`). */
+  initialMs: number;
+  /** Largest delay, ms (config `watchdog.backoffMaxMs`). */
+  maxMs: number;
+  /** Growth per consecutive failure (the watchdog doubles: 2). */
+  multiplier: number;
   /**
-   * Fraction of each delay that is random, 0..1; default 0.5: a delay is
-   * drawn from [d * (1 - jitter), d]. Many cameras behind one switch that
-   * drops then come back at different moments, not in lockstep.
+   * Fraction of each delay that is random, 0..1 (config
+   * `watchdog.backoffJitter`): a delay is drawn from [d * (1 - jitter), d].
+   * Many cameras behind one switch that drops then come back at different
+   * moments, not in lockstep.
    */
-  jitter?: number | undefined;
+  jitter: number;
   /**
    * A run that has delivered frames for this long, ms, counts as healthy:
-   * the next failure starts again at `initialMs`. Default 30000. A camera
-   * that connects, sends one frame and drops still backs off.
+   * the next failure starts again at `initialMs` (config
+   * `watchdog.healthyAfterMs`). A camera that connects, sends one frame and
+   * drops still backs off.
    */
-  healthyAfterMs?: number | undefined;
+  healthyAfterMs: number;
 }
 
-export const BACKOFF_DEFAULTS: Readonly<{ [K in keyof RestartBackoffOptions]-?: number }> = Object.freeze({
-  initialMs: 1000,
-  maxMs: 30_000,
-  multiplier: 2,
-  jitter: 0.5,
-  healthyAfterMs: 30_000,
-});
-
 export class RestartBackoff {
-  private readonly o: { [K in keyof RestartBackoffOptions]-?: number };
+  private readonly o: Readonly<RestartBackoffOptions>;
   /** Consecutive failures since the last healthy stretch. */
   failures = 0;
 
-  constructor(options: RestartBackoffOptions = {}) {
-    this.o = { ...BACKOFF_DEFAULTS, ...stripUndefined(options) };
-    const { initialMs, maxMs, multiplier, jitter, healthyAfterMs } = this.o;
+  constructor(options: RestartBackoffOptions) {
+    const { initialMs, maxMs, multiplier, jitter, healthyAfterMs } = options;
+    this.o = Object.freeze({ initialMs, maxMs, multiplier, jitter, healthyAfterMs });
     if (!(initialMs >= 0) || !Number.isFinite(initialMs)) throw new RangeError(`initialMs must be a finite number >= 0, got ${initialMs}`);
     if (!(maxMs >= initialMs) || !Number.isFinite(maxMs)) throw new RangeError(`maxMs must be a finite number >= initialMs, got ${maxMs}`);
     if (!(multiplier >= 1) || !Number.isFinite(multiplier)) throw new RangeError(`multiplier must be >= 1, got ${multiplier}`);
@@ -48,7 +43,7 @@ export class RestartBackoff {
     if (!(healthyAfterMs >= 0)) throw new RangeError(`healthyAfterMs must be >= 0, got ${healthyAfterMs}`);
   }
 
-  get options(): Readonly<{ [K in keyof RestartBackoffOptions]-?: number }> {
+  get options(): Readonly<RestartBackoffOptions> {
     return this.o;
   }
 
@@ -72,8 +67,4 @@ export class RestartBackoff {
   reset(): void {
     this.failures = 0;
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -3,7 +3,7 @@
  * asked to, whatever the camera or the network does (frigate's
  * `video.py`/`watchdog.py` are the model).
  *
- * State machine (DESIGN.md "WebSocket protocol": `status` messages):
+ * State machine (docs/PROTOCOL.md "Server to client": `status` messages):
  *
  *   starting ──first frame──▶ live ──run fails / stalls / stream ends──▶ reconnecting
  *       │                      ▲  │                                          │
@@ -39,6 +39,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { StreamState } from '../contracts/results.ts';
+import type { SourceWatchdogConfig, WatchdogConfig } from '../config/schema.ts';
 import { isStreamSightError, StreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { decodeFrames } from './file-decoder.ts';
@@ -46,7 +47,7 @@ import { downgradeHttpsUrl, hostGuardRulesFor, targetOfUrl, type HostGuardRules 
 import { HostGuardProxy, HostRefusedError } from './host-guard-proxy.ts';
 import { stripLogPrefix } from './ffmpeg-log.ts';
 import { PlaylistGrowth } from './playlist-growth.ts';
-import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.ts';
+import { RestartBackoff } from './restart-backoff.ts';
 import { redactorFor } from './url-redaction.ts';
 
 /** A run delivered no frame for too long; the watchdog restarts it. */
@@ -56,36 +57,54 @@ export class SourceStalledError extends StreamSightError {
   override readonly exitCode = 5;
 }
 
-/** The tunables of the watchdog (config key `watchdog`, per source overrides). */
+/**
+ * The tunables of the watchdog, resolved: every key set (config key
+ * `watchdog` through tuningFromSettings, with a source's overrides merged
+ * on top by source-plan.ts). Their units and defaults are the config
+ * schema's (src/config/schema.ts), the one place defaults are stated.
+ */
 export interface WatchdogTuning {
-  /** A live run with no frame for this long is restarted, ms; default 10000. Must exceed the sampling period (1000 / fps). */
-  stallTimeoutMs?: number | undefined;
-  /** A new run gets this long to deliver its first frame (RTSP probing takes seconds), ms; default 20000. */
-  startTimeoutMs?: number | undefined;
-  /** ffmpeg gets this long to quit after SIGTERM before SIGKILL, ms; default 2000. */
-  stopGraceMs?: number | undefined;
-  /** Restart delays; see RestartBackoffOptions for units and defaults. */
-  backoff?: RestartBackoffOptions | undefined;
-  /** Failures in a row (no healthy stretch between) before the stream is `failed`; 0 = never give up (default). */
-  maxRestarts?: number | undefined;
-  /** ffmpeg log lines kept for the error report; default 20. */
-  logLines?: number | undefined;
+  /** A live run with no frame for this long is restarted, ms. Must exceed the sampling period (1000 / fps). */
+  stallTimeoutMs: number;
+  /** A new run gets this long to deliver its first frame (RTSP probing takes seconds), ms. */
+  startTimeoutMs: number;
+  /** ffmpeg gets this long to quit after SIGTERM before SIGKILL, ms. */
+  stopGraceMs: number;
+  /** Restart delays (restart-backoff.ts); the delay doubles per failure in a row. */
+  backoff: BackoffTuning;
+  /** Failures in a row (no healthy stretch between) before the stream is `failed`; 0 = never give up. */
+  maxRestarts: number;
+  /** ffmpeg log lines kept for the error report. */
+  logLines: number;
   /**
-   * ffmpeg starts in any 60 s, at most; default 20. A start past it waits
-   * until the oldest of them is a minute old, whatever the backoff says (a
-   * source that fails at once with no backoff, a looping one-frame file).
+   * ffmpeg starts in any 60 s, at most. A start past it waits until the
+   * oldest of them is a minute old, whatever the backoff says (a source
+   * that fails at once with no backoff, a looping one-frame file).
    */
-  maxStartsPerMinute?: number | undefined;
+  maxStartsPerMinute: number;
 }
 
-export const WATCHDOG_DEFAULTS = Object.freeze({
-  stallTimeoutMs: 10_000,
-  startTimeoutMs: 20_000,
-  stopGraceMs: 2000,
-  maxRestarts: 0,
-  logLines: 20,
-  maxStartsPerMinute: 20,
-});
+/** Restart delays: config `watchdog.backoffInitialMs`, `backoffMaxMs`, `backoffJitter`, `healthyAfterMs`. */
+export interface BackoffTuning {
+  initialMs: number;
+  maxMs: number;
+  jitter: number;
+  healthyAfterMs: number;
+}
+
+/**
+ * A source's overrides of the server's tuning (config `sources[].watchdog`,
+ * POST /api/streams): any subset; a key left unset keeps the server's.
+ * maxStartsPerMinute is the server's alone.
+ */
+export type WatchdogOverrides = {
+  [K in Exclude<keyof WatchdogTuning, 'backoff' | 'maxStartsPerMinute'>]?: WatchdogTuning[K] | undefined;
+} & {
+  backoff?: { [K in keyof BackoffTuning]?: BackoffTuning[K] | undefined } | undefined;
+};
+
+/** Each restart delay is twice the one before (up to backoffMaxMs). */
+const BACKOFF_MULTIPLIER = 2;
 
 /** The window of maxStartsPerMinute, ms. */
 const START_WINDOW_MS = 60_000;
@@ -210,7 +229,7 @@ export class SourceWatchdog {
   private readonly abort = new AbortController();
   private readonly backoff: RestartBackoff;
   private readonly redact: (text: string) => string;
-  private readonly tuning: Required<Omit<WatchdogTuning, 'backoff'>>;
+  private readonly tuning: Omit<WatchdogTuning, 'backoff'>;
   /** When the last maxStartsPerMinute runs started (ms), oldest first. */
   private readonly starts: number[] = [];
   private lastLog: string[] = [];
@@ -225,11 +244,8 @@ export class SourceWatchdog {
 
   constructor(private readonly opts: SourceWatchdogOptions) {
     this.redact = redactorFor(opts.url);
-    const pick = <K extends keyof typeof WATCHDOG_DEFAULTS>(k: K): number => opts[k] ?? WATCHDOG_DEFAULTS[k];
-    this.tuning = {
-      stallTimeoutMs: pick('stallTimeoutMs'), startTimeoutMs: pick('startTimeoutMs'), stopGraceMs: pick('stopGraceMs'),
-      maxRestarts: pick('maxRestarts'), logLines: pick('logLines'), maxStartsPerMinute: pick('maxStartsPerMinute'),
-    };
+    const { stallTimeoutMs, startTimeoutMs, stopGraceMs, maxRestarts, logLines, maxStartsPerMinute, backoff } = opts;
+    this.tuning = { stallTimeoutMs, startTimeoutMs, stopGraceMs, maxRestarts, logLines, maxStartsPerMinute };
     for (const [k, v] of Object.entries(this.tuning)) {
       if (!Number.isFinite(v) || v < 0) throw new RangeError(`${k} must be a finite number >= 0, got ${v}`);
     }
@@ -244,7 +260,7 @@ export class SourceWatchdog {
         throw new RangeError(`stallTimeoutMs (${this.tuning.stallTimeoutMs} ms) must be above the sampling period (${Math.round(periodMs)} ms at ${opts.sampling.fps} fps)`);
       }
     }
-    this.backoff = new RestartBackoff(opts.backoff);
+    this.backoff = new RestartBackoff({ ...backoff, multiplier: BACKOFF_MULTIPLIER });
   }
 
   /** The source as it may be shown: credentials redacted. */
@@ -461,23 +477,8 @@ function redactError(err: unknown, redact: (text: string) => string): unknown {
   return copy;
 }
 
-/** The watchdog keys as the config file spells them (config key `watchdog`, or a source's overrides). */
-export interface WatchdogSettings {
-  stallTimeoutMs?: number | undefined;
-  startTimeoutMs?: number | undefined;
-  stopGraceMs?: number | undefined;
-  backoffInitialMs?: number | undefined;
-  backoffMaxMs?: number | undefined;
-  backoffJitter?: number | undefined;
-  healthyAfterMs?: number | undefined;
-  maxRestarts?: number | undefined;
-  logLines?: number | undefined;
-  /** Global only (config `watchdog.maxStartsPerMinute`): a source's overrides cannot set it. */
-  maxStartsPerMinute?: number | undefined;
-}
-
-/** Config keys to watchdog tuning; keys not set stay unset (so they do not override). */
-export function tuningFromSettings(s: WatchdogSettings): WatchdogTuning {
+/** The config's `watchdog` section (every key resolved by the schema) to the watchdog's tuning. */
+export function tuningFromSettings(s: WatchdogConfig): WatchdogTuning {
   return {
     stallTimeoutMs: s.stallTimeoutMs,
     startTimeoutMs: s.startTimeoutMs,
@@ -485,6 +486,18 @@ export function tuningFromSettings(s: WatchdogSettings): WatchdogTuning {
     maxRestarts: s.maxRestarts,
     logLines: s.logLines,
     maxStartsPerMinute: s.maxStartsPerMinute,
+    backoff: { initialMs: s.backoffInitialMs, maxMs: s.backoffMaxMs, jitter: s.backoffJitter, healthyAfterMs: s.healthyAfterMs },
+  };
+}
+
+/** A source's watchdog keys (config `sources[].watchdog`, POST /api/streams) to overrides; keys not set stay unset (so they do not override). */
+export function overridesFromSettings(s: SourceWatchdogConfig): WatchdogOverrides {
+  return {
+    stallTimeoutMs: s.stallTimeoutMs,
+    startTimeoutMs: s.startTimeoutMs,
+    stopGraceMs: s.stopGraceMs,
+    maxRestarts: s.maxRestarts,
+    logLines: s.logLines,
     backoff: { initialMs: s.backoffInitialMs, maxMs: s.backoffMaxMs, jitter: s.backoffJitter, healthyAfterMs: s.healthyAfterMs },
   };
 }

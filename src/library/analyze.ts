@@ -20,6 +20,7 @@ import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
 import type { DeviceChoice } from '../inference/ort-session.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
+import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
 import { FramesLostError } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
@@ -118,7 +119,7 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
   let done = false;
   const run: Promise<Summary> = runAnalyze({
     inputs: [input], model, engine, sink: OutputSink.toStream(lines, 'analyze()'), sampling, maxPixels: config.decode.maxPixels,
-    batch, embeddings, logger, signal: abort.signal, progress: () => createProgress({ mode: 'none', stream: process.stderr, label: input }),
+    batch, maxInFlight: batchesInFlight(batch), embeddings, logger, signal: abort.signal, progress: () => createProgress({ mode: 'none', stream: process.stderr, label: input }),
     onInputFailed: (_input, err) => failures.push(err),
   }).finally(() => {
     done = true;

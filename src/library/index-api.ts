@@ -13,7 +13,7 @@
  * and keeps it (CPU, one thread) until close().
  */
 import { resolve } from 'node:path';
-import { ConfigSchema } from '../config/schema.ts';
+import { DEFAULTS } from '../config/schema.ts';
 import { exportIndex, type ExportFormat } from '../indexing/exporters.ts';
 import { ReusableImageEmbedder } from '../indexing/image-embedder.ts';
 import { IndexSearcher } from '../indexing/index-searcher.ts';
@@ -75,7 +75,7 @@ export function openIndex(file: string, options: OpenIndexOptions = {}): StreamS
   const path = resolve(file);
   const store = IndexStore.open(path, { readonly: true });
   const searcher = new IndexSearcher(store);
-  const maxPixels = options.maxPixels ?? ConfigSchema.parse({}).decode.maxPixels;
+  const maxPixels = options.maxPixels ?? DEFAULTS.decode.maxPixels;
   let embedder: ReusableImageEmbedder | undefined;
   let closed = false;
   const open = (): void => {
@@ -90,7 +90,8 @@ export function openIndex(file: string, options: OpenIndexOptions = {}): StreamS
     search: async (query) => {
       open();
       if (query.image !== undefined) {
-        embedder ??= new ReusableImageEmbedder({ model: options.model, cacheDir: options.cacheDir, maxPixels });
+        // A picture given by its file is read up to the config's default search.maxImageBytes.
+        embedder ??= new ReusableImageEmbedder({ model: options.model, cacheDir: options.cacheDir, maxPixels, maxBytes: DEFAULTS.search.maxImageBytes });
       }
       return runSearch(searcher, { ...query, limit: query.limit ?? DEFAULT_LIMIT }, embedder?.embed);
     },

@@ -13,26 +13,25 @@
  *   await server.close();
  */
 import { EventEmitter } from 'node:events';
-import type { Server } from 'node:http';
 import type { Readable } from 'node:stream';
 import { loadConfig } from '../config/loader.ts';
 import type { Config, ConfigInput } from '../config/schema.ts';
 import type { FrameResult, LabelEvent, StreamInfo, StreamStatus } from '../contracts/results.ts';
-import { authorizeUpgrade } from '../gateway/auth.ts';
-import { serveDashboardAsset } from '../gateway/dashboard-assets.ts';
-import { checkConnectionLimits, createGatewayServer } from '../gateway/gateway-server.ts';
-import { createHttpHandler, HttpProblem } from '../gateway/http-api.ts';
+import { checkConnectionLimits } from '../gateway/gateway-server.ts';
+import { LiveGateway } from '../gateway/live-gateway.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
-import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
-import { WsGateway } from '../gateway/ws-gateway.ts';
-import { tuningFromSettings } from '../ingest/source-watchdog.ts';
+import { overridesFromSettings, tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel, type LoadedModel } from '../inference/model-loader.ts';
-import { LivePipeline, type ResultSink, type SourceSpec } from '../pipeline/live-pipeline.ts';
+import { LivePipeline } from '../pipeline/live-pipeline.ts';
+import type { ResultSink } from '../pipeline/live-result-publisher.ts';
+import type { SourceSpec } from '../pipeline/source-plan.ts';
+import { labelsComputed } from '../pipeline/stream-model-options.ts';
+import { ModelUnavailableError, NotListeningError } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { Metrics } from '../shared/metrics.ts';
 
-export type { SourceSpec } from '../pipeline/live-pipeline.ts';
+export type { SourceSpec } from '../pipeline/source-plan.ts';
 
 /** What the pipeline publishes, as `server.events` emits it. */
 export interface ServerEvents {
@@ -103,7 +102,7 @@ export async function openSearch(indexFile: string, config: Readonly<Config>): P
   let embedder: InstanceType<typeof ReusableImageEmbedder> | undefined;
   return {
     route: (metrics) => {
-      embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics, maxPixels: config.decode.maxPixels });
+      embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics, maxPixels: config.decode.maxPixels, maxBytes: config.search.maxImageBytes });
       return createSearchRoute(store, {
         embedImage: embedder.embed, maxPixels: config.decode.maxPixels, maxImageBytes: config.search.maxImageBytes, maxPendingImages: config.search.maxPendingImages,
       });
@@ -119,7 +118,7 @@ export async function openSearch(indexFile: string, config: Readonly<Config>): P
 export function configuredSources(config: Readonly<Config>): SourceSpec[] {
   return config.sources.filter((s) => s.enabled).map((s) => ({
     id: s.id, url: s.url, fps: s.fps, live: s.live, loop: s.loop, rtspTransport: s.rtspTransport,
-    ...(s.watchdog ? { watchdog: tuningFromSettings(s.watchdog) } : {}),
+    ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
     ...(s.model ? { model: s.model } : {}),
   }));
 }
@@ -139,14 +138,13 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
   const events = new EventEmitter<ServerEvents>();
   let pipeline: LivePipeline | undefined;
   let engine: InferenceEngine | undefined;
-  let gateway: WsGateway | undefined;
-  let http: Server | undefined;
+  let gateway: LiveGateway | undefined;
   let closeIndex = async (): Promise<void> => undefined;
   let state: 'new' | 'listening' | 'closed' = 'new';
   let closing: Promise<void> | undefined;
 
   const started = (): LivePipeline => {
-    if (!pipeline) throw new HttpProblem(503, 'not_listening', 'the server is not listening (call listen() first)');
+    if (!pipeline) throw new NotListeningError('the server is not listening (call listen() first)');
     return pipeline;
   };
 
@@ -159,7 +157,7 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     warnUntrained(model);
     const batch = model.fixedBatch ?? config.model.batch;
-    const engineOptions = { device: config.model.device, threads: config.model.threads, topK: Math.max(config.model.topK, 5), embeddings: true };
+    const engineOptions = { device: config.model.device, threads: config.model.threads, topK: labelsComputed(config.model.topK), embeddings: true };
     engine = await InferenceEngine.start(model, engineOptions);
     if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
     logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
@@ -176,16 +174,9 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
 
     const metrics = new Metrics();
     const search = searchRoute?.(metrics);
-    http = createGatewayServer(config.server);
-    const ws = new WsGateway({
-      server: http,
-      ...wsGatewaySettings(config.server),
-      maxClients: config.server.maxClients,
-      listStreams: () => started().listStreams(),
-      logger: logger.child({ component: 'gateway' }),
-      metrics,
-    });
-    gateway = ws;
+    const front = new LiveGateway({ server: config.server, search, logger, metrics });
+    gateway = front;
+    const ws = front.ws;
     // The gateway gets every result; so do the library's listeners.
     const sink: ResultSink = {
       publishFrame: (r) => {
@@ -214,19 +205,12 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
       logger,
     });
     pipeline = live;
-    http.on('request', createHttpHandler({
-      ...(search ? { search } : {}),
-      backend: live,
-      authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: config.server.token }).ok,
-      serveAsset: serveDashboardAsset,
-      logger: logger.child({ component: 'http' }),
-    }));
-    const port = await listenOn(http, config.server);
+    const port = await front.listen(live);
     live.start();
     for (const spec of opts.sources ?? configuredSources(config)) {
       // A stream whose model cannot be started is left out with one line; the others run.
       await live.addSource(spec).catch((err: unknown) => {
-        if (!(err instanceof HttpProblem && err.code === 'model_unavailable')) throw err;
+        if (!(err instanceof ModelUnavailableError)) throw err;
         notice(`stream "${spec.id}" not started: ${err.message}`);
       });
     }
@@ -245,11 +229,6 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
     await pipeline?.close();
     await engine?.close();
     await gateway?.close();
-    if (http) {
-      const server = http;
-      server.closeAllConnections();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
     // After HTTP: no picture search can start past this point.
     await closeIndex();
   }

@@ -7,36 +7,22 @@ import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames, type DecodeStats } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
 import { describeSource, sourceLimitOptions } from '../ingest/source-kind.ts';
-import type { FrameInference } from '../inference/inference-engine.ts';
+import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ProgressReporter } from '../shared/progress.ts';
 import { toFrameLine } from './frame-line.ts';
+import { OrderedBatches } from './ordered-batches.ts';
 import type { OutputSink } from './output-sink.ts';
-
-/** A batch's answer: per frame its inference; undefined where the frame was lost (`lost`: index in the batch -> reason). */
-export interface InferredBatch {
-  readonly frames: readonly (FrameInference | undefined)[];
-  readonly lost?: ReadonlyMap<number, string>;
-}
-
-/**
- * What runs inference for analyze: the in-process InferenceEngine (worker
- * thread) or, with `--redis`, the workers behind RemoteInference. Same stage
- * code either way (DESIGN.md "One pipeline, two transports").
- */
-export interface BatchInferer {
-  readonly provider: string;
-  infer(frames: readonly Frame[]): Promise<InferredBatch>;
-}
 
 export interface AnalyzeOptions {
   inputs: readonly string[];
   model: LoadedModel;
   /**
-   * The engine, or its start in progress: decoding the first batch overlaps
-   * the inference session's creation (about a second for resnet50).
+   * The in-process InferenceEngine or, with `--redis`, the workers behind
+   * RemoteInference; or its start in progress: decoding the first batch
+   * overlaps the inference session's creation (about a second for resnet50).
    */
   engine: BatchInferer | Promise<BatchInferer>;
   sink: OutputSink;
@@ -50,21 +36,13 @@ export interface AnalyzeOptions {
    * segments are written after its frame lines. Undefined: frame lines only.
    */
   segments?: HysteresisOptions | undefined;
-  /**
-   * Batches sent to the inference thread before waiting for the oldest: 2
-   * keeps it busy (one running, one queued) while the next batch decodes.
-   */
-  maxInFlight?: number;
+  /** Batches sent for inference before waiting for the oldest (batchesInFlight()). */
+  maxInFlight: number;
   progress: (input: string, index: number) => ProgressReporter;
   /** An input that failed (a user error, also listed in the summary's failedInputs): the error itself, for a caller that rethrows it. */
   onInputFailed?: ((input: string, error: unknown) => void) | undefined;
   logger: Logger;
   signal?: AbortSignal;
-}
-
-interface InFlight {
-  frames: Frame[];
-  result: Promise<InferredBatch>;
 }
 
 /**
@@ -75,7 +53,6 @@ interface InFlight {
  */
 export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
   const started = performance.now();
-  const maxInFlight = opts.maxInFlight ?? 2;
   const ctx = { model: opts.model.name, labels: opts.model.labels, untrained: opts.model.untrained, embeddings: opts.embeddings };
   const geometry = {
     resizeShorter: opts.model.preprocess.resizeShorter,
@@ -99,15 +76,12 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     let written = 0;
     let total: number | undefined;
     let stats: DecodeStats | undefined;
-    const queue: InFlight[] = [];
     // One detector per input: each input is one stream, flushed at its end.
     const detector = opts.segments === undefined ? undefined : new LabelEventDetector(opts.segments);
     const segmentBuilder = new SegmentBuilder();
     const closed: LabelSegment[] = [];
-    const writeOldest = async (): Promise<void> => {
-      const item = queue.shift()!;
-      const result = await item.result;
-      for (const [i, frame] of item.frames.entries()) {
+    const write = async (sent: readonly Frame[], result: InferredBatch): Promise<void> => {
+      for (const [i, frame] of sent.entries()) {
         const inferred = result.frames[i];
         if (inferred === undefined) {
           // Never skipped silently: counted and named in the summary.
@@ -122,17 +96,9 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       }
       progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
-    const enqueue = (frames: Frame[]): void => {
-      const result = Promise.resolve(opts.engine).then((e) => e.infer(frames));
-      // Observed when its turn comes; this keeps a batch still waiting when the run
-      // stops (output closed, engine closed) from crashing the process as unhandled.
-      result.catch(() => undefined);
-      queue.push({ frames, result });
-    };
-    const submit = async (batch: Frame[]): Promise<void> => {
-      enqueue(batch);
-      if (queue.length >= maxInFlight) await writeOldest();
-    };
+    const batches = new OrderedBatches<Frame[], InferredBatch>({
+      maxInFlight: opts.maxInFlight, write, infer: (sent) => Promise.resolve(opts.engine).then((e) => e.infer(sent)),
+    });
 
     try {
       const probe = await probeInput(input, { maxPixels: opts.maxPixels });
@@ -151,14 +117,15 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
         for await (const frame of decode) {
           batch.push(frame);
           if (batch.length >= opts.batch) {
-            await submit(batch);
+            const full = batch;
             batch = [];
+            await batches.submit(full);
           }
         }
       } finally {
         // Whatever was decoded before an error or an interruption still gets written.
-        if (batch.length > 0) enqueue(batch);
-        while (queue.length > 0) await writeOldest();
+        if (batch.length > 0) await batches.submit(batch);
+        await batches.drain();
         if (detector) {
           // Segments cover what was analysed, also when decoding stopped early.
           closed.push(...segmentBuilder.pushAll(detector.flush(input)));

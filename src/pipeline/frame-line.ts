@@ -1,6 +1,6 @@
 import type { Frame } from '../contracts/frame.ts';
 import type { FrameLine } from '../contracts/analyze-output.ts';
-import type { FrameInference } from '../inference/inference-engine.ts';
+import type { FrameInference } from '../inference/batch-inferer.ts';
 
 // 1e-6 keeps scores and embedding components well inside float32 precision
 // while cutting each 2048-d embedding line by about half.

@@ -17,9 +17,9 @@ export interface LiveInferenceLoopOptions {
   batch: number;
   /**
    * A batch closes when full or when its oldest frame has waited this long,
-   * ms (default 50): a lone slow stream never holds the others back.
+   * ms (config `live.batchWaitMs`): a lone slow stream never holds the others back.
    */
-  maxWaitMs?: number;
+  maxWaitMs: number;
   onResults: (frames: Frame[], result: BatchInference) => void;
   logger: Logger;
   metrics?: Metrics;
@@ -37,11 +37,8 @@ export class LiveInferenceLoop {
   private timer: NodeJS.Timeout | undefined;
   private next = 0;
   private idle: Promise<void> = Promise.resolve();
-  private readonly maxWaitMs: number;
 
-  constructor(private readonly opts: LiveInferenceLoopOptions) {
-    this.maxWaitMs = opts.maxWaitMs ?? 50;
-  }
+  constructor(private readonly opts: LiveInferenceLoopOptions) {}
 
   add(source: BatchSource): void {
     this.sources.set(source.id, source);
@@ -74,7 +71,7 @@ export class LiveInferenceLoop {
       this.timer ??= setTimeout(() => {
         this.timer = undefined;
         this.run();
-      }, this.maxWaitMs);
+      }, this.opts.maxWaitMs);
       return;
     }
     this.run();

@@ -3,10 +3,11 @@ import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { StreamState, StreamStatus } from '../contracts/results.ts';
 import type { HostGuardRules } from '../ingest/host-guard.ts';
-import { SourceWatchdog, type WatchdogTuning } from '../ingest/source-watchdog.ts';
+import type { SourceWatchdog, WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { LatestFrameBuffer } from './latest-frame-buffer.ts';
+import { watchSource } from './watched-source.ts';
 
 export interface StreamRunnerOptions {
   id: string;
@@ -41,10 +42,10 @@ export interface StreamRunnerOptions {
   hostGuard?: HostGuardRules | false | undefined;
   /** ffmpeg's stdin, for a `-` source. */
   stdin?: Readable | undefined;
-  /** Frames waiting for inference at most; default 4. */
-  bufferFrames?: number;
-  /** Stall detection, stop grace, restart backoff (source-watchdog.ts). */
-  watchdog?: WatchdogTuning | undefined;
+  /** Frames waiting for inference at most (config `live.bufferFrames`). */
+  bufferFrames: number;
+  /** Stall detection, stop grace, restart backoff (source-watchdog.ts), resolved; one it refuses throws WatchdogTuningError. */
+  watchdog: WatchdogTuning;
   /** Called when a frame is waiting (to wake the inference loop). */
   onFrame: () => void;
   onStatus: (status: StreamStatus) => void;
@@ -70,10 +71,8 @@ export class StreamRunner {
   private stopped = false;
 
   constructor(private readonly opts: StreamRunnerOptions) {
-    this.buffer = new LatestFrameBuffer(opts.bufferFrames ?? 4);
-    const m = opts.metrics;
-    this.watchdog = new SourceWatchdog({
-      ...opts.watchdog,
+    this.buffer = new LatestFrameBuffer(opts.bufferFrames);
+    this.watchdog = watchSource({
       id: opts.id,
       url: opts.url,
       input: opts.input,
@@ -87,16 +86,12 @@ export class StreamRunner {
       inputOptions: opts.inputOptions,
       hostGuard: opts.hostGuard,
       stdin: opts.stdin,
+      watchdog: opts.watchdog,
       logger: opts.logger,
+      metrics: opts.metrics,
       ...(opts.random ? { random: opts.random } : {}),
       onFrame: (frame) => this.onFrame(frame),
-      onState: (state, detail) => {
-        if (m) {
-          for (const s of ['starting', 'live', 'reconnecting', 'ended', 'failed'] as const) m.streamState.set({ stream: opts.id, state: s }, s === state ? 1 : 0);
-        }
-        opts.onStatus(detail === undefined ? { stream: opts.id, state } : { stream: opts.id, state, detail });
-      },
-      onRestart: () => m?.decoderRestarts.inc({ stream: opts.id }),
+      onState: (state, detail) => opts.onStatus(detail === undefined ? { stream: opts.id, state } : { stream: opts.id, state, detail }),
     });
   }
 
@@ -143,7 +138,10 @@ export class StreamRunner {
   /** Takes waiting frames for inference (and lets a paused file go on). */
   take(max: number): Frame[] {
     const frames = this.buffer.take(max);
-    if (frames.length > 0) this.space.emit('space');
+    // Also for take(0): the batch loop takes frames straight from the buffer (pickBatch), then calls
+    // take(0) so that a file waiting for room goes on. Waking it only when this call took frames
+    // left such a file paused forever (its ffmpeg never ended: the stream stayed `live`).
+    if (this.buffer.length < this.buffer.capacity) this.space.emit('space');
     return frames;
   }
 
@@ -160,7 +158,6 @@ export class StreamRunner {
   private async onFrame(frame: Frame): Promise<void> {
     const { opts } = this;
     this.latest = frame;
-    opts.metrics?.framesDecoded.inc({ stream: this.id });
     if (!opts.live) {
       // A file: wait for room rather than drop (ffmpeg's pipe fills and it pauses).
       while (this.buffer.length >= this.buffer.capacity && !this.stopped) await once(this.space, 'space');

@@ -150,6 +150,78 @@ export class IndexFileError extends StreamSightError {
   override readonly exitCode = 14;
 }
 
+/**
+ * Refusals of the live server's streams (add, remove, snapshot). Domain
+ * errors: the gateway alone turns each code into an HTTP status and the
+ * wire code of docs/PROTOCOL.md (gateway/http-problem.ts).
+ */
+
+/** A source the allowlist does not let a request open. */
+export class SourceRefusedError extends StreamSightError {
+  readonly code = 'E_SOURCE_REFUSED';
+}
+
+/** A model file a request names that the allowlist does not let it read. */
+export class ForbiddenModelError extends StreamSightError {
+  readonly code = 'E_FORBIDDEN_MODEL';
+}
+
+/** A stream id already in use. */
+export class StreamExistsError extends StreamSightError {
+  readonly code = 'E_STREAM_EXISTS';
+}
+
+/** No stream by that id. */
+export class UnknownStreamError extends StreamSightError {
+  readonly code = 'E_UNKNOWN_STREAM';
+}
+
+/** A second source reading standard input: the process has one. */
+export class StdinTakenError extends StreamSightError {
+  readonly code = 'E_STDIN_TAKEN';
+}
+
+/** A stream's own model cannot be loaded or started; the cause says why. */
+export class ModelUnavailableError extends StreamSightError {
+  readonly code = 'E_MODEL_UNAVAILABLE';
+}
+
+/** A stream asks for a model this server does not run (one model only, or workers that run one). */
+export class ModelNotServedError extends StreamSightError {
+  readonly code = 'E_MODEL_NOT_SERVED';
+}
+
+/** A watchdog tuning the watchdog refuses (e.g. a backoff maximum below its initial delay); the message starts `watchdog: `. */
+export class WatchdogTuningError extends StreamSightError {
+  readonly code = 'E_WATCHDOG_TUNING';
+}
+
+/** A stream ingested by another process (distributed mode): change it there. */
+export class StreamElsewhereError extends StreamSightError {
+  readonly code = 'E_STREAM_ELSEWHERE';
+}
+
+/** This server only reads results (`streamsight gateway`): streams are added and removed where they are ingested. */
+export class ReadOnlyError extends StreamSightError {
+  readonly code = 'E_READ_ONLY';
+}
+
+/** The server is shutting down, or not started yet: nothing new is taken. */
+export class ClosingError extends StreamSightError {
+  readonly code = 'E_CLOSING';
+  override readonly retryable = true;
+}
+
+/** A server used before listen(). */
+export class NotListeningError extends StreamSightError {
+  readonly code = 'E_NOT_LISTENING';
+}
+
+/** A picture given to search by picture that cannot be decoded; the cause says why. */
+export class BadPictureError extends StreamSightError {
+  readonly code = 'E_BAD_PICTURE';
+}
+
 export function isStreamSightError(err: unknown): err is StreamSightError {
   return err instanceof StreamSightError;
 }

@@ -1,5 +1,5 @@
 import type { Frame } from '../contracts/frame.ts';
-import type { FrameInference } from '../inference/inference-engine.ts';
+import type { FrameInference } from '../inference/batch-inferer.ts';
 
 /** What the batcher runs a batch on: the InferenceEngine (a worker thread). */
 export interface BatchRunner {
@@ -13,7 +13,7 @@ export interface CrossJobBatcherOptions {
   /** A batch closes when full or when its first frame waited this long, ms. */
   maxWaitMs: number;
   /** Batches sent to the runner at once: 2 keeps the thread busy while the next one fills. */
-  maxInFlight?: number;
+  maxInFlight: number;
 }
 
 interface Item {
@@ -53,8 +53,7 @@ export class CrossJobBatcher {
   }
 
   private pump(): void {
-    const maxInFlight = this.opts.maxInFlight ?? 2;
-    while (this.items.length > 0 && this.inFlight < maxInFlight) {
+    while (this.items.length > 0 && this.inFlight < this.opts.maxInFlight) {
       const waited = performance.now() - this.items[0]!.at;
       if (this.frames < this.opts.batch && waited < this.opts.maxWaitMs) {
         // Wait for more frames, but never longer than maxWaitMs after the first.

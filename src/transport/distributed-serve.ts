@@ -2,10 +2,10 @@ import type { Config } from '../config/schema.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
 import { loadModel } from '../inference/model-loader.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
-import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import type { PlanDefaults, SourceSpec } from '../pipeline/source-plan.ts';
+import { labelsComputed } from '../pipeline/stream-model-options.ts';
 import type { Logger } from '../shared/logger.ts';
 import { Metrics } from '../shared/metrics.ts';
-import { DistributedSources } from './distributed-sources.ts';
 import { IngestSession } from './ingest-session.ts';
 import { redactUrl } from './redis-keys.ts';
 import { openResultGateway } from './result-gateway.ts';
@@ -40,36 +40,34 @@ export async function openDistributedServe(opts: DistributedServeOptions): Promi
   if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
   const metrics = new Metrics();
   const p = model.preprocess;
+  const plan: PlanDefaults = { liveFps: config.live.fps, fileFps: opts.fileFps ?? config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels };
   const session = await IngestSession.open({
     redis: { ...config.redis, url: opts.url }, name: `serve-${process.pid}`,
-    model: { name: model.name, topK: Math.max(config.model.topK, 5), geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+    model: { name: model.name, topK: labelsComputed(config.model.topK), geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
     batch: model.fixedBatch ?? config.model.batch,
-    defaults: { liveFps: config.live.fps, fileFps: opts.fileFps ?? config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels },
+    defaults: plan,
     logger, metrics,
   });
-  let sources: DistributedSources | undefined;
   let gateway;
   try {
     gateway = await openResultGateway({
       server: config.server, events: config.events, links: session.links, search: opts.search, logger, metrics,
-      ignore: (stream) => sources?.isRemoved(stream) ?? false,
-      labelOptions: (stream) => sources?.labelOptionsOf(stream),
-      backend: (feed) => (sources = new DistributedSources({ session, feed, allowlist: config.allowlist, model, logger, metrics })),
+      ingest: { session, model, allowlist: config.allowlist, plan },
     });
+    for (const spec of opts.specs) await gateway.registry.addSource(spec);
   } catch (err) {
+    await gateway?.close();
     await session.close();
     throw err;
   }
-  const backend = sources!;
-  for (const spec of opts.specs) backend.addSource(spec);
   logger.info({ port: gateway.port, redis: redactUrl(opts.url), queue: session.links.names.framesQueue, streams: opts.specs.map((s) => s.id) }, 'serving (distributed)');
+  const opened = gateway;
   let closing: Promise<void> | undefined;
   return {
-    port: gateway.port,
+    port: opened.port,
     close(): Promise<void> {
       closing ??= (async () => {
-        await backend.close();
-        await gateway.close();
+        await opened.close();
         await session.close();
       })();
       return closing;

@@ -61,7 +61,8 @@ export class InferenceWorker {
   constructor(private readonly opts: InferenceWorkerOptions) {
     this.store = new FrameStore(opts.frameConnection, opts.names, opts.frameTtlMs);
     this.publisher = new ResultPublisher(opts.queueConnection, opts.resultsMaxLen);
-    this.batcher = new CrossJobBatcher({ runner: opts.engine, batch: opts.batch, maxWaitMs: opts.batchWaitMs });
+    // Two batches at the engine: one runs while the next one fills.
+    this.batcher = new CrossJobBatcher({ runner: opts.engine, batch: opts.batch, maxWaitMs: opts.batchWaitMs, maxInFlight: 2 });
     this.worker = new Worker<FrameJob>(opts.names.framesQueue, (job) => this.process(job), {
       connection: opts.queueConnection,
       prefix: opts.names.prefix,

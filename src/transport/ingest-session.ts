@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry } from '../contracts/frame.ts';
 import type { StreamState } from '../contracts/results.ts';
-import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import { planSource, type PlanDefaults, type SourcePlan, type SourceSpec } from '../pipeline/source-plan.ts';
+import { ClosingError, StdinTakenError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { RedisLinks, type RedisSettings } from './redis-links.ts';
 import { RemoteInference } from './remote-inference.ts';
-import { planSource, type PlanDefaults } from './source-plan.ts';
 import { ingestStream, type IngestReport } from './stream-ingest.ts';
 
 export interface IngestSessionOptions {
@@ -69,20 +69,21 @@ export class IngestSession {
     return this.links.ready;
   }
 
-  /** The spec as it will be decoded (live or not, fps); throws RangeError for a second stdin source. */
-  plan(spec: SourceSpec): ReturnType<typeof planSource> {
+
+  /** The spec as it will be decoded (live or not, fps), with the session's defaults. */
+  plan(spec: SourceSpec): SourcePlan {
     return planSource(spec, this.opts.defaults);
   }
 
   /**
-   * Ingests one source until it ends, fails, or `signal` aborts. Throws
-   * RangeError at once for a watchdog tuning the watchdog refuses; the
+   * Ingests one source (as `plan` says; default: planned with the session's
+   * defaults) until it ends, fails, or `signal` aborts. Throws
+   * WatchdogTuningError at once for a tuning the watchdog refuses; the
    * returned promise does not reject for the source's own failures (see the report).
    */
-  run(spec: SourceSpec, signal: AbortSignal, hooks: IngestHooks = {}): Promise<IngestReport> {
-    if (this.closed) return Promise.reject(new RangeError('ingest session is closed'));
-    const plan = this.plan(spec);
-    if (plan.stdin && this.stdinTaken) return Promise.reject(new RangeError('only one source can read standard input (-)'));
+  run(spec: SourceSpec, signal: AbortSignal, hooks: IngestHooks = {}, plan: SourcePlan = this.plan(spec)): Promise<IngestReport> {
+    if (this.closed) return Promise.reject(new ClosingError('ingest session is closed'));
+    if (plan.stdin && this.stdinTaken) return Promise.reject(new StdinTakenError('only one source can read standard input (-)'));
     const { opts } = this;
     const report = ingestStream({
       id: spec.id, url: spec.url, plan, ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),

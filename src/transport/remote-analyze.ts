@@ -1,6 +1,6 @@
-import type { LoadedModel } from '../inference/model-loader.ts';
-import type { BatchInferer, InferredBatch } from '../pipeline/analyze-pipeline.ts';
 import type { Frame } from '../contracts/frame.ts';
+import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
+import type { LoadedModel } from '../inference/model-loader.ts';
 import type { Logger } from '../shared/logger.ts';
 import { redactUrl } from './redis-keys.ts';
 import { RedisLinks, type RedisSettings } from './redis-links.ts';

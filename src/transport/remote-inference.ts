@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Frame } from '../contracts/frame.ts';
 import { decodeEmbedding, type FrameJob, type ResultEntry } from '../contracts/transport.ts';
-import type { FrameInference } from '../inference/inference-engine.ts';
+import type { BatchInferer, FrameInference, InferredBatch } from '../inference/batch-inferer.ts';
 import { RedisUnavailableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { FrameQueue } from './frame-queue.ts';
@@ -41,12 +41,6 @@ export interface RemoteInferenceOptions {
   logger: Logger;
 }
 
-/** A batch's answer: per frame its inference, or undefined where the frame is lost (`lost` says why). */
-export interface RemoteBatch {
-  frames: (FrameInference | undefined)[];
-  lost?: ReadonlyMap<number, string>;
-}
-
 interface Pending {
   frames: readonly Frame[];
   run: string;
@@ -60,13 +54,13 @@ interface Pending {
   checkedAt: number;
   results: Map<number, FrameInference>;
   lost: Map<number, string>;
-  resolve: (b: RemoteBatch) => void;
+  resolve: (b: InferredBatch) => void;
   reject: (e: unknown) => void;
 }
 
 /**
- * `analyze --redis`: inference by the workers, behind the same `infer(batch)`
- * the in-process engine offers, so the analyze pipeline (ordering, output,
+ * `analyze --redis`: inference by the workers, behind the same BatchInferer
+ * the in-process engine implements, so the analyze pipeline (ordering, output,
  * segments) is the same code in both modes.
  *
  * The frames of a batch stay in this process until their results arrive:
@@ -77,7 +71,7 @@ interface Pending {
  * `maxResends` times, after which its frames count as lost and are named.
  * Results are idempotent on (run, seq): a frame answered twice is taken once.
  */
-export class RemoteInference {
+export class RemoteInference implements BatchInferer {
   readonly provider = 'remote';
   private readonly queue: FrameQueue;
   private readonly store: FrameStore;
@@ -105,12 +99,12 @@ export class RemoteInference {
   }
 
   /** Sends a batch (all frames of one run) and resolves with its results, in its order. */
-  infer(frames: readonly Frame[]): Promise<RemoteBatch> {
+  infer(frames: readonly Frame[]): Promise<InferredBatch> {
     if (this.closed) return Promise.reject(new RangeError('remote inference is closed'));
     const first = frames[0];
     if (!first) return Promise.resolve({ frames: [] });
     const key = batchKey(first.runId, first.seq);
-    return new Promise<RemoteBatch>((resolve, reject) => {
+    return new Promise<InferredBatch>((resolve, reject) => {
       const p: Pending = {
         frames, run: first.runId, stream: first.streamId, sends: 0, jobId: '', keys: [], checkedAt: performance.now(),
         results: new Map(), lost: new Map(), resolve, reject,

@@ -1,29 +1,36 @@
-import type { Config } from '../config/schema.ts';
-import type { StreamInfo } from '../contracts/results.ts';
-import { authorizeUpgrade } from '../gateway/auth.ts';
-import { serveDashboardAsset } from '../gateway/dashboard-assets.ts';
-import { createHttpHandler, type HttpBackend } from '../gateway/http-api.ts';
-import { createGatewayServer } from '../gateway/gateway-server.ts';
+import { DEFAULTS, type Config } from '../config/schema.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
-import { listenOn, wsGatewaySettings } from '../gateway/server-settings.ts';
-import { WsGateway } from '../gateway/ws-gateway.ts';
+import { LiveGateway } from '../gateway/live-gateway.ts';
+import type { SourceAllowlist } from '../ingest/source-allowlist.ts';
+import { tuningFromSettings } from '../ingest/source-watchdog.ts';
+import { LiveResultPublisher } from '../pipeline/live-result-publisher.ts';
+import type { PlanDefaults } from '../pipeline/source-plan.ts';
+import { StreamRegistry } from '../pipeline/stream-registry.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
-import { ResultFeed, type ResultFeedOptions } from './result-feed.ts';
+import { DistributedSources } from './distributed-sources.ts';
+import type { IngestSession } from './ingest-session.ts';
+import { ResultFeed } from './result-feed.ts';
 import type { RedisLinks } from './redis-links.ts';
 import { ResultReader } from './result-stream.ts';
+
+/** Sources ingested by this process too (`serve --redis`). */
+export interface GatewayIngest {
+  session: IngestSession;
+  /** The model the workers run (jobs name it; streams list it). */
+  model: { name: string; untrained?: boolean | undefined };
+  /** What POST /api/streams may open (as in embedded serve). */
+  allowlist: SourceAllowlist | undefined;
+  plan: PlanDefaults;
+}
 
 export interface ResultGatewayOptions {
   server: Config['server'];
   events: Config['events'];
   /** The process's Redis connections; the results read gets a worker-role connection of its own. */
   links: RedisLinks;
-  /** The HTTP backend made around the feed (`serve --redis`: the sources it ingests); default the feed (read only). */
-  backend?: ((feed: ResultFeed) => HttpBackend) | undefined;
-  /** Streams whose entries the feed skips. */
-  ignore?: ((stream: string) => boolean) | undefined;
-  /** A stream's own label options (topK, minScore), applied by the feed. */
-  labelOptions?: ResultFeedOptions['labelOptions'];
+  /** `serve --redis`: the sources this process ingests. Absent (`streamsight gateway`): read only. */
+  ingest?: GatewayIngest | undefined;
   search?: SearchRoute | undefined;
   logger: Logger;
   metrics: Metrics;
@@ -31,36 +38,33 @@ export interface ResultGatewayOptions {
 
 export interface ResultGateway {
   port: number;
-  feed: ResultFeed;
-  /** Idempotent: the results read, WebSocket clients, then HTTP. The links are the caller's. */
+  /** The streams: this process's (serve --redis) and those other ingests announce. */
+  registry: StreamRegistry;
+  /** Idempotent: this process's sources (ffmpeg reaped), the results read, WebSocket clients, then HTTP. The links and session are the caller's. */
   close(): Promise<void>;
 }
 
 /**
- * The gateway half of the distributed mode (`streamsight gateway`, `serve
- * --redis`): HTTP + WebSocket on the configured address, fed by the shared
- * results stream from the moment it starts (the replay ring fills as
- * results come). A port in use is a UsageError, with nothing left open.
+ * The gateway of the distributed mode (`streamsight gateway`, `serve
+ * --redis`): the live server's one assembly (gateway/live-gateway.ts) over
+ * a stream registry whose results come from the shared results stream,
+ * from the moment it starts (the replay ring fills as results come). A
+ * port in use is a UsageError, with nothing left open.
  */
 export async function openResultGateway(opts: ResultGatewayOptions): Promise<ResultGateway> {
-  const { links, logger, metrics } = opts;
-  const http = createGatewayServer(opts.server);
-  const gateway: WsGateway = new WsGateway({
-    server: http, ...wsGatewaySettings(opts.server), maxClients: opts.server.maxClients,
-    listStreams: (): StreamInfo[] => backend.listStreams(), logger: logger.child({ component: 'gateway' }), metrics,
+  const { links, logger, metrics, ingest } = opts;
+  const gateway = new LiveGateway({ server: opts.server, search: opts.search, logger, metrics });
+  const publisher = new LiveResultPublisher({ sink: gateway.ws, events: opts.events, metrics });
+  const feed = new ResultFeed({ publisher, redisReady: () => links.ready });
+  const registry = new StreamRegistry({
+    transport: ingest ? new DistributedSources({ session: ingest.session, feed, model: ingest.model, logger }) : feed,
+    publisher, allowlist: ingest?.allowlist, logger, metrics,
+    // Read only: nothing is planned (a read-only transport refuses before planning).
+    plan: ingest?.plan ?? { liveFps: 0, fileFps: 0, watchdog: tuningFromSettings(DEFAULTS.watchdog) },
   });
-  const feed: ResultFeed = new ResultFeed({ sink: gateway, events: opts.events, metrics, redisReady: () => links.ready, ignore: opts.ignore, labelOptions: opts.labelOptions });
-  const backend: HttpBackend = opts.backend ? opts.backend(feed) : feed;
-  http.on('request', createHttpHandler({
-    backend,
-    ...(opts.search ? { search: opts.search } : {}),
-    authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: opts.server.token }).ok,
-    serveAsset: serveDashboardAsset,
-    logger: logger.child({ component: 'http' }),
-  }));
   let port: number;
   try {
-    port = await listenOn(http, opts.server);
+    port = await gateway.listen(registry);
   } catch (err) {
     await gateway.close();
     throw err;
@@ -69,13 +73,12 @@ export async function openResultGateway(opts: ResultGatewayOptions): Promise<Res
   let closing: Promise<void> | undefined;
   return {
     port,
-    feed,
+    registry,
     close(): Promise<void> {
       closing ??= (async () => {
+        await registry.close();
         await reader.close();
         await gateway.close();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
       })();
       return closing;
     },

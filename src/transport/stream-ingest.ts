@@ -2,21 +2,20 @@ import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry } from '../contracts/frame.ts';
 import type { StreamState } from '../contracts/results.ts';
 import type { FrameJob, ResultEntry } from '../contracts/transport.ts';
-import { SourceWatchdog } from '../ingest/source-watchdog.ts';
+import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { SourcePlan } from '../pipeline/source-plan.ts';
+import { setStateGauge, watchSource } from '../pipeline/watched-source.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { FrameQueue } from './frame-queue.ts';
 import { FrameStore } from './frame-store.ts';
 import { jobIdFor } from './redis-keys.ts';
 import type { RedisLinks } from './redis-links.ts';
-import type { RemoteBatch } from './remote-inference.ts';
 import { ResultPublisher } from './result-stream.ts';
-import type { SourcePlan } from './source-plan.ts';
+
 
 /** Inference of a file's batches that answers once their results are in (RemoteInference on the shared results stream). */
-export interface FileInference {
-  infer(frames: readonly Frame[]): Promise<RemoteBatch>;
-}
+export type FileInference = Pick<BatchInferer, 'infer'>;
 
 export interface StreamIngestOptions {
   id: string;
@@ -91,7 +90,6 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   let published = Promise.resolve();
   /** States go out in order; a state lost while Redis is away is logged, not retried (the next one supersedes it). */
   const publish = (state: StreamState, detail: string | undefined): void => {
-    for (const s of ['starting', 'live', 'reconnecting', 'ended', 'failed'] as const) metrics.streamState.set({ stream: id, state: s }, s === state ? 1 : 0);
     opts.onState?.(state, detail);
     const entry: ResultEntry = { kind: 'status', stream: id, state, model: opts.model.name, ...(detail ? { detail } : {}), fps: plan.fps };
     published = published.then(() => publisher.publish(links.names.resultsStream, entry)).catch((err: unknown) => {
@@ -105,8 +103,8 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   let finish!: (end: { state: 'ended' | 'failed'; detail: string | undefined }) => void;
   const finished = new Promise<{ state: 'ended' | 'failed'; detail: string | undefined }>((resolve) => (finish = resolve));
 
-  const watchdog = new SourceWatchdog({
-    ...plan.watchdog,
+  const watchdog = watchSource({
+    watchdog: plan.watchdog, metrics,
     id, url: opts.url, input: plan.input, inputOptions: plan.inputOptions, protocolWhitelist: plan.protocolWhitelist,
     live: plan.camera, loop: plan.loop, restartable: plan.restartable, realtime: plan.realtime,
     ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
@@ -115,7 +113,6 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     logger,
     onFrame: (frame) => {
       decoded++;
-      metrics.framesDecoded.inc({ stream: id });
       opts.onFrame?.(frame);
       return live ? live.add(frame) : file!.add(frame);
     },
@@ -124,9 +121,8 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
       if (state === 'ended' || state === 'failed') finish({ state, detail });
       else publish(state, detail);
     },
-    onRestart: () => metrics.decoderRestarts.inc({ stream: id }),
   });
-  // Up to here it throws at once (RangeError: a tuning the watchdog refuses); from here on it only resolves.
+  // Up to here it throws at once (WatchdogTuningError: a tuning the watchdog refuses); from here on it only resolves.
   if (plan.live) live = new LiveEnqueuer(opts);
   else file = new FileBatches(opts);
   const onAbort = (): void => finish({ state: 'ended', detail: 'stopped' });
@@ -168,6 +164,8 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
         if (drained === 'stopped') end = { state: 'ended', detail: 'stopped' };
         else if (drained !== undefined) end = { state: 'failed', detail: drained };
       }
+      // A file ends once its results are in: a drain that failed overrides the source's own end.
+      setStateGauge(metrics, id, end.state);
       publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
       await published;
       return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [], unanswered: file?.pendingFrames ?? 0 };
@@ -299,7 +297,7 @@ class FileBatches {
     this.inFlight.add(answered);
   }
 
-  private settle(frames: Frame[], result: RemoteBatch): void {
+  private settle(frames: Frame[], result: InferredBatch): void {
     if (!result.lost) return;
     for (const [i, reason] of result.lost) {
       const f = frames[i]!;

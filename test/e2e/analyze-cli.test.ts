@@ -5,7 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, truncateSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameLineSchema, SummarySchema, type FrameLine } from '../../src/contracts/analyze-output.ts';
-import { ffmpegChildrenOf, makeClip, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { ffmpegChildrenOf } from '../helpers/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-analyze-'));
 const model = join(dir, 'r18.onnx');

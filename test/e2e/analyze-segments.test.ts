@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameLineSchema, SegmentLineSchema, SummarySchema, type FrameLine, type SegmentLine } from '../../src/contracts/analyze-output.ts';
-import { DataType, attrInt, encodeModel, floatTensor, makeNode, tensorValueInfo } from '../../src/inference/onnx-proto.ts';
-import { makeClip, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { colourModel, colourSpans } from '../helpers/colour-model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-segments-'));
 const model = join(dir, 'colour.onnx');
@@ -19,33 +20,6 @@ const SPANS = [
 ];
 /** --fps 2: one sample every 500 ms. */
 const PERIOD_MS = 500;
-
-/**
- * A classifier whose output is known: input [N,3,64,64] -> GlobalAveragePool
- * -> Flatten -> Gemm. Class c reads only the mean of channel c (weight 3 on
- * the diagonal), so after ImageNet normalisation a red frame scores ~1 for
- * "red", a blue one ~1 for "blue". GAP + Flatten are the "feature extractor"
- * the graph edit needs between the input and the head.
- */
-function colourModel(): Uint8Array {
-  const weight = new Float32Array([3, 0, 0, 0, 3, 0, 0, 0, 3]);
-  return encodeModel({
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    producer_name: 'streamsight-test',
-    graph: {
-      name: 'colour',
-      node: [
-        makeNode('GlobalAveragePool', ['input'], ['pooled'], 'pool'),
-        makeNode('Flatten', ['pooled'], ['features'], 'flatten', [attrInt('axis', 1)]),
-        makeNode('Gemm', ['features', 'fc.weight', 'fc.bias'], ['output'], 'fc'),
-      ],
-      initializer: [floatTensor('fc.weight', [3, 3], weight), floatTensor('fc.bias', [3], new Float32Array(3))],
-      input: [tensorValueInfo('input', DataType.FLOAT, ['batch', 3, 64, 64])],
-      output: [tensorValueInfo('output', DataType.FLOAT, ['batch', 3])],
-    },
-  });
-}
 
 function parse(stdout: string): { frames: FrameLine[]; segments: SegmentLine[]; order: string[] } {
   const frames: FrameLine[] = [];
@@ -71,8 +45,7 @@ function summaryOf(stderr: string) {
 before(() => {
   writeFileSync(model, colourModel());
   writeFileSync(labels, 'red\ngreen\nblue\n');
-  const colour = (c: string, seconds: number, pad: string): string => `color=c=${c}:s=160x120:r=25:d=${seconds}[${pad}]`;
-  makeClip(clip, { seconds: 8, source: `${colour('red', 3, 'a')};${colour('blue', 3, 'b')};${colour('red', 2, 'c')};[a][b][c]concat=n=3:v=1:a=0` });
+  makeClip(clip, { seconds: 8, source: colourSpans([['red', 3], ['blue', 3], ['red', 2]]) });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type HeadlessBrowser } from '../helpers/browser.ts';
-import { CLI, ROOT, makeClip, runCli } from '../helpers/cli.ts';
-import { colourModel, colourSpans } from '../integration/indexing/colour-model.ts';
+import { CLI, ROOT } from '../helpers/cli.ts';
+import { indexColourClips } from '../helpers/colour-model.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const TOKEN = 'search-test-token';
 const dir = mkdtempSync(join(tmpdir(), 'ss-dashboard-search-'));
@@ -18,16 +18,6 @@ const model = join(dir, 'colour.onnx');
 const labels = join(dir, 'colours.txt');
 const db = join(dir, 'index.db');
 const config = join(dir, 'serve.yaml');
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 function picture(colour: string): string {
   const file = join(dir, `${colour}.png`);
@@ -70,13 +60,7 @@ describe('dashboard search page: search by picture in headless Chromium against 
   const postAuth: (string | undefined)[] = [];
 
   before(async () => {
-    mkdirSync(videos);
-    writeFileSync(model, colourModel());
-    writeFileSync(labels, 'red\ngreen\nblue\n');
-    makeClip(join(videos, 'red-blue.mp4'), { seconds: 6, source: colourSpans([['red', 3], ['blue', 3]]) });
-    makeClip(join(videos, 'green.mp4'), { seconds: 4, source: colourSpans([['green', 4]]) });
-    const r = await runCli(['index', '--model', model, '--labels', labels, '--fps', '2', '--device', 'cpu', '--index', db, videos]);
-    assert.equal(r.code, 0, r.stderr);
+    await indexColourClips({ model, labels, videos, db }, { 'red-blue.mp4': [['red', 3], ['blue', 3]], 'green.mp4': [['green', 4]] });
     writeFileSync(config, 'log: { level: warn }\n');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;

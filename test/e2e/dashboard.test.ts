@@ -4,7 +4,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -12,7 +11,9 @@ import WebSocket from 'ws';
 import type { ServerMessage } from '../../src/contracts/ws-messages.ts';
 import { serveDashboardAsset } from '../../src/gateway/dashboard-assets.ts';
 import { launchBrowser, type HeadlessBrowser } from '../helpers/browser.ts';
-import { CLI, ROOT, makeClip, runCli } from '../helpers/cli.ts';
+import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { freePort, listenOnFreePort } from '../helpers/ports.ts';
 
 const TOKEN = 'dashboard-test-token';
 const SCREENSHOT = join(ROOT, 'test-output', 'dashboard.png');
@@ -27,16 +28,6 @@ const config = join(dir, 'serve.yaml');
 interface Serve {
   child: ChildProcess;
   stderr: () => string;
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const { port } = s.address() as AddressInfo;
-  s.close();
-  await once(s, 'close');
-  return port;
 }
 
 async function startServe(port: number): Promise<Serve> {
@@ -276,9 +267,7 @@ describe('serveDashboardAsset', () => {
         res.end('not mine');
       }
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+    port = await listenOnFreePort(server);
   });
   after(() => server.close());
 

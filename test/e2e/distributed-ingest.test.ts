@@ -8,10 +8,12 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { connect } from '../../src/transport/redis-connections.ts';
 import { redisNames } from '../../src/transport/redis-keys.ts';
 import { ResultReader } from '../../src/transport/result-stream.ts';
-import { makeClip, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
 import { TestRedis } from '../integration/transport/redis-server.ts';
 import { frameLines, startWorker, writeRedisConfig, writeTinyModel, type WorkerProcess } from './distributed-helpers.ts';
 import type { FrameLine } from '../../src/contracts/analyze-output.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-dingest-'));
 const model = join(dir, 'tiny.onnx');
@@ -47,14 +49,6 @@ function collect(url: string, prefix: string): Collected {
       client.disconnect();
     },
   };
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 before(async () => {

@@ -6,9 +6,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CLI, ROOT, ffmpegChildrenOf, makeClip } from '../helpers/cli.ts';
-import { TestRedis, freePort } from '../integration/transport/redis-server.ts';
+import { CLI, ROOT } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { ffmpegChildrenOf } from '../helpers/processes.ts';
+import { freePort } from '../helpers/ports.ts';
+import { TestRedis } from '../integration/transport/redis-server.ts';
 import { startWorker, writeTinyModel, type WorkerProcess } from './distributed-helpers.ts';
+import { waitFor as poll, type Probe } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-dserve-'));
 const model = join(dir, 'tiny.onnx');
@@ -24,15 +28,9 @@ const children: ChildProcess[] = [];
 
 type Message = { type: string; [k: string]: unknown };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; serve stderr:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Every wait here: up to 60 s, probe errors retried (serve not listening yet), serve's stderr in the failure. */
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true, detail: () => `serve stderr:\n${stderr}` });
 
 function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });

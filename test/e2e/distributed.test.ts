@@ -4,9 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SummarySchema, type FrameLine } from '../../src/contracts/analyze-output.ts';
-import { makeClip, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
 import { TestRedis, usedMemory } from '../integration/transport/redis-server.ts';
 import { assertSameFrames, frameLines, startWorker, writeRedisConfig, writeTinyModel, type WorkerProcess } from './distributed-helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-dist-'));
 const model = join(dir, 'tiny.onnx');
@@ -22,14 +24,6 @@ async function workersUp(n: number, env: NodeJS.ProcessEnv, args: string[] = [])
   const started = await Promise.all(Array.from({ length: n }, () => startWorker(['--model', model, '--threads', '1', ...args], env)));
   workers.push(...started);
   return started;
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function summaryOf(stderr: string) {
@@ -93,7 +87,7 @@ describe('distributed analyze (analyze --redis + streamsight worker)', () => {
     try {
       const run = runCli([...ANALYZE, '--config', config, clip], { env });
       // Kill it while it holds jobs (their frames wait 300 ms for a batch to close).
-      await waitFor('the worker to take jobs', async () => (await inspect.llen('stall:{stall.frames}:active')) > 0);
+      await waitFor('the worker to take jobs', async () => (await inspect.llen('stall:{stall.frames}:active')) > 0, 20_000);
       const held = await inspect.llen('stall:{stall.frames}:active');
       victim!.child.kill('SIGKILL');
       const [rescuer] = await workersUp(1, env, ['--config', config]);
@@ -118,7 +112,7 @@ describe('distributed analyze (analyze --redis + streamsight worker)', () => {
     try {
       const pool = await workersUp(2, env, ['--config', config]);
       const run = runCli([...ANALYZE, '--config', config, clip], { env });
-      await waitFor('jobs in flight', async () => (await inspect.llen('restart:{restart.frames}:active').catch(() => 0)) > 0);
+      await waitFor('jobs in flight', async () => (await inspect.llen('restart:{restart.frames}:active').catch(() => 0)) > 0, 20_000);
       await own.stop();
       await new Promise((r) => setTimeout(r, 700));
       await own.start();
@@ -145,7 +139,7 @@ describe('distributed analyze (analyze --redis + streamsight worker)', () => {
     try {
       const baseline = await usedMemory(inspect);
       const run = runCli([...ANALYZE, '--config', config, clip], { env });
-      await waitFor('jobs queued', async () => (await inspect.llen('bp:{bp.frames}:wait')) >= 4);
+      await waitFor('jobs queued', async () => (await inspect.llen('bp:{bp.frames}:wait')) >= 4, 20_000);
       const samples: number[] = [];
       const frameCounts: number[] = [];
       for (let i = 0; i < 8; i++) {

@@ -12,14 +12,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
-import { CLI, ROOT, makeClip, runCli, type CliResult } from '../helpers/cli.ts';
+import { CLI, ROOT, runCli, type CliResult } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
 import { makeNestedOpenAttacks, type NestedOpenAttack, type NestedOpenAttacks } from '../helpers/nested-open-attacks.ts';
 import { hasStrace, openTracer, type OpenTracer } from '../helpers/open-tracer.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor as poll, type Probe } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-file-safety-'));
 const model = join(dir, 'r18.onnx');
@@ -121,23 +123,9 @@ describe('analyze and index', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const p = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return p;
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve().then(fn).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Every wait here: up to 60 s, probe errors retried (serve not listening yet). */
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true });
 
 describe('serve with an allowlist folder', () => {
   const TOKEN = 'file-safety-token-123';

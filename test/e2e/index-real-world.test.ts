@@ -9,13 +9,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataType, attrInt, encodeModel, floatTensor, makeNode, tensorValueInfo } from '../../src/inference/onnx-proto.ts';
 import { SearchResponseSchema } from '../../src/indexing/search-types.ts';
-import { CLI, ROOT, makeClip, runCli } from '../helpers/cli.ts';
+import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { ffmpeg as ff, makeClip } from '../helpers/clips.ts';
+import { colourModel } from '../helpers/colour-model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-index-real-'));
 const videos = join(dir, 'archive');
@@ -24,26 +25,6 @@ const labels = join(dir, 'colours.txt');
 const db = join(dir, 'index.db');
 const common = ['--model', model, '--labels', labels, '--fps', '2', '--index', db, '--device', 'cpu'];
 const UNICODE = 'vacances été 日本 (1).mp4';
-
-/** Class c reads only the mean of channel c: a red frame scores highest for "red" (as in index-search.test.ts). */
-function colourModel(): Uint8Array {
-  return encodeModel({
-    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: 'streamsight-test',
-    graph: {
-      name: 'colour',
-      node: [
-        makeNode('GlobalAveragePool', ['input'], ['pooled'], 'pool'),
-        makeNode('Flatten', ['pooled'], ['features'], 'flatten', [attrInt('axis', 1)]),
-        makeNode('Gemm', ['features', 'fc.weight', 'fc.bias'], ['output'], 'fc'),
-      ],
-      initializer: [floatTensor('fc.weight', [3, 3], new Float32Array([3, 0, 0, 0, 3, 0, 0, 0, 3])), floatTensor('fc.bias', [3], new Float32Array(3))],
-      input: [tensorValueInfo('input', DataType.FLOAT, ['batch', 3, 64, 64])],
-      output: [tensorValueInfo('output', DataType.FLOAT, ['batch', 3])],
-    },
-  });
-}
-
-const ff = (args: string[]): void => void execFileSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args]);
 
 before(() => {
   mkdirSync(join(videos, 'phone'), { recursive: true });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { synthResnet } from '../../src/inference/resnet-synth.ts';
-import { makeClip, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-resume-'));
 const videos = join(dir, 'videos');

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { DataType, attrInt, encodeModel, floatTensor, makeNode, tensorValueInfo } from '../../src/inference/onnx-proto.ts';
 import { SearchResponseSchema, type FrameHit, type SegmentHit } from '../../src/indexing/search-types.ts';
-import { makeClip, runCli } from '../helpers/cli.ts';
+import { runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { colourModel, colourSpans } from '../helpers/colour-model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-index-'));
 const videos = join(dir, 'videos');
@@ -15,27 +16,6 @@ const model = join(dir, 'colour.onnx');
 const labels = join(dir, 'colours.txt');
 const db = join(dir, 'index.db');
 const common = ['--model', model, '--labels', labels, '--fps', '2', '--index', db, '--device', 'cpu'];
-
-/** Class c reads only the mean of channel c: a red frame scores ~1 for "red" (see analyze-segments.test.ts). */
-function colourModel(): Uint8Array {
-  return encodeModel({
-    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: 'streamsight-test',
-    graph: {
-      name: 'colour',
-      node: [
-        makeNode('GlobalAveragePool', ['input'], ['pooled'], 'pool'),
-        makeNode('Flatten', ['pooled'], ['features'], 'flatten', [attrInt('axis', 1)]),
-        makeNode('Gemm', ['features', 'fc.weight', 'fc.bias'], ['output'], 'fc'),
-      ],
-      initializer: [floatTensor('fc.weight', [3, 3], new Float32Array([3, 0, 0, 0, 3, 0, 0, 0, 3])), floatTensor('fc.bias', [3], new Float32Array(3))],
-      input: [tensorValueInfo('input', DataType.FLOAT, ['batch', 3, 64, 64])],
-      output: [tensorValueInfo('output', DataType.FLOAT, ['batch', 3])],
-    },
-  });
-}
-
-const colours = (spans: [string, number][]): string =>
-  spans.map(([c, d], i) => `color=c=${c}:s=160x120:r=25:d=${d}[v${i}]`).join(';') + ';' + spans.map((_, i) => `[v${i}]`).join('') + `concat=n=${spans.length}:v=1:a=0`;
 
 function search(args: string[]) {
   return runCli(['search', '--index', db, '--json', ...args]).then((r) => {
@@ -51,9 +31,9 @@ before(() => {
   mkdirSync(join(videos, 'sub'), { recursive: true });
   writeFileSync(model, colourModel());
   writeFileSync(labels, 'red\ngreen\nblue\n');
-  makeClip(join(videos, 'red-blue.mp4'), { seconds: 6, source: colours([['red', 3], ['blue', 3]]) });
-  makeClip(join(videos, 'sub', 'green.mp4'), { seconds: 4, source: colours([['green', 4]]) });
-  makeClip(join(videos, 'blue-red.mkv'), { seconds: 6, source: colours([['blue', 2], ['red', 4]]) });
+  makeClip(join(videos, 'red-blue.mp4'), { seconds: 6, source: colourSpans([['red', 3], ['blue', 3]]) });
+  makeClip(join(videos, 'sub', 'green.mp4'), { seconds: 4, source: colourSpans([['green', 4]]) });
+  makeClip(join(videos, 'blue-red.mkv'), { seconds: 6, source: colourSpans([['blue', 2], ['red', 4]]) });
   // A clip cut short: the container's header is there, the data is not.
   makeClip(join(dir, 'whole.mp4'), { seconds: 4 });
   writeFileSync(join(videos, 'broken.mp4'), readFileSync(join(dir, 'whole.mp4')).subarray(0, 2000));
@@ -143,7 +123,7 @@ describe('streamsight index + search (colour model)', () => {
     const s = summaryOf(again.stdout);
     assert.equal(s.indexed + s.resumed, 0);
     assert.equal(s.skipped, 5);
-    makeClip(join(videos, 'sub', 'green.mp4'), { seconds: 4, source: colours([['red', 4]]) });
+    makeClip(join(videos, 'sub', 'green.mp4'), { seconds: 4, source: colourSpans([['red', 4]]) });
     const changed = summaryOf((await runCli(['index', ...common, '--json', videos])).stdout);
     assert.deepEqual(changed.outcomes.filter((o) => o.action === 'indexed').map((o) => o.path.split('/').pop()), ['green.mp4']);
     const red = await search(['--label', 'red', '--video', 'sub/green.mp4']);

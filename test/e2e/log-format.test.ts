@@ -9,7 +9,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, makeClip, ROOT, runCli } from '../helpers/cli.ts';
+import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-logformat-'));
 const model = join(dir, 'r18.onnx');

@@ -18,7 +18,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, makeClip, ROOT } from '../helpers/cli.ts';
+import { CLI, ROOT } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'ss-package-'));
 const prefix = join(work, 'global');

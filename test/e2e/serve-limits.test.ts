@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-serve-limits-'));
 const model = join(dir, 'r18.onnx');
@@ -15,14 +16,6 @@ const TOKEN = 'limits-SECRET-123';
 let port = 0;
 let child: ChildProcess;
 let stderr = '';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const p = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return p;
-}
 
 /** Status of a WebSocket handshake: 101 when it opened (the socket is then closed), else the HTTP status. */
 function handshake(open: WebSocket[]): Promise<number> {

@@ -14,8 +14,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CLI, ROOT, ffmpegChildrenOf, makeClip, runCli } from '../helpers/cli.ts';
-import { freePort } from '../integration/live/servers.ts';
+import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { ffmpegChildrenOf } from '../helpers/processes.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor as poll, type Probe } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-stream-models-'));
 const outside = mkdtempSync(join(tmpdir(), 'ss-stream-models-outside-'));
@@ -38,15 +41,9 @@ const frames: FrameMsg[] = [];
 const reference = new Map<string, Map<number, Line>>();
 let ws: WebSocket;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; serve stderr:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Every wait here: up to 90 s, probe errors retried (serve not listening yet), serve's stderr in the failure. */
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 90_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true, detail: () => `serve stderr:\n${stderr}` });
 
 const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
 const auth = { authorization: `Bearer ${TOKEN}` };

@@ -11,8 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { CLI, ROOT, ffmpegChildrenOf, makeClip, runCli } from '../helpers/cli.ts';
-import { freePort, startSilentServer } from '../integration/live/servers.ts';
+import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { ffmpegChildrenOf } from '../helpers/processes.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startSilentServer } from '../integration/live/servers.ts';
+import { waitFor as poll, type Probe } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-stream-opts-'));
 const model = join(dir, 'r18.onnx');
@@ -29,15 +33,9 @@ const frames: FrameMsg[] = [];
 const statuses: StatusMsg[] = [];
 let ws: WebSocket;
 
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; serve stderr:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Every wait here: up to 60 s, probe errors retried (serve not listening yet), serve's stderr in the failure. */
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true, detail: () => `serve stderr:\n${stderr}` });
 
 const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
 const post = (body: unknown): Promise<Response> =>

@@ -4,9 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { CLI, ROOT, ffmpegChildrenOf, makeClip, runCli } from '../helpers/cli.ts';
+import { CLI, ROOT, runCli } from '../helpers/cli.ts';
+import { makeClip } from '../helpers/clips.ts';
+import { freePort } from '../helpers/ports.ts';
+import { ffmpegChildrenOf } from '../helpers/processes.ts';
+import { waitFor as poll, type Probe } from '../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-serve-'));
 const model = join(dir, 'r18.onnx');
@@ -17,23 +20,9 @@ let port = 0;
 let child: ChildProcess;
 let stderr = '';
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const p = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return p;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; serve stderr:\n${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Every wait here: up to 60 s, probe errors retried (serve not listening yet), serve's stderr in the failure. */
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<T> =>
+  poll(what, probe, { timeoutMs, intervalMs: 200, retryErrors: true, detail: () => `serve stderr:\n${stderr}` });
 
 const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
 

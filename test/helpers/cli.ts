@@ -1,4 +1,5 @@
-import { spawn, execFileSync } from 'node:child_process';
+/** The real `streamsight` command, run as a child process. Test support only. */
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,24 +32,4 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?
       resolve({ code, signal, stdout, stderr });
     });
   });
-}
-
-/** Makes a test clip with ffmpeg's lavfi test sources. */
-export function makeClip(file: string, opts: { seconds: number; size?: string; rate?: number; gop?: number; source?: string; extra?: string[] }): void {
-  const { seconds, size = '320x240', rate = 25, gop = 25 } = opts;
-  const source = opts.source ?? `testsrc2=size=${size}:rate=${rate}`;
-  execFileSync('ffmpeg', [
-    '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', source, '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(gop), ...(opts.extra ?? []), file,
-  ]);
-}
-
-/** Pids of ffmpeg processes whose parent is `pid` (from /proc). */
-export function ffmpegChildrenOf(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid), 'ffmpeg'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  } catch (err) {
-    if ((err as { status?: number }).status === 1) return []; // pgrep: nothing matched
-    throw err;
-  }
 }

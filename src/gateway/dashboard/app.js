@@ -1,5 +1,5 @@
 /* global document, window, location, localStorage, fetch, URL, URLSearchParams, Image, AbortController, setTimeout, clearTimeout, setInterval, requestAnimationFrame, console */
-// The StreamSight dashboard: WebSocket protocol v1 (DESIGN.md) on /ws, plus
+// The StreamSight dashboard: WebSocket protocol v1 (docs/PROTOCOL.md) on /ws, plus
 // GET /api/streams and /api/streams/<id>/snapshot.jpg. No build step.
 
 import { ReconnectingSocket } from './connection.js';

@@ -1,5 +1,5 @@
 // What the dashboard knows about one stream, built from protocol v1 messages
-// (DESIGN.md). Pure: no DOM, no sockets; times are epoch milliseconds.
+// (docs/PROTOCOL.md). Pure: no DOM, no sockets; times are epoch milliseconds.
 
 /** Frames remembered per stream to drop replayed duplicates (a replay is at most 20 here). */
 const SEEN_FRAMES = 256;

@@ -69,3 +69,12 @@ test('npm run bench -- --quick measures every suite for real and ends stdout wit
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('streamsight bench offers the suites bench/run.ts has, and runs one from any working folder', async () => {
+  const { BENCH_SUITES } = await import('../../../src/cli/bench-command.ts');
+  const { SUITE_NAMES } = await import('../../../bench/run.ts');
+  assert.deepEqual([...BENCH_SUITES], [...SUITE_NAMES]);
+  const res = spawnSync(process.execPath, [join(ROOT, 'bin', 'streamsight.js'), 'bench', '--help'], { cwd: tmpdir(), encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /startup/);
+});

@@ -15,8 +15,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { CLI, ROOT, makeClip } from '../../helpers/cli.ts';
-import { TestRedis, freePort } from '../transport/redis-server.ts';
+import { CLI, ROOT } from '../../helpers/cli.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { TestRedis } from '../transport/redis-server.ts';
 import { writeTinyModel } from '../../e2e/distributed-helpers.ts';
 import { envOf, ops, parseDockerfile } from './dockerfile.ts';
 

@@ -19,12 +19,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { ROOT } from '../../helpers/cli.ts';
-import { TestRedis, freePort } from '../transport/redis-server.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { TestRedis } from '../transport/redis-server.ts';
 import { writeTinyModel } from '../../e2e/distributed-helpers.ts';
 import {
   commandsOf, copyParts, envOf, isIgnored, ops, parseDockerfile, readDockerignore, stageNamed,
   type Dockerfile, type Instruction, type Stage,
 } from './dockerfile.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const CPU = parseDockerfile(join(ROOT, 'Dockerfile'));
 const GPU = parseDockerfile(join(ROOT, 'Dockerfile.gpu'));
@@ -346,14 +348,6 @@ describe('the CPU image\'s steps, run here', () => {
     return r.status;
   }
 
-  async function waitFor(what: string, ok: () => boolean, ms: number, detail: () => string): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!ok()) {
-      if (Date.now() > deadline) assert.fail(`${what} not within ${ms} ms:\n${detail()}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
   before(async () => {
     writeTinyModel(model);
     redis = await TestRedis.start();
@@ -386,15 +380,15 @@ describe('the CPU image\'s steps, run here', () => {
     const env = { REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: `dockerfile${process.pid}`, STREAMSIGHT_LOG_LEVEL: 'warn' };
     const workerPort = await freePort();
     const worker = entrypoint(['worker', '--model', model, '--threads', '1', '--health-port', String(workerPort)], env);
-    await waitFor('worker ready', () => worker.stderr().includes('streamsight worker: ready'), 60_000, worker.stderr);
+    await waitFor('worker ready', () => worker.stderr().includes('streamsight worker: ready'), { timeoutMs: 60_000, intervalMs: 250, detail: worker.stderr });
     assert.equal(healthcheck(workerPort), 0, worker.stderr());
 
     const gatewayPort = await freePort();
     const gateway = entrypoint(['gateway', '--port', String(gatewayPort)], env);
-    await waitFor('gateway healthy', () => healthcheck(gatewayPort) === 0, 30_000, gateway.stderr);
+    await waitFor('gateway healthy', () => healthcheck(gatewayPort) === 0, { timeoutMs: 30_000, intervalMs: 250, detail: gateway.stderr });
 
     await redis.stop();
-    await waitFor('health check failing', () => healthcheck(workerPort) === 1, 15_000, worker.stderr);
+    await waitFor('health check failing', () => healthcheck(workerPort) === 1, { timeoutMs: 15_000, intervalMs: 250, detail: worker.stderr });
     for (const c of [worker.child, gateway.child]) {
       const exited = once(c, 'exit');
       c.kill('SIGTERM');

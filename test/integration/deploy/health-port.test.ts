@@ -12,8 +12,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, ROOT, makeClip, runCli } from '../../helpers/cli.ts';
-import { TestRedis, freePort } from '../transport/redis-server.ts';
+import { CLI, ROOT, runCli } from '../../helpers/cli.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { freePort, listenOnFreePort } from '../../helpers/ports.ts';
+import { TestRedis } from '../transport/redis-server.ts';
 import { startWorker, writeTinyModel, type WorkerProcess } from '../../e2e/distributed-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-health-'));
@@ -111,9 +113,8 @@ describe('streamsight worker --health-port', () => {
   });
 
   test('a health port in use is one line naming it (exit 2), before the model is loaded', async () => {
-    const taken = createServer().listen(0, '127.0.0.1');
-    await once(taken, 'listening');
-    const port = (taken.address() as { port: number }).port;
+    const taken = createServer();
+    const port = await listenOnFreePort(taken);
     try {
       const r = await runCli(['worker', '--model', join(dir, 'absent.onnx'), '--health-port', String(port)], { env: { REDIS_URL: redis.url }, timeoutMs: 30_000 });
       assert.equal(r.code, 2, r.stderr);

@@ -13,6 +13,7 @@ import type { FrameResult, StreamInfo } from '../../../src/contracts/results.ts'
 import { ServerMessageSchema, type ServerMessage } from '../../../src/contracts/ws-messages.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { WsGateway, type WsGatewayOptions } from '../../../src/gateway/ws-gateway.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 export const STREAMS: StreamInfo[] = [
   { id: 'cam1', state: 'live', model: 'resnet50', fps: 5 },
@@ -307,11 +308,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Waits until `cond()` holds, polling every 10 ms. */
+/** Waits until `cond()` holds, polling every 10 ms (`waitFor` of test/helpers/wait.ts, in the argument order these tests use). */
 export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  await waitFor(what, cond, { timeoutMs, intervalMs: 10 });
 }

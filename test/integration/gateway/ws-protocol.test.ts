@@ -27,7 +27,7 @@ test('ping is answered with pong', () => withGateway(async (h) => {
   await c.close();
 }));
 
-test('a frame message carries exactly the fields of DESIGN.md, in order, and only subscribed streams arrive', () => withGateway(async (h) => {
+test('a frame message carries exactly the fields of docs/PROTOCOL.md, in order, and only subscribed streams arrive', () => withGateway(async (h) => {
   const c = await TestClient.open(h.url);
   c.send({ type: 'subscribe', streams: ['cam1'] });
   await c.barrier();

@@ -1,7 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,8 @@ import { mulberry32 } from '../../../src/indexing/ivf-math.ts';
 import { SearchResponseSchema } from '../../../src/indexing/search-types.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { IndexFileError } from '../../../src/shared/errors.ts';
+import { routeLimits } from '../../helpers/picture-limits.ts';
+import { listenOnFreePort } from '../../helpers/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -99,10 +100,9 @@ describe('GET /api/search', () => {
     w.close();
     const store = IndexStore.open(file, { readonly: true });
     const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
-    const handler = createHttpHandler({ backend, authorize: () => true, logger: createLogger({ level: 'silent' }), search: createSearchRoute(store) });
+    const handler = createHttpHandler({ backend, authorize: () => true, logger: createLogger({ level: 'silent' }), search: createSearchRoute(store, routeLimits()) });
     const server: Server = createServer(handler);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = `http://127.0.0.1:${await listenOnFreePort(server)}`;
     try {
       const byLabel = SearchResponseSchema.parse(await (await fetch(`${base}/api/search?label=Tabby&limit=5`)).json());
       assert.equal(byLabel.hits.length, 1);

@@ -2,8 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpHandler, type HttpBackend } from '../../../src/gateway/http-api.ts';
@@ -13,8 +12,9 @@ import { IndexStore } from '../../../src/indexing/index-store.ts';
 import { SearchResponseSchema } from '../../../src/indexing/search-types.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { Metrics } from '../../../src/shared/metrics.ts';
-import { makeClip, runCli } from '../../helpers/cli.ts';
-import { colourModel, colourSpans } from './colour-model.ts';
+import { indexColourClips } from '../../helpers/colour-model.ts';
+import { PICTURE_LIMITS, routeLimits } from '../../helpers/picture-limits.ts';
+import { listenOnFreePort } from '../../helpers/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-picture-engine-'));
 const videos = join(dir, 'videos');
@@ -32,8 +32,7 @@ function picture(colour: string): Buffer {
 }
 
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${await listenOnFreePort(server)}`;
 }
 
 const post = (base: string, body: Uint8Array, query = '?limit=3'): Promise<Response> =>
@@ -47,13 +46,7 @@ async function firstHit(res: Response): Promise<{ video: string; ptsMs: number }
 }
 
 before(async () => {
-  mkdirSync(videos);
-  writeFileSync(model, colourModel());
-  writeFileSync(labels, 'red\ngreen\nblue\n');
-  makeClip(join(videos, 'red-blue.mp4'), { seconds: 4, source: colourSpans([['red', 2], ['blue', 2]]) });
-  makeClip(join(videos, 'green.mp4'), { seconds: 2, source: colourSpans([['green', 2]]) });
-  const r = await runCli(['index', '--model', model, '--labels', labels, '--fps', '2', '--device', 'cpu', '--index', db, videos]);
-  assert.equal(r.code, 0, r.stderr);
+  await indexColourClips({ model, labels, videos, db }, { 'red-blue.mp4': [['red', 2], ['blue', 2]], 'green.mp4': [['green', 2]] });
   store = IndexStore.open(db, { readonly: true });
 });
 
@@ -65,8 +58,8 @@ after(() => {
 describe('POST /api/search with a ReusableImageEmbedder (as serve --index runs it)', () => {
   test('starts no engine before the first picture, then one engine serves every picture, also ones sent together; close() closes it', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    const embedder = new ReusableImageEmbedder({ metrics });
-    const server = createServer(createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, { embedImage: embedder.embed }) }));
+    const embedder = new ReusableImageEmbedder({ ...PICTURE_LIMITS, metrics });
+    const server = createServer(createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, routeLimits({ embedImage: embedder.embed })) }));
     const base = await listen(server);
     try {
       assert.equal(embedder.enginesStarted, 0, 'lazy: nothing loaded before a picture comes');
@@ -92,8 +85,8 @@ describe('POST /api/search with a ReusableImageEmbedder (as serve --index runs i
   });
 
   test('a model file changed on disk gets a new engine; a picture that is not one leaves the engine in place', async () => {
-    const embedder = new ReusableImageEmbedder();
-    const server = createServer(createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, { embedImage: embedder.embed }) }));
+    const embedder = new ReusableImageEmbedder(PICTURE_LIMITS);
+    const server = createServer(createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, routeLimits({ embedImage: embedder.embed })) }));
     const base = await listen(server);
     try {
       await firstHit(await post(base, picture('green')));

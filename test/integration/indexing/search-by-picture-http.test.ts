@@ -2,8 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpHandler, type HttpBackend } from '../../../src/gateway/http-api.ts';
@@ -11,8 +10,9 @@ import { createSearchRoute } from '../../../src/gateway/search-route.ts';
 import { IndexStore } from '../../../src/indexing/index-store.ts';
 import { SearchResponseSchema } from '../../../src/indexing/search-types.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
-import { makeClip, runCli } from '../../helpers/cli.ts';
-import { colourModel, colourSpans } from './colour-model.ts';
+import { indexColourClips } from '../../helpers/colour-model.ts';
+import { routeLimits } from '../../helpers/picture-limits.ts';
+import { listenOnFreePort } from '../../helpers/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-picture-http-'));
 const videos = join(dir, 'videos');
@@ -34,19 +34,12 @@ function picture(colour: string, format: 'png' | 'jpg'): Buffer {
 const post = (body: Uint8Array, query = ''): Promise<Response> => fetch(`${base}/api/search${query}`, { method: 'POST', body: new Blob([Uint8Array.from(body)]), headers: { 'content-type': 'application/octet-stream' } });
 
 before(async () => {
-  mkdirSync(videos);
-  writeFileSync(model, colourModel());
-  writeFileSync(labels, 'red\ngreen\nblue\n');
-  makeClip(join(videos, 'red-blue.mp4'), { seconds: 6, source: colourSpans([['red', 3], ['blue', 3]]) });
-  makeClip(join(videos, 'green.mp4'), { seconds: 4, source: colourSpans([['green', 4]]) });
-  const r = await runCli(['index', '--model', model, '--labels', labels, '--fps', '2', '--device', 'cpu', '--index', db, videos]);
-  assert.equal(r.code, 0, r.stderr);
+  await indexColourClips({ model, labels, videos, db }, { 'red-blue.mp4': [['red', 3], ['blue', 3]], 'green.mp4': [['green', 4]] });
   store = IndexStore.open(db, { readonly: true });
   const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
-  const search = createSearchRoute(store, { maxImageBytes: 64 * 1024 });
+  const search = createSearchRoute(store, routeLimits({ maxImageBytes: 64 * 1024 }));
   server = createServer(createHttpHandler({ backend, authorize: () => tokenGiven, logger: createLogger({ level: 'silent' }), search }));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = `http://127.0.0.1:${await listenOnFreePort(server)}`;
 });
 
 after(() => {

@@ -10,7 +10,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +22,11 @@ import type { ImageEmbedder } from '../../../src/indexing/search-runner.ts';
 import { SearchResponseSchema } from '../../../src/indexing/search-types.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { blackPng } from '../../helpers/black-png.ts';
-import { CLI, ROOT, makeClip, runCli } from '../../helpers/cli.ts';
+import { CLI, ROOT, runCli } from '../../helpers/cli.ts';
 import { canWatchOpens, watchOpens } from '../../helpers/open-watch.ts';
-import { colourModel, colourSpans } from './colour-model.ts';
+import { indexColourClips } from '../../helpers/colour-model.ts';
+import { PICTURE_LIMITS, routeLimits } from '../../helpers/picture-limits.ts';
+import { listenOnFreePort } from '../../helpers/ports.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-picture-limits-'));
 const videos = join(dir, 'videos');
@@ -47,17 +48,16 @@ function picture(name: string, source: string, extra: string[] = []): Buffer {
 }
 
 /** A server over the index; `embeds` counts the pictures that reached the embedder (a model run). */
-async function serve(options: SearchRouteOptions = {}, token?: string): Promise<{ base: string; embeds: () => number; close: () => void }> {
-  const inner = createImageEmbedder();
+async function serve(options: Partial<SearchRouteOptions> = {}, token?: string): Promise<{ base: string; embeds: () => number; close: () => void }> {
+  const inner = createImageEmbedder(PICTURE_LIMITS);
   let count = 0;
   const embedImage: ImageEmbedder = (p, m) => {
     count++;
     return inner(p, m);
   };
   const authorize = (req: IncomingMessage): boolean => authorizeUpgrade(req.headers, req.url, { token }).ok;
-  const server: Server = createServer(createHttpHandler({ backend, authorize, logger: createLogger({ level: 'silent' }), search: createSearchRoute(store, { embedImage, ...options }) }));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, embeds: () => count, close: () => server.close() };
+  const server: Server = createServer(createHttpHandler({ backend, authorize, logger: createLogger({ level: 'silent' }), search: createSearchRoute(store, routeLimits({ embedImage, ...options })) }));
+  return { base: `http://127.0.0.1:${await listenOnFreePort(server)}`, embeds: () => count, close: () => server.close() };
 }
 
 const post = (base: string, body: Uint8Array, query = '?limit=3'): Promise<Response> => fetch(`${base}/api/search${query}`, { method: 'POST', body: new Blob([Uint8Array.from(body)]) });
@@ -68,15 +68,9 @@ async function errorOf(res: Response): Promise<{ status: number; code: string; m
 }
 
 before(async () => {
-  mkdirSync(videos);
   mkdirSync(join(dir, 'secret'));
-  writeFileSync(model, colourModel());
-  writeFileSync(labels, 'red\ngreen\nblue\n');
-  makeClip(join(videos, 'red.mp4'), { seconds: 2, source: colourSpans([['red', 2]]) });
-  makeClip(join(videos, 'blue.mp4'), { seconds: 2, source: colourSpans([['blue', 2]]) });
   execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=blue:s=64x48:r=5:d=1', '-c:v', 'mpeg2video', secret]);
-  const r = await runCli(['index', '--model', model, '--labels', labels, '--fps', '2', '--device', 'cpu', '--index', db, videos]);
-  assert.equal(r.code, 0, r.stderr);
+  await indexColourClips({ model, labels, videos, db }, { 'red.mp4': [['red', 2]], 'blue.mp4': [['blue', 2]] });
   store = IndexStore.open(db, { readonly: true });
 });
 

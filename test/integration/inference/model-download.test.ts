@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadModel, parseContentRange } from '../../../src/inference/model-download.ts';
 import { ChecksumMismatchError, DownloadError } from '../../../src/shared/errors.ts';
+import { freePort } from '../../helpers/ports.ts';
 
 const DATA = randomBytes(256 * 1024 + 123);
 const SHA = createHash('sha256').update(DATA).digest('hex');
@@ -108,13 +109,8 @@ class TestServer {
   }
 }
 
-async function closedPortUrl(): Promise<string> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return `http://127.0.0.1:${port}/file`;
-}
+/** A URL where nothing listens: connections are refused. */
+const closedPortUrl = async (): Promise<string> => `http://127.0.0.1:${await freePort()}/file`;
 
 describe('downloadModel against a real HTTP server', () => {
   const server = new TestServer();

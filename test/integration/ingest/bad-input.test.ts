@@ -2,14 +2,17 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createReadStream, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Frame, FrameGeometry, Sampling } from '../../../src/contracts/frame.ts';
 import { decodeFrames, type DecodeOptions } from '../../../src/ingest/file-decoder.ts';
 import { killAllFfmpeg, spawnFfmpeg } from '../../../src/ingest/ffmpeg-process.ts';
 import { probeInput } from '../../../src/ingest/probe.ts';
 import { StreamSightError } from '../../../src/shared/errors.ts';
-import { childFfmpegPids, ffmpeg, makeClip, makeTempDir, waitFor, zombieChildren } from './clips.ts';
+import { ffmpeg, makeClip } from '../../helpers/clips.ts';
+import { childFfmpegPids, zombieChildren } from '../../helpers/processes.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { listenOnFreePort } from '../../helpers/ports.ts';
 
 const geometry: FrameGeometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
 const every: Sampling = { mode: 'every' };
@@ -44,7 +47,7 @@ let baseUrl = '';
 
 before(async () => {
   // 4 s, 30 fps, moov atom at the front so a truncated copy still opens.
-  good = makeClip(join(dir, 'good.mp4'), { seconds: 4, gop: 30, extra: ['-movflags', '+faststart'] });
+  good = makeClip(join(dir, 'good.mp4'), { seconds: 4, rate: 30, gop: 30, preset: 'veryfast', extra: ['-movflags', '+faststart'] });
   goodPts = (await decode(good)).frames.map((f) => f.ptsMs);
   assert.equal(goodPts.length, 120);
   server = createServer((req, res) => {
@@ -55,8 +58,7 @@ before(async () => {
       res.writeHead(404).end('not found');
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  baseUrl = `http://127.0.0.1:${await listenOnFreePort(server)}`;
 });
 
 after(async () => {
@@ -110,7 +112,7 @@ test('a truncated mp4 yields the frames before the cut, then DecodeError', async
 
 test('garbage in the middle of an MPEG-TS: frames before and after the damage come out; stats count the errors', async () => {
   const ts = join(dir, 'clip.ts');
-  makeClip(ts, { seconds: 4, gop: 30 });
+  makeClip(ts, { seconds: 4, rate: 30, gop: 30, preset: 'veryfast' });
   const intact = (await decode(ts)).frames.map((f) => f.ptsMs);
   const bytes = Buffer.from(readFileSync(ts));
   const start = Math.floor(bytes.length * 0.45);
@@ -187,10 +189,10 @@ test('killAllFfmpeg kills live children (for signal handlers); the decode then f
     // -re: reads at 30 fps, so it is still running when killed.
     for await (const f of decodeFrames(good, { streamId: 's', runId: 'r', sampling: every, geometry, realtime: true })) frames.push(f);
   })();
-  assert.ok(await waitFor(() => frames.length >= 2, 5000), 'frames flowing');
+  await waitFor('frames flowing', () => frames.length >= 2, { timeoutMs: 5000, intervalMs: 20 });
   assert.ok(killAllFfmpeg() >= 1);
   await assert.rejects(outcome, { code: 'E_DECODE' });
-  assert.ok(await waitFor(() => childFfmpegPids().length === 0));
+  await waitFor('ffmpeg children gone', () => childFfmpegPids().length === 0, { timeoutMs: 3000, intervalMs: 20 });
 });
 
 test('stop() is idempotent and reaps the child', async () => {
@@ -199,7 +201,7 @@ test('stop() is idempotent and reaps the child', async () => {
   handle.stdout.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
   });
-  assert.ok(await waitFor(() => bytes > 0, 5000), 'ffmpeg is producing');
+  await waitFor('ffmpeg producing', () => bytes > 0, { timeoutMs: 5000, intervalMs: 20 });
   const [a, b] = await Promise.all([handle.stop(500), handle.stop(500)]);
   assert.deepEqual(a, b);
   assert.deepEqual(await handle.stop(), a, 'after exit too');
@@ -213,7 +215,7 @@ test('ffmpeg children die with the process that started them (exit hook)', async
   // A 30 s clip read in real time, one frame per 20 s: after the first frame
   // ffmpeg writes nothing for a while, so a broken pipe would not end it;
   // only the exit hook does.
-  const slow = makeClip(join(dir, 'slow.mp4'), { size: '160x120', rate: 10, seconds: 30, gop: 50 });
+  const slow = makeClip(join(dir, 'slow.mp4'), { size: '160x120', rate: 10, seconds: 30, gop: 50, preset: 'veryfast' });
   const script = `
     import { decodeFrames } from ${JSON.stringify(new URL('../../../src/ingest/file-decoder.ts', import.meta.url).href)};
     import { readdirSync, readFileSync } from 'node:fs';
@@ -240,7 +242,7 @@ test('ffmpeg children die with the process that started them (exit hook)', async
       return true;
     }
   };
-  const killed = await waitFor(() => pids.every(gone), 3000);
+  const killed = await waitFor('ffmpeg gone', () => pids.every(gone), { timeoutMs: 3000, intervalMs: 20 }).catch(() => false);
   for (const pid of pids) if (!gone(pid)) process.kill(pid, 'SIGKILL'); // don't leak it if the test fails
   assert.ok(killed, 'ffmpeg was killed when its parent exited');
 });

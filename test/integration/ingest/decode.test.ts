@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import type { Frame, FrameGeometry, Sampling } from '../../../src/contracts/frame.ts';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../../../src/ingest/probe.ts';
-import { childFfmpegPids, makeClip, makeTempDir, probeFrames, ptsToMs, waitFor, type ProbedFrames } from './clips.ts';
+import { makeClip, probeFrames, ptsToMs, type ProbedFrames } from '../../helpers/clips.ts';
+import { childFfmpegPids } from '../../helpers/processes.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const geometry: FrameGeometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
 
@@ -57,14 +60,15 @@ function probeOnce(input: string): ProbedFrames {
 
 before(() => {
   // 30 fps CFR, keyframe every 30 frames, B-frames (x264 default): pts order != decode order.
-  clips.cfr30 = makeClip(join(dir, 'cfr30.mp4'), { rate: 30, seconds: 4, gop: 30 });
+  clips.cfr30 = makeClip(join(dir, 'cfr30.mp4'), { rate: 30, seconds: 4, gop: 30, preset: 'veryfast' });
   // 25 fps with a keyframe every 12 frames, in Matroska (1 ms time base).
-  clips.mkv25 = makeClip(join(dir, 'mkv25.mkv'), { size: '352x288', rate: 25, seconds: 3, gop: 12 });
+  clips.mkv25 = makeClip(join(dir, 'mkv25.mkv'), { size: '352x288', rate: 25, seconds: 3, gop: 12, preset: 'veryfast' });
   // Variable frame rate: 25 fps with per-frame jitter of 0..28 ms (pts stays increasing).
   clips.vfr = makeClip(join(dir, 'vfr.mp4'), {
     rate: 25,
     seconds: 3,
     gop: 20,
+    preset: 'veryfast',
     vf: 'settb=1/90000,setpts=(N/25+0.007*mod(N*7\\,5))/TB',
     extra: ['-fps_mode', 'vfr', '-enc_time_base', '1/90000', '-video_track_timescale', '90000'],
   });
@@ -154,7 +158,7 @@ test('a slow consumer pauses ffmpeg instead of buffering the whole file', async 
   }
   assert.ok(aliveWhileSlow, 'ffmpeg still running after 0.8 s: it was blocked on the full pipe');
   assert.equal(decode.stats.frames, 8);
-  assert.ok(await waitFor(() => childFfmpegPids().length === 0), 'breaking out stopped ffmpeg');
+  await waitFor('breaking out to stop ffmpeg', () => childFfmpegPids().length === 0, { timeoutMs: 3000, intervalMs: 20 });
 });
 
 test('stats of a clean decode show no errors', async () => {
@@ -169,7 +173,7 @@ test('stats of a clean decode show no errors', async () => {
 });
 
 test('a sampled frame leaves ffmpeg when it is decoded, not when the next one is sampled (live latency)', async () => {
-  const live = makeClip(join(dir, 'live.mp4'), { size: '160x120', rate: 10, seconds: 10, gop: 10 });
+  const live = makeClip(join(dir, 'live.mp4'), { size: '160x120', rate: 10, seconds: 10, gop: 10, preset: 'veryfast' });
   // Real time (-re), one frame per 4 s: frame 0 is due at once; held back
   // until the next sample it would come after ~4 s.
   const started = Date.now();

@@ -11,7 +11,8 @@ import type { Frame, FrameGeometry } from '../../../src/contracts/frame.ts';
 import { buildDecodeArgs, DEINTERLACE_FILTER } from '../../../src/ingest/ffmpeg-args.ts';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { probeInput } from '../../../src/ingest/probe.ts';
-import { ffmpeg, makeTempDir } from './clips.ts';
+import { ffmpeg } from '../../helpers/clips.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const { dir, cleanup } = makeTempDir('streamsight-interlaced-');
 const interlaced = join(dir, 'interlaced.mp4');

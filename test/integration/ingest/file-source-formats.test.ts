@@ -19,7 +19,8 @@ import { describeSource } from '../../../src/ingest/source-kind.ts';
 import { StreamSightError } from '../../../src/shared/errors.ts';
 import { hasStrace, openTracer, type OpenTracer } from '../../helpers/open-tracer.ts';
 import { makeNestedOpenAttacks, type NestedOpenAttacks } from '../../helpers/nested-open-attacks.ts';
-import { ffmpeg, makeTempDir } from './clips.ts';
+import { ffmpeg } from '../../helpers/clips.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const geometry = { resizeShorter: 32, cropWidth: 32, cropHeight: 32 };
 const { dir, cleanup } = makeTempDir('ss-file-formats-');

@@ -12,13 +12,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Frame, FrameGeometry } from '../../../src/contracts/frame.ts';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { decodePicture, pictureInputOptions, readPictureFile } from '../../../src/ingest/picture-decoder.ts';
 import { readPictureHeader } from '../../../src/ingest/picture-header.ts';
 import { StreamSightError } from '../../../src/shared/errors.ts';
 import { blackPng } from '../../helpers/black-png.ts';
 import { canWatchOpens, watchOpens } from '../../helpers/open-watch.ts';
-import { ffmpeg, makeTempDir } from './clips.ts';
+import { ffmpeg } from '../../helpers/clips.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const geometry: FrameGeometry = { resizeShorter: 64, cropWidth: 64, cropHeight: 64 };
 const { dir, cleanup } = makeTempDir('streamsight-picture-decoder-');
@@ -69,7 +71,7 @@ describe('every picture format: the frame a file decode gives, and the size ffpr
       assert.ok(header.ok, JSON.stringify(header));
       assert.equal(`${header.header.size?.width},${header.header.size?.height}`, probed);
       const fromFile = await firstFrame(decodeFrames(file(k.name), { streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry }));
-      const { frame, damage } = await decodePicture(bytes, { geometry });
+      const { frame, damage } = await decodePicture(bytes, { geometry, maxPixels: DEFAULTS.decode.maxPixels });
       assert.equal(damage, undefined);
       assert.ok(frame.data.equals(fromFile.data), 'byte for byte the frame of a file decode');
     });
@@ -95,7 +97,7 @@ describe('playlists and lists are not pictures: refused, and what they name is n
 
   for (const h of hostile) {
     test(`${h.name}: not a picture (format ${h.format}), one line, the video never opened`, async () => {
-      const work = (): Promise<unknown> => decodePicture(Buffer.from(h.body), { geometry }).then(() => assert.fail('decoded'), (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO', new RegExp(`^the picture: not a picture \\(format ${h.format}\\): send a JPEG, PNG, WebP, BMP, TIFF or GIF$`)));
+      const work = (): Promise<unknown> => decodePicture(Buffer.from(h.body), { geometry, maxPixels: DEFAULTS.decode.maxPixels }).then(() => assert.fail('decoded'), (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO', new RegExp(`^the picture: not a picture \\(format ${h.format}\\): send a JPEG, PNG, WebP, BMP, TIFF or GIF$`)));
       if (!canWatchOpens) return void (await work());
       const { opened } = await watchOpens(work);
       assert.deepEqual(opened.filter((p) => p.includes('secret')), []);
@@ -105,7 +107,7 @@ describe('playlists and lists are not pictures: refused, and what they name is n
   test('a playlist behind a picture\'s magic bytes is decoded by that picture\'s demuxer only: refused, nothing opened', async () => {
     // PNG signature, then a playlist: png_pipe is forced, so no other demuxer ever reads it.
     const body = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.from(hostile[0]!.body)]);
-    const work = (): Promise<unknown> => decodePicture(body, { geometry }).then(() => assert.fail('decoded'), (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO'));
+    const work = (): Promise<unknown> => decodePicture(body, { geometry, maxPixels: DEFAULTS.decode.maxPixels }).then(() => assert.fail('decoded'), (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO'));
     if (!canWatchOpens) return void (await work());
     const { opened } = await watchOpens(work);
     assert.deepEqual(opened.filter((p) => p.includes('secret')), []);
@@ -118,7 +120,7 @@ describe('pixel limit', () => {
   test('a 16000x16000 picture of a few KiB: refused from its header (E_TOO_MANY_PIXELS, one line) with the default 50 Mpx, before ffmpeg starts', async () => {
     assert.ok(big.length < 64 * 1024, `${big.length} bytes`);
     const started = performance.now();
-    await assert.rejects(decodePicture(big, { geometry, name: 'big.png' }), (err) => assertCode(err, 'E_TOO_MANY_PIXELS', /^big\.png is a png of 16000x16000 \(256000000 pixels\), above the limit of 50000000 pixels \(decode\.maxPixels\): not decoded$/));
+    await assert.rejects(decodePicture(big, { geometry, maxPixels: DEFAULTS.decode.maxPixels, name: 'big.png' }), (err) => assertCode(err, 'E_TOO_MANY_PIXELS', /^big\.png is a png of 16000x16000 \(256000000 pixels\), above the limit of 50000000 pixels \(decode\.maxPixels\): not decoded$/));
     assert.ok(performance.now() - started < 500, 'nothing decoded');
   });
 
@@ -146,8 +148,8 @@ describe('readPictureFile: bounded', () => {
     writeFileSync(file('empty.png'), '');
     assert.equal((await readPictureFile(file('ten.bin'), 10)).length, 10);
     await assert.rejects(readPictureFile(file('ten.bin'), 9), (err) => assertCode(err, 'E_USAGE', /picture over 9 bytes \(search\.maxImageBytes\)$/));
-    await assert.rejects(readPictureFile(file('missing.png')), (err) => assertCode(err, 'E_INPUT_NOT_FOUND'));
-    await assert.rejects(readPictureFile(dir), (err) => assertCode(err, 'E_INPUT_NOT_FOUND', /is not a file$/));
-    await assert.rejects(readPictureFile(file('empty.png')), (err) => assertCode(err, 'E_NOT_A_VIDEO', /is empty \(0 bytes\)$/));
+    await assert.rejects(readPictureFile(file('missing.png'), DEFAULTS.search.maxImageBytes), (err) => assertCode(err, 'E_INPUT_NOT_FOUND'));
+    await assert.rejects(readPictureFile(dir, DEFAULTS.search.maxImageBytes), (err) => assertCode(err, 'E_INPUT_NOT_FOUND', /is not a file$/));
+    await assert.rejects(readPictureFile(file('empty.png'), DEFAULTS.search.maxImageBytes), (err) => assertCode(err, 'E_NOT_A_VIDEO', /is empty \(0 bytes\)$/));
   });
 });

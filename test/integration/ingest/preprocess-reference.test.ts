@@ -23,7 +23,8 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
-import { ffmpeg, makeTempDir, videoCodecArgs } from './clips.ts';
+import { ffmpeg, videoCodecArgs } from '../../helpers/clips.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 import {
   centerCrop,
   centerCropOffset,

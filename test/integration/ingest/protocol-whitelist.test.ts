@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
-import { checkSource, protocolWhitelistFor, type SourceAllowlist } from '../../../src/gateway/source-allowlist.ts';
+import { checkSource, protocolWhitelistFor, type SourceAllowlist } from '../../../src/ingest/source-allowlist.ts';
 import { startStaticServer } from '../live/servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-whitelist-'));

@@ -19,7 +19,9 @@ import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { probeInput } from '../../../src/ingest/probe.ts';
 import { decodeQueryImage } from '../../../src/indexing/image-query.ts';
 import { StreamSightError } from '../../../src/shared/errors.ts';
-import { ffmpeg, makeTempDir } from './clips.ts';
+import { ffmpeg } from '../../helpers/clips.ts';
+import { PICTURE_LIMITS } from '../../helpers/picture-limits.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 /** Small frames: the checks are about geometry and time, not about detail. */
 const S = 64;
@@ -323,8 +325,8 @@ describe('pictures for search --image (decodeQueryImage)', () => {
     // Stored turned a quarter counter-clockwise; orientation 6 says "turn 90 clockwise to show".
     ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', `${QUAD_GRAPH},transpose=cclock`, '-frames:v', '1', file('stored.jpg')]);
     writeFileSync(file('exif6.jpg'), withExifOrientation(readFileSync(file('stored.jpg')), 6));
-    assert.equal(quadrants((await decodeQueryImage(file('stored.jpg'), preprocess)).frame), 'GWRB', 'without EXIF: as stored');
-    assert.equal(quadrants((await decodeQueryImage(file('exif6.jpg'), preprocess)).frame), 'RGBW');
+    assert.equal(quadrants((await decodeQueryImage(file('stored.jpg'), preprocess, PICTURE_LIMITS)).frame), 'GWRB', 'without EXIF: as stored');
+    assert.equal(quadrants((await decodeQueryImage(file('exif6.jpg'), preprocess, PICTURE_LIMITS)).frame), 'RGBW');
   });
 
   const kinds: { name: string; args: string[]; skip?: string | false }[] = [
@@ -342,13 +344,13 @@ describe('pictures for search --image (decodeQueryImage)', () => {
       const args = [...k.args];
       const post = vf >= 0 ? args.splice(vf, 2)[1] : undefined;
       ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', post ? `${QUAD_GRAPH},${post}` : QUAD_GRAPH, ...args, '-frames:v', '1', file(k.name)]);
-      assert.equal(quadrants((await decodeQueryImage(file(k.name), preprocess)).frame), 'RGBW');
+      assert.equal(quadrants((await decodeQueryImage(file(k.name), preprocess, PICTURE_LIMITS)).frame), 'RGBW');
     });
   }
 
   test('a 1x1 picture: one frame of its colour', async () => {
     ffmpeg(['-f', 'lavfi', '-i', 'color=red', '-vf', 'scale=1:1', '-frames:v', '1', file('one.png')]);
-    const { frame, damage } = await decodeQueryImage(file('one.png'), preprocess);
+    const { frame, damage } = await decodeQueryImage(file('one.png'), preprocess, PICTURE_LIMITS);
     assert.equal(quadrants(frame), 'RRRR');
     assert.equal(damage, undefined, 'a clean picture is not reported damaged');
   });
@@ -357,21 +359,21 @@ describe('pictures for search --image (decodeQueryImage)', () => {
     ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', QUAD_GRAPH, '-frames:v', '1', file('whole.jpg')]);
     const whole = readFileSync(file('whole.jpg'));
     writeFileSync(file('cut.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));
-    const clean = await decodeQueryImage(file('whole.jpg'), preprocess);
+    const clean = await decodeQueryImage(file('whole.jpg'), preprocess, PICTURE_LIMITS);
     assert.equal(clean.damage, undefined);
-    const cut = await decodeQueryImage(file('cut.jpg'), preprocess);
+    const cut = await decodeQueryImage(file('cut.jpg'), preprocess, PICTURE_LIMITS);
     assert.match(cut.damage ?? '', /^ffmpeg reported \d+ error\(s\) decoding it \(first: .+\)$/);
   });
 
   test('a text file named .jpg, and an empty .png: E_NOT_A_VIDEO with the reason', async () => {
     writeFileSync(file('notes.jpg'), 'not a picture\n');
     writeFileSync(file('empty.png'), '');
-    await assert.rejects(decodeQueryImage(file('notes.jpg'), preprocess), (err: unknown) => {
+    await assert.rejects(decodeQueryImage(file('notes.jpg'), preprocess, PICTURE_LIMITS), (err: unknown) => {
       // Refused from its first bytes: ffmpeg is given only what is a picture (picture-decoder.ts).
       assertFailure(err, 'E_NOT_A_VIDEO', /notes\.jpg: not a picture \(text\): send a JPEG, PNG, WebP, BMP, TIFF or GIF$/);
       return true;
     });
-    await assert.rejects(decodeQueryImage(file('empty.png'), preprocess), (err: unknown) => {
+    await assert.rejects(decodeQueryImage(file('empty.png'), preprocess, PICTURE_LIMITS), (err: unknown) => {
       assertFailure(err, 'E_NOT_A_VIDEO', /is empty \(0 bytes\)/);
       return true;
     });

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { createServer, type FrameResult, type LabelEvent, type StreamStatus } from '../../../src/index.ts';
 import { ConfigError } from '../../../src/shared/errors.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
-import { colourModel, colourSpans } from '../indexing/colour-model.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
+import { colourModel, colourSpans } from '../../helpers/colour-model.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-create-server-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,16 +26,6 @@ writeFileSync(model, colourModel());
 writeFileSync(labels, 'red\ngreen\nblue\n');
 execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-filter_complex', colourSpans([['red', 1.5], ['green', 1.5]]),
   '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('createServer: events carry the frames, label events and states the WebSocket feed carries; the HTTP API works; close() stops ffmpeg', { timeout: 60_000 }, async () => {
   const server = createServer({
@@ -60,13 +51,13 @@ test('createServer: events carry the frames, label events and states the WebSock
   try {
     const info = await server.addSource({ id: 'lobby', url: clip, fps: 5, live: true });
     assert.equal(info.id, 'lobby');
-    await until('the green label event', () => events.find((e) => e.label === 'green' && e.kind === 'start'));
-    await until('the end of the file', () => states.find((s) => s.stream === 'lobby' && s.state === 'ended'));
+    await waitFor('the green label event', () => events.find((e) => e.label === 'green' && e.kind === 'start'), 20_000);
+    await waitFor('the end of the file', () => states.find((s) => s.stream === 'lobby' && s.state === 'ended'), 20_000);
     assert.ok(frames.length >= 10, `${frames.length} frames`);
     assert.equal(frames[0]!.labels[0]!.label, 'red');
     assert.equal(frames.at(-1)!.labels[0]!.label, 'green');
     // The feed saw the same frames (by seq) as the events.
-    await until('every frame on the feed', () => (fed.filter((m) => m.type === 'frame').length >= frames.length ? true : undefined), 5000);
+    await waitFor('every frame on the feed', () => (fed.filter((m) => m.type === 'frame').length >= frames.length ? true : undefined), 5000);
     assert.deepEqual(fed.filter((m) => m.type === 'frame').map((m) => m.seq), frames.map((f) => f.seq));
     const listed = (await (await fetch(`http://127.0.0.1:${port}/api/streams`)).json()) as Array<{ id: string }>;
     assert.deepEqual(listed.map((s) => s.id), ['lobby']);

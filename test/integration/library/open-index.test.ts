@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIndex, type SearchResponse } from '../../../src/index.ts';
 import { isStreamSightError } from '../../../src/shared/errors.ts';
-import { makeClip, runCli } from '../../helpers/cli.ts';
-import { colourModel, colourSpans } from '../indexing/colour-model.ts';
+import { runCli } from '../../helpers/cli.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { colourModel, colourSpans } from '../../helpers/colour-model.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-open-index-'));
 const model = join(dir, 'colour.onnx');

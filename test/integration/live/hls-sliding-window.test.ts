@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { liveFfmpegCount } from '../../../src/ingest/ffmpeg-process.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
-import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
+import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
 import { recordedRunner } from './live-helpers.ts';
-import { freePort, startHlsWriter, startPythonHttpServer, type ServerProcess } from './servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { startHlsWriter, startPythonHttpServer, type ServerProcess } from './servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-hls-window-'));
 const servers: ServerProcess[] = [];

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import { HostGuardProxy } from '../../../src/ingest/host-guard-proxy.ts';
+import { listenOnFreePort } from '../../helpers/ports.ts';
 
 const PART = 64 * 1024;
 const PARTS = 150;
@@ -64,9 +65,7 @@ test('the guard streams a never-ending response part by part (no buffering): wri
     }, 20);
     res.once('close', () => clearInterval(timer));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnFreePort(server);
   const guard = new HostGuardProxy({ rules: { exact: [{ host: '127.0.0.1', port }], patterns: [] } });
   try {
     const direct = await delays(port, undefined);
@@ -87,9 +86,7 @@ test('the guard streams a never-ending response part by part (no buffering): wri
 
 test('a pooled upstream connection carrying many requests (HLS segments over keep-alive) is tracked once: no listener pile-up, all closed on close()', { timeout: 30_000 }, async () => {
   const server = createServer((_req, res) => res.end('x'));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnFreePort(server);
   const guard = new HostGuardProxy({ rules: { exact: [{ host: '127.0.0.1', port }], patterns: [] } });
   const proxy = new URL(await guard.start());
   const warnings: Error[] = [];

@@ -15,12 +15,13 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
+import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
 import { hostGuardRulesFor } from '../../../src/ingest/host-guard.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { recordedRunner, type Recorded } from './live-helpers.ts';
-import { freePort, startStaticServer, type StaticServer } from './servers.ts';
+import { freePort, listenOnFreePort } from '../../helpers/ports.ts';
+import { startStaticServer, type StaticServer } from './servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-guard-'));
 const web = join(dir, 'web');
@@ -220,9 +221,7 @@ test('HostGuardProxy.close() ends tunnels and never-ending responses in flight, 
     res.writeHead(200, { 'content-type': 'multipart/x-mixed-replace; boundary=x' });
     res.write('--x\r\n');
   });
-  upstream.listen(0, '127.0.0.1');
-  await once(upstream, 'listening');
-  const port = (upstream.address() as { port: number }).port;
+  const port = await listenOnFreePort(upstream);
   const proxy = new HostGuardProxy({ rules: { exact: [{ host: '127.0.0.1', port }], patterns: [] } });
   const proxyPort = Number(new URL(await proxy.start()).port);
   const talk = async (request: string, until: RegExp): Promise<{ closed: Promise<unknown>; text: () => string }> => {

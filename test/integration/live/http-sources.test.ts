@@ -5,10 +5,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
-import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { recordedRunner } from './live-helpers.ts';
-import { freePort, startMjpegServer, startStaticServer, type ServerProcess } from './servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { startMjpegServer, startStaticServer, type ServerProcess } from './servers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-hls-'));
 const servers: ServerProcess[] = [];

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { liveFfmpegCount } from '../../../src/ingest/ffmpeg-process.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { recordedRunner } from './live-helpers.ts';
 import { startSilentServer } from './servers.ts';
 

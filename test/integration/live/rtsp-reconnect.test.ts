@@ -2,10 +2,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveFfmpegCount } from '../../../src/ingest/ffmpeg-process.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
-import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { recordedRunner } from './live-helpers.ts';
-import { freePort, haveRtspServer, startRtspServer, type ServerProcess } from './servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { haveRtspServer, startRtspServer, type ServerProcess } from './servers.ts';
 
 const skip = haveRtspServer() ? false : 'GStreamer RTSP server missing (apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)';
 const servers: ServerProcess[] = [];

@@ -18,15 +18,6 @@ const RTSP_SCRIPT = fileURLToPath(new URL('./rtsp-server.py', import.meta.url));
 /** Debian's python, which has python3-gi; a pyenv shim on PATH would not. */
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
-export async function freePort(): Promise<number> {
-  const srv = createTcpServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 /** True when GStreamer's RTSP server can be loaded (see .ci/apt-packages.txt). */
 export function haveRtspServer(): boolean {
   try {

@@ -11,27 +11,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FrameResult, StreamStatus } from '../../../src/contracts/results.ts';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { InferenceEngine } from '../../../src/inference/inference-engine.ts';
 import { loadModel } from '../../../src/inference/model-loader.ts';
 import { synthResnet } from '../../../src/inference/resnet-synth.ts';
 import { LivePipeline } from '../../../src/pipeline/live-pipeline.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { Metrics } from '../../../src/shared/metrics.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
-import { freePort } from './servers.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-srt-'));
 const modelFile = join(dir, 'r18.onnx');
 before(() => writeFileSync(modelFile, synthResnet({ arch: 'resnet18', seed: 1 })));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(what: string, ok: () => boolean, timeoutMs: number, log: () => unknown): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`${what} within ${timeoutMs} ms; ${JSON.stringify(log())}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('srt:// (an ffmpeg SRT listener serving a generated clip): live, labels flow; the listener killed, the stream reconnects', { timeout: 90_000 }, async () => {
   const port = await freePort();
@@ -45,15 +40,15 @@ test('srt:// (an ffmpeg SRT listener serving a generated clip): live, labels flo
   const pipeline = new LivePipeline({
     model, engine, batch: 2,
     live: { fps: 2, fileFps: 1, bufferFrames: 2, batchWaitMs: 50 },
-    events: {}, allowlist: undefined, metrics: new Metrics({ processMetrics: false }), logger: createLogger({ level: 'silent' }),
-    watchdog: { startTimeoutMs: 15_000, stallTimeoutMs: 3000, stopGraceMs: 500, backoff: { initialMs: 300, maxMs: 1000 } },
+    events: DEFAULTS.events, allowlist: undefined, metrics: new Metrics({ processMetrics: false }), logger: createLogger({ level: 'silent' }),
+    watchdog: watchdogTuning({ startTimeoutMs: 15_000, stallTimeoutMs: 3000, stopGraceMs: 500, backoff: { initialMs: 300, maxMs: 1000 } }),
     sink: { publishFrame: (r) => results.push(r), publishEvent: () => undefined, publishStatus: (s) => statuses.push(s) },
   });
   pipeline.start();
   try {
     // The caller may connect before the listener binds: the watchdog retries until it does.
     pipeline.addSource({ id: 'srt', url: `srt://127.0.0.1:${port}` });
-    await until('labels of the srt stream', () => results.filter((r) => r.stream === 'srt').length >= 4, 45_000, () => statuses);
+    await waitFor('labels of the srt stream', () => results.filter((r) => r.stream === 'srt').length >= 4, { timeoutMs: 45_000, detail: () => statuses });
     assert.ok(statuses.some((s) => s.stream === 'srt' && s.state === 'live'));
     for (const r of results) {
       assert.equal(r.labels.length, 5);
@@ -66,7 +61,7 @@ test('srt:// (an ffmpeg SRT listener serving a generated clip): live, labels flo
 
     const killedAt = statuses.length;
     listener.kill('SIGKILL');
-    await until('reconnecting after the listener died', () => statuses.slice(killedAt).some((s) => s.state === 'reconnecting'), 20_000, () => statuses);
+    await waitFor('reconnecting after the listener died', () => statuses.slice(killedAt).some((s) => s.state === 'reconnecting'), { timeoutMs: 20_000, detail: () => statuses });
   } finally {
     listener.kill('SIGKILL');
     await pipeline.close();

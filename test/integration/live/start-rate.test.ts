@@ -5,20 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { freePort } from '../../helpers/ports.ts';
 import { recordedRunner } from './live-helpers.ts';
 
-/** A TCP port that refuses connections: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 test('a source that fails at once starts ffmpeg at most maxStartsPerMinute times a minute, and says why it waits', { timeout: 30_000 }, async () => {
-  const port = await closedPort();
+  const port = await freePort(); // bound, then closed: connections are refused
   const r = recordedRunner({
     url: `rtsp://127.0.0.1:${port}/live`,
     // The loosest tuning the API allows: backoff at its 100 ms floor, no jitter.

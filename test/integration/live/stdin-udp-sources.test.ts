@@ -4,13 +4,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
 import { StreamRunner } from '../../../src/pipeline/stream-runner.ts';
 import type { StreamStatus } from '../../../src/contracts/results.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { recordedRunner } from './live-helpers.ts';
-import { freePort } from './servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-stdin-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +26,7 @@ test('`-` reads MPEG-TS from stdin: frames flow, and the end of input ends the s
   const runner: StreamRunner = new StreamRunner({
     id: 'piped', url: '-', input: source.input, sampling: { mode: 'every' }, geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
     live: true, realtime: false, loop: false, restartable: false, stdin: createReadStream(ts),
+    bufferFrames: DEFAULTS.live.bufferFrames, watchdog: watchdogTuning(),
     onFrame: () => void (frames += runner.take(16).length), onStatus: (s) => statuses.push(s), logger: createLogger({ level: 'silent' }),
   });
   runner.start();

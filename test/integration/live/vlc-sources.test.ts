@@ -7,10 +7,11 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveFfmpegCount } from '../../../src/ingest/ffmpeg-process.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
-import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { recordedRunner, type Recorded } from './live-helpers.ts';
-import { freePort, haveVlc, startVlcServer, type ServerProcess } from './servers.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { haveVlc, startVlcServer, type ServerProcess } from './servers.ts';
 
 const skip = haveVlc() ? false : 'VLC missing (apt-get install vlc-bin vlc-plugin-base)';
 const servers: ServerProcess[] = [];

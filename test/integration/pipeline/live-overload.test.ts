@@ -4,13 +4,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FrameResult, StreamStatus } from '../../../src/contracts/results.ts';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { InferenceEngine } from '../../../src/inference/inference-engine.ts';
 import { loadModel } from '../../../src/inference/model-loader.ts';
 import { synthResnet } from '../../../src/inference/resnet-synth.ts';
 import { LivePipeline } from '../../../src/pipeline/live-pipeline.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { Metrics } from '../../../src/shared/metrics.ts';
-import { makeClip } from '../../helpers/cli.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-overload-'));
 const modelFile = join(dir, 'r50.onnx');
@@ -38,7 +40,7 @@ test('four live streams faster than inference: oldest frames dropped and counted
   const pipeline = new LivePipeline({
     model, engine, batch: 4,
     live: { fps: 10, fileFps: 1, bufferFrames: 2, batchWaitMs: 50 },
-    events: {}, allowlist: undefined, metrics, logger: createLogger({ level: 'silent' }),
+    events: DEFAULTS.events, allowlist: undefined, metrics, logger: createLogger({ level: 'silent' }), watchdog: watchdogTuning(),
     sink: { publishFrame: (r) => results.push(r), publishEvent: () => undefined, publishStatus: (s) => statuses.push(s) },
   });
   pipeline.start();

@@ -9,13 +9,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StreamStatus } from '../../../src/contracts/results.ts';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { InferenceEngine } from '../../../src/inference/inference-engine.ts';
 import { loadModel } from '../../../src/inference/model-loader.ts';
 import { synthResnet } from '../../../src/inference/resnet-synth.ts';
 import { LivePipeline } from '../../../src/pipeline/live-pipeline.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { Metrics } from '../../../src/shared/metrics.ts';
-import { makeClip } from '../../helpers/cli.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-live-limits-'));
 const modelFile = join(dir, 'r18.onnx');
@@ -37,7 +39,7 @@ test('a 320x240 file over maxPixels 10000 and a playlist file fail with their re
     const p = new LivePipeline({
       model, engine, batch: 4, maxPixels,
       live: { fps: 5, fileFps: 5, bufferFrames: 2, batchWaitMs: 20 },
-      events: {}, allowlist: undefined, metrics: new Metrics({ processMetrics: false }), logger: createLogger({ level: 'silent' }),
+      events: DEFAULTS.events, allowlist: undefined, metrics: new Metrics({ processMetrics: false }), logger: createLogger({ level: 'silent' }), watchdog: watchdogTuning(),
       sink: { publishFrame: () => undefined, publishEvent: () => undefined, publishStatus: (s) => statuses.push(s) },
     });
     p.start();

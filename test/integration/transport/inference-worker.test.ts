@@ -73,7 +73,7 @@ describe('cross-job batcher', () => {
   test('jobs share a batch up to its size; a batch that fails is re-run job by job so only the bad job fails', async () => {
     const calls: number[] = [];
     const batcher = new CrossJobBatcher({
-      batch: 8, maxWaitMs: 30,
+      batch: 8, maxWaitMs: 30, maxInFlight: 2,
       runner: {
         async infer(fs) {
           calls.push(fs.length);

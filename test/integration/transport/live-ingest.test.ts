@@ -14,9 +14,11 @@ import { IngestSession } from '../../../src/transport/ingest-session.ts';
 import { connect } from '../../../src/transport/redis-connections.ts';
 import { redisNames } from '../../../src/transport/redis-keys.ts';
 import { ResultReader } from '../../../src/transport/result-stream.ts';
-import { makeClip } from '../../helpers/cli.ts';
+import { makeClip } from '../../helpers/clips.ts';
 import { writeTinyModel } from '../../e2e/distributed-helpers.ts';
 import { TestRedis } from './redis-server.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-live-ingest-'));
 const clip = join(dir, 'clip.mp4');
@@ -24,14 +26,6 @@ const logger = createLogger({ level: 'silent' });
 const HIGH_WATER = 4;
 let model: LoadedModel;
 let redis: TestRedis;
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function counterValue(metrics: Metrics, reason: string): Promise<number> {
   return (await metrics.framesDropped.get()).values.filter((v) => v.labels.reason === reason).reduce((a, v) => a + v.value, 0);
@@ -59,7 +53,7 @@ describe('distributed live ingest (a file played with --live)', () => {
     const session = await IngestSession.open({
       redis: settings, name: 'test-ingest', logger, metrics, batch: 8,
       model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
-      defaults: { liveFps: 10, fileFps: 1 },
+      defaults: { liveFps: 10, fileFps: 1, watchdog: watchdogTuning() },
     });
     const inspect = redis.client();
     const readerConn = connect(redis.url, 'worker', 'test-reader');
@@ -148,7 +142,7 @@ describe('distributed live ingest (a file played with --live)', () => {
     const session = await IngestSession.open({
       redis: { ...ConfigSchema.parse({}).redis, url: own.url, prefix }, name: 'test-ingest', logger, metrics, batch: 8,
       model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
-      defaults: { liveFps: 10, fileFps: 1 },
+      defaults: { liveFps: 10, fileFps: 1, watchdog: watchdogTuning() },
     });
     const readerConn = connect(own.url, 'worker', 'test-reader');
     const workerConn = connect(own.url, 'worker', 'test-worker');

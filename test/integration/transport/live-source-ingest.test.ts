@@ -12,10 +12,13 @@ import { IngestSession } from '../../../src/transport/ingest-session.ts';
 import { connect } from '../../../src/transport/redis-connections.ts';
 import { redisNames } from '../../../src/transport/redis-keys.ts';
 import { ResultReader } from '../../../src/transport/result-stream.ts';
-import { ffmpegChildrenOf } from '../../helpers/cli.ts';
+import { ffmpegChildrenOf } from '../../helpers/processes.ts';
 import { writeTinyModel } from '../../e2e/distributed-helpers.ts';
 import { startMjpegServer, type ServerProcess } from '../live/servers.ts';
-import { TestRedis, freePort } from './redis-server.ts';
+import { freePort } from '../../helpers/ports.ts';
+import { TestRedis } from './redis-server.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-live-src-'));
 const logger = createLogger({ level: 'silent' });
@@ -23,14 +26,6 @@ const WATCHDOG = { stallTimeoutMs: 1500, startTimeoutMs: 8000, stopGraceMs: 500,
 let model: LoadedModel;
 let redis: TestRedis;
 const servers: ServerProcess[] = [];
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 before(async () => {
   writeTinyModel(join(dir, 'tiny.onnx'));
@@ -53,7 +48,7 @@ describe('distributed ingest of a camera runs on the source watchdog (as embedde
     const session = await IngestSession.open({
       redis: { ...ConfigSchema.parse({}).redis, url: redis.url, prefix }, name: 'test-ingest', logger, metrics, batch: 8,
       model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
-      defaults: { liveFps: 5, fileFps: 1, watchdog: WATCHDOG },
+      defaults: { liveFps: 5, fileFps: 1, watchdog: watchdogTuning(WATCHDOG) },
     });
     const readerConn = connect(redis.url, 'worker', 'test-reader');
     const states: { state: string; detail?: string | undefined }[] = [];
@@ -69,16 +64,16 @@ describe('distributed ingest of a camera runs on the source watchdog (as embedde
     const abort = new AbortController();
     const run = session.run({ id: 'cam', url: `http://127.0.0.1:${port}/cam.mjpg` }, abort.signal, { onFrame: (f) => runs.add(f.runId) });
     try {
-      await waitFor('live', () => states.some((s) => s.state === 'live'));
+      await waitFor('live', () => states.some((s) => s.state === 'live'), 30_000);
       assert.equal(states[0]!.state, 'starting');
       await servers.at(-1)!.kill();
-      await waitFor('reconnecting', () => states.some((s) => s.state === 'reconnecting'));
+      await waitFor('reconnecting', () => states.some((s) => s.state === 'reconnecting'), 30_000);
       const reconnecting = states.find((s) => s.state === 'reconnecting')!;
       assert.match(reconnecting.detail ?? '', /retry in \d+ ms/);
       const mark = states.length;
       servers.push(await startMjpegServer(port, 10));
-      await waitFor('live again', () => states.slice(mark).some((s) => s.state === 'live'));
-      await waitFor('frames of a second run', () => runs.size >= 2);
+      await waitFor('live again', () => states.slice(mark).some((s) => s.state === 'live'), 30_000);
+      await waitFor('frames of a second run', () => runs.size >= 2, 30_000);
       const restarts = (await metrics.decoderRestarts.get()).values.find((v) => v.labels.stream === 'cam')?.value ?? 0;
       assert.ok(restarts >= 1, `decoder restarts: ${restarts}`);
       // Live semantics on the queue meanwhile: no worker, so the high-water mark (8) holds.
@@ -90,7 +85,7 @@ describe('distributed ingest of a camera runs on the source watchdog (as embedde
       assert.ok(report.runs >= 2);
       const mine = ffmpegChildrenOf(process.pid).filter((pid) => !servers.some((s) => s.child.pid === pid));
       assert.deepEqual(mine, [], 'no ingest ffmpeg left');
-      await waitFor('ended announced', () => states.at(-1)?.state === 'ended');
+      await waitFor('ended announced', () => states.at(-1)?.state === 'ended', 30_000);
     } finally {
       abort.abort();
       await run.catch(() => undefined);

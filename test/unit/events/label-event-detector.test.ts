@@ -1,11 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FrameResult, LabelEvent } from '../../../src/contracts/results.ts';
-import { LabelEventDetector } from '../../../src/events/label-event-detector.ts';
+import { DEFAULTS } from '../../../src/config/schema.ts';
+import { LabelEventDetector, type HysteresisOptions } from '../../../src/events/label-event-detector.ts';
 import { SegmentBuilder } from '../../../src/events/segment-builder.ts';
 import { mulberry32 } from '../../../src/shared/mulberry32.ts';
 
 const T0 = 1_700_000_000_000;
+
+/** A detector with the config's default thresholds, `options` over them. */
+const detector = (options: Partial<HysteresisOptions> = {}): LabelEventDetector => new LabelEventDetector({ ...DEFAULTS.events, ...options });
 
 /** A frame of `stream` at seq, 100 ms apart, with the given label scores. */
 function frame(seq: number, scores: Record<string, number>, opts: { stream?: string; run?: string; periodMs?: number } = {}): FrameResult {
@@ -36,13 +40,13 @@ const brief = ([at, e]: [number, LabelEvent]): string => `${at}:${e.kind}@${e.pt
 
 describe('LabelEventDetector', () => {
   test('one noisy frame above the enter threshold makes no event', () => {
-    const d = new LabelEventDetector();
+    const d = detector();
     assert.deepEqual(feed(d, 'cat', [0, 0.9, 0, 0, 0.95, 0.1, 0]), []);
     assert.deepEqual(d.openLabels('cam1'), []);
   });
 
   test('k frames at or above enter start the label at the first of them; m frames below exit end it at the first of those', () => {
-    const d = new LabelEventDetector({ enterFrames: 3, exitFrames: 3 });
+    const d = detector({ enterFrames: 3, exitFrames: 3 });
     const events = feed(d, 'cat', [0.1, 0.5, 0.7, 0.6, 0.8, 0.2, 0.1, 0, 0]);
     assert.deepEqual(events.map(brief), ['3:start@100', '7:end@500']);
     const [[, start], [, end]] = events as [[number, LabelEvent], [number, LabelEvent]];
@@ -55,12 +59,12 @@ describe('LabelEventDetector', () => {
   });
 
   test('exactly enterScore counts towards a start; exactly exitScore does not count towards an end', () => {
-    const d = new LabelEventDetector({ enterScore: 0.5, exitScore: 0.3, enterFrames: 2, exitFrames: 2 });
+    const d = detector({ enterScore: 0.5, exitScore: 0.3, enterFrames: 2, exitFrames: 2 });
     assert.deepEqual(feed(d, 'cat', [0.5, 0.5, 0.3, 0.3, 0.3, 0.29, 0.29]).map(brief), ['1:start@0', '6:end@500']);
   });
 
   test('scores between exit and enter keep the state: open stays open, closed does not start, and they break a start run', () => {
-    const d = new LabelEventDetector({ enterScore: 0.6, exitScore: 0.3, enterFrames: 2, exitFrames: 2 });
+    const d = detector({ enterScore: 0.6, exitScore: 0.3, enterFrames: 2, exitFrames: 2 });
     // closed: between-scores never start it, and one between-score breaks a run
     assert.deepEqual(feed(d, 'dog', [0.45, 0.5, 0.55, 0.7, 0.5, 0.7, 0.5]), []);
     // open: between-scores for a long time keep it open; one frame below exit is not enough
@@ -70,7 +74,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('a label missing from the top-k counts as score 0', () => {
-    const d = new LabelEventDetector({ enterFrames: 1, exitFrames: 2 });
+    const d = detector({ enterFrames: 1, exitFrames: 2 });
     const events: LabelEvent[] = [];
     events.push(...d.push(frame(0, { cat: 0.9, dog: 0.05 })));
     events.push(...d.push(frame(1, { dog: 0.9 })));
@@ -79,7 +83,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('events of one frame come out by ptsMs, ends before starts', () => {
-    const d = new LabelEventDetector({ enterFrames: 2, exitFrames: 2 });
+    const d = detector({ enterFrames: 2, exitFrames: 2 });
     const got: string[] = [];
     const seq: Array<Record<string, number>> = [{ red: 0.9 }, { red: 0.9 }, { blue: 0.9 }, { blue: 0.9 }];
     seq.forEach((s, i) => got.push(...d.push(frame(i, s)).map((e) => `${e.label}:${e.kind}@${e.ptsMs}`)));
@@ -87,7 +91,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('per-label overrides apply to that label only, matched case-insensitively on the name or any synonym', () => {
-    const d = new LabelEventDetector({
+    const d = detector({
       enterFrames: 3,
       labels: { Person: { enterFrames: 1, exitFrames: 1 }, 'TABBY CAT': { enterScore: 0.9 }, 'sports car, sport car': { exitScore: 0.1 } },
     });
@@ -99,19 +103,19 @@ describe('LabelEventDetector', () => {
     assert.equal(d.thresholds('personal computer').enterFrames, 3, 'no substring matches');
 
     assert.deepEqual(feed(d, 'person', [0.6, 0.1]).map(brief), ['0:start@0', '1:end@100']);
-    const cat = new LabelEventDetector({ labels: { 'tabby cat': { enterScore: 0.9, exitScore: 0.9 } } });
+    const cat = detector({ labels: { 'tabby cat': { enterScore: 0.9, exitScore: 0.9 } } });
     assert.deepEqual(feed(cat, 'tabby, tabby cat', [0.8, 0.8, 0.8, 0.8]), []);
     assert.deepEqual(feed(cat, 'tabby, tabby cat', [0.95, 0.95, 0.95], { first: 4 }).map(brief), ['6:start@400']);
   });
 
   test('an override by full name wins over one by synonym', () => {
-    const d = new LabelEventDetector({ labels: { tabby: { enterFrames: 7 }, 'tabby, tabby cat': { enterFrames: 2 } } });
+    const d = detector({ labels: { tabby: { enterFrames: 7 }, 'tabby, tabby cat': { enterFrames: 2 } } });
     assert.equal(d.thresholds('tabby, tabby cat').enterFrames, 2);
     assert.equal(d.thresholds('Tabby').enterFrames, 7);
   });
 
   test('duplicates and older frames of the same run are ignored', () => {
-    const d = new LabelEventDetector({ enterFrames: 3, exitFrames: 3 });
+    const d = detector({ enterFrames: 3, exitFrames: 3 });
     const got: string[] = [];
     const push = (seq: number, score: number): void => {
       got.push(...d.push(frame(seq, score > 0 ? { cat: score } : {})).map((e) => `${seq}:${e.kind}@${e.ptsMs}`));
@@ -137,13 +141,13 @@ describe('LabelEventDetector', () => {
   });
 
   test('a gap in seq (frames dropped upstream) does not break a run', () => {
-    const d = new LabelEventDetector({ enterFrames: 3 });
+    const d = detector({ enterFrames: 3 });
     const got = [0, 5, 9].flatMap((seq) => d.push(frame(seq, { cat: 0.9 })));
     assert.deepEqual(got.map((e) => `${e.kind}@${e.ptsMs}`), ['start@0']);
   });
 
   test('a new run of a stream keeps the label state; frames of the retired run are ignored', () => {
-    const d = new LabelEventDetector({ enterFrames: 2, exitFrames: 2 });
+    const d = detector({ enterFrames: 2, exitFrames: 2 });
     assert.deepEqual(feed(d, 'cat', [0.9, 0.9, 0.9], { run: 'a' }).map(brief), ['1:start@0']);
     // decoder restart: seq and ptsMs start again from 0; the label stays open
     assert.deepEqual(feed(d, 'cat', [0.9, 0.9], { run: 'b' }), []);
@@ -158,7 +162,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('flush ends open labels at the last frame seen, or where an unfinished exit run began; counting runs are dropped', () => {
-    const d = new LabelEventDetector({ enterFrames: 2, exitFrames: 3 });
+    const d = detector({ enterFrames: 2, exitFrames: 3 });
     d.push(frame(0, { cat: 0.9, dog: 0.8 }));
     d.push(frame(1, { cat: 0.9, dog: 0.85 }));
     d.push(frame(2, { cat: 0.95, dog: 0.1, bird: 0.9 }));
@@ -173,7 +177,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('forget drops a stream: its next frames start from nothing', () => {
-    const d = new LabelEventDetector({ enterFrames: 1 });
+    const d = detector({ enterFrames: 1 });
     assert.equal(d.push(frame(0, { cat: 0.9 })).length, 1);
     d.forget('cam1');
     d.forget('cam1');
@@ -182,7 +186,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('streams are independent', () => {
-    const d = new LabelEventDetector({ enterFrames: 2, exitFrames: 2 });
+    const d = detector({ enterFrames: 2, exitFrames: 2 });
     const got: string[] = [];
     for (let seq = 0; seq < 6; seq++) {
       // cam1 sees the cat all along; cam2 sees it on alternate frames only; cam3's frame 1 is a duplicate of cam1's seq
@@ -197,7 +201,7 @@ describe('LabelEventDetector', () => {
   });
 
   test('bad options throw RangeError naming the option', () => {
-    const cases: Array<[ConstructorParameters<typeof LabelEventDetector>[0], RegExp]> = [
+    const cases: Array<[Partial<HysteresisOptions>, RegExp]> = [
       [{ enterScore: 0 }, /^RangeError: enterScore:/],
       [{ enterScore: 1.5 }, /^RangeError: enterScore:/],
       [{ enterScore: Number.NaN }, /^RangeError: enterScore:/],
@@ -212,13 +216,15 @@ describe('LabelEventDetector', () => {
       [{ labels: { ' ': {} } }, /^RangeError: labels\[" "\]: label name must not be empty/],
     ];
     for (const [options, message] of cases) {
-      assert.throws(() => new LabelEventDetector(options), (err: unknown) => err instanceof RangeError && message.test(String(err)), JSON.stringify(options));
+      assert.throws(() => detector(options), (err: unknown) => err instanceof RangeError && message.test(String(err)), JSON.stringify(options));
     }
-    assert.doesNotThrow(() => new LabelEventDetector({ enterScore: 0.4, exitScore: 0.4, enterFrames: 1, exitFrames: 1 }));
+    assert.doesNotThrow(() => detector({ enterScore: 0.4, exitScore: 0.4, enterFrames: 1, exitFrames: 1 }));
+    // Thresholds are required (the config resolves them): a JavaScript caller that leaves one out is told which.
+    assert.throws(() => new LabelEventDetector({ exitScore: 0.3, enterFrames: 3, exitFrames: 3 } as HysteresisOptions), /^RangeError: enterScore:/);
   });
 
   test('state is kept only for labels counting towards a start or open', () => {
-    const d = new LabelEventDetector({ enterFrames: 2 });
+    const d = detector({ enterFrames: 2 });
     // 1000 different low-score labels over many frames leave nothing behind
     for (let seq = 0; seq < 200; seq++) {
       const scores: Record<string, number> = {};
@@ -291,7 +297,7 @@ test('random score sequences: events match a whole-sequence reference, with dupl
       }
       return out;
     });
-    const d = new LabelEventDetector(h);
+    const d = detector(h);
     const got = new Map<string, RefEvent[]>(labels.map((l) => [l, []]));
     const mk = (i: number): FrameResult => frame(i, Object.fromEntries(labels.map((l, j) => [l, seqs[j]![i]!]).filter(([, s]) => (s as number) > 0)), { stream: 's' });
     for (let i = 0; i < n; i++) {
@@ -309,7 +315,7 @@ test('random score sequences: events match a whole-sequence reference, with dupl
 // ---- the e2e clip, as frames: red 0-3 s, blue 3-6 s, red 6-8 s at 2 fps ----
 
 test('the red/blue/red clip at 2 fps: events land on the expected frames and segments match the colour spans', () => {
-  const d = new LabelEventDetector();
+  const d = detector();
   const b = new SegmentBuilder();
   const emitted: string[] = [];
   const segments = [];

@@ -19,7 +19,7 @@ test('embedding b64 is the little-endian float32 bytes and round-trips', () => {
   assert.throws(() => decodeEmbedding({ ...e, dim: 3 }), RangeError);
 });
 
-test('the frame message has DESIGN.md fields in order, without model', () => {
+test('the frame message has docs/PROTOCOL.md fields in order, without model', () => {
   const bytes = new FrameEncoder(RESULT).encodeFor(createSubscription({ type: 'subscribe', streams: '*' }))!;
   const msg = JSON.parse(bytes.toString()) as Record<string, unknown>;
   assert.deepEqual(Object.keys(msg), ['type', 'stream', 'run', 'seq', 'ptsMs', 'capturedAt', 'labels', 'latencyMs']);

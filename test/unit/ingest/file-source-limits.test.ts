@@ -4,6 +4,7 @@ import { FILE_SOURCE_FORMATS, buildDecodeArgs, maxPixelsOptions } from '../../..
 import { classifyFailure, refusedFormat } from '../../../src/ingest/ffmpeg-log.ts';
 import { parseProbeJson, pixelLimitError } from '../../../src/ingest/probe.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
 const valueAfter = (args: readonly string[], flag: string): string | undefined => {
@@ -89,8 +90,8 @@ test('the probe\'s pixel limit counts pixels as stored, not as shown', () => {
 });
 
 test('distributed ingest plans a file source with the same limits as serve', async () => {
-  const { planSource } = await import('../../../src/transport/source-plan.ts');
-  const plan = planSource({ id: 'f', url: '/srv/list.m3u8' }, { liveFps: 5, fileFps: 1, maxPixels: 5000 });
+  const { planSource } = await import('../../../src/pipeline/source-plan.ts');
+  const plan = planSource({ id: 'f', url: '/srv/list.m3u8' }, { liveFps: 5, fileFps: 1, watchdog: watchdogTuning(), maxPixels: 5000 });
   assert.equal(valueAfter(plan.inputOptions, '-format_whitelist'), FILE_SOURCE_FORMATS.join(','));
   assert.equal(valueAfter(plan.inputOptions, '-max_pixels'), '5000');
 });

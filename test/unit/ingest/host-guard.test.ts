@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
+import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
 import { buildDecodeArgs, proxiedEnv } from '../../../src/ingest/ffmpeg-args.ts';
 import { downgradeHttpsUrl, downgradeHttpsUrls, formatTarget, hostGuardRulesFor, hostMatches, isTargetAllowed, parseAuthority, targetOfUrl } from '../../../src/ingest/host-guard.ts';
 

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { inspectPicture, pictureInputOptions } from '../../../src/ingest/picture-decoder.ts';
 import { readPictureHeader, whatIsIt } from '../../../src/ingest/picture-header.ts';
 
@@ -60,8 +61,8 @@ describe('inspectPicture and pictureInputOptions', () => {
   test('refuses more than maxPixels (width x height), and what is not a picture, as one-line user errors', () => {
     assert.deepEqual(inspectPicture(png(100, 100), 10_000), { format: 'png', size: { width: 100, height: 100 } });
     assert.throws(() => inspectPicture(png(101, 100), 10_000, 'q.png'), { code: 'E_TOO_MANY_PIXELS', message: 'q.png is a png of 101x100 (10100 pixels), above the limit of 10000 pixels (decode.maxPixels): not decoded' });
-    assert.throws(() => inspectPicture(bytes('#EXTM3U\n')), { code: 'E_NOT_A_VIDEO', message: 'the picture: not a picture (format hls): send a JPEG, PNG, WebP, BMP, TIFF or GIF' });
-    assert.throws(() => inspectPicture(Buffer.alloc(0)), { code: 'E_NOT_A_VIDEO', message: 'the picture is empty (0 bytes)' });
+    assert.throws(() => inspectPicture(bytes('#EXTM3U\n'), DEFAULTS.decode.maxPixels), { code: 'E_NOT_A_VIDEO', message: 'the picture: not a picture (format hls): send a JPEG, PNG, WebP, BMP, TIFF or GIF' });
+    assert.throws(() => inspectPicture(Buffer.alloc(0), DEFAULTS.decode.maxPixels), { code: 'E_NOT_A_VIDEO', message: 'the picture is empty (0 bytes)' });
     assert.throws(() => inspectPicture(png(1, 1), 0), RangeError);
   });
 

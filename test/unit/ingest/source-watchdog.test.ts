@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideAfterRun, type RunOutcome } from '../../../src/ingest/source-watchdog.ts';
 import { DecodeError, FfmpegMissingError, InputNotFoundError, NotAVideoError, SourceUnreachableError } from '../../../src/shared/errors.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
 const base = { live: true, loop: false, restartable: true, failures: 1, maxRestarts: 0 };
 const err = (error: unknown, frames = 0): RunOutcome => ({ kind: 'error', error, frames });
@@ -45,6 +46,7 @@ test('a stall timeout within one sampling period is refused: it would restart a 
   const { SourceWatchdog } = await import('../../../src/ingest/source-watchdog.ts');
   const { createLogger } = await import('../../../src/shared/logger.ts');
   const base = {
+    ...watchdogTuning(),
     id: 'cam', url: 'rtsp://127.0.0.1:1/x', live: true, loop: false, geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
     onFrame: () => undefined, onState: () => undefined, logger: createLogger({ level: 'silent' }),
   };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigSchema } from '../../../src/config/schema.ts';
-import { AddStreamSchema } from '../../../src/gateway/http-api.ts';
+import { AddStreamSchema } from '../../../src/contracts/stream-request.ts';
 import { labelsForStream } from '../../../src/pipeline/stream-model-options.ts';
 
 const labels = [{ index: 3, score: 0.6 }, { index: 1, score: 0.2 }, { index: 7, score: 0.1 }, { index: 2, score: 0.05 }];

@@ -1,10 +1,33 @@
-import { protocolWhitelistFor } from '../gateway/source-allowlist.ts';
 import { hostGuardRulesFor, type HostGuardRules } from '../ingest/host-guard.ts';
-import { describeSource, type SourceKind } from '../ingest/source-kind.ts';
-import type { WatchdogTuning } from '../ingest/source-watchdog.ts';
-import type { SourceSpec } from '../pipeline/live-pipeline.ts';
+import { protocolWhitelistFor } from '../ingest/source-allowlist.ts';
+import { describeSource, type RtspTransport, type SourceKind } from '../ingest/source-kind.ts';
+import type { WatchdogOverrides, WatchdogTuning } from '../ingest/source-watchdog.ts';
+import type { StreamModelOptions } from './stream-model-options.ts';
 
-/** How the distributed ingest opens one source; what embedded serve decides for the same spec. */
+/** A source as the config's `sources[]`, `--source` or POST /api/streams names it. */
+export interface SourceSpec {
+  id: string;
+  url: string;
+  /** Sampled frames per second; default 5 for live sources, 1 for files. */
+  fps?: number | undefined;
+  /** Latest-frame semantics; default: network URLs are live, files are not. */
+  live?: boolean | undefined;
+  loop?: boolean | undefined;
+  /**
+   * Protocols ffmpeg may open. Default: for a network URL, what its scheme
+   * needs and nothing else (a playlist cannot reach file: or concat:);
+   * for a local file (trusted), ffmpeg's own.
+   */
+  protocolWhitelist?: readonly string[] | undefined;
+  /** RTSP lower transport; default tcp. */
+  rtspTransport?: RtspTransport | undefined;
+  /** Per-stream watchdog overrides (stallTimeoutMs, ...), over the server's. */
+  watchdog?: WatchdogOverrides | undefined;
+  /** This stream's model (`name`; default: the server's), and how its results are published: at most `topK` labels, none below `minScore`. */
+  model?: StreamModelOptions | undefined;
+}
+
+/** How a source is opened, in both modes (embedded `serve`, and ingest for `serve --redis` / `ingest`). */
 export interface SourcePlan {
   kind: SourceKind;
   /** What ffmpeg gets after `-i`. */
@@ -25,7 +48,8 @@ export interface SourcePlan {
   restartable: boolean;
   /** Sampled frames per second. */
   fps: number;
-  watchdog: WatchdogTuning | undefined;
+  /** The server's watchdog tuning with the stream's overrides on top. */
+  watchdog: WatchdogTuning;
   /** An http(s) source: the hosts its ffmpeg may reach through the host guard proxy (its own and the allowlist's). */
   hostGuard: HostGuardRules | undefined;
 }
@@ -35,8 +59,8 @@ export interface PlanDefaults {
   liveFps: number;
   /** Frames per second of files (config `sampling.fps`). */
   fileFps: number;
-  /** Stall detection and backoff of every stream (config `watchdog`). */
-  watchdog?: WatchdogTuning | undefined;
+  /** Stall detection and backoff of every stream (config `watchdog`, resolved). */
+  watchdog: WatchdogTuning;
   /** Host patterns of the allowlist (config `allowlist.hosts`): http(s) sources may reach them as well as their own host. */
   allowedHosts?: readonly string[] | undefined;
   /** Largest frame decoded, pixels as stored (config `decode.maxPixels`); unset: ffmpeg's own limit. */
@@ -45,7 +69,7 @@ export interface PlanDefaults {
 
 /**
  * Pure: a source spec (config, `--source`, POST /api/streams) to how it is
- * decoded. The same rules as embedded `serve`: network URLs are live
+ * decoded, whatever runs its inference: network URLs are live
  * cameras, files are not unless asked; a network URL gets its scheme's
  * protocol whitelist and nothing more, and an http(s) one the host guard.
  */
@@ -72,9 +96,9 @@ export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan
 }
 
 /** Pipeline-wide watchdog tuning with a stream's overrides on top (backoff merged key by key). */
-function mergeTuning(base: WatchdogTuning | undefined, over: WatchdogTuning | undefined): WatchdogTuning | undefined {
+function mergeTuning(base: WatchdogTuning, over: WatchdogOverrides | undefined): WatchdogTuning {
   if (!over) return base;
-  const defined = <T extends object>(o: T | undefined): Partial<T> =>
-    Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-  return { ...defined(base), ...defined(over), backoff: { ...defined(base?.backoff), ...defined(over.backoff) } };
+  const defined = <T extends object>(o: T | undefined): { [K in keyof T]?: Exclude<T[K], undefined> } =>
+    Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+  return { ...base, ...defined(over), backoff: { ...base.backoff, ...defined(over.backoff) } };
 }

@@ -1,8 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planSource } from '../../../src/transport/source-plan.ts';
+import { planSource } from '../../../src/pipeline/source-plan.ts';
+import { watchdogTuning } from '../../helpers/watchdog.ts';
 
-const defaults = { liveFps: 5, fileFps: 1, allowedHosts: ['*.cams.example'], watchdog: { stallTimeoutMs: 10_000, backoff: { initialMs: 1000, maxMs: 30_000 } } };
+const defaults = { liveFps: 5, fileFps: 1, allowedHosts: ['*.cams.example'], watchdog: watchdogTuning({ stallTimeoutMs: 10_000, backoff: { initialMs: 1000, maxMs: 30_000, jitter: 0.5, healthyAfterMs: 30_000 } }) };
 
 describe('planSource (how distributed ingest opens a source: the rules of embedded serve)', () => {
   test('an RTSP camera is live, restarted whatever the error, TCP first by default (UDP if the server refuses TCP), limited to its scheme\'s protocols', () => {
@@ -33,8 +34,9 @@ describe('planSource (how distributed ingest opens a source: the rules of embedd
   test('stdin cannot be restarted; a source\'s watchdog overrides merge over the defaults key by key', () => {
     assert.equal(planSource({ id: 'p', url: '-' }, defaults).restartable, false);
     const p = planSource({ id: 'slow', url: 'rtsp://h/x', watchdog: { stallTimeoutMs: 60_000, backoff: { maxMs: 5000 } } }, defaults);
-    assert.equal(p.watchdog?.stallTimeoutMs, 60_000);
-    assert.deepEqual(p.watchdog?.backoff, { initialMs: 1000, maxMs: 5000 });
+    assert.equal(p.watchdog.stallTimeoutMs, 60_000);
+    assert.equal(p.watchdog.startTimeoutMs, defaults.watchdog.startTimeoutMs);
+    assert.deepEqual(p.watchdog.backoff, { initialMs: 1000, maxMs: 5000, jitter: 0.5, healthyAfterMs: 30_000 });
   });
 
   test('an explicit protocol whitelist (a source added over HTTP) wins over the default', () => {

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { hostEntryAllows, hostMatches } from '../ingest/host-guard.ts';
-import { isV4l2Device } from '../ingest/source-kind.ts';
+import { hostEntryAllows, hostMatches } from './host-guard.ts';
+import { isV4l2Device } from './source-kind.ts';
 
 export { hostMatches };
 

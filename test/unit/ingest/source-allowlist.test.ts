@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkSource, hostMatches, protocolWhitelistFor } from '../../../src/gateway/source-allowlist.ts';
+import { checkSource, hostMatches, protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'ss-allow-'));
 const videos = join(root, 'videos');
