@@ -24,9 +24,25 @@ export interface AnalyzeRun extends TimedRun {
 
 export function analyzeArgs(opts: AnalyzeRunOptions): string[] {
   return [
-    CLI_PATH, 'analyze', '--model', opts.model, ...opts.sampling,
-    '--batch', String(opts.batch), '--threads', String(opts.threads), '--device', opts.device,
-    '--progress', 'none', '--json', '--log-level', 'warn', '--out', '/dev/null', opts.clip,
+    CLI_PATH,
+    'analyze',
+    '--model',
+    opts.model,
+    ...opts.sampling,
+    '--batch',
+    String(opts.batch),
+    '--threads',
+    String(opts.threads),
+    '--device',
+    opts.device,
+    '--progress',
+    'none',
+    '--json',
+    '--log-level',
+    'warn',
+    '--out',
+    '/dev/null',
+    opts.clip,
   ];
 }
 

@@ -42,9 +42,11 @@ export interface CeilingResult {
 function fillPseudoRandom(out: Uint8Array, seed = 0x9e3779b9): void {
   let x = seed >>> 0;
   for (let i = 0; i < out.length; i++) {
-    x ^= x << 13; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
     x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
+    x ^= x << 5;
+    x >>>= 0;
     out[i] = x & 0xff;
   }
 }
@@ -86,7 +88,14 @@ export async function measureEngineCeiling(model: LoadedModel, opts: CeilingOpti
     const data = Buffer.alloc(w * h * 3);
     fillPseudoRandom(data);
     const batch: Frame[] = Array.from({ length: opts.batch }, (_, seq) => ({
-      streamId: 'bench', runId: 'bench', seq, ptsMs: seq * 40, capturedAt: Date.now(), width: w, height: h, data,
+      streamId: 'bench',
+      runId: 'bench',
+      seq,
+      ptsMs: seq * 40,
+      capturedAt: Date.now(),
+      width: w,
+      height: h,
+      data,
     }));
     for (let i = 0; i < opts.warmupBatches; i++) await engine.infer(batch);
     // Two in flight, as runAnalyze keeps them: one running, one queued.

@@ -41,7 +41,11 @@ export interface DistributedBenchResult {
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
@@ -57,27 +61,35 @@ function fpsOf(stderr: string): { fps: number; frames: number } {
 }
 
 async function startWorkers(n: number, model: string, env: NodeJS.ProcessEnv, extra: string[]): Promise<ChildProcess[]> {
-  return Promise.all(Array.from({ length: n }, async () => {
-    const child = spawn(process.execPath, [CLI_PATH, 'worker', '--model', model, '--threads', '1', ...extra], { cwd: REPO_ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-        err += d;
-        if (err.includes('worker: ready')) resolve();
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const child = spawn(process.execPath, [CLI_PATH, 'worker', '--model', model, '--threads', '1', ...extra], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
       });
-      child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-    });
-    return child;
-  }));
+      let err = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+          err += d;
+          if (err.includes('worker: ready')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
+      });
+      return child;
+    }),
+  );
 }
 
 async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(children.map(async (c) => {
-    if (c.exitCode !== null) return;
-    const exited = once(c, 'exit');
-    c.kill('SIGTERM');
-    await exited;
-  }));
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.exitCode !== null) return;
+      const exited = once(c, 'exit');
+      c.kill('SIGTERM');
+      await exited;
+    }),
+  );
 }
 
 async function redisCounters(client: Redis): Promise<{ cpu: number; bytes: number }> {
@@ -97,7 +109,11 @@ export async function runDistributedBench(opts: DistributedBenchOptions): Promis
   const model = await ensureModel(cacheDir, arch, log);
   const clip = await ensureClip(cacheDir, { width: 320, height: 240, fps: 25, seconds: opts.quick ? 8 : 24 }, log);
   const port = await freePort();
-  const redisProc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  const redisProc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { maxRetriesPerRequest: null });
   await client.ping();
@@ -168,7 +184,10 @@ function printTable(r: DistributedBenchResult): void {
     ['embedded 2 threads', `${r.embeddedFps.threads2} frames/s`],
     ['distributed 2 workers x 1 thread', `${r.distributedFps.workers2x1} frames/s (x${r.ratio.threads2} of embedded)`],
     ['scaling 1 -> 2 workers', `x${r.scaling2Workers}`],
-    ...r.queueCost.map((q): [string, string] => [`queue cost, batch ${q.batch}`, `${q.redisCpuUsPerFrame} us Redis CPU/frame · ${q.bytesPerFrame} B/frame · ~${q.framesPerSecondPerRedisCore} frames/s per Redis core`]),
+    ...r.queueCost.map((q): [string, string] => [
+      `queue cost, batch ${q.batch}`,
+      `${q.redisCpuUsPerFrame} us Redis CPU/frame · ${q.bytesPerFrame} B/frame · ~${q.framesPerSecondPerRedisCore} frames/s per Redis core`,
+    ]),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)}  ${v}\n`);

@@ -62,12 +62,31 @@ async function makeAtomically(dest: string, make: (tmp: string) => Promise<void>
 export function ensureClip(cacheDir: string, spec: ClipSpec, log: (line: string) => void): Promise<string> {
   const dest = join(cacheDir, clipFileName(spec));
   if (!existsSync(dest)) log(`making ${clipFileName(spec)} (once; cached in ${cacheDir})`);
-  return makeAtomically(dest, (tmp) => runToCompletion('ffmpeg', [
-    '-nostdin', '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${spec.width}x${spec.height}:rate=${spec.fps}:duration=${spec.seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
-    '-f', 'mp4', tmp,
-  ]), '.mp4');
+  return makeAtomically(
+    dest,
+    (tmp) =>
+      runToCompletion('ffmpeg', [
+        '-nostdin',
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=size=${spec.width}x${spec.height}:rate=${spec.fps}:duration=${spec.seconds}`,
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'mp4',
+        tmp,
+      ]),
+    '.mp4',
+  );
 }
 
 /** An untrained model of the real topology, written by `streamsight models synth`. */

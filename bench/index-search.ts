@@ -41,11 +41,29 @@ export interface IndexSearchBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface IndexingResult { model: string; frames: number; analyzeFps: number; indexFps: number; overheadPercent: number }
+export interface IndexingResult {
+  model: string;
+  frames: number;
+  analyzeFps: number;
+  indexFps: number;
+  overheadPercent: number;
+}
 export interface SearchResult {
-  vectors: number; dim: number; insertSeconds: number; buildSeconds: number; cells: number;
-  nprobe: number; candidates: number; p50Ms: number; p95Ms: number; p99Ms: number; recallAt10: number;
-  exactP50Ms: number; fileBytes: number; rssBytes: number; peakRssBytes: number;
+  vectors: number;
+  dim: number;
+  insertSeconds: number;
+  buildSeconds: number;
+  cells: number;
+  nprobe: number;
+  candidates: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  recallAt10: number;
+  exactP50Ms: number;
+  fileBytes: number;
+  rssBytes: number;
+  peakRssBytes: number;
   /** The IVF's cells as held in memory (sketches and full-D centroids). */
   ivfMemoryBytes: number;
   /** The IVF's codes and cells in the file (sqlite dbstat); null when SQLite lacks dbstat. */
@@ -66,11 +84,37 @@ function benchIndexing(work: string, quick: boolean, log: (l: string) => void): 
   const arch = quick ? 'resnet18' : 'resnet50';
   writeFileSync(model, synthResnet({ arch, ...(quick ? { baseWidth: 16, inputSize: 112 } : {}) }));
   const clips = [0, 1, 2].map((i) => join(work, `clip${i}.mp4`));
-  clips.forEach((c, i) => execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25`, '-t', String(quick ? 8 : 20),
-    '-vf', `hue=h=${i * 90}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', c]));
+  clips.forEach((c, i) =>
+    execFileSync('ffmpeg', [
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=640x360:rate=25`,
+      '-t',
+      String(quick ? 8 : 20),
+      '-vf',
+      `hue=h=${i * 90}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      c,
+    ]),
+  );
   const flags = ['--model', model, '--fps', '2', '--device', 'cpu'];
   const run = (args: string[]): { frames: number; seconds: number } => {
-    const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'error' }, maxBuffer: 1 << 28 });
+    const r = spawnSync(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'error' },
+      maxBuffer: 1 << 28,
+    });
     const lines = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.startsWith('{') && l.includes('summary"'));
     const s = JSON.parse(lines.at(-1)!) as { frames: number; seconds: number };
     return s;
@@ -84,7 +128,13 @@ function benchIndexing(work: string, quick: boolean, log: (l: string) => void): 
     best = { analyze: Math.max(best.analyze, a.frames / a.seconds), index: Math.max(best.index, i.frames / i.seconds), frames: i.frames };
     log(`  round ${round + 1}: analyze ${r2(a.frames / a.seconds)} frames/s, index ${r2(i.frames / i.seconds)} frames/s (${i.frames} frames)`);
   }
-  return { model: `${arch} (synth${quick ? ', 112 px, width 16' : ''})`, frames: best.frames, analyzeFps: r2(best.analyze), indexFps: r2(best.index), overheadPercent: r2((best.analyze / best.index - 1) * 100) };
+  return {
+    model: `${arch} (synth${quick ? ', 112 px, width 16' : ''})`,
+    frames: best.frames,
+    analyzeFps: r2(best.analyze),
+    indexFps: r2(best.index),
+    overheadPercent: r2((best.analyze / best.index - 1) * 100),
+  };
 }
 
 function benchSearch(work: string, n: number, dim: number, queries: number, log: (l: string) => void): SearchResult {
@@ -100,27 +150,43 @@ function benchSearch(work: string, n: number, dim: number, queries: number, log:
   let generateMs = 0;
   for (let v = 0; v * perVideo < n; v++) {
     const count = Math.min(perVideo, n - v * perVideo);
-    const video = store.startVideo({ path: `/bench/video-${v}.mp4`, contentHash: String(v), sizeBytes: 0, model: 'bench', modelHash, modelPath: '', untrained: true, embeddingDim: dim, sampling: 'fps:1' },
-      { durationMs: count * 1000, fps: 25, width: 640, height: 360, codec: 'h264' });
+    const video = store.startVideo(
+      {
+        path: `/bench/video-${v}.mp4`,
+        contentHash: String(v),
+        sizeBytes: 0,
+        model: 'bench',
+        modelHash,
+        modelPath: '',
+        untrained: true,
+        embeddingDim: dim,
+        sampling: 'fps:1',
+      },
+      { durationMs: count * 1000, fps: 25, width: 640, height: 360, codec: 'h264' },
+    );
     for (let b = 0; b < count; b += batch) {
       const m = Math.min(batch, count - b);
       const g0 = performance.now();
       gen.fill(vecs, m);
       generateMs += performance.now() - g0;
       const frames: FrameRecord[] = [];
-      for (let i = 0; i < m; i++) frames.push({ seq: b + i, ptsMs: (b + i) * 1000, labels: [{ index: 0, label: 'x', score: 0.5 }], embedding: vecs.subarray(i * dim, (i + 1) * dim) });
+      for (let i = 0; i < m; i++)
+        frames.push({ seq: b + i, ptsMs: (b + i) * 1000, labels: [{ index: 0, label: 'x', score: 0.5 }], embedding: vecs.subarray(i * dim, (i + 1) * dim) });
       // One transaction per 5,000 frames (40 MB of embeddings).
       store.appendFrames(video.id, frames);
     }
     store.finishVideo(video.id, []);
-    if (n >= 100_000 && ((v + 1) * perVideo) % 100_000 === 0) log(`  ${Math.min(n, (v + 1) * perVideo)} / ${n} vectors stored (${r2((performance.now() - started) / 1000)} s)`);
+    if (n >= 100_000 && ((v + 1) * perVideo) % 100_000 === 0)
+      log(`  ${Math.min(n, (v + 1) * perVideo)} / ${n} vectors stored (${r2((performance.now() - started) / 1000)} s)`);
   }
   const insertSeconds = (performance.now() - started) / 1000;
   const t0 = performance.now();
   store.vectors.train(modelHash);
   const buildSeconds = (performance.now() - t0) / 1000;
   const cells = store.vectors.info()!.cells;
-  log(`  ${n}: generated in ${r2(generateMs / 1000)} s, stored in ${r2(insertSeconds)} s (generation included), IVF (${cells} cells) built in ${r2(buildSeconds)} s`);
+  log(
+    `  ${n}: generated in ${r2(generateMs / 1000)} s, stored in ${r2(insertSeconds)} s (generation included), IVF (${cells} cells) built in ${r2(buildSeconds)} s`,
+  );
 
   const qs = gen.queries(queries, 99);
   const query = (i: number): Float32Array => qs.subarray(i * dim, (i + 1) * dim);
@@ -151,9 +217,24 @@ function benchSearch(work: string, n: number, dim: number, queries: number, log:
   const fileBytes = statSync(file).size;
   rmSync(file, { force: true });
   return {
-    vectors: n, dim, insertSeconds: r2(insertSeconds), buildSeconds: r2(buildSeconds), cells, nprobe: DEFAULT_NPROBE, candidates: DEFAULT_CANDIDATES,
-    p50Ms: main.p50Ms, p95Ms: main.p95Ms, p99Ms: main.p99Ms, recallAt10: main.recallAt10, exactP50Ms: r2(pct(exactMs, 50)), fileBytes, rssBytes,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024, ivfMemoryBytes: cells * (SKETCH_DIMS + dim) * 4, ivfDiskBytes, queries,
+    vectors: n,
+    dim,
+    insertSeconds: r2(insertSeconds),
+    buildSeconds: r2(buildSeconds),
+    cells,
+    nprobe: DEFAULT_NPROBE,
+    candidates: DEFAULT_CANDIDATES,
+    p50Ms: main.p50Ms,
+    p95Ms: main.p95Ms,
+    p99Ms: main.p99Ms,
+    recallAt10: main.recallAt10,
+    exactP50Ms: r2(pct(exactMs, 50)),
+    fileBytes,
+    rssBytes,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    ivfMemoryBytes: cells * (SKETCH_DIMS + dim) * 4,
+    ivfDiskBytes,
+    queries,
     sweep: sweep.map((s) => ({ nprobe: s.nprobe, p50Ms: s.p50Ms, recallAt10: s.recallAt10 })),
   };
 }
@@ -186,11 +267,15 @@ async function main(): Promise<void> {
   const out: string[] = [];
   if (result.indexing) {
     const i = result.indexing;
-    out.push(`indexing (${i.model}, ${i.frames} frames, cpu): analyze ${i.analyzeFps} frames/s · index ${i.indexFps} frames/s · storing costs ${i.overheadPercent}%`);
+    out.push(
+      `indexing (${i.model}, ${i.frames} frames, cpu): analyze ${i.analyzeFps} frames/s · index ${i.indexFps} frames/s · storing costs ${i.overheadPercent}%`,
+    );
   }
   out.push('vectors    dim   cells  build s  IVF p50 ms  p95 ms  p99 ms  recall@10  exact p50 ms  file MB  rss MB  peak rss MB');
   for (const s of result.search) {
-    out.push(`${String(s.vectors).padEnd(10)} ${String(s.dim).padEnd(5)} ${String(s.cells).padEnd(6)} ${String(s.buildSeconds).padEnd(8)} ${String(s.p50Ms).padEnd(11)} ${String(s.p95Ms).padEnd(7)} ${String(s.p99Ms).padEnd(7)} ${String(s.recallAt10).padEnd(10)} ${String(s.exactP50Ms).padEnd(13)} ${String(Math.round(s.fileBytes / 1e6)).padEnd(8)} ${String(Math.round(s.rssBytes / 1e6)).padEnd(7)} ${Math.round(s.peakRssBytes / 1e6)}`);
+    out.push(
+      `${String(s.vectors).padEnd(10)} ${String(s.dim).padEnd(5)} ${String(s.cells).padEnd(6)} ${String(s.buildSeconds).padEnd(8)} ${String(s.p50Ms).padEnd(11)} ${String(s.p95Ms).padEnd(7)} ${String(s.p99Ms).padEnd(7)} ${String(s.recallAt10).padEnd(10)} ${String(s.exactP50Ms).padEnd(13)} ${String(Math.round(s.fileBytes / 1e6)).padEnd(8)} ${String(Math.round(s.rssBytes / 1e6)).padEnd(7)} ${Math.round(s.peakRssBytes / 1e6)}`,
+    );
     out.push(`  nprobe sweep: ${s.sweep.map((w) => `${w.nprobe}: ${w.p50Ms} ms / ${w.recallAt10}`).join(' · ')}`);
   }
   process.stdout.write(out.join('\n') + '\n' + JSON.stringify({ bench: 'index-search', ...result }) + '\n');

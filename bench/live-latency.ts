@@ -93,7 +93,14 @@ async function counterSum(metrics: Metrics, name: string): Promise<number> {
 
 async function measureBatchMs(engine: InferenceEngine, batch: number, width: number, height: number, repeats: number): Promise<number> {
   const frames: Frame[] = Array.from({ length: batch }, (_, i) => ({
-    streamId: 'b', runId: 'b', seq: i, ptsMs: 0, capturedAt: 0, width, height, data: Buffer.alloc(width * height * 3, (i * 37) & 255),
+    streamId: 'b',
+    runId: 'b',
+    seq: i,
+    ptsMs: 0,
+    capturedAt: 0,
+    width,
+    height,
+    data: Buffer.alloc(width * height * 3, (i * 37) & 255),
   }));
   await engine.infer(frames); // warm-up: first run allocates
   const times: number[] = [];
@@ -125,7 +132,11 @@ export async function runLiveLatencyBench(opts: LiveLatencyOptions = {}): Promis
     const capacityFps = (batch * 1000) / batchMs;
     log(`one batch of ${batch}: ${batchMs.toFixed(1)} ms (capacity ${capacityFps.toFixed(1)} frames/s on ${engine.provider})`);
 
-    const plans: Array<{ name: string; streams: number; fps: number }> = (opts.streams ?? (quick ? [1, 4] : [1, 4, 8])).map((n) => ({ name: `${n} x ${fps} fps`, streams: n, fps }));
+    const plans: Array<{ name: string; streams: number; fps: number }> = (opts.streams ?? (quick ? [1, 4] : [1, 4, 8])).map((n) => ({
+      name: `${n} x ${fps} fps`,
+      streams: n,
+      fps,
+    }));
     // Overload: twice what inference takes, over 4 streams (at most 30 fps each, the clip's rate).
     const offered = 2 * capacityFps;
     const overloadStreams = Math.max(4, Math.ceil(offered / 30));
@@ -138,11 +149,22 @@ export async function runLiveLatencyBench(opts: LiveLatencyOptions = {}): Promis
       const results: FrameResult[] = [];
       let measuring = false;
       const pipeline = new LivePipeline({
-        model, engine, batch,
+        model,
+        engine,
+        batch,
         live: { fps: plan.fps, fileFps: DEFAULTS.sampling.fps, bufferFrames: DEFAULTS.live.bufferFrames, batchWaitMs: DEFAULTS.live.batchWaitMs },
         watchdog: tuningFromSettings(DEFAULTS.watchdog),
-        events: DEFAULTS.events, allowlist: undefined, metrics, logger: createLogger({ level: 'silent' }),
-        sink: { publishFrame: (r) => { if (measuring) results.push(r); }, publishEvent: () => undefined, publishStatus: () => undefined },
+        events: DEFAULTS.events,
+        allowlist: undefined,
+        metrics,
+        logger: createLogger({ level: 'silent' }),
+        sink: {
+          publishFrame: (r) => {
+            if (measuring) results.push(r);
+          },
+          publishEvent: () => undefined,
+          publishStatus: () => undefined,
+        },
       });
       pipeline.start();
       for (let i = 0; i < plan.streams; i++) pipeline.addSource({ id: `cam${i}`, url: clip, live: true, loop: true, fps: plan.fps });
@@ -160,14 +182,32 @@ export async function runLiveLatencyBench(opts: LiveLatencyOptions = {}): Promis
       const lat = results.map((r) => r.latencyMs).sort((a, b) => a - b);
       const offeredFps = plan.streams * plan.fps;
       phases.push({
-        name: plan.name, streams: plan.streams, fpsPerStream: plan.fps, offeredFps, results: lat.length,
-        p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99), maxMs: lat.at(-1) ?? NaN,
+        name: plan.name,
+        streams: plan.streams,
+        fpsPerStream: plan.fps,
+        offeredFps,
+        results: lat.length,
+        p50Ms: percentile(lat, 50),
+        p99Ms: percentile(lat, 99),
+        maxMs: lat.at(-1) ?? NaN,
         p99OverBatch: Math.round((percentile(lat, 99) / batchMs) * 100) / 100,
-        decoded, processed, dropped, dropRate: decoded > 0 ? Math.round((dropped / decoded) * 1000) / 1000 : 0,
+        decoded,
+        processed,
+        dropped,
+        dropRate: decoded > 0 ? Math.round((dropped / decoded) * 1000) / 1000 : 0,
         expectedDropRate: Math.round(Math.max(0, 1 - capacityFps / offeredFps) * 1000) / 1000,
       });
     }
-    return { bench: 'live-latency', model: 'resnet18', untrained: true, provider: engine.provider, batch, batchMs: Math.round(batchMs * 10) / 10, capacityFps: Math.round(capacityFps * 10) / 10, phases };
+    return {
+      bench: 'live-latency',
+      model: 'resnet18',
+      untrained: true,
+      provider: engine.provider,
+      batch,
+      batchMs: Math.round(batchMs * 10) / 10,
+      capacityFps: Math.round(capacityFps * 10) / 10,
+      phases,
+    };
   } finally {
     await engine.close();
   }
@@ -175,7 +215,16 @@ export async function runLiveLatencyBench(opts: LiveLatencyOptions = {}): Promis
 
 export function formatLiveLatency(report: LiveLatencyReport): string {
   const head = ['phase', 'offered fps', 'results', 'p50 ms', 'p99 ms', 'p99 / batch', 'drop rate', 'expected drop'];
-  const rows = report.phases.map((p) => [p.name, p.offeredFps.toFixed(1), String(p.results), p.p50Ms.toFixed(0), p.p99Ms.toFixed(0), p.p99OverBatch.toFixed(2), p.dropRate.toFixed(3), p.expectedDropRate.toFixed(3)]);
+  const rows = report.phases.map((p) => [
+    p.name,
+    p.offeredFps.toFixed(1),
+    String(p.results),
+    p.p50Ms.toFixed(0),
+    p.p99Ms.toFixed(0),
+    p.p99OverBatch.toFixed(2),
+    p.dropRate.toFixed(3),
+    p.expectedDropRate.toFixed(3),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [

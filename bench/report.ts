@@ -78,7 +78,14 @@ function fmt(value: number): string {
 
 function pad(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Human-readable rendering: measurements, then ratios with their goals. */
@@ -86,19 +93,27 @@ export function formatTable(report: BenchReport): string {
   const m = report.machine;
   const s = report.settings;
   const lines: string[] = [];
-  lines.push(`StreamSight bench${report.quick ? ' (--quick: smoke run, not benchmark numbers)' : ''} · ${m.cpus} CPU(s) ${m.cpuModel} · node ${m.node} · onnxruntime-node ${m.onnxruntime} · ffmpeg ${m.ffmpeg}`);
-  lines.push(`batch ${s.batch} · threads ${s.threads === 0 ? '0 (ONNX Runtime default)' : s.threads} · device ${s.device} · best of ${s.repeats} · load average ${m.loadAverageBefore.toFixed(2)} before, ${m.loadAverageAfter.toFixed(2)} after · ${report.totalSeconds.toFixed(0)} s in all`);
+  lines.push(
+    `StreamSight bench${report.quick ? ' (--quick: smoke run, not benchmark numbers)' : ''} · ${m.cpus} CPU(s) ${m.cpuModel} · node ${m.node} · onnxruntime-node ${m.onnxruntime} · ffmpeg ${m.ffmpeg}`,
+  );
+  lines.push(
+    `batch ${s.batch} · threads ${s.threads === 0 ? '0 (ONNX Runtime default)' : s.threads} · device ${s.device} · best of ${s.repeats} · load average ${m.loadAverageBefore.toFixed(2)} before, ${m.loadAverageAfter.toFixed(2)} after · ${report.totalSeconds.toFixed(0)} s in all`,
+  );
   lines.push('');
   const mRows = [['measurement', 'value', 'unit', 'what'], ...report.measurements.map((x) => [x.name, fmt(x.value), x.unit, x.detail])];
   lines.push(pad(mRows));
   if (report.ratios.length > 0) {
     lines.push('');
-    const rRows = [['ratio', 'value', 'goal', 'met', '= numerator / denominator'], ...report.ratios.map((r) => [
-      r.name, fmt(r.value),
-      r.goal ? `${r.goal.op} ${r.goal.value}${r.goal.aim !== undefined ? ` (aim ${r.goal.aim})` : ''}` : '-',
-      r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
-      `${r.numerator} / ${r.denominator}`,
-    ])];
+    const rRows = [
+      ['ratio', 'value', 'goal', 'met', '= numerator / denominator'],
+      ...report.ratios.map((r) => [
+        r.name,
+        fmt(r.value),
+        r.goal ? `${r.goal.op} ${r.goal.value}${r.goal.aim !== undefined ? ` (aim ${r.goal.aim})` : ''}` : '-',
+        r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
+        `${r.numerator} / ${r.denominator}`,
+      ]),
+    ];
     lines.push(pad(rRows));
   }
   for (const e of report.errors) lines.push(`error in ${e.suite}: ${e.message}`);

@@ -77,7 +77,13 @@ export function descendants(pid: number): number[] {
 export class RssSampler {
   private readonly timer: NodeJS.Timeout;
   private readonly peak: MemoryPeak = {
-    rootRssBytes: 0, rootHwmBytes: 0, childrenRssBytes: 0, totalRssBytes: 0, samples: 0, firstHalfTotalBytes: 0, secondHalfTotalBytes: 0,
+    rootRssBytes: 0,
+    rootHwmBytes: 0,
+    childrenRssBytes: 0,
+    totalRssBytes: 0,
+    samples: 0,
+    firstHalfTotalBytes: 0,
+    secondHalfTotalBytes: 0,
   };
   /** [ms since start, total bytes]: one pair per sample, 16 bytes each (a 10-minute run at 100 ms: ~100 KB). */
   private readonly timeline: Array<[number, number]> = [];
@@ -85,7 +91,10 @@ export class RssSampler {
   private stopped = false;
 
   /** @param intervalMs sampling period, milliseconds (default 100). */
-  constructor(private readonly pid: number, intervalMs = 100) {
+  constructor(
+    private readonly pid: number,
+    intervalMs = 100,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
   }

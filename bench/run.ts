@@ -182,7 +182,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       ceilingRaw = rec.add('ceiling.raw.fps', raw.framesPerSecond, 'frames/s', `InferenceSession.run on a ready tensor: ${what}`);
       rec.add('ceiling.raw.batchMs', raw.runMsPerBatch, 'ms', 'mean session.run per batch');
       const eng = await measureEngineCeiling(model, opts);
-      ceilingEngine = rec.add('ceiling.engine.fps', eng.framesPerSecond, 'frames/s', `InferenceEngine (worker thread, normalise, top-k) on ready rgb24 frames, 2 batches in flight: ${plan.inferenceModel}, ${eng.frames} frames`);
+      ceilingEngine = rec.add(
+        'ceiling.engine.fps',
+        eng.framesPerSecond,
+        'frames/s',
+        `InferenceEngine (worker thread, normalise, top-k) on ready rgb24 frames, 2 batches in flight: ${plan.inferenceModel}, ${eng.frames} frames`,
+      );
       rec.add('ceiling.engine.runMs', eng.runMsPerBatch, 'ms', 'mean session.run per batch inside the engine');
       rec.ratio('ceiling.engine/raw', ceilingEngine, ceilingRaw);
     });
@@ -194,7 +199,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const run = await runAnalyzeCli({ model, clip, sampling: ['--every-frame'], ...common });
       const what = `analyze --every-frame ${plan.inferenceModel} on ${clipLabel(plan.inferenceClip)}, ${run.summary.frames} frames`;
       const fps = rec.add('inference.analyze.fps', run.summary.framesPerSecond, 'frames/s', `${what} (its summary: decode to last line written)`);
-      const wallFps = rec.add('inference.analyze.wallFps', run.summary.frames / run.wallSeconds, 'frames/s', 'the same, frames / wall time of the whole command incl. startup and model load');
+      const wallFps = rec.add(
+        'inference.analyze.wallFps',
+        run.summary.frames / run.wallSeconds,
+        'frames/s',
+        'the same, frames / wall time of the whole command incl. startup and model load',
+      );
       rec.add('inference.analyze.wallSeconds', run.wallSeconds, 's', 'wall time of that command');
       if (ceilingRaw) {
         rec.ratio('inference.analyze/ceiling.raw', fps, ceilingRaw, { op: '>=', value: 0.9, aim: 0.95 });
@@ -206,11 +216,20 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const pre = loadModel(model).preprocess;
       const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
       const ff = await runTimed('ffmpeg', ['-nostdin', '-hide_banner', ...buildDecodeArgs({ input: clip, sampling: { mode: 'every' }, geometry })]);
-      const ffm = rec.add('inference.ffmpeg.seconds', ff.wallSeconds, 's', `ffmpeg alone decoding that clip with analyze's args (every frame), stdout drained by node`);
+      const ffm = rec.add(
+        'inference.ffmpeg.seconds',
+        ff.wallSeconds,
+        's',
+        `ffmpeg alone decoding that clip with analyze's args (every frame), stdout drained by node`,
+      );
       if (ceilingRaw) {
         // frames/s if inference and decoding shared the cores with no waste: 1 / (1/ceiling + t_ffmpeg/frames).
-        const shared = rec.add('inference.sharedCpuBound.fps', 1 / (1 / ceilingRaw.value + ffm.value / run.summary.frames), 'frames/s',
-          'derived: the ceiling if decoding\'s time (all cores) is added to inference\'s, no overlap possible: 1/(1/ceiling + ffmpeg s/frame)');
+        const shared = rec.add(
+          'inference.sharedCpuBound.fps',
+          1 / (1 / ceilingRaw.value + ffm.value / run.summary.frames),
+          'frames/s',
+          "derived: the ceiling if decoding's time (all cores) is added to inference's, no overlap possible: 1/(1/ceiling + ffmpeg s/frame)",
+        );
         rec.ratio('inference.sharedCpuBound/ceiling.raw', shared, ceilingRaw);
         rec.ratio('inference.analyze/sharedCpuBound', fps, shared);
       }
@@ -240,20 +259,49 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const anKey = best(runs.anKey, (r) => r.wallSeconds);
       const clipText = clipLabel(plan.decodeClip);
       const n = `best of ${plan.repeats}`;
-      const ff = rec.add('decode.ffmpeg.fps1.seconds', ffFps.wallSeconds, 's', `ffmpeg alone, analyze's own args (buildDecodeArgs, fps 1), stdout drained by node: ${clipText}, ${n}`);
-      const an = rec.add('decode.analyze.fps1.wallSeconds', anFps.wallSeconds, 's', `analyze --fps 1 ${plan.lightModel}, whole command incl. startup: ${anFps.summary.frames} frames, ${n}`);
-      const anPipe = rec.add('decode.analyze.fps1.seconds', anFps.summary.seconds, 's', 'the same run, its summary seconds (excludes node start-up and model load)');
+      const ff = rec.add(
+        'decode.ffmpeg.fps1.seconds',
+        ffFps.wallSeconds,
+        's',
+        `ffmpeg alone, analyze's own args (buildDecodeArgs, fps 1), stdout drained by node: ${clipText}, ${n}`,
+      );
+      const an = rec.add(
+        'decode.analyze.fps1.wallSeconds',
+        anFps.wallSeconds,
+        's',
+        `analyze --fps 1 ${plan.lightModel}, whole command incl. startup: ${anFps.summary.frames} frames, ${n}`,
+      );
+      const anPipe = rec.add(
+        'decode.analyze.fps1.seconds',
+        anFps.summary.seconds,
+        's',
+        'the same run, its summary seconds (excludes node start-up and model load)',
+      );
       const ffk = rec.add('decode.ffmpeg.keyframes.seconds', ffKey.wallSeconds, 's', `ffmpeg alone, keyframes args (-skip_frame nokey), ${n}`);
-      const ank = rec.add('decode.analyze.keyframes.wallSeconds', anKey.wallSeconds, 's', `analyze --keyframes ${plan.lightModel}, whole command: ${anKey.summary.frames} frames, ${n}`);
+      const ank = rec.add(
+        'decode.analyze.keyframes.wallSeconds',
+        anKey.wallSeconds,
+        's',
+        `analyze --keyframes ${plan.lightModel}, whole command: ${anKey.summary.frames} frames, ${n}`,
+      );
       rec.add('decode.analyze.keyframes.seconds', anKey.summary.seconds, 's', 'the same run, its summary seconds');
       rec.ratio('decode.analyze.wall/ffmpeg', an, ff, { op: '<=', value: 1.15, aim: 1.1 });
       rec.ratio('decode.analyze.pipeline/ffmpeg', anPipe, ff);
       // What inference of the sampled frames costs on its own, with the same batch and threads:
       // where ffmpeg already uses every core, this time adds to ffmpeg's rather than hiding behind it.
       const light = await measureRawCeiling(loadModel(modelPath), { ...plan.ceiling, minSeconds: plan.ceiling.minSeconds / 4, ...common });
-      const lightFps = rec.add('decode.lightCeiling.fps', light.framesPerSecond, 'frames/s', `raw ceiling of ${plan.lightModel} (as ceiling.raw.fps), ${light.frames} frames`);
-      const floor = rec.add('decode.sharedCpuBound.seconds', ff.value + anFps.summary.frames / lightFps.value, 's',
-        'derived: ffmpeg alone + inference of the sampled frames at that ceiling, run one after the other (all cores each)');
+      const lightFps = rec.add(
+        'decode.lightCeiling.fps',
+        light.framesPerSecond,
+        'frames/s',
+        `raw ceiling of ${plan.lightModel} (as ceiling.raw.fps), ${light.frames} frames`,
+      );
+      const floor = rec.add(
+        'decode.sharedCpuBound.seconds',
+        ff.value + anFps.summary.frames / lightFps.value,
+        's',
+        'derived: ffmpeg alone + inference of the sampled frames at that ceiling, run one after the other (all cores each)',
+      );
       rec.ratio('decode.sharedCpuBound/ffmpeg', floor, ff);
       rec.ratio('decode.analyze.pipeline/sharedCpuBound', anPipe, floor);
       rec.ratio('decode.analyze.keyframes/fps1', ank, an);
@@ -278,8 +326,18 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         hwms[which] = rec.add(`memory.${which}.nodeHwmMiB`, mem.rootHwmBytes / MiB, 'MiB', 'VmHWM (kernel high-water mark) of the node process');
         rec.add(`memory.${which}.childrenPeakMiB`, mem.childrenRssBytes / MiB, 'MiB', 'peak VmRSS of its children (ffmpeg)');
         if (which === 'long') {
-          halves.first = rec.add('memory.long.firstHalfPeakMiB', mem.firstHalfTotalBytes / MiB, 'MiB', 'peak total (node + children) in the first half of the long run, by time from spawn (includes start-up: meaningful only when the run is much longer, not in --quick)');
-          halves.second = rec.add('memory.long.secondHalfPeakMiB', mem.secondHalfTotalBytes / MiB, 'MiB', 'the same, second half: above the first if memory grows with length');
+          halves.first = rec.add(
+            'memory.long.firstHalfPeakMiB',
+            mem.firstHalfTotalBytes / MiB,
+            'MiB',
+            'peak total (node + children) in the first half of the long run, by time from spawn (includes start-up: meaningful only when the run is much longer, not in --quick)',
+          );
+          halves.second = rec.add(
+            'memory.long.secondHalfPeakMiB',
+            mem.secondHalfTotalBytes / MiB,
+            'MiB',
+            'the same, second half: above the first if memory grows with length',
+          );
         }
       }
       rec.ratio('memory.long/short.total', peaks.long, peaks.short, { op: '<=', value: 1.1 });
@@ -334,7 +392,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       for (const q of r.queueCost) {
         rec.add(`distributed.queue.batch${q.batch}.redisCpuUsPerFrame`, q.redisCpuUsPerFrame, 'us/frame', 'Redis CPU time per frame (INFO cpu)');
         rec.add(`distributed.queue.batch${q.batch}.bytesPerFrame`, q.bytesPerFrame, 'bytes/frame', 'Redis network bytes in + out per frame (INFO stats)');
-        rec.add(`distributed.queue.batch${q.batch}.framesPerSecondPerRedisCore`, q.framesPerSecondPerRedisCore, 'frames/s', 'frames one Redis core could carry at this cost');
+        rec.add(
+          `distributed.queue.batch${q.batch}.framesPerSecondPerRedisCore`,
+          q.framesPerSecondPerRedisCore,
+          'frames/s',
+          'frames one Redis core could carry at this cost',
+        );
       }
     });
   }
@@ -351,7 +414,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       }
       for (const sr of r.search) {
         const k = `index.search.${sr.vectors}`;
-        const ivf = rec.add(`${k}.p50Ms`, sr.p50Ms, 'ms', `IVF search, ${sr.vectors} x ${sr.dim}-d, nprobe ${sr.nprobe}, ${sr.candidates} candidates re-ranked`);
+        const ivf = rec.add(
+          `${k}.p50Ms`,
+          sr.p50Ms,
+          'ms',
+          `IVF search, ${sr.vectors} x ${sr.dim}-d, nprobe ${sr.nprobe}, ${sr.candidates} candidates re-ranked`,
+        );
         rec.add(`${k}.p99Ms`, sr.p99Ms, 'ms', `the same, p99 (${sr.queries} queries)`);
         rec.add(`${k}.recallAt10`, sr.recallAt10, '', `recall@10 against exact search (${sr.queries} queries)`);
         for (const w of sr.sweep) rec.add(`${k}.nprobe${w.nprobe}.p50Ms`, w.p50Ms, 'ms', `nprobe ${w.nprobe}: p50 (recall@10 ${w.recallAt10})`);
@@ -438,7 +506,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const device = values.device;
-  if (device !== undefined && device !== 'auto' && device !== 'cpu' && device !== 'cuda') throw new RangeError(`--device must be auto, cpu or cuda, got "${device}"`);
+  if (device !== undefined && device !== 'auto' && device !== 'cpu' && device !== 'cuda')
+    throw new RangeError(`--device must be auto, cpu or cuda, got "${device}"`);
   const batch = intFlag('--batch', values.batch, 1);
   const threads = intFlag('--threads', values.threads, 0);
   const vectors = values.vectors?.split(',').map((v) => intFlag('--vectors', v, 1000)!);

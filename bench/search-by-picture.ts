@@ -39,18 +39,41 @@ try {
   const model = join(dir, `${arch}.onnx`);
   writeFileSync(model, synthResnet({ arch }));
   const clip = join(dir, 'clip.mp4');
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '4', '-c:v', 'libx264', '-preset', 'ultrafast', clip]);
+  execFileSync('ffmpeg', [
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=25',
+    '-t',
+    '4',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    clip,
+  ]);
   const picture = join(dir, 'query.jpg');
   execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x480', '-frames:v', '1', picture]);
   const db = join(dir, 'index.db');
-  const ix = spawnSync(process.execPath, [join(ROOT, 'bin/streamsight.js'), 'index', '--model', model, '--fps', '1', '--device', 'cpu', '--index', db, clip], { encoding: 'utf8', env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn' } });
+  const ix = spawnSync(process.execPath, [join(ROOT, 'bin/streamsight.js'), 'index', '--model', model, '--fps', '1', '--device', 'cpu', '--index', db, clip], {
+    encoding: 'utf8',
+    env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn' },
+  });
   if (ix.status !== 0) throw new Error(`index failed: ${ix.stderr}`);
   const body = readFileSync(picture);
 
   const store = IndexStore.open(db, { readonly: true });
   // The config's defaults, as `serve --index` has them when nothing is set.
   const pictureLimits = { maxPixels: DEFAULTS.decode.maxPixels, maxBytes: DEFAULTS.search.maxImageBytes };
-  const routeLimits = { maxPixels: DEFAULTS.decode.maxPixels, maxImageBytes: DEFAULTS.search.maxImageBytes, maxPendingImages: DEFAULTS.search.maxPendingImages };
+  const routeLimits = {
+    maxPixels: DEFAULTS.decode.maxPixels,
+    maxImageBytes: DEFAULTS.search.maxImageBytes,
+    maxPendingImages: DEFAULTS.search.maxPendingImages,
+  };
   const time = async (label: string, embedImage: ImageEmbedder): Promise<number[]> => {
     const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
     const search = createSearchRoute(store, { embedImage, ...routeLimits });
@@ -76,7 +99,9 @@ try {
   await reusable.close();
   store.close();
   const summary = {
-    arch, requests, enginesStarted: { perQuery: requests, kept: reusable.enginesStarted },
+    arch,
+    requests,
+    enginesStarted: { perQuery: requests, kept: reusable.enginesStarted },
     perQuery: { firstMs: Math.round(perQuery[0]!), nextMedianMs: Math.round(median(perQuery.slice(1))) },
     kept: { firstMs: Math.round(kept[0]!), nextMedianMs: Math.round(median(kept.slice(1))) },
   };

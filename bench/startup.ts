@@ -51,7 +51,8 @@ function timeSpawn(args: string[], until?: (stdout: string) => boolean): Promise
     child.on('error', reject);
     child.on('close', (code) => {
       if (done) return;
-      if (code !== 0 || until !== undefined) reject(new Error(`${args.join(' ')} exited ${code} before its output: ${err.trim().split('\n').slice(-2).join(' | ')}`));
+      if (code !== 0 || until !== undefined)
+        reject(new Error(`${args.join(' ')} exited ${code} before its output: ${err.trim().split('\n').slice(-2).join(' | ')}`));
       else finish(performance.now() - started);
     });
   });
@@ -73,11 +74,34 @@ export async function runStartupBench(opts: StartupOptions): Promise<StartupResu
     node: () => timeSpawn(['-e', '0']),
     help: () => timeSpawn([CLI_PATH, '--help']),
     analyzeHelp: () => timeSpawn([CLI_PATH, 'analyze', '--help']),
-    helpTsx: () => timeSpawn(['--import', 'tsx', '--input-type=module', '-e', `const { main } = await import(${JSON.stringify(tsxMain)}); process.exitCode = await main([process.argv0, 'streamsight', '--help']);`]),
-    analyzeFirstFrame: () => timeSpawn(
-      [CLI_PATH, 'analyze', '--model', opts.model, '--every-frame', '--batch', '1', '--device', opts.device, '--threads', String(opts.threads), '--progress', 'none', opts.clip],
-      (out) => out.includes('\n'),
-    ),
+    helpTsx: () =>
+      timeSpawn([
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { main } = await import(${JSON.stringify(tsxMain)}); process.exitCode = await main([process.argv0, 'streamsight', '--help']);`,
+      ]),
+    analyzeFirstFrame: () =>
+      timeSpawn(
+        [
+          CLI_PATH,
+          'analyze',
+          '--model',
+          opts.model,
+          '--every-frame',
+          '--batch',
+          '1',
+          '--device',
+          opts.device,
+          '--threads',
+          String(opts.threads),
+          '--progress',
+          'none',
+          opts.clip,
+        ],
+        (out) => out.includes('\n'),
+      ),
   };
   const samples = Object.fromEntries(Object.keys(runs).map((k) => [k, [] as number[]])) as Record<keyof StartupResult['byName'], number[]>;
   // One warm-up round (file cache, ONNX Runtime's shared library), then interleaved rounds.
@@ -87,13 +111,21 @@ export async function runStartupBench(opts: StartupOptions): Promise<StartupResu
       if (round > 0) samples[name].push(ms);
     }
   }
-  const m = (name: keyof StartupResult['byName'], detail: string): Measurement => ({ name: `startup.${name}.ms`, value: Math.round(median(samples[name]) * 10) / 10, unit: 'ms', detail });
+  const m = (name: keyof StartupResult['byName'], detail: string): Measurement => ({
+    name: `startup.${name}.ms`,
+    value: Math.round(median(samples[name]) * 10) / 10,
+    unit: 'ms',
+    detail,
+  });
   const byName = {
     node: m('node', `node -e 0, median of ${opts.repeats}`),
     help: m('help', 'streamsight --help (compiled dist/, every command listed)'),
     analyzeHelp: m('analyzeHelp', 'streamsight analyze --help (compiled dist/)'),
     helpTsx: m('helpTsx', 'streamsight --help through tsx (a checkout never built)'),
-    analyzeFirstFrame: m('analyzeFirstFrame', `streamsight analyze --every-frame --batch 1 --model ${opts.modelName}: spawn to the first JSON line on stdout (ffprobe, model load, session, one frame decoded and inferred)`),
+    analyzeFirstFrame: m(
+      'analyzeFirstFrame',
+      `streamsight analyze --every-frame --batch 1 --model ${opts.modelName}: spawn to the first JSON line on stdout (ffprobe, model load, session, one frame decoded and inferred)`,
+    ),
   };
   return { measurements: Object.values(byName), byName };
 }

@@ -81,8 +81,13 @@ export interface WsFanoutResult {
 const ChildMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), port: z.number().int() }),
   z.object({
-    type: z.literal('stats'), clients: z.number().int(), published: z.number().int(), maxTickLagMs: z.number(),
-    droppedByClient: z.array(z.number().int()), maxQueuedBytes: z.number(), maxSocketBufferedBytes: z.number(),
+    type: z.literal('stats'),
+    clients: z.number().int(),
+    published: z.number().int(),
+    maxTickLagMs: z.number(),
+    droppedByClient: z.array(z.number().int()),
+    maxQueuedBytes: z.number(),
+    maxSocketBufferedBytes: z.number(),
   }),
 ]);
 type ChildMessage = z.infer<typeof ChildMessageSchema>;
@@ -116,7 +121,9 @@ async function runGatewayChild(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   let streamInfos: StreamInfo[] = [];
   const gateway = new WsGateway({
-    server, listStreams: () => streamInfos, logger: createLogger({ level: 'silent' }),
+    server,
+    listStreams: () => streamInfos,
+    logger: createLogger({ level: 'silent' }),
     // The bench's slow clients must be measured while slow, not cut off as dead.
     heartbeatIntervalMs: 0,
     // `--clients N` may ask for more than the default cap (1000): the bench measures fan-out, not the cap.
@@ -135,29 +142,49 @@ async function runGatewayChild(): Promise<void> {
       streamInfos.forEach((s, i) => {
         let seq = 0;
         // Streams start staggered over one period, as cameras would.
-        timers.push(setTimeout(() => {
-          let due = performance.now() + periodMs;
-          timers.push(setInterval(() => {
-            const now = performance.now();
-            maxTickLagMs = Math.max(maxTickLagMs, now - due);
-            due = Math.max(due + periodMs, now);
-            published++;
-            const r: FrameResult = {
-              stream: s.id, run: 'bench', seq: seq++, ptsMs: seq * periodMs, capturedAt: nowMs(), latencyMs: 40, model: 'resnet50', embedding,
-              labels: [
-                { index: 281, label: 'tabby, tabby cat', score: 0.61 }, { index: 285, label: 'Egyptian cat', score: 0.2 },
-                { index: 282, label: 'tiger cat', score: 0.1 }, { index: 287, label: 'lynx, catamount', score: 0.05 },
-                { index: 657, label: 'missile', score: 0.01 },
-              ],
-            };
-            gateway.publishFrame(r);
-          }, periodMs));
-        }, (i * periodMs) / msg.streams));
+        timers.push(
+          setTimeout(
+            () => {
+              let due = performance.now() + periodMs;
+              timers.push(
+                setInterval(() => {
+                  const now = performance.now();
+                  maxTickLagMs = Math.max(maxTickLagMs, now - due);
+                  due = Math.max(due + periodMs, now);
+                  published++;
+                  const r: FrameResult = {
+                    stream: s.id,
+                    run: 'bench',
+                    seq: seq++,
+                    ptsMs: seq * periodMs,
+                    capturedAt: nowMs(),
+                    latencyMs: 40,
+                    model: 'resnet50',
+                    embedding,
+                    labels: [
+                      { index: 281, label: 'tabby, tabby cat', score: 0.61 },
+                      { index: 285, label: 'Egyptian cat', score: 0.2 },
+                      { index: 282, label: 'tiger cat', score: 0.1 },
+                      { index: 287, label: 'lynx, catamount', score: 0.05 },
+                      { index: 657, label: 'missile', score: 0.01 },
+                    ],
+                  };
+                  gateway.publishFrame(r);
+                }, periodMs),
+              );
+            },
+            (i * periodMs) / msg.streams,
+          ),
+        );
       });
     } else if (msg.type === 'stats') {
       const stats = gateway.clientStats();
       send({
-        type: 'stats', clients: stats.length, published, maxTickLagMs, droppedByClient: stats.map((s) => s.droppedTotal),
+        type: 'stats',
+        clients: stats.length,
+        published,
+        maxTickLagMs,
+        droppedByClient: stats.map((s) => s.droppedTotal),
         maxQueuedBytes: Math.max(0, ...stats.map((s) => s.queuedBytes)),
         maxSocketBufferedBytes: Math.max(0, ...stats.map((s) => s.socketBufferedBytes)),
       });
@@ -261,7 +288,13 @@ async function openClient(port: number, stream: string, slow: boolean, rec: Reco
 }
 
 async function measurePhase(
-  link: ChildLink, pid: number, rec: Recorder, seconds: number, readers: number, streams: number, slowIds: ReadonlySet<number>,
+  link: ChildLink,
+  pid: number,
+  rec: Recorder,
+  seconds: number,
+  readers: number,
+  streams: number,
+  slowIds: ReadonlySet<number>,
 ): Promise<WsFanoutPhase> {
   link.send({ type: 'stats' });
   const before = await link.next('stats');
@@ -305,8 +338,11 @@ async function measurePhase(
 
 export async function runWsFanoutBench(options: WsFanoutOptions = {}): Promise<WsFanoutResult> {
   const settings = {
-    clients: options.clients ?? 1000, streams: options.streams ?? 4, fps: options.fps ?? 5,
-    seconds: options.seconds ?? 10, slowClients: options.slowClients ?? 10,
+    clients: options.clients ?? 1000,
+    streams: options.streams ?? 4,
+    fps: options.fps ?? 5,
+    seconds: options.seconds ?? 10,
+    slowClients: options.slowClients ?? 10,
   };
   if (settings.slowClients >= settings.clients) throw new RangeError(`slowClients (${settings.slowClients}) must be fewer than clients (${settings.clients})`);
   const log = options.log ?? ((): void => undefined);
@@ -356,10 +392,23 @@ export async function runWsFanoutBench(options: WsFanoutOptions = {}): Promise<W
 
     const measurements: Measurement[] = [];
     const detail = `${settings.clients} clients over ${settings.streams} streams at ${settings.fps} fps`;
-    for (const [name, p, what] of [['normal', normal, `${detail}, all reading`], ['slow', slow, `${detail}, ${settings.slowClients} not reading; figures for the rest`]] as const) {
+    for (const [name, p, what] of [
+      ['normal', normal, `${detail}, all reading`],
+      ['slow', slow, `${detail}, ${settings.slowClients} not reading; figures for the rest`],
+    ] as const) {
       measurements.push(
-        { name: `ws.${name}.messagesPerSecond`, value: p.messagesPerSecond, unit: 'msg/s', detail: `${what} (${p.expectedPerSecond.toFixed(0)} expected from what was published)` },
-        { name: `ws.${name}.publishedPerSecond`, value: p.publishedPerSecond, unit: 'results/s', detail: `results published by the gateway process (${settings.streams * settings.fps} planned)` },
+        {
+          name: `ws.${name}.messagesPerSecond`,
+          value: p.messagesPerSecond,
+          unit: 'msg/s',
+          detail: `${what} (${p.expectedPerSecond.toFixed(0)} expected from what was published)`,
+        },
+        {
+          name: `ws.${name}.publishedPerSecond`,
+          value: p.publishedPerSecond,
+          unit: 'results/s',
+          detail: `results published by the gateway process (${settings.streams * settings.fps} planned)`,
+        },
         { name: `ws.${name}.maxPublishLagMs`, value: p.maxPublishLagMs, unit: 'ms', detail: 'largest lateness of a publish timer in the gateway process' },
         { name: `ws.${name}.delayP50Ms`, value: p.delayP50Ms, unit: 'ms', detail: `publish to receipt, ${what}` },
         { name: `ws.${name}.delayP99Ms`, value: p.delayP99Ms, unit: 'ms', detail: `publish to receipt, ${what}` },
@@ -370,8 +419,18 @@ export async function runWsFanoutBench(options: WsFanoutOptions = {}): Promise<W
     }
     measurements.push(
       { name: 'ws.slow.droppedForSlow', value: slow.droppedForSlow, unit: 'messages', detail: 'frame messages the gateway dropped for the slow clients' },
-      { name: 'ws.slow.maxQueuedKiB', value: slow.maxQueuedBytes / 1024, unit: 'KiB', detail: 'largest per-client queue at the end (bounds: 256 frame messages, 4096 KiB)' },
-      { name: 'ws.slow.maxSocketBufferedKiB', value: slow.maxSocketBufferedBytes / 1024, unit: 'KiB', detail: 'largest per-client socket buffer at the end (mark 64 KiB)' },
+      {
+        name: 'ws.slow.maxQueuedKiB',
+        value: slow.maxQueuedBytes / 1024,
+        unit: 'KiB',
+        detail: 'largest per-client queue at the end (bounds: 256 frame messages, 4096 KiB)',
+      },
+      {
+        name: 'ws.slow.maxSocketBufferedKiB',
+        value: slow.maxSocketBufferedBytes / 1024,
+        unit: 'KiB',
+        detail: 'largest per-client socket buffer at the end (mark 64 KiB)',
+      },
     );
     return { settings, normal, slow, measurements };
   } finally {
@@ -401,7 +460,14 @@ function fmt(value: number): string {
 export function formatWsFanoutTable(result: WsFanoutResult): string {
   const rows = [['measurement', 'value', 'unit', 'what'], ...result.measurements.map((m) => [m.name, fmt(m.value), m.unit, m.detail])];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === 1 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c === 1 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -409,8 +475,12 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
-      clients: { type: 'string' }, streams: { type: 'string' }, fps: { type: 'string' },
-      seconds: { type: 'string' }, slow: { type: 'string' }, 'json-out': { type: 'string' },
+      clients: { type: 'string' },
+      streams: { type: 'string' },
+      fps: { type: 'string' },
+      seconds: { type: 'string' },
+      slow: { type: 'string' },
+      'json-out': { type: 'string' },
     },
   });
   const num = (v: string | undefined, name: string): number | undefined => {
@@ -431,10 +501,20 @@ async function main(argv: string[]): Promise<number> {
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const s = result.settings;
-  process.stdout.write(`WebSocket fan-out${quick ? ' (--quick: smoke run, not benchmark numbers)' : ''} · ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''} · node ${process.version} · load average ${load.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after\n`);
+  process.stdout.write(
+    `WebSocket fan-out${quick ? ' (--quick: smoke run, not benchmark numbers)' : ''} · ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''} · node ${process.version} · load average ${load.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after\n`,
+  );
   process.stdout.write(`${s.clients} clients · ${s.streams} streams · ${s.fps} fps · ${s.seconds} s per phase · ${s.slowClients} slow\n\n`);
   process.stdout.write(`${formatWsFanoutTable(result)}\n`);
-  const json = JSON.stringify({ type: 'bench-ws-fanout', version: 1, quick, startedAt: new Date(started).toISOString(), totalSeconds: (Date.now() - started) / 1000, settings: s, measurements: result.measurements });
+  const json = JSON.stringify({
+    type: 'bench-ws-fanout',
+    version: 1,
+    quick,
+    startedAt: new Date(started).toISOString(),
+    totalSeconds: (Date.now() - started) / 1000,
+    settings: s,
+    measurements: result.measurements,
+  });
   if (values['json-out'] !== undefined) writeFileSync(values['json-out'], `${json}\n`);
   process.stdout.write(`${json}\n`);
   return 0;
@@ -447,7 +527,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     main(process.argv.slice(2)).then(
       (code) => process.exit(code),
       (err: unknown) => {
-        process.stderr.write(`ws-fanout: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+        process.stderr.write(`ws-fanout: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
         process.exit(1);
       },
     );

@@ -18,8 +18,32 @@ mkdirSync(dir, { recursive: true });
 
 if (!existsSync(clip)) {
   console.error(`demo: making a 10 s sample clip: ${clip}`);
-  execFileSync('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '10',
-    '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-g', '50', clip], { stdio: 'inherit' });
+  execFileSync(
+    'ffmpeg',
+    [
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=640x360:rate=25',
+      '-t',
+      '10',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      '50',
+      clip,
+    ],
+    { stdio: 'inherit' },
+  );
 }
 if (!existsSync(model)) {
   console.error(`demo: making an UNTRAINED resnet18: ${model}`);

@@ -10,7 +10,15 @@
 export { analyze, type AnalyzeOptions } from './library/analyze.ts';
 export { createServer, type ServerEvents, type ServerOptions, type SourceSpec, type StreamSightServer } from './library/server.ts';
 export {
-  openIndex, type ExportFormat, type ExportQuery, type FrameHit, type IndexQuery, type OpenIndexOptions, type SearchResponse, type SegmentHit, type StreamSightIndex,
+  openIndex,
+  type ExportFormat,
+  type ExportQuery,
+  type FrameHit,
+  type IndexQuery,
+  type OpenIndexOptions,
+  type SearchResponse,
+  type SegmentHit,
+  type StreamSightIndex,
 } from './library/index-api.ts';
 export { loadModel, type LoadedModel, type LoadModelOptions } from './inference/model-loader.ts';
 export type { DeviceChoice } from './inference/ort-session.ts';

@@ -38,7 +38,9 @@ interface AnalyzeFlags extends ModelFlags {
 /** Loaded only with --index: analyze alone does not load SQLite or sharp. */
 async function loadIndexing() {
   const [{ IndexingInferer }, { IndexStore }, { THUMBNAIL_SIZE }] = await Promise.all([
-    import('../indexing/indexing-inferer.ts'), import('../indexing/index-store.ts'), import('../indexing/thumbnail.ts'),
+    import('../indexing/indexing-inferer.ts'),
+    import('../indexing/index-store.ts'),
+    import('../indexing/thumbnail.ts'),
   ]);
   return { IndexingInferer, IndexStore, THUMBNAIL_SIZE };
 }
@@ -84,20 +86,34 @@ export function analyzeCommand(ctx: CommandContext): Command {
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
     .option('--json', 'print the final summary as one JSON line on stderr')
     .option('--redis <url>', 'distributed: decode here, let `streamsight worker` processes infer (also REDIS_URL)')
-    .option('--index <file>', 'also store every frame in this index file, as `streamsight index` does (unchanged files are left as they are, an interrupted one resumes)')
+    .option(
+      '--index <file>',
+      'also store every frame in this index file, as `streamsight index` does (unchanged files are left as they are, an interrupted one resumes)',
+    )
     .option('--segments', 'after each input\'s frame lines, one {"type":"segment",...} line per label segment (start, end, peak score)')
-    .addOption(new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(scoreArg('--enter-score')))
-    .addOption(new Option('--exit-score <p>', 'with --segments: a label ends after --exit-frames frames below this score [default: 0.3]').argParser(scoreArg('--exit-score')))
+    .addOption(
+      new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(
+        scoreArg('--enter-score'),
+      ),
+    )
+    .addOption(
+      new Option('--exit-score <p>', 'with --segments: a label ends after --exit-frames frames below this score [default: 0.3]').argParser(
+        scoreArg('--exit-score'),
+      ),
+    )
     .addOption(new Option('--enter-frames <n>', 'with --segments: consecutive frames that start a label [default: 3]').argParser(positiveInt('--enter-frames')))
     .addOption(new Option('--exit-frames <n>', 'with --segments: consecutive frames that end a label [default: 3]').argParser(positiveInt('--exit-frames')));
   for (const o of modelOptions()) cmd.addOption(o);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 Examples:
   streamsight analyze clip.mp4 > labels.jsonl
   streamsight analyze --model resnet18 --fps 2 --embeddings --out clip.jsonl clip.mp4
   streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4
   streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4
-  streamsight analyze --fps 2 --index archive.db --out clip.jsonl clip.mp4`);
+  streamsight analyze --fps 2 --index archive.db --out clip.jsonl clip.mp4`,
+  );
   return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
     const settings = flagsToSettings(flags);
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };
@@ -108,17 +124,23 @@ Examples:
     if (flags.index !== undefined) {
       // An index stores a file's content hash and reads the file again to resume: no URL, stdin, pipe or device.
       const notAFile = inputs.find((i) => i === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(i) || statSync(i, { throwIfNoEntry: false })?.isFile() === false);
-      if (notAFile !== undefined) throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${notAFile === '-' ? 'stdin' : notAFile}`);
+      if (notAFile !== undefined)
+        throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${notAFile === '-' ? 'stdin' : notAFile}`);
     }
     const logger = createLogger({ level: config.log.level });
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     if (model.untrained) {
-      process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing; every output line is marked "untrained": true\n`);
+      process.stderr.write(
+        `WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing; every output line is marked "untrained": true\n`,
+      );
     }
     let batch = config.model.batch;
     if (model.fixedBatch !== null && batch !== model.fixedBatch) {
       // The file fixes its batch size (older ONNX Model Zoo exports): larger batches would fail in ONNX Runtime.
-      logger.warn({ requested: batch, fixedBatch: model.fixedBatch }, `model ${model.name} takes batches of exactly ${model.fixedBatch}; using --batch ${model.fixedBatch}`);
+      logger.warn(
+        { requested: batch, fixedBatch: model.fixedBatch },
+        `model ${model.name} takes batches of exactly ${model.fixedBatch}; using --batch ${model.fixedBatch}`,
+      );
       batch = model.fixedBatch;
     }
     // Before the engine starts: starting it transfers the model's bytes to the inference thread.
@@ -133,56 +155,112 @@ Examples:
     const engineEmbeddings = (flags.embeddings ?? false) || store !== undefined;
     const redisUrl = config.redis.url;
     const abort = new AbortController();
-    const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
-      ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
-        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: engineEmbeddings, logger, signal: abort.signal,
-      }))
-      : InferenceEngine.start(model, {
-        device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: engineEmbeddings,
-      }).then((engine) => {
-        if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-        logger.info({ model: model.name, provider: engine.provider, batch, labels: model.labelsSource, preprocess: model.preprocess.source, untrained: model.untrained }, `inference on ${engine.provider}`);
-        return engine;
-      });
+    const starting: Promise<BatchInferer & { close(): Promise<void> }> =
+      redisUrl !== undefined
+        ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) =>
+            openRemoteAnalyze({
+              redis: { ...config.redis, url: redisUrl },
+              model,
+              topK: config.model.topK,
+              embeddings: engineEmbeddings,
+              logger,
+              signal: abort.signal,
+            }),
+          )
+        : InferenceEngine.start(model, {
+            device: config.model.device,
+            threads: config.model.threads,
+            topK: config.model.topK,
+            embeddings: engineEmbeddings,
+          }).then((engine) => {
+            if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+            logger.info(
+              {
+                model: model.name,
+                provider: engine.provider,
+                batch,
+                labels: model.labelsSource,
+                preprocess: model.preprocess.source,
+                untrained: model.untrained,
+              },
+              `inference on ${engine.provider}`,
+            );
+            return engine;
+          });
     // Observed by the pipeline; this keeps a failed start from being reported as unhandled first.
     starting.catch(() => undefined);
-    const indexing = store === undefined || indexMods === undefined ? undefined : starting.then((inner) => new indexMods.IndexingInferer({
-      inner, store, model, modelHash, sampling, hysteresis: config.events, thumbnailSize: indexMods.THUMBNAIL_SIZE, logger,
-    }));
+    const indexing =
+      store === undefined || indexMods === undefined
+        ? undefined
+        : starting.then(
+            (inner) =>
+              new indexMods.IndexingInferer({
+                inner,
+                store,
+                model,
+                modelHash,
+                sampling,
+                hysteresis: config.events,
+                thumbnailSize: indexMods.THUMBNAIL_SIZE,
+                logger,
+              }),
+          );
     indexing?.catch(() => undefined);
 
     const progressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runAnalyze({
-        inputs, model, engine: indexing ?? starting, sink, sampling, maxPixels: config.decode.maxPixels, batch, embeddings: flags.embeddings ?? false, logger, segments,
+        inputs,
+        model,
+        engine: indexing ?? starting,
+        sink,
+        sampling,
+        maxPixels: config.decode.maxPixels,
+        batch,
+        embeddings: flags.embeddings ?? false,
+        logger,
+        segments,
         maxInFlight: batchesInFlight(batch, redisUrl === undefined ? undefined : config.redis.inFlightFrames),
         signal: abort.signal,
-        progress: (input, i) => createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
+        progress: (input, i) =>
+          createProgress({ mode: progressMode, stream: process.stderr, label: inputs.length > 1 ? `[${i + 1}/${inputs.length}] ${input}` : input }),
       });
       const indexed = indexing === undefined ? undefined : { file: store!.file, ...(await (await indexing).finish(inputs, summary)) };
       if (flags.json || progressMode === 'json') {
         process.stderr.write(JSON.stringify(summary) + '\n');
         if (indexed) process.stderr.write(JSON.stringify({ type: 'index-summary', ...indexed }) + '\n');
-      }
-      else {
+      } else {
         const failed = summary.failedInputs.length ? ` · ${summary.failedInputs.length} input(s) failed` : '';
         process.stderr.write(
           `${summary.interrupted ? 'interrupted: ' : ''}${summary.frames} frames from ${summary.inputs} input(s) in ${summary.seconds.toFixed(1)} s ` +
-          `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}` +
-          `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}${failed}\n`,
+            `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}` +
+            `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}${failed}\n`,
         );
         if (indexed) {
-          process.stderr.write(`index ${indexed.file}: ${indexed.stored} stored, ${indexed.resumed} resumed, ${indexed.unchanged} unchanged, ${indexed.failed} failed · ${indexed.frames} frames written\n`);
+          process.stderr.write(
+            `index ${indexed.file}: ${indexed.stored} stored, ${indexed.resumed} resumed, ${indexed.unchanged} unchanged, ${indexed.failed} failed · ${indexed.frames} frames written\n`,
+          );
         }
       }
-      for (const w of summary.decodeWarnings) process.stderr.write(`warning: ${w.input}: ffmpeg reported ${w.errorLines} error(s) in the data (first: ${w.firstError}); damaged frames were concealed or skipped\n`);
-      for (const f of summary.failedInputs) process.stderr.write(`error[${f.code}]: ${f.message.includes(f.input) ? '' : `${f.input}: `}${f.message} (${f.framesWritten} frames written before it)\n`);
+      for (const w of summary.decodeWarnings)
+        process.stderr.write(
+          `warning: ${w.input}: ffmpeg reported ${w.errorLines} error(s) in the data (first: ${w.firstError}); damaged frames were concealed or skipped\n`,
+        );
+      for (const f of summary.failedInputs)
+        process.stderr.write(
+          `error[${f.code}]: ${f.message.includes(f.input) ? '' : `${f.input}: `}${f.message} (${f.framesWritten} frames written before it)\n`,
+        );
       if (summary.lostFrames) {
         const byInput = new Map<string, typeof summary.lostFrames>();
         for (const l of summary.lostFrames) byInput.set(l.input, [...(byInput.get(l.input) ?? []), l]);
         for (const [input, lost] of byInput) {
-          const err = new FramesLostError(`${input}: ${lost.length} frame(s) could not be inferred: ${lost.slice(0, 20).map((l) => `seq ${l.seq} (${l.ptsMs} ms)`).join(', ')}${lost.length > 20 ? ', ...' : ''}; last reason: ${lost[lost.length - 1]!.reason}`);
+          const err = new FramesLostError(
+            `${input}: ${lost.length} frame(s) could not be inferred: ${lost
+              .slice(0, 20)
+              .map((l) => `seq ${l.seq} (${l.ptsMs} ms)`)
+              .join(', ')}${lost.length > 20 ? ', ...' : ''}; last reason: ${lost[lost.length - 1]!.reason}`,
+          );
           process.stderr.write(err.toLine() + '\n');
           ctx.setExitCode(err.exitCode);
         }
@@ -191,7 +269,10 @@ Examples:
       else if (summary.failedInputs.length > 0) ctx.setExitCode(summary.failedInputs[0]!.exitCode);
     } finally {
       offInterrupt();
-      await starting.then((e) => e.close(), () => undefined);
+      await starting.then(
+        (e) => e.close(),
+        () => undefined,
+      );
       await sink.close();
       store?.close();
     }

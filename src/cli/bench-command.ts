@@ -32,7 +32,8 @@ export const BENCH_SUITES = ['startup', 'ceiling', 'inference', 'decode', 'memor
 function benchEntry(): string {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const entry = join(root, 'bench', 'run.ts');
-  if (!existsSync(entry)) throw new UsageError('streamsight bench runs from a source checkout (git clone, npm ci, npm run bench): the package ships no benchmarks');
+  if (!existsSync(entry))
+    throw new UsageError('streamsight bench runs from a source checkout (git clone, npm ci, npm run bench): the package ships no benchmarks');
   return entry;
 }
 
@@ -51,15 +52,20 @@ export function benchCommand(ctx: CommandContext): Command {
     .addOption(new Option('--only <name...>', 'run only these measurements (inference includes the ceiling it is compared with)').choices(BENCH_SUITES))
     .option('--json-out <file>', 'also write the JSON result to this file')
     .addOption(new Option('--batch <n>', 'frames per inference call, the same everywhere [default: 8]').argParser(positiveInt('--batch')))
-    .addOption(new Option('--threads <n>', 'ONNX Runtime intra-op threads, the same everywhere; 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')))
+    .addOption(
+      new Option('--threads <n>', 'ONNX Runtime intra-op threads, the same everywhere; 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')),
+    )
     .addOption(new Option('--device <device>', 'execution provider, the same everywhere [default: auto]').choices(['auto', 'cpu', 'cuda']))
     .option('--cache-dir <dir>', 'where generated clips and synthesized models are kept [default: .bench-cache/]')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Clips (testsrc2, libx264 ultrafast) and untrained models (models synth) are made once and cached.
 Examples:
   streamsight bench
   streamsight bench --quick --json-out bench.json
-  streamsight bench --only decode memory`)
+  streamsight bench --only decode memory`,
+    )
     .action(async (flags: BenchFlags) => {
       const args = [
         ...(flags.quick ? ['--quick'] : []),

@@ -22,12 +22,15 @@ export function exportCommand(_ctx: CommandContext): Command {
     .addOption(new Option('--format <format>', 'jsonl, csv or vtt').choices(['jsonl', 'csv', 'vtt']).default('jsonl'))
     .option('--index <file>', `index file [default: ./${DEFAULT_INDEX_FILE}]`)
     .option('--video <path>', 'only this video (required for vtt when the index holds several)')
-    .option('--embeddings', 'jsonl: add each frame\'s embedding')
+    .option('--embeddings', "jsonl: add each frame's embedding")
     .option('--out <file>', 'write to this file instead of stdout')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   streamsight export --format csv > segments.csv
-  streamsight export --format vtt --video clip.mp4 --out clip.vtt`)
+  streamsight export --format vtt --video clip.mp4 --out clip.vtt`,
+    )
     .action(async (flags: ExportFlags) => {
       const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE), { readonly: true });
       try {
@@ -37,7 +40,12 @@ Examples:
         }
         const sink = await OutputSink.open(flags.out);
         try {
-          await exportIndex(store, { format: flags.format, video, embeddings: flags.embeddings ?? false, write: (chunk) => sink.writeLine(chunk.replace(/\n$/, '')) });
+          await exportIndex(store, {
+            format: flags.format,
+            video,
+            embeddings: flags.embeddings ?? false,
+            write: (chunk) => sink.writeLine(chunk.replace(/\n$/, '')),
+          });
         } finally {
           await sink.close();
         }

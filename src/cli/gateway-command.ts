@@ -17,8 +17,10 @@ interface GatewayFlags {
 
 export function gatewayCommand(ctx: CommandContext): Command {
   const cmd = new Command('gateway')
-    .description('distributed: read the results stream and serve it over WebSocket (/ws), HTTP (/api, /metrics) and the dashboard; until SIGINT/SIGTERM. Read only: sources are added with `serve --redis` or `ingest`')
-    .option('--redis <url>', 'the queue\'s Redis (also REDIS_URL)')
+    .description(
+      'distributed: read the results stream and serve it over WebSocket (/ws), HTTP (/api, /metrics) and the dashboard; until SIGINT/SIGTERM. Read only: sources are added with `serve --redis` or `ingest`',
+    )
+    .option('--redis <url>', "the queue's Redis (also REDIS_URL)")
     .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
     .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
     .option('--token <token>', 'require this token from WebSocket clients')
@@ -33,11 +35,13 @@ export function gatewayCommand(ctx: CommandContext): Command {
     if (flags.logLevel !== undefined) settings.log = { level: flags.logLevel };
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
-    if (url === undefined) throw new UsageError('gateway needs the queue\'s Redis: --redis URL or REDIS_URL');
+    if (url === undefined) throw new UsageError("gateway needs the queue's Redis: --redis URL or REDIS_URL");
     const logger = createLogger({ level: config.log.level, secrets: config.server.token === undefined ? [] : [config.server.token] });
 
     const [{ Metrics }, { RedisLinks }, { openResultGateway }] = await Promise.all([
-      import('../shared/metrics.ts'), import('../transport/redis-links.ts'), import('../transport/result-gateway.ts'),
+      import('../shared/metrics.ts'),
+      import('../transport/redis-links.ts'),
+      import('../transport/result-gateway.ts'),
     ]);
     const links = await RedisLinks.open({ ...config.redis, url }, 'worker', `gateway-${process.pid}`, logger);
     let gateway;
@@ -47,7 +51,9 @@ export function gatewayCommand(ctx: CommandContext): Command {
       await links.close();
       throw err;
     }
-    process.stderr.write(`streamsight gateway: http://${config.server.host}:${gateway.port}/ · ws://${config.server.host}:${gateway.port}/ws · results from ${links.names.resultsStream}\n`);
+    process.stderr.write(
+      `streamsight gateway: http://${config.server.host}:${gateway.port}/ · ws://${config.server.host}:${gateway.port}/ws · results from ${links.names.resultsStream}\n`,
+    );
 
     const signal = await waitForStopSignal();
     logger.info({ signal }, 'gateway stopping');

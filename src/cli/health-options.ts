@@ -18,7 +18,10 @@ function port(value: string): number {
 
 export function healthOptions(): Option[] {
   return [
-    new Option('--health-port <port>', 'serve GET /healthz (200 ready, 503 Redis unreachable) and /metrics (Prometheus) on this port [default: none]').argParser(port),
+    new Option(
+      '--health-port <port>',
+      'serve GET /healthz (200 ready, 503 Redis unreachable) and /metrics (Prometheus) on this port [default: none]',
+    ).argParser(port),
     new Option('--health-host <addr>', 'address of the health port (0.0.0.0 lets Prometheus scrape it) [default: 127.0.0.1]'),
   ];
 }
@@ -28,14 +31,25 @@ export function healthOptions(): Option[] {
  * on stderr (`<role>: health and metrics on http://host:port`); undefined
  * otherwise. The caller closes it last.
  */
-export async function startHealth(role: string, flags: HealthFlags, deps: {
-  readiness: () => Readiness; metrics: Metrics; server: Config['server']; logger: Logger;
-}): Promise<HealthServer | undefined> {
+export async function startHealth(
+  role: string,
+  flags: HealthFlags,
+  deps: {
+    readiness: () => Readiness;
+    metrics: Metrics;
+    server: Config['server'];
+    logger: Logger;
+  },
+): Promise<HealthServer | undefined> {
   if (flags.healthPort === undefined) return undefined;
   const { HealthServer } = await import('../gateway/health-server.ts');
   const health = await HealthServer.listen({
-    host: flags.healthHost ?? '127.0.0.1', port: flags.healthPort, readiness: deps.readiness, metrics: deps.metrics,
-    limits: deps.server, logger: deps.logger.child({ component: 'health' }),
+    host: flags.healthHost ?? '127.0.0.1',
+    port: flags.healthPort,
+    readiness: deps.readiness,
+    metrics: deps.metrics,
+    limits: deps.server,
+    logger: deps.logger.child({ component: 'health' }),
   });
   process.stderr.write(`streamsight ${role}: health and metrics on ${health.url}/healthz, ${health.url}/metrics\n`);
   return health;

@@ -43,13 +43,19 @@ export function indexCommand(ctx: CommandContext): Command {
     .addOption(new Option('--every-frame', 'take every decoded frame').conflicts(['fps', 'keyframes']))
     .addOption(new Option('--keyframes', 'decode key frames only (much faster on long files)').conflicts(['fps']))
     .addOption(new Option('--top-k <n>', 'labels stored per frame [default: 5]').argParser(positiveInt('--top-k')))
-    .addOption(new Option('--thumbnail-size <px>', `longer side of stored thumbnails, 0 for none [default: ${THUMBNAIL_SIZE}]`).argParser(nonNegativeInt('--thumbnail-size')))
+    .addOption(
+      new Option('--thumbnail-size <px>', `longer side of stored thumbnails, 0 for none [default: ${THUMBNAIL_SIZE}]`).argParser(
+        nonNegativeInt('--thumbnail-size'),
+      ),
+    )
     .option('--redis <url>', 'distributed: decode here, let `streamsight worker` processes infer (also REDIS_URL)')
     .option('--retry-failed', 'index again files that failed before (same content, model and sampling)')
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal, else none]').choices(['bar', 'json', 'none']))
     .option('--json', 'print the final summary as one JSON line on stdout');
   for (const o of modelOptions()) cmd.addOption(o);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 A video already indexed with the same content, model and sampling is skipped; a changed
 file, model or sampling re-indexes it. Killed at any point, a rerun goes on where it stopped.
 Label segments use the hysteresis of the config's "events" section.
@@ -57,7 +63,8 @@ Label segments use the hysteresis of the config's "events" section.
 Examples:
   streamsight index ~/videos
   streamsight index --model resnet18 --fps 2 --index archive.db clips/ extra.mp4
-  streamsight index --redis redis://queue:6379 --model resnet50.onnx archive/   (with \`streamsight worker\` processes running the same model)`);
+  streamsight index --redis redis://queue:6379 --model resnet50.onnx archive/   (with \`streamsight worker\` processes running the same model)`,
+  );
   return cmd.action(async (paths: string[], flags: IndexFlags) => {
     const settings = flagsToSettings(flags);
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };
@@ -75,32 +82,58 @@ Examples:
     const modelHash = createHash('sha256').update(model.bytes).digest('hex');
     const redisUrl = config.redis.url;
     const abort = new AbortController();
-    const starting: Promise<BatchInferer & { close(): Promise<void> }> = redisUrl !== undefined
-      ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) => openRemoteAnalyze({
-        redis: { ...config.redis, url: redisUrl }, model, topK: config.model.topK, embeddings: true, logger, signal: abort.signal,
-      }))
-      : InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true })
-        .then((engine) => {
-          if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-          logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
-          return engine;
-        });
+    const starting: Promise<BatchInferer & { close(): Promise<void> }> =
+      redisUrl !== undefined
+        ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) =>
+            openRemoteAnalyze({
+              redis: { ...config.redis, url: redisUrl },
+              model,
+              topK: config.model.topK,
+              embeddings: true,
+              logger,
+              signal: abort.signal,
+            }),
+          )
+        : InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true }).then(
+            (engine) => {
+              if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
+              logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
+              return engine;
+            },
+          );
     starting.catch(() => undefined);
     const totalBytes = files.reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
-    const progress = new IndexProgress({ mode: flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none'), stream: process.stderr, totalBytes, totalFiles: files.length });
+    const progress = new IndexProgress({
+      mode: flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none'),
+      stream: process.stderr,
+      totalBytes,
+      totalFiles: files.length,
+    });
     const offInterrupt = onInterrupt(() => abort.abort());
     try {
       const summary = await runIndex({
-        files, store, model, modelHash, engine: starting, sampling, maxPixels: config.decode.maxPixels, batch, hysteresis: config.events,
-        thumbnailSize: flags.thumbnailSize ?? THUMBNAIL_SIZE, retryFailed: flags.retryFailed ?? false, progress, logger, signal: abort.signal,
+        files,
+        store,
+        model,
+        modelHash,
+        engine: starting,
+        sampling,
+        maxPixels: config.decode.maxPixels,
+        batch,
+        hysteresis: config.events,
+        thumbnailSize: flags.thumbnailSize ?? THUMBNAIL_SIZE,
+        retryFailed: flags.retryFailed ?? false,
+        progress,
+        logger,
+        signal: abort.signal,
         maxInFlight: batchesInFlight(batch, redisUrl === undefined ? undefined : config.redis.inFlightFrames),
       });
       if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
       else {
         process.stderr.write(
           `${summary.interrupted ? 'interrupted: ' : ''}${summary.files} file(s): ${summary.indexed} indexed, ${summary.resumed} resumed, ${summary.skipped} unchanged, ` +
-          `${summary.failed.length} failed · ${summary.frames} frames in ${summary.seconds.toFixed(1)} s (${summary.framesPerSecond.toFixed(1)} frames/s) · ` +
-          `model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · vectors ${summary.vectorIndex} · ${store.file}\n`,
+            `${summary.failed.length} failed · ${summary.frames} frames in ${summary.seconds.toFixed(1)} s (${summary.framesPerSecond.toFixed(1)} frames/s) · ` +
+            `model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · vectors ${summary.vectorIndex} · ${store.file}\n`,
         );
       }
       for (const f of summary.failed) process.stderr.write(`error[${f.code}]: ${f.message.includes(f.path) ? f.message : `${f.path}: ${f.message}`}\n`);
@@ -108,7 +141,10 @@ Examples:
       else if (summary.failed.length > 0 || missing.length > 0) ctx.setExitCode(1);
     } finally {
       offInterrupt();
-      await starting.then((e) => e.close(), () => undefined);
+      await starting.then(
+        (e) => e.close(),
+        () => undefined,
+      );
       store.close();
     }
   });

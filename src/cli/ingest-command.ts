@@ -27,35 +27,48 @@ function sourceFlag(value: string, previous: string[] = []): string[] {
 
 export function ingestCommand(ctx: CommandContext): Command {
   const cmd = new Command('ingest')
-    .description('distributed: decode sources and enqueue their frames for `streamsight worker`; results go to the results stream read by `streamsight gateway`')
-    .option('--redis <url>', 'the queue\'s Redis (also REDIS_URL)')
+    .description(
+      'distributed: decode sources and enqueue their frames for `streamsight worker`; results go to the results stream read by `streamsight gateway`',
+    )
+    .option('--redis <url>', "the queue's Redis (also REDIS_URL)")
     .addOption(new Option('--source <name=url>', 'a source (file, rtsp/http URL); repeatable; also `sources:` in the config').argParser(sourceFlag).default([]))
     .option('--live', 'play files at their real frame rate, latest-frame semantics (per-stream high-water mark)')
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')));
   for (const o of [...modelOptions(), ...healthOptions()]) cmd.addOption(o);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 Examples:
   REDIS_URL=redis://queue:6379 streamsight ingest --model resnet50 --source cam1=rtsp://10.0.0.5/stream1
   streamsight ingest --redis redis://queue:6379 --model resnet18 --source lobby=/srv/videos/lobby.mp4 --live --loop
 Live sources run until SIGINT/SIGTERM. Files: ingest waits until every frame has its result (batches
 that Redis lost, after a restart of a Redis that keeps nothing, are sent again), then exits; frames
-that truly got no result are named and the exit code is 13.`);
+that truly got no result are named and the exit code is 13.`,
+  );
 
   return cmd.action(async (flags: IngestFlags) => {
     const settings = flagsToSettings({ ...flags, fps: undefined });
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
-    if (url === undefined) throw new UsageError('ingest needs the queue\'s Redis: --redis URL or REDIS_URL');
-    const sources: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
-      id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
-      rtspTransport: s.rtspTransport, ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
-    }));
+    if (url === undefined) throw new UsageError("ingest needs the queue's Redis: --redis URL or REDIS_URL");
+    const sources: SourceSpec[] = config.sources
+      .filter((s) => s.enabled)
+      .map((s) => ({
+        id: s.id,
+        url: s.url,
+        fps: s.fps ?? flags.fps,
+        live: s.live ?? (flags.live ? true : undefined),
+        loop: s.loop ?? flags.loop,
+        rtspTransport: s.rtspTransport,
+        ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
+      }));
     for (const pair of flags.source) {
       const eq = pair.indexOf('=');
       const id = pair.slice(0, eq);
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id))
+        throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
       if (sources.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
       sources.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop });
     }
@@ -64,7 +77,9 @@ that truly got no result are named and the exit code is 13.`);
     const logger = createLogger({ level: config.log.level });
 
     const [{ loadModel }, { IngestSession }, { Metrics }] = await Promise.all([
-      import('../inference/model-loader.ts'), import('../transport/ingest-session.ts'), import('../shared/metrics.ts'),
+      import('../inference/model-loader.ts'),
+      import('../transport/ingest-session.ts'),
+      import('../shared/metrics.ts'),
     ]);
     const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
     const metrics = new Metrics({ processMetrics: flags.healthPort !== undefined });
@@ -73,11 +88,25 @@ that truly got no result are named and the exit code is 13.`);
     const health = await startHealth('ingest', flags, { readiness: () => readiness(), metrics, server: config.server, logger });
     const p = model.preprocess;
     const session = await IngestSession.open({
-      redis: { ...config.redis, url }, name: `ingest-${process.pid}`,
-      model: { name: model.name, topK: labelsComputed(config.model.topK), geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      redis: { ...config.redis, url },
+      name: `ingest-${process.pid}`,
+      model: {
+        name: model.name,
+        topK: labelsComputed(config.model.topK),
+        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+        inputWidth: p.inputWidth,
+        inputHeight: p.inputHeight,
+      },
       batch: model.fixedBatch ?? config.model.batch,
-      defaults: { liveFps: config.live.fps, fileFps: config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels },
-      logger, metrics,
+      defaults: {
+        liveFps: config.live.fps,
+        fileFps: config.sampling.fps,
+        watchdog: tuningFromSettings(config.watchdog),
+        allowedHosts: config.allowlist?.hosts,
+        maxPixels: config.decode.maxPixels,
+      },
+      logger,
+      metrics,
     }).catch(async (err: unknown) => {
       await health?.close();
       throw err;
@@ -90,10 +119,17 @@ that truly got no result are named and the exit code is 13.`);
       const reports = await Promise.all(sources.map((s) => session.run(s, abort.signal)));
       for (const [i, r] of reports.entries()) {
         const id = sources[i]!.id;
-        process.stderr.write(`${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`);
+        process.stderr.write(
+          `${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`,
+        );
         if (r.state === 'failed') ctx.setExitCode(1);
         if (r.lost.length > 0) {
-          const err = new FramesLostError(`${id}: ${r.lost.length} frame(s) got no result: ${r.lost.slice(0, 20).map((l) => `seq ${l.seq} (${l.ptsMs} ms)`).join(', ')}${r.lost.length > 20 ? ', ...' : ''}; last reason: ${r.lost[r.lost.length - 1]!.reason}`);
+          const err = new FramesLostError(
+            `${id}: ${r.lost.length} frame(s) got no result: ${r.lost
+              .slice(0, 20)
+              .map((l) => `seq ${l.seq} (${l.ptsMs} ms)`)
+              .join(', ')}${r.lost.length > 20 ? ', ...' : ''}; last reason: ${r.lost[r.lost.length - 1]!.reason}`,
+          );
           process.stderr.write(err.toLine() + '\n');
           ctx.setExitCode(err.exitCode);
         }

@@ -28,13 +28,18 @@ export function modelsCommand(_ctx: CommandContext): Command {
         const path = modelCachePath(m.name, cacheDir);
         const downloaded = existsSync(path) && statSync(path).size === m.bytes;
         if (flags.json) process.stdout.write(JSON.stringify({ ...m, path, downloaded }) + '\n');
-        else process.stdout.write(`${m.name.padEnd(10)} ${(m.bytes / 1e6).toFixed(1).padStart(6)} MB  ${downloaded ? 'downloaded ' : 'not pulled '} ${m.source}\n`);
+        else
+          process.stdout.write(
+            `${m.name.padEnd(10)} ${(m.bytes / 1e6).toFixed(1).padStart(6)} MB  ${downloaded ? 'downloaded ' : 'not pulled '} ${m.source}\n`,
+          );
       }
     });
 
   models
     .command('pull')
-    .description('download a registry model: progress bar, resumes a partial download, verifies sha256, renames into place only when verified; honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY')
+    .description(
+      'download a registry model: progress bar, resumes a partial download, verifies sha256, renames into place only when verified; honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY',
+    )
     .argument('<name>', 'registry name, e.g. resnet50')
     .option('--models-dir <dir>', MODELS_DIR_HELP)
     .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal]').choices(['bar', 'json', 'none']))
@@ -64,7 +69,9 @@ export function modelsCommand(_ctx: CommandContext): Command {
 
   models
     .command('synth')
-    .description('write an UNTRAINED model of a real torchvision ResNet topology (seeded weights, dynamic batch) for tests and throughput runs; its labels mean nothing')
+    .description(
+      'write an UNTRAINED model of a real torchvision ResNet topology (seeded weights, dynamic batch) for tests and throughput runs; its labels mean nothing',
+    )
     .argument('<arch>', `one of ${RESNET_ARCHS.join(', ')}`)
     .requiredOption('--out <file>', 'where to write the .onnx file')
     .addOption(new Option('--seed <n>', 'weight seed [default: 1]').argParser(nonNegativeInt('--seed')))
@@ -73,7 +80,10 @@ export function modelsCommand(_ctx: CommandContext): Command {
     .action((arch: string, flags: { out: string; seed?: number; classes?: number; inputSize?: number }) => {
       if (!(RESNET_ARCHS as readonly string[]).includes(arch)) throw new UsageError(`unknown architecture "${arch}"; one of ${RESNET_ARCHS.join(', ')}`);
       const bytes = synthResnet({
-        arch: arch as ResnetArch, seed: flags.seed ?? 1, numClasses: flags.classes ?? 1000, inputSize: flags.inputSize ?? 224,
+        arch: arch as ResnetArch,
+        seed: flags.seed ?? 1,
+        numClasses: flags.classes ?? 1000,
+        inputSize: flags.inputSize ?? 224,
       });
       const tmp = `${flags.out}.tmp-${process.pid}`;
       try {
@@ -83,7 +93,9 @@ export function modelsCommand(_ctx: CommandContext): Command {
       } catch (err) {
         throw new OutputError(`cannot write ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
       }
-      process.stderr.write(`wrote UNTRAINED ${arch} (${(bytes.length / 1e6).toFixed(1)} MB) to ${flags.out}: for tests and throughput only, its labels mean nothing\n`);
+      process.stderr.write(
+        `wrote UNTRAINED ${arch} (${(bytes.length / 1e6).toFixed(1)} MB) to ${flags.out}: for tests and throughput only, its labels mean nothing\n`,
+      );
     });
 
   models

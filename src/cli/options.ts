@@ -57,8 +57,14 @@ export interface ModelFlags {
 export function flagsToSettings(flags: ModelFlags): RawSettings {
   const out: RawSettings = {};
   const map: Array<[keyof ModelFlags, string]> = [
-    ['model', 'model.name'], ['labels', 'model.labels'], ['device', 'model.device'], ['batch', 'model.batch'],
-    ['threads', 'model.threads'], ['topK', 'model.topK'], ['modelsDir', 'models.cacheDir'], ['fps', 'sampling.fps'],
+    ['model', 'model.name'],
+    ['labels', 'model.labels'],
+    ['device', 'model.device'],
+    ['batch', 'model.batch'],
+    ['threads', 'model.threads'],
+    ['topK', 'model.topK'],
+    ['modelsDir', 'models.cacheDir'],
+    ['fps', 'sampling.fps'],
     ['logLevel', 'log.level'],
   ];
   for (const [flag, path] of map) if (flags[flag] !== undefined) setPath(out, path, flags[flag]);

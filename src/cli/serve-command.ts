@@ -31,27 +31,36 @@ function sourceFlag(value: string, previous: string[] = []): string[] {
 
 export function serveCommand(ctx: CommandContext): Command {
   const cmd = new Command('serve')
-    .description('run sources, inference, label events and the gateway (HTTP + WebSocket + dashboard) in one process, until SIGINT/SIGTERM; with --redis, inference is done by `streamsight worker`s')
+    .description(
+      'run sources, inference, label events and the gateway (HTTP + WebSocket + dashboard) in one process, until SIGINT/SIGTERM; with --redis, inference is done by `streamsight worker`s',
+    )
     .addOption(new Option('--port <n>', 'HTTP and WebSocket port [default: 8080]').argParser(nonNegativeInt('--port')))
     .option('--host <addr>', 'address to listen on [default: 127.0.0.1]')
-    .addOption(new Option('--source <name=url>', 'a source: rtsp(s)://, http(s):// (MJPEG, HLS), srt://, udp://, /dev/videoN, - (stdin) or a file; repeatable').argParser(sourceFlag).default([]))
+    .addOption(
+      new Option('--source <name=url>', 'a source: rtsp(s)://, http(s):// (MJPEG, HLS), srt://, udp://, /dev/videoN, - (stdin) or a file; repeatable')
+        .argParser(sourceFlag)
+        .default([]),
+    )
     .addOption(new Option('--rtsp-transport <proto>', 'RTSP lower transport, forced [default: TCP, UDP when the server refuses TCP]').choices(['tcp', 'udp']))
     .option('--live', 'play files at their real frame rate, as a camera would (latest-frame semantics)')
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')))
     .addOption(new Option('--top-k <n>', 'labels kept per frame [default: 5]').argParser(positiveInt('--top-k')))
     .option('--token <token>', 'require this token from WebSocket clients and for POST/DELETE /api/streams')
-    .option('--index <file>', 'an index made by `streamsight index`: served at GET /api/search and on the dashboard\'s search page')
+    .option('--index <file>', "an index made by `streamsight index`: served at GET /api/search and on the dashboard's search page")
     .option('--redis <url>', 'distributed: decode and serve here, inference by `streamsight worker`s over this Redis (also REDIS_URL)');
   for (const o of modelOptions()) cmd.addOption(o);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 Examples:
   streamsight serve --model resnet18 --source lobby=/srv/videos/lobby.mp4 --live --loop
   streamsight serve --model resnet18 --source door=rtsp://user:pass@10.0.0.5:554/stream1 --rtsp-transport udp
   ffmpeg -i cam.mp4 -f mpegts - | streamsight serve --source piped=-
   streamsight serve --redis redis://queue:6379 --model resnet18 --source door=rtsp://10.0.0.5/stream1   (plus: streamsight worker)
   streamsight serve --config config/site.yaml --port 9000
-Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed), /metrics.`);
+Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed), /metrics.`,
+  );
 
   return cmd.action(async (flags: ServeFlags) => {
     const settings = flagsToSettings({ ...flags, fps: undefined });
@@ -63,15 +72,23 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     checkConnectionLimits(config.server);
     const logger = createLogger({ level: config.log.level, secrets: config.server.token === undefined ? [] : [config.server.token] });
 
-    const specs: SourceSpec[] = config.sources.filter((s) => s.enabled).map((s) => ({
-      id: s.id, url: s.url, fps: s.fps ?? flags.fps, live: s.live ?? (flags.live ? true : undefined), loop: s.loop ?? flags.loop,
-      rtspTransport: s.rtspTransport ?? flags.rtspTransport, ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
-      ...(s.model ? { model: s.model } : {}),
-    }));
+    const specs: SourceSpec[] = config.sources
+      .filter((s) => s.enabled)
+      .map((s) => ({
+        id: s.id,
+        url: s.url,
+        fps: s.fps ?? flags.fps,
+        live: s.live ?? (flags.live ? true : undefined),
+        loop: s.loop ?? flags.loop,
+        rtspTransport: s.rtspTransport ?? flags.rtspTransport,
+        ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
+        ...(s.model ? { model: s.model } : {}),
+      }));
     for (const pair of flags.source) {
       const eq = pair.indexOf('=');
       const id = pair.slice(0, eq);
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id)) throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id))
+        throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
       if (specs.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
       specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop, rtspTransport: flags.rtspTransport });
     }
@@ -89,12 +106,17 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
       return;
     }
     const server = assembleServer(config, {
-      sources: specs, fileFps: flags.fps, index: flags.index, logger,
+      sources: specs,
+      fileFps: flags.fps,
+      index: flags.index,
+      logger,
       notice: (line) => process.stderr.write(`streamsight serve: ${line}\n`),
     });
     const { port } = await server.listen();
     const running = server.streams().map((s) => s.id);
-    process.stderr.write(`streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${running.length} stream(s)\n`);
+    process.stderr.write(
+      `streamsight serve: http://${config.server.host}:${port}/ (dashboard) · ws://${config.server.host}:${port}/ws · ${running.length} stream(s)\n`,
+    );
 
     // Run until SIGINT/SIGTERM, then close in order: sources, inference, clients, HTTP, index.
     const signal = await waitForStopSignal();
@@ -115,7 +137,9 @@ async function serveDistributed(opts: import('../transport/distributed-serve.ts'
   const [{ openDistributedServe }, { redactUrl }] = await Promise.all([import('../transport/distributed-serve.ts'), import('../transport/redis-keys.ts')]);
   const served = await openDistributedServe(opts);
   const { host } = opts.config.server;
-  process.stderr.write(`streamsight serve: http://${host}:${served.port}/ (dashboard) · ws://${host}:${served.port}/ws · ${opts.specs.length} stream(s) · inference by workers via ${redactUrl(opts.url)}\n`);
+  process.stderr.write(
+    `streamsight serve: http://${host}:${served.port}/ (dashboard) · ws://${host}:${served.port}/ws · ${opts.specs.length} stream(s) · inference by workers via ${redactUrl(opts.url)}\n`,
+  );
   const signal = await waitForStopSignal();
   opts.logger.info({ signal }, 'shutting down');
   const force = setTimeout(() => {

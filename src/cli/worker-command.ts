@@ -18,15 +18,18 @@ interface WorkerFlags extends ModelFlags, HealthFlags {
 export function workerCommand(ctx: CommandContext): Command {
   const cmd = new Command('worker')
     .description('distributed inference: take frame batches from the Redis queue, infer them, publish results; until SIGINT/SIGTERM')
-    .option('--redis <url>', 'the queue\'s Redis (also REDIS_URL)')
+    .option('--redis <url>', "the queue's Redis (also REDIS_URL)")
     .addOption(new Option('--concurrency <n>', 'jobs held at once; batches are made across them [default: 4]').argParser(positiveInt('--concurrency')))
     .addOption(new Option('--top-k <n>', 'labels computed per frame [default: 5]').argParser(positiveInt('--top-k')));
   for (const o of [...modelOptions(), ...healthOptions()]) cmd.addOption(o);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 Run any number of workers, on any number of machines, with the model the producers use:
   REDIS_URL=redis://queue-host:6379 streamsight worker --model resnet50 --threads 4
   streamsight worker --model resnet50 --health-port 8080 --health-host 0.0.0.0   # /healthz, /metrics
-  docker-compose up --scale worker=3`);
+  docker-compose up --scale worker=3`,
+  );
 
   return cmd.action(async (flags: WorkerFlags) => {
     const settings = flagsToSettings(flags);
@@ -34,12 +37,16 @@ Run any number of workers, on any number of machines, with the model the produce
     if (Object.keys(redisFlags).length > 0) settings.redis = redisFlags;
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
-    if (url === undefined) throw new UsageError('worker needs the queue\'s Redis: --redis URL or REDIS_URL');
+    if (url === undefined) throw new UsageError("worker needs the queue's Redis: --redis URL or REDIS_URL");
     const logger = createLogger({ level: config.log.level });
 
     const [{ InferenceEngine }, { loadModel }, { RedisLinks }, { InferenceWorker }, { redactUrl }, { Metrics }] = await Promise.all([
-      import('../inference/inference-engine.ts'), import('../inference/model-loader.ts'), import('../transport/redis-links.ts'),
-      import('../transport/inference-worker.ts'), import('../transport/redis-keys.ts'), import('../shared/metrics.ts'),
+      import('../inference/inference-engine.ts'),
+      import('../inference/model-loader.ts'),
+      import('../transport/redis-links.ts'),
+      import('../transport/inference-worker.ts'),
+      import('../transport/redis-keys.ts'),
+      import('../shared/metrics.ts'),
     ]);
     // What /healthz says: 200 only while jobs can be taken (Redis reachable).
     let phase = 'starting: loading the model';
@@ -52,7 +59,8 @@ Run any number of workers, on any number of machines, with the model the produce
     const health = await startHealth('worker', flags, { readiness, metrics, server: config.server, logger });
     try {
       const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
-      if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
+      if (model.untrained)
+        process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
       const topK = Math.max(config.model.topK, 5);
       const engine = await InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK, embeddings: true });
       if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
@@ -66,11 +74,21 @@ Run any number of workers, on any number of machines, with the model the produce
         throw err;
       }
       const worker = new InferenceWorker({
-        queueConnection: links.queue, frameConnection: links.frames, names: links.names, model, engine, batch, topK,
-        batchWaitMs: config.redis.batchWaitMs, concurrency: config.redis.workerConcurrency,
-        lockDurationMs: config.redis.lockDurationMs, stalledIntervalMs: config.redis.stalledIntervalMs,
-        resultsMaxLen: config.redis.resultsMaxLen, frameTtlMs: config.redis.frameTtlMs,
-        logger: logger.child({ component: 'worker' }), metrics,
+        queueConnection: links.queue,
+        frameConnection: links.frames,
+        names: links.names,
+        model,
+        engine,
+        batch,
+        topK,
+        batchWaitMs: config.redis.batchWaitMs,
+        concurrency: config.redis.workerConcurrency,
+        lockDurationMs: config.redis.lockDurationMs,
+        stalledIntervalMs: config.redis.stalledIntervalMs,
+        resultsMaxLen: config.redis.resultsMaxLen,
+        frameTtlMs: config.redis.frameTtlMs,
+        logger: logger.child({ component: 'worker' }),
+        metrics,
       });
       await worker.start();
       phase = 'running';

@@ -123,7 +123,10 @@ export function proxySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Prox
     }
     return undefined;
   };
-  const noProxy = pick('no_proxy')?.[1].split(/[\s,]+/).filter((e) => e !== '') ?? [];
+  const noProxy =
+    pick('no_proxy')?.[1]
+      .split(/[\s,]+/)
+      .filter((e) => e !== '') ?? [];
   return Object.freeze({ http: proxyUrl(pick('http_proxy')), https: proxyUrl(pick('https_proxy')), noProxy: Object.freeze(noProxy) });
 }
 
@@ -138,7 +141,9 @@ function proxyUrl(found: [string, string] | undefined): URL | undefined {
     throw new ConfigError(`environment variable ${name} is not a proxy URL (expected http://host:port)`, { cause: err });
   }
   if (url.protocol !== 'http:') {
-    throw new ConfigError(`environment variable ${name}: ${url.protocol.slice(0, -1)} proxies are not supported, only http://host:port (https targets go through it with CONNECT)`);
+    throw new ConfigError(
+      `environment variable ${name}: ${url.protocol.slice(0, -1)} proxies are not supported, only http://host:port (https targets go through it with CONNECT)`,
+    );
   }
   return url;
 }

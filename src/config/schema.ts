@@ -111,7 +111,12 @@ export const ConfigSchema = z
         /** When set, WebSocket clients from other Origins are refused. */
         allowedOrigins: z.array(z.string().min(1)).optional(),
         /** Client messages larger than this close the connection (1009), bytes. */
-        maxMessageBytes: z.number().int().min(256).max(16 * 1024 * 1024).default(64 * 1024),
+        maxMessageBytes: z
+          .number()
+          .int()
+          .min(256)
+          .max(16 * 1024 * 1024)
+          .default(64 * 1024),
         /** Frame messages queued per slow client before the oldest are dropped. */
         clientQueueMessages: z.number().int().min(1).max(100_000).default(256),
         heartbeatIntervalMs: z.number().int().min(100).max(600_000).default(30_000),
@@ -145,7 +150,12 @@ export const ConfigSchema = z
     search: z
       .object({
         /** Largest picture POST /api/search accepts, bytes (413 above). */
-        maxImageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+        maxImageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(256 * 1024 * 1024)
+          .default(16 * 1024 * 1024),
         /** Picture searches accepted at once (running and waiting, counted from their first byte); the next gets 503 busy. */
         maxPendingImages: z.number().int().min(1).max(64).default(4),
       })
@@ -192,9 +202,16 @@ export const ConfigSchema = z
       .object({
         schemes: z.array(z.string().min(1)).default([]),
         /** Host names or IPs ('*.example.com' for subdomains); `host:port` or `[v6]:port` allows that port only, no port every port. */
-        hosts: z.array(z.string().min(1).refine((h) => parseHostEntry(h) !== undefined, {
-          message: 'a host name or IP, optionally with :port (1-65535; an IPv6 address with a port in brackets: [::1]:554)',
-        })).default([]),
+        hosts: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .refine((h) => parseHostEntry(h) !== undefined, {
+                message: 'a host name or IP, optionally with :port (1-65535; an IPv6 address with a port in brackets: [::1]:554)',
+              }),
+          )
+          .default([]),
         folders: z.array(z.string().min(1)).default([]),
         /** V4L2 capture devices that may be opened, exact paths (e.g. /dev/video0). */
         devices: z.array(z.string().regex(/^\/dev\/video\d+$/, 'a /dev/videoN path')).default([]),
@@ -209,12 +226,17 @@ export const ConfigSchema = z
         exitFrames: z.number().int().min(1).max(10_000).default(3),
         /** Per-label overrides, keyed by label name or synonym. */
         labels: z
-          .record(z.string(), z.object({
-            enterScore: z.number().gt(0).max(1).optional(),
-            exitScore: z.number().gt(0).max(1).optional(),
-            enterFrames: z.number().int().min(1).optional(),
-            exitFrames: z.number().int().min(1).optional(),
-          }).strict())
+          .record(
+            z.string(),
+            z
+              .object({
+                enterScore: z.number().gt(0).max(1).optional(),
+                exitScore: z.number().gt(0).max(1).optional(),
+                enterFrames: z.number().int().min(1).optional(),
+                exitFrames: z.number().int().min(1).optional(),
+              })
+              .strict(),
+          )
           .optional(),
       })
       .strict()
@@ -223,11 +245,20 @@ export const ConfigSchema = z
     redis: z
       .object({
         /** The queue's Redis (must run with maxmemory-policy noeviction), e.g. redis://127.0.0.1:6379. */
-        url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+          .optional(),
         /** Key prefix; queue names are hash-tagged `{prefix.name}` so each queue stays on one Cluster slot. */
-        prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, '1-32 letters, digits, _ . -').default('streamsight'),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,32}$/, '1-32 letters, digits, _ . -')
+          .default('streamsight'),
         /** Where frame pixels go; default: the queue's Redis. May be a separate, evicting Redis. */
-        frameStoreUrl: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').optional(),
+        frameStoreUrl: z
+          .string()
+          .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+          .optional(),
         /** Frame pixels expire after this, ms (a frame nobody fetched is gone by then). */
         frameTtlMs: z.number().int().min(1000).max(86_400_000).default(600_000),
         /** Results stream length kept (XADD MAXLEN ~), entries. */

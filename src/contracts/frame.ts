@@ -20,10 +20,7 @@ export interface Frame {
 }
 
 /** How frames are picked from a source. */
-export type Sampling =
-  | { mode: 'fps'; fps: number }
-  | { mode: 'every' }
-  | { mode: 'keyframes' };
+export type Sampling = { mode: 'fps'; fps: number } | { mode: 'every' } | { mode: 'keyframes' };
 
 /** The geometry ffmpeg applies before frames reach inference. */
 export interface FrameGeometry {

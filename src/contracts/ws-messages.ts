@@ -19,9 +19,7 @@ export const SubscribeSchema = z
   })
   .strict();
 
-export const UnsubscribeSchema = z
-  .object({ type: z.literal('unsubscribe'), streams: z.union([z.literal('*'), z.array(StreamId).max(1000)]) })
-  .strict();
+export const UnsubscribeSchema = z.object({ type: z.literal('unsubscribe'), streams: z.union([z.literal('*'), z.array(StreamId).max(1000)]) }).strict();
 
 export const PingSchema = z.object({ type: z.literal('ping') }).strict();
 
@@ -40,8 +38,15 @@ export type ErrorCode = 'bad_message' | 'unknown_type' | 'unknown_stream' | 'una
 export type ServerMessage =
   | { type: 'hello'; version: number; streams: StreamInfo[] }
   | {
-      type: 'frame'; stream: string; run: string; seq: number; ptsMs: number; capturedAt: number;
-      labels: Label[]; latencyMs: number; embedding?: { dim: number; dtype: 'float32'; b64: string };
+      type: 'frame';
+      stream: string;
+      run: string;
+      seq: number;
+      ptsMs: number;
+      capturedAt: number;
+      labels: Label[];
+      latencyMs: number;
+      embedding?: { dim: number; dtype: 'float32'; b64: string };
     }
   | { type: 'event'; stream: string; label: string; kind: LabelEventKind; ptsMs: number; capturedAt: number; score: number }
   | { type: 'status'; stream: string; state: StreamState; detail?: string }
@@ -53,26 +58,49 @@ const StreamStateSchema = z.enum(['starting', 'live', 'reconnecting', 'ended', '
 
 /** Every message the server sends, for clients and tests to validate what they receive. */
 export const ServerMessageSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('hello'), version: z.number().int(),
-    streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), fps: z.number() }).strict()),
-  }).strict(),
-  z.object({
-    type: z.literal('frame'), stream: z.string(), run: z.string(), seq: z.number().int().nonnegative(), ptsMs: z.number(),
-    capturedAt: z.number(), labels: z.array(LabelSchema.strict()), latencyMs: z.number(),
-    embedding: z.object({ dim: z.number().int().nonnegative(), dtype: z.literal('float32'), b64: z.string() }).strict().optional(),
-  }).strict(),
-  z.object({
-    type: z.literal('event'), stream: z.string(), label: z.string(), kind: z.enum(['start', 'end']),
-    ptsMs: z.number(), capturedAt: z.number(), score: z.number(),
-  }).strict(),
+  z
+    .object({
+      type: z.literal('hello'),
+      version: z.number().int(),
+      streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), fps: z.number() }).strict()),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('frame'),
+      stream: z.string(),
+      run: z.string(),
+      seq: z.number().int().nonnegative(),
+      ptsMs: z.number(),
+      capturedAt: z.number(),
+      labels: z.array(LabelSchema.strict()),
+      latencyMs: z.number(),
+      embedding: z
+        .object({ dim: z.number().int().nonnegative(), dtype: z.literal('float32'), b64: z.string() })
+        .strict()
+        .optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('event'),
+      stream: z.string(),
+      label: z.string(),
+      kind: z.enum(['start', 'end']),
+      ptsMs: z.number(),
+      capturedAt: z.number(),
+      score: z.number(),
+    })
+    .strict(),
   z.object({ type: z.literal('status'), stream: z.string(), state: StreamStateSchema, detail: z.string().optional() }).strict(),
   z.object({ type: z.literal('dropped'), stream: z.string(), count: z.number().int().positive() }).strict(),
-  z.object({
-    type: z.literal('error'),
-    code: z.enum(['bad_message', 'unknown_type', 'unknown_stream', 'unauthorized', 'forbidden_origin', 'too_large', 'internal']),
-    message: z.string(),
-  }).strict(),
+  z
+    .object({
+      type: z.literal('error'),
+      code: z.enum(['bad_message', 'unknown_type', 'unknown_stream', 'unauthorized', 'forbidden_origin', 'too_large', 'internal']),
+      message: z.string(),
+    })
+    .strict(),
   z.object({ type: z.literal('pong') }).strict(),
 ]);
 

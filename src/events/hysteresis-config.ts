@@ -31,12 +31,15 @@ export interface HysteresisOptions extends Hysteresis {
  * option (`exitScore`, `labels["person"].enterFrames`, ...).
  */
 export function resolveHysteresis(partial: Partial<Hysteresis>, base: Readonly<Hysteresis>, path = ''): Hysteresis {
-  return checkHysteresis({
-    enterScore: partial.enterScore ?? base.enterScore,
-    exitScore: partial.exitScore ?? base.exitScore,
-    enterFrames: partial.enterFrames ?? base.enterFrames,
-    exitFrames: partial.exitFrames ?? base.exitFrames,
-  }, path);
+  return checkHysteresis(
+    {
+      enterScore: partial.enterScore ?? base.enterScore,
+      exitScore: partial.exitScore ?? base.exitScore,
+      enterFrames: partial.enterFrames ?? base.enterFrames,
+      exitFrames: partial.exitFrames ?? base.exitFrames,
+    },
+    path,
+  );
 }
 
 function checkHysteresis(h: Hysteresis, path = ''): Hysteresis {

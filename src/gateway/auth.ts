@@ -13,9 +13,7 @@ export interface AuthPolicy {
   allowedOrigins?: readonly string[] | undefined;
 }
 
-export type AuthDecision =
-  | { ok: true }
-  | { ok: false; status: 401 | 403; code: 'unauthorized' | 'forbidden_origin'; message: string };
+export type AuthDecision = { ok: true } | { ok: false; status: 401 | 403; code: 'unauthorized' | 'forbidden_origin'; message: string };
 
 /**
  * The token a request carries: `Authorization: Bearer T` first, else the

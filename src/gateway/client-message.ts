@@ -4,9 +4,7 @@
  */
 import { ClientMessageSchema, type ClientMessage, type ErrorCode } from '../contracts/ws-messages.ts';
 
-export type ParsedClientMessage =
-  | { ok: true; msg: ClientMessage }
-  | { ok: false; code: Extract<ErrorCode, 'bad_message' | 'unknown_type'>; message: string };
+export type ParsedClientMessage = { ok: true; msg: ClientMessage } | { ok: false; code: Extract<ErrorCode, 'bad_message' | 'unknown_type'>; message: string };
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(ClientMessageSchema.options.map((o) => o.shape.type.value));
 

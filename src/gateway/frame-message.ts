@@ -44,8 +44,14 @@ export function encodeMessage(msg: ServerMessage): Buffer {
 /** The frame message with the fields in docs/PROTOCOL.md's order ("Server to client"). */
 export function frameMessage(r: FrameResult, labels: readonly Label[], embedding: EmbeddingPayload | undefined): FrameMessage {
   const msg: FrameMessage = {
-    type: 'frame', stream: r.stream, run: r.run, seq: r.seq, ptsMs: r.ptsMs, capturedAt: r.capturedAt,
-    labels: labels.map((l) => ({ index: l.index, label: l.label, score: l.score })), latencyMs: r.latencyMs,
+    type: 'frame',
+    stream: r.stream,
+    run: r.run,
+    seq: r.seq,
+    ptsMs: r.ptsMs,
+    capturedAt: r.capturedAt,
+    labels: labels.map((l) => ({ index: l.index, label: l.label, score: l.score })),
+    latencyMs: r.latencyMs,
   };
   if (embedding !== undefined) msg.embedding = embedding;
   return msg;

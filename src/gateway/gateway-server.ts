@@ -8,7 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/schema.ts';
 import { ConfigError } from '../shared/errors.ts';
 
-export type ConnectionLimits = Pick<Config['server'], 'maxConnections' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket'>;
+export type ConnectionLimits = Pick<
+  Config['server'],
+  'maxConnections' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket'
+>;
 
 /**
  * How often Node sweeps connections for the header and request timeouts,

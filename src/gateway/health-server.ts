@@ -39,7 +39,11 @@ export interface HealthServerOptions {
 export class HealthServer {
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly server: Server, readonly host: string, readonly port: number) {}
+  private constructor(
+    private readonly server: Server,
+    readonly host: string,
+    readonly port: number,
+  ) {}
 
   /** Listens; a port in use (or a bad address) is a UsageError naming it. */
   static async listen(opts: HealthServerOptions): Promise<HealthServer> {

@@ -8,7 +8,11 @@ import { isStreamSightError } from '../shared/errors.ts';
 
 /** An answer of the HTTP protocol itself (401, 404 route, 405, 413 body, 415, bad JSON): thrown by the routes. */
 export class HttpProblem extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }

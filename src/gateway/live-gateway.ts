@@ -50,13 +50,16 @@ export class LiveGateway {
   async listen(backend: HttpBackend): Promise<number> {
     const { opts } = this;
     this.backend = backend;
-    this.http.on('request', createHttpHandler({
-      backend,
-      ...(opts.search ? { search: opts.search } : {}),
-      authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: opts.server.token }).ok,
-      serveAsset: serveDashboardAsset,
-      logger: opts.logger.child({ component: 'http' }),
-    }));
+    this.http.on(
+      'request',
+      createHttpHandler({
+        backend,
+        ...(opts.search ? { search: opts.search } : {}),
+        authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: opts.server.token }).ok,
+        serveAsset: serveDashboardAsset,
+        logger: opts.logger.child({ component: 'http' }),
+      }),
+    );
     return listenOn(this.http, opts.server);
   }
 

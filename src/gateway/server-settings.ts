@@ -7,7 +7,9 @@ import type { WsGatewayOptions } from './ws-gateway.ts';
 type ServerConfig = Config['server'];
 
 /** The WebSocket gateway's limits and access rules, from the `server` section of the config. */
-export function wsGatewaySettings(server: ServerConfig): Pick<WsGatewayOptions, 'token' | 'allowedOrigins' | 'maxMessageBytes' | 'clientQueueMessages' | 'heartbeatIntervalMs' | 'replayLimit'> {
+export function wsGatewaySettings(
+  server: ServerConfig,
+): Pick<WsGatewayOptions, 'token' | 'allowedOrigins' | 'maxMessageBytes' | 'clientQueueMessages' | 'heartbeatIntervalMs' | 'replayLimit'> {
   return {
     token: server.token,
     allowedOrigins: server.allowedOrigins,

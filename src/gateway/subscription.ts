@@ -74,7 +74,10 @@ const SYNONYM_CACHE_MAX = 20_000;
 export function labelSynonyms(name: string): readonly string[] {
   let syn = synonymCache.get(name);
   if (syn === undefined) {
-    syn = name.split(',').map(normalise).filter((t) => t !== '');
+    syn = name
+      .split(',')
+      .map(normalise)
+      .filter((t) => t !== '');
     if (synonymCache.size >= SYNONYM_CACHE_MAX) synonymCache.clear();
     synonymCache.set(name, syn);
   }

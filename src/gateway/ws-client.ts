@@ -60,7 +60,12 @@ export class WsClient {
    * @param socket the connection the upgrade came on (the one `ws` wraps):
    *   its 'drain' resumes the pump after writes the client was slow to take.
    */
-  constructor(readonly id: number, readonly ws: WebSocket, socket: Duplex, private readonly options: WsClientOptions) {
+  constructor(
+    readonly id: number,
+    readonly ws: WebSocket,
+    socket: Duplex,
+    private readonly options: WsClientOptions,
+  ) {
     this.queue = new ClientQueue(options.queue);
     this.highWater = options.socketHighWaterBytes ?? DEFAULT_SOCKET_HIGH_WATER_BYTES;
     socket.on('drain', () => this.pump());
@@ -101,7 +106,8 @@ export class WsClient {
       if (buffered >= this.highWater) return; // The callback of the write that crossed the mark resumes us.
       if (this.queue.hasDropped) {
         // Announce drops first: they were older than anything still queued.
-        for (const d of this.queue.takeDropped()) this.write({ data: encodeMessage({ type: 'dropped', stream: d.stream, count: d.count }), type: 'dropped' }, buffered);
+        for (const d of this.queue.takeDropped())
+          this.write({ data: encodeMessage({ type: 'dropped', stream: d.stream, count: d.count }), type: 'dropped' }, buffered);
         continue;
       }
       const msg = this.queue.shift();

@@ -79,8 +79,8 @@ function refuseUpgrade(socket: Duplex, status: number, body: ErrorMessage | { ty
   }
   socket.once('finish', () => socket.destroy());
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n`
-    + `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
   );
 }
 
@@ -188,11 +188,14 @@ export class WsGateway {
   private async closeClients(): Promise<void> {
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.options.server.off('upgrade', this.onUpgrade);
-    const pending = [...this.clients.values()].map((c) => new Promise<void>((resolve) => {
-      if (c.ws.readyState === WebSocket.CLOSED) return resolve();
-      c.ws.once('close', () => resolve());
-      c.ws.close(1001, 'server shutting down');
-    }));
+    const pending = [...this.clients.values()].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.ws.readyState === WebSocket.CLOSED) return resolve();
+          c.ws.once('close', () => resolve());
+          c.ws.close(1001, 'server shutting down');
+        }),
+    );
     const timeoutMs = this.options.closeTimeoutMs ?? 2000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
@@ -234,7 +237,11 @@ export class WsGateway {
     if (this.clients.size >= this.maxClients) {
       if (!this.capWarned) this.log.warn({ maxClients: this.maxClients }, 'WebSocket client limit reached: new clients are refused (503) until one leaves');
       this.capWarned = true;
-      refuseUpgrade(socket, 503, { type: 'error', code: 'too_many_clients', message: `server full: ${this.maxClients} WebSocket clients connected; retry later` });
+      refuseUpgrade(socket, 503, {
+        type: 'error',
+        code: 'too_many_clients',
+        message: `server full: ${this.maxClients} WebSocket clients connected; retry later`,
+      });
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, socket, req));
@@ -298,7 +305,11 @@ export class WsGateway {
       this.error(client, 'bad_message', 'binary messages are not part of the protocol; send JSON text');
       return;
     }
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const text = Buffer.isBuffer(data)
+      ? data.toString('utf8')
+      : Array.isArray(data)
+        ? Buffer.concat(data).toString('utf8')
+        : Buffer.from(data).toString('utf8');
     const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       this.error(client, parsed.code, parsed.message);
@@ -313,14 +324,21 @@ export class WsGateway {
         this.reply(client, { type: 'pong' });
         return;
       case 'unsubscribe':
-        client.subscription = withoutStreams(client.subscription, msg.streams, this.options.listStreams().map((s) => s.id));
+        client.subscription = withoutStreams(
+          client.subscription,
+          msg.streams,
+          this.options.listStreams().map((s) => s.id),
+        );
         return;
       case 'subscribe': {
         const known = new Set(this.options.listStreams().map((s) => s.id));
         if (msg.streams !== '*') {
           const unknown = [...new Set(msg.streams.filter((s) => !known.has(s)))];
           if (unknown.length > 0) {
-            const shown = unknown.slice(0, 5).map((s) => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s)).join(', ');
+            const shown = unknown
+              .slice(0, 5)
+              .map((s) => JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}…` : s))
+              .join(', ');
             this.error(client, 'unknown_stream', `no such stream: ${shown}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}`);
           }
         }

@@ -56,8 +56,11 @@ export function toCsvRow(s: SegmentRow): string {
 }
 
 function segmentsOf(store: IndexStore, video?: VideoRow): SegmentRow[] {
-  const rows = store.db.prepare(`SELECT v.path AS video, s.label, s.start_ms AS startMs, s.end_ms AS endMs, s.peak_score AS peakScore
-      FROM segments s JOIN videos v ON v.id = s.video_id ${video ? 'WHERE s.video_id = ?' : ''} ORDER BY v.path, s.start_ms, s.end_ms, s.label`)
+  const rows = store.db
+    .prepare(
+      `SELECT v.path AS video, s.label, s.start_ms AS startMs, s.end_ms AS endMs, s.peak_score AS peakScore
+      FROM segments s JOIN videos v ON v.id = s.video_id ${video ? 'WHERE s.video_id = ?' : ''} ORDER BY v.path, s.start_ms, s.end_ms, s.label`,
+    )
     .all(...(video ? [video.id] : []));
   return rows as SegmentRow[];
 }
@@ -85,12 +88,28 @@ export async function exportIndex(store: IndexStore, opts: ExportOptions): Promi
   const videos = opts.video ? [opts.video] : store.videos();
   const frames = store.db.prepare(`SELECT seq, pts_ms, labels${opts.embeddings ? ', embedding' : ''} FROM frames WHERE video_id = ? ORDER BY seq`);
   for (const v of videos) {
-    await opts.write(JSON.stringify({
-      type: 'video', path: v.path, contentHash: v.content_hash, durationMs: v.duration_ms, fps: v.fps, model: v.model, sampling: v.sampling,
-      status: v.status, ...(v.failure_reason ? { failure: { code: v.failure_code, reason: v.failure_reason } } : {}), frames: v.frames,
-    }) + '\n');
+    await opts.write(
+      JSON.stringify({
+        type: 'video',
+        path: v.path,
+        contentHash: v.content_hash,
+        durationMs: v.duration_ms,
+        fps: v.fps,
+        model: v.model,
+        sampling: v.sampling,
+        status: v.status,
+        ...(v.failure_reason ? { failure: { code: v.failure_code, reason: v.failure_reason } } : {}),
+        frames: v.frames,
+      }) + '\n',
+    );
     for (const r of frames.iterate(v.id) as IterableIterator<{ seq: number; pts_ms: number; labels: string; embedding?: Buffer }>) {
-      const line: Record<string, unknown> = { type: 'frame', video: v.path, seq: r.seq, ptsMs: r.pts_ms, labels: StoredLabelsSchema.parse(JSON.parse(r.labels)) };
+      const line: Record<string, unknown> = {
+        type: 'frame',
+        video: v.path,
+        seq: r.seq,
+        ptsMs: r.pts_ms,
+        labels: StoredLabelsSchema.parse(JSON.parse(r.labels)),
+      };
       if (r.embedding) line.embedding = Array.from(new Float32Array(Uint8Array.from(r.embedding).buffer), (x) => Math.round(x * 1e6) / 1e6);
       await opts.write(JSON.stringify(line) + '\n');
     }

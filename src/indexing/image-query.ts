@@ -33,7 +33,12 @@ export async function decodeQueryImage(picture: PictureInput, preprocess: Prepro
 }
 
 /** A picture's embedding, and what was wrong with the picture if it decoded with errors. */
-export async function embedImage(picture: PictureInput, preprocess: PreprocessSpec, engine: InferenceEngine, limits: PictureLimits): Promise<{ embedding: Float32Array; damage?: string }> {
+export async function embedImage(
+  picture: PictureInput,
+  preprocess: PreprocessSpec,
+  engine: InferenceEngine,
+  limits: PictureLimits,
+): Promise<{ embedding: Float32Array; damage?: string }> {
   const { frame, damage } = await decodeQueryImage(picture, preprocess, limits);
   const result = await engine.infer([frame]);
   const embedding = result.frames[0]?.embedding;

@@ -171,11 +171,21 @@ function failure(err: unknown): { code: string; message: string } {
 async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutcome> {
   const { store, model } = opts;
   const log = opts.logger.child({ stream: path });
-  const sizeBytes = await stat(path).then((s) => s.size, () => 0);
+  const sizeBytes = await stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );
   opts.progress?.startFile(path, sizeBytes, undefined);
   const key: VideoKey = {
-    path, contentHash: '', sizeBytes, model: model.name, modelHash: opts.modelHash, modelPath: model.path,
-    untrained: model.untrained, embeddingDim: model.embeddingDim, sampling: samplingKey(opts.sampling),
+    path,
+    contentHash: '',
+    sizeBytes,
+    model: model.name,
+    modelHash: opts.modelHash,
+    modelPath: model.path,
+    untrained: model.untrained,
+    embeddingDim: model.embeddingDim,
+    sampling: samplingKey(opts.sampling),
   };
   try {
     let probe: ProbeResult | undefined;
@@ -210,10 +220,21 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
   }
 }
 
-async function decodeAndStore(path: string, videoId: number, resumeFrom: number, interlaced: boolean, opts: IndexRunOptions, log: Logger): Promise<FileOutcome> {
+async function decodeAndStore(
+  path: string,
+  videoId: number,
+  resumeFrom: number,
+  interlaced: boolean,
+  opts: IndexRunOptions,
+  log: Logger,
+): Promise<FileOutcome> {
   const { store, model } = opts;
   const ctx = { model: model.name, labels: model.labels, untrained: model.untrained, embeddings: false };
-  const geometry: FrameGeometry = { resizeShorter: model.preprocess.resizeShorter, cropWidth: model.preprocess.inputWidth, cropHeight: model.preprocess.inputHeight };
+  const geometry: FrameGeometry = {
+    resizeShorter: model.preprocess.resizeShorter,
+    cropWidth: model.preprocess.inputWidth,
+    cropHeight: model.preprocess.inputHeight,
+  };
   const detector = new LabelEventDetector(opts.hysteresis);
   const builder = new SegmentBuilder();
   const segments: LabelSegment[] = [];
@@ -231,15 +252,20 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
     // frames are committed in seq order, so the ones before it are stored and the file is failed.
     const lostAt = sent.findIndex((_, i) => result.frames[i] === undefined);
     const kept = lostAt < 0 ? sent : sent.slice(0, lostAt);
-    const records: FrameRecord[] = await Promise.all(kept.map(async (frame, i) => {
-      const inferred = result.frames[i]!;
-      const line = toFrameLine(frame, inferred, ctx);
-      if (!inferred.embedding) throw new RangeError('engine: started without embeddings');
-      return {
-        seq: frame.seq, ptsMs: frame.ptsMs, labels: line.labels, embedding: inferred.embedding,
-        thumbnail: opts.thumbnailSize > 0 ? await makeThumbnail(frame, opts.thumbnailSize) : undefined,
-      };
-    }));
+    const records: FrameRecord[] = await Promise.all(
+      kept.map(async (frame, i) => {
+        const inferred = result.frames[i]!;
+        const line = toFrameLine(frame, inferred, ctx);
+        if (!inferred.embedding) throw new RangeError('engine: started without embeddings');
+        return {
+          seq: frame.seq,
+          ptsMs: frame.ptsMs,
+          labels: line.labels,
+          embedding: inferred.embedding,
+          thumbnail: opts.thumbnailSize > 0 ? await makeThumbnail(frame, opts.thumbnailSize) : undefined,
+        };
+      }),
+    );
     store.appendFrames(videoId, records);
     for (const r of records) feed(r.seq, r.ptsMs, r.labels);
     committed += records.length;
@@ -251,25 +277,34 @@ async function decodeAndStore(path: string, videoId: number, resumeFrom: number,
     }
   };
   const batches = new OrderedBatches<Frame[], InferredBatch>({
-    maxInFlight: opts.maxInFlight, write,
-    infer: (sent) => Promise.resolve(opts.engine).then((e) => e.infer(sent)).catch((err: unknown) => {
-      throw new EngineFailure(err);
-    }),
+    maxInFlight: opts.maxInFlight,
+    write,
+    infer: (sent) =>
+      Promise.resolve(opts.engine)
+        .then((e) => e.infer(sent))
+        .catch((err: unknown) => {
+          throw new EngineFailure(err);
+        }),
   });
   // A batch that failed (inference, or a lost frame) ends the file there: the batches behind it
   // would leave a gap in seq, so they are dropped and nothing more is sent for this file.
   let halted = false;
-  const settle = (step: Promise<void>): Promise<void> => step.catch((err: unknown) => {
-    halted = true;
-    batches.discard();
-    throw err;
-  });
+  const settle = (step: Promise<void>): Promise<void> =>
+    step.catch((err: unknown) => {
+      halted = true;
+      batches.discard();
+      throw err;
+    });
 
   let failure: { code: string; message: string } | undefined;
   try {
     let batch: Frame[] = [];
     const decode = decodeFrames(path, {
-      streamId: path, runId: RUN, sampling: opts.sampling, geometry, deinterlace: interlaced,
+      streamId: path,
+      runId: RUN,
+      sampling: opts.sampling,
+      geometry,
+      deinterlace: interlaced,
       inputOptions: sourceLimitOptions('file', opts.maxPixels),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });

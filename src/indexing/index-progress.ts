@@ -78,7 +78,10 @@ export class IndexProgress {
   private fileLine(): string {
     const t = this.now();
     const rate = this.fileMeter.add(t, this.file.done);
-    return formatProgressLine({ label: this.file.label, done: this.file.done, total: this.file.total, unit: 'frames', ...(rate === undefined ? {} : { rate }) }, this.opts.stream.columns ?? 80);
+    return formatProgressLine(
+      { label: this.file.label, done: this.file.done, total: this.file.total, unit: 'frames', ...(rate === undefined ? {} : { rate }) },
+      this.opts.stream.columns ?? 80,
+    );
   }
 
   private overallLine(): { line: string; rate: number | undefined; eta: number | undefined; fraction: number } {
@@ -88,7 +91,8 @@ export class IndexProgress {
     const elapsed = (t - this.started) / 1000;
     const eta = fraction > 0 && fraction < 1 ? (elapsed / fraction) * (1 - fraction) : fraction >= 1 ? 0 : undefined;
     const pct = `${String(Math.floor(fraction * 100)).padStart(3)}%`;
-    const line = `overall ${pct} ${renderBar(fraction, 20)} ${this.filesDone}/${this.opts.totalFiles} files  ${this.framesDone} frames  ` +
+    const line =
+      `overall ${pct} ${renderBar(fraction, 20)} ${this.filesDone}/${this.opts.totalFiles} files  ${this.framesDone} frames  ` +
       `${rate === undefined ? '-' : rate.toFixed(1)} frames/s  ETA ${formatEta(eta)}`;
     return { line: line.slice(0, Math.max(10, (this.opts.stream.columns ?? 80) - 1)), rate, eta, fraction };
   }
@@ -105,11 +109,20 @@ export class IndexProgress {
       return;
     }
     const rate = this.fileMeter.add(t, this.file.done);
-    const fileEvent = progressEvent({ label: this.file.label, done: this.file.done, total: this.file.total, unit: 'frames', ...(rate === undefined ? {} : { rate }) }, false);
+    const fileEvent = progressEvent(
+      { label: this.file.label, done: this.file.done, total: this.file.total, unit: 'frames', ...(rate === undefined ? {} : { rate }) },
+      false,
+    );
     const o = this.overallLine();
     const overall = {
-      type: 'progress', label: 'overall', unit: 'frames', done: this.framesDone, files: this.filesDone, totalFiles: this.opts.totalFiles,
-      percent: Math.round(o.fraction * 1000) / 10, rate: o.rate === undefined ? null : Math.round(o.rate * 100) / 100,
+      type: 'progress',
+      label: 'overall',
+      unit: 'frames',
+      done: this.framesDone,
+      files: this.filesDone,
+      totalFiles: this.opts.totalFiles,
+      percent: Math.round(o.fraction * 1000) / 10,
+      rate: o.rate === undefined ? null : Math.round(o.rate * 100) / 100,
       etaSeconds: o.eta === undefined ? null : Math.round(o.eta * 10) / 10,
     };
     this.opts.stream.write(`${JSON.stringify(fileEvent)}\n${JSON.stringify(overall)}\n`);

@@ -69,7 +69,11 @@ export class IndexStore {
   private readonly insertFrame: BetterSqlite3.Statement;
   private readonly setFrameCount: BetterSqlite3.Statement;
 
-  private constructor(readonly db: BetterSqlite3.Database, readonly file: string, readonly readonly: boolean) {
+  private constructor(
+    readonly db: BetterSqlite3.Database,
+    readonly file: string,
+    readonly readonly: boolean,
+  ) {
     this.vectors = new VectorIndex(db);
     this.insertFrame = readonly
       ? db.prepare('SELECT 1')
@@ -100,7 +104,8 @@ export class IndexStore {
       db.pragma('foreign_keys = ON');
       const version = Number(db.pragma('user_version', { simple: true }));
       const tables = Number(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").pluck().get());
-      if (version > SCHEMA_VERSION) throw new IndexFileError(`index ${file} has layout version ${version}; this StreamSight reads up to ${SCHEMA_VERSION} (upgrade StreamSight)`);
+      if (version > SCHEMA_VERSION)
+        throw new IndexFileError(`index ${file} has layout version ${version}; this StreamSight reads up to ${SCHEMA_VERSION} (upgrade StreamSight)`);
       if (tables > 0) {
         const format = version === 0 ? undefined : (db.prepare("SELECT value FROM meta WHERE key = 'format'").pluck().get() as string | undefined);
         if (format !== FORMAT_NAME) throw new IndexFileError(`${file} is an SQLite database but not a StreamSight index`);
@@ -118,7 +123,8 @@ export class IndexStore {
       db.close();
       if (err instanceof IndexFileError) throw err;
       const code = (err as { code?: string }).code;
-      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new IndexFileError(`${file} is not a StreamSight index (not an SQLite database)`, { cause: err });
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT')
+        throw new IndexFileError(`${file} is not a StreamSight index (not an SQLite database)`, { cause: err });
       throw new IndexFileError(`cannot open index ${file}: ${(err as Error).message}`, { cause: err });
     }
     return new IndexStore(db, file, readonly);
@@ -135,7 +141,10 @@ export class IndexStore {
   }
 
   videos(): VideoRow[] {
-    return this.db.prepare('SELECT * FROM videos ORDER BY path').all().map((r) => VideoRowSchema.parse(r));
+    return this.db
+      .prepare('SELECT * FROM videos ORDER BY path')
+      .all()
+      .map((r) => VideoRowSchema.parse(r));
   }
 
   /**
@@ -150,18 +159,40 @@ export class IndexStore {
 
   /** Records a file that failed before any frame (unreadable, not a video), replacing what was stored for its path. */
   recordFailure(key: VideoKey, info: VideoInfo | undefined, code: string, reason: string): void {
-    this.db.transaction(() => {
-      this.startVideoRow(key, info);
-      this.db.prepare("UPDATE videos SET status = 'failed', failure_code = ?, failure_reason = ?, finished_at = ? WHERE path = ?").run(code, reason, Date.now(), key.path);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.startVideoRow(key, info);
+        this.db
+          .prepare("UPDATE videos SET status = 'failed', failure_code = ?, failure_reason = ?, finished_at = ? WHERE path = ?")
+          .run(code, reason, Date.now(), key.path);
+      })
+      .immediate();
   }
 
   private startVideoRow(key: VideoKey, info: VideoInfo | undefined): void {
     this.deleteVideo(key.path);
-    this.db.prepare(`INSERT INTO videos (path, content_hash, size_bytes, duration_ms, fps, width, height, codec, model, model_hash, model_path,
-        untrained, embedding_dim, sampling, status, frames, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexing', 0, ?)`)
-      .run(key.path, key.contentHash, key.sizeBytes, info?.durationMs ?? null, info?.fps ?? null, info?.width ?? null, info?.height ?? null,
-        info?.codec ?? null, key.model, key.modelHash, key.modelPath, key.untrained ? 1 : 0, key.embeddingDim, key.sampling, Date.now());
+    this.db
+      .prepare(
+        `INSERT INTO videos (path, content_hash, size_bytes, duration_ms, fps, width, height, codec, model, model_hash, model_path,
+        untrained, embedding_dim, sampling, status, frames, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'indexing', 0, ?)`,
+      )
+      .run(
+        key.path,
+        key.contentHash,
+        key.sizeBytes,
+        info?.durationMs ?? null,
+        info?.fps ?? null,
+        info?.width ?? null,
+        info?.height ?? null,
+        info?.codec ?? null,
+        key.model,
+        key.modelHash,
+        key.modelPath,
+        key.untrained ? 1 : 0,
+        key.embeddingDim,
+        key.sampling,
+        Date.now(),
+      );
   }
 
   private deleteVideo(path: string): void {
@@ -181,26 +212,32 @@ export class IndexStore {
    */
   appendFrames(videoId: number, frames: readonly FrameRecord[]): void {
     if (frames.length === 0) return;
-    this.db.transaction(() => {
-      const video = this.db.prepare('SELECT frames, model_hash FROM videos WHERE id = ?').get(videoId) as { frames: number; model_hash: string } | undefined;
-      if (video === undefined) throw new RangeError(`videoId: no video ${videoId} in the index`);
-      const committed = video.frames;
-      frames.forEach((f, i) => {
-        if (f.seq !== committed + i) throw new RangeError(`frames: expected seq ${committed + i}, got ${f.seq} (frames are committed in order)`);
-      });
-      for (const f of frames) {
-        const top = f.labels[0];
-        const embedding = Buffer.from(f.embedding.buffer, f.embedding.byteOffset, f.embedding.byteLength);
-        const r = this.insertFrame.run(videoId, f.seq, f.ptsMs, top?.label ?? '', top?.score ?? 0, JSON.stringify(f.labels), embedding, f.thumbnail ?? null);
-        this.vectors.add(Number(r.lastInsertRowid), f.embedding, video.model_hash);
-      }
-      this.setFrameCount.run(committed + frames.length, videoId, committed);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const video = this.db.prepare('SELECT frames, model_hash FROM videos WHERE id = ?').get(videoId) as { frames: number; model_hash: string } | undefined;
+        if (video === undefined) throw new RangeError(`videoId: no video ${videoId} in the index`);
+        const committed = video.frames;
+        frames.forEach((f, i) => {
+          if (f.seq !== committed + i) throw new RangeError(`frames: expected seq ${committed + i}, got ${f.seq} (frames are committed in order)`);
+        });
+        for (const f of frames) {
+          const top = f.labels[0];
+          const embedding = Buffer.from(f.embedding.buffer, f.embedding.byteOffset, f.embedding.byteLength);
+          const r = this.insertFrame.run(videoId, f.seq, f.ptsMs, top?.label ?? '', top?.score ?? 0, JSON.stringify(f.labels), embedding, f.thumbnail ?? null);
+          this.vectors.add(Number(r.lastInsertRowid), f.embedding, video.model_hash);
+        }
+        this.setFrameCount.run(committed + frames.length, videoId, committed);
+      })
+      .immediate();
   }
 
   /** The labels of a video's committed frames in seq order (to replay into the event detector on resume). */
   *frameLabels(videoId: number): Generator<StoredFrameLabels> {
-    const rows = this.db.prepare('SELECT seq, pts_ms, labels FROM frames WHERE video_id = ? ORDER BY seq').iterate(videoId) as IterableIterator<{ seq: number; pts_ms: number; labels: string }>;
+    const rows = this.db.prepare('SELECT seq, pts_ms, labels FROM frames WHERE video_id = ? ORDER BY seq').iterate(videoId) as IterableIterator<{
+      seq: number;
+      pts_ms: number;
+      labels: string;
+    }>;
     for (const r of rows) yield { seq: r.seq, ptsMs: r.pts_ms, labels: StoredLabelsSchema.parse(JSON.parse(r.labels)) };
   }
 
@@ -209,13 +246,16 @@ export class IndexStore {
    * With `failure`, the status is `failed` and the frames before it stay.
    */
   finishVideo(videoId: number, segments: readonly LabelSegment[], failure?: { code: string; reason: string }): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM segments WHERE video_id = ?').run(videoId);
-      const ins = this.db.prepare('INSERT INTO segments (video_id, label, start_ms, end_ms, peak_score) VALUES (?, ?, ?, ?, ?)');
-      for (const s of segments) ins.run(videoId, s.label, s.startMs, s.endMs, s.peakScore);
-      this.db.prepare('UPDATE videos SET status = ?, failure_code = ?, failure_reason = ?, finished_at = ? WHERE id = ?')
-        .run(failure ? 'failed' : 'done', failure?.code ?? null, failure?.reason ?? null, Date.now(), videoId);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.db.prepare('DELETE FROM segments WHERE video_id = ?').run(videoId);
+        const ins = this.db.prepare('INSERT INTO segments (video_id, label, start_ms, end_ms, peak_score) VALUES (?, ?, ?, ?, ?)');
+        for (const s of segments) ins.run(videoId, s.label, s.startMs, s.endMs, s.peakScore);
+        this.db
+          .prepare('UPDATE videos SET status = ?, failure_code = ?, failure_reason = ?, finished_at = ? WHERE id = ?')
+          .run(failure ? 'failed' : 'done', failure?.code ?? null, failure?.reason ?? null, Date.now(), videoId);
+      })
+      .immediate();
   }
 
   /** The stored thumbnail of a frame (JPEG), if any. */

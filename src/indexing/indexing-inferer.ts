@@ -85,7 +85,12 @@ export class IndexingInferer implements BatchInferer {
   infer(frames: readonly Frame[]): Promise<InferredBatch> {
     const result = this.opts.inner.infer(frames);
     // A rejected batch is analyze's to report; its video then stops being stored (a gap in seq).
-    const stored = this.chain.then(() => result).then((r) => this.write(frames, r), () => this.halt(frames, 'inference failed'));
+    const stored = this.chain
+      .then(() => result)
+      .then(
+        (r) => this.write(frames, r),
+        () => this.halt(frames, 'inference failed'),
+      );
     this.chain = stored;
     return stored.then(() => result);
   }
@@ -102,8 +107,15 @@ export class IndexingInferer implements BatchInferer {
   private key(path: string, contentHash: string, sizeBytes: number): VideoKey {
     const { model } = this.opts;
     return {
-      path, contentHash, sizeBytes, model: model.name, modelHash: this.opts.modelHash, modelPath: model.path,
-      untrained: model.untrained, embeddingDim: model.embeddingDim, sampling: samplingKey(this.opts.sampling),
+      path,
+      contentHash,
+      sizeBytes,
+      model: model.name,
+      modelHash: this.opts.modelHash,
+      modelPath: model.path,
+      untrained: model.untrained,
+      embeddingDim: model.embeddingDim,
+      sampling: samplingKey(this.opts.sampling),
     };
   }
 
@@ -114,7 +126,14 @@ export class IndexingInferer implements BatchInferer {
     const key = this.key(path, h.hash, h.sizeBytes);
     const row = store.video(path);
     const plan = planFile(row, key, true);
-    const state: VideoState = { path, videoId: undefined, committed: 0, detector: new LabelEventDetector(this.opts.hysteresis), builder: new SegmentBuilder(), segments: [] };
+    const state: VideoState = {
+      path,
+      videoId: undefined,
+      committed: 0,
+      detector: new LabelEventDetector(this.opts.hysteresis),
+      builder: new SegmentBuilder(),
+      segments: [],
+    };
     if (!('skip' in plan)) {
       const video = plan.resumeFrom > 0 ? row! : store.startVideo(key, infoOf(await probeInput(path))!);
       state.videoId = video.id;
@@ -155,7 +174,10 @@ export class IndexingInferer implements BatchInferer {
       }
       if (!inferred.embedding) throw new RangeError('inner: started without embeddings');
       records.push({
-        seq: frame.seq, ptsMs: frame.ptsMs, labels: toFrameLine(frame, inferred, ctx).labels, embedding: inferred.embedding,
+        seq: frame.seq,
+        ptsMs: frame.ptsMs,
+        labels: toFrameLine(frame, inferred, ctx).labels,
+        embedding: inferred.embedding,
         thumbnail: thumbnailSize > 0 ? await makeThumbnail(frame, thumbnailSize) : undefined,
       });
     }
@@ -197,7 +219,12 @@ export class IndexingInferer implements BatchInferer {
       }
       state.segments.push(...state.builder.pushAll(state.detector.flush(state.path)));
       state.segments.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
-      const failure = failed !== undefined ? { code: failed.code, reason: failed.message } : state.lost !== undefined ? { code: 'E_FRAMES_LOST', reason: `${state.path}: ${state.lost}` } : undefined;
+      const failure =
+        failed !== undefined
+          ? { code: failed.code, reason: failed.message }
+          : state.lost !== undefined
+            ? { code: 'E_FRAMES_LOST', reason: `${state.path}: ${state.lost}` }
+            : undefined;
       store.finishVideo(state.videoId, state.segments, failure);
       if (failure) report.failed++;
       else report.stored++;

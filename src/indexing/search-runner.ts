@@ -69,7 +69,13 @@ export async function runSearch(searcher: IndexSearcher, o: SearchOptions, embed
     const rest = hits.filter((h) => h.frameId !== queryFrame!.frameId);
     return { query, vectorSearch: method, tookMs: took(), hits: [self, ...rest].slice(0, o.limit) };
   }
-  return { query, vectorSearch: method, tookMs: took(), ...(damage === undefined ? {} : { warnings: [`the picture is damaged: ${damage}; searched with what decoded`] }), hits };
+  return {
+    query,
+    vectorSearch: method,
+    tookMs: took(),
+    ...(damage === undefined ? {} : { warnings: [`the picture is damaged: ${damage}; searched with what decoded`] }),
+    hits,
+  };
 }
 
 /** `1:02:03.5` / `2:03.5`: a time on a video's axis. */
@@ -86,8 +92,16 @@ export function formatSearchTable(r: SearchResponse): string {
   if (r.hits.length === 0) return 'no match\n';
   const rows: string[][] = r.hits.map((h, i) =>
     h.kind === 'segment'
-      ? [String(i + 1), h.score.toFixed(3), `${formatTime(h.startMs)}-${formatTime(h.endMs)}`, `${((h.endMs - h.startMs) / 1000).toFixed(1)} s`, h.label, h.video]
-      : [String(i + 1), h.score.toFixed(3), formatTime(h.ptsMs), `#${h.seq}`, h.topLabel, h.video]);
+      ? [
+          String(i + 1),
+          h.score.toFixed(3),
+          `${formatTime(h.startMs)}-${formatTime(h.endMs)}`,
+          `${((h.endMs - h.startMs) / 1000).toFixed(1)} s`,
+          h.label,
+          h.video,
+        ]
+      : [String(i + 1), h.score.toFixed(3), formatTime(h.ptsMs), `#${h.seq}`, h.topLabel, h.video],
+  );
   const head = r.hits[0]!.kind === 'segment' ? ['#', 'score', 'time', 'length', 'label', 'video'] : ['#', 'score', 'time', 'frame', 'top label', 'video'];
   const all = [head, ...rows];
   const widths = head.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));

@@ -86,7 +86,9 @@ export class VectorIndex {
 
   private load(): Cells | null {
     if (this.cells !== undefined) return this.cells;
-    const meta = new Map((this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'ivf_%'").all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+    const meta = new Map(
+      (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'ivf_%'").all() as { key: string; value: string }[]).map((r) => [r.key, r.value]),
+    );
     const modelHash = meta.get('ivf_model_hash');
     const dim = Number(meta.get('ivf_dim'));
     if (modelHash === undefined || !(dim > 0)) return (this.cells = null);
@@ -145,7 +147,10 @@ export class VectorIndex {
   train(modelHash: string, options: TrainOptions = {}): void {
     const n = this.countVectors(modelHash);
     if (n === 0) throw new RangeError(`modelHash: no frames of model ${modelHash} to train on`);
-    const first = this.db.prepare('SELECT embedding FROM frames f JOIN videos v ON v.id = f.video_id WHERE v.model_hash = ? LIMIT 1').pluck().get(modelHash) as Buffer;
+    const first = this.db
+      .prepare('SELECT embedding FROM frames f JOIN videos v ON v.id = f.video_id WHERE v.model_hash = ? LIMIT 1')
+      .pluck()
+      .get(modelHash) as Buffer;
     const dim = first.length / 4;
     const k = Math.min(options.cells ?? cellCount(n), n);
     const sampleSize = Math.min(n, options.sample ?? 64 * k);
@@ -182,39 +187,48 @@ export class VectorIndex {
       for (let d = 0; d < dim; d++) sums[cell * dim + d]! += sampleFull[j * dim + d]!;
     }
     const centroids = new Float32Array(k * dim);
-    for (let cell = 0; cell < k; cell++) for (let d = 0; d < dim; d++) centroids[cell * dim + d] = counts[cell]! > 0 ? sums[cell * dim + d]! / counts[cell]! : 0;
+    for (let cell = 0; cell < k; cell++)
+      for (let d = 0; d < dim; d++) centroids[cell * dim + d] = counts[cell]! > 0 ? sums[cell * dim + d]! / counts[cell]! : 0;
 
     const cells: Cells = { modelHash, dim, count: k, trainedOn: n, sketches: cellSketches, centroids };
     // Pass 2: every vector's cell and code, written with the cells in one transaction.
-    this.db.transaction(() => {
-      this.insertStmt = undefined;
-      this.knnStmt = undefined;
-      this.db.exec('DROP TABLE IF EXISTS ivf_codes; DELETE FROM ivf_cells;');
-      this.db.exec(`CREATE VIRTUAL TABLE ivf_codes USING vec0(cell integer partition key, code bit[${dim}])`);
-      const insCell = this.db.prepare('INSERT INTO ivf_cells (cell, sketch, centroid) VALUES (?, ?, ?)');
-      for (let cell = 0; cell < k; cell++) {
-        insCell.run(cell, toBlob(cellSketches.subarray(cell * SKETCH_DIMS, (cell + 1) * SKETCH_DIMS)), toBlob(centroids.subarray(cell * dim, (cell + 1) * dim)));
-      }
-      const setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
-      setMeta.run('ivf_model_hash', modelHash);
-      setMeta.run('ivf_dim', String(dim));
-      setMeta.run('ivf_trained_on', String(n));
-      // Pages of 1,000 by id: better-sqlite3 cannot write while a read on the same connection is open.
-      const page = this.db.prepare('SELECT f.id, f.embedding FROM frames f JOIN videos v ON v.id = f.video_id WHERE v.model_hash = ? AND f.id > ? ORDER BY f.id LIMIT 1000');
-      let j = 0;
-      let last = -1;
-      for (;;) {
-        const rows = page.all(modelHash, last) as { id: number; embedding: Buffer }[];
-        if (rows.length === 0 || j >= n) break;
-        for (const row of rows) {
-          if (j >= n || ids[j] !== row.id) break;
-          const cell = nearestRow(sketches.subarray(j * SKETCH_DIMS, (j + 1) * SKETCH_DIMS), cellSketches, k, SKETCH_DIMS);
-          this.insertCode(row.id, cell, asFloat32(row.embedding), cells);
-          j++;
+    this.db
+      .transaction(() => {
+        this.insertStmt = undefined;
+        this.knnStmt = undefined;
+        this.db.exec('DROP TABLE IF EXISTS ivf_codes; DELETE FROM ivf_cells;');
+        this.db.exec(`CREATE VIRTUAL TABLE ivf_codes USING vec0(cell integer partition key, code bit[${dim}])`);
+        const insCell = this.db.prepare('INSERT INTO ivf_cells (cell, sketch, centroid) VALUES (?, ?, ?)');
+        for (let cell = 0; cell < k; cell++) {
+          insCell.run(
+            cell,
+            toBlob(cellSketches.subarray(cell * SKETCH_DIMS, (cell + 1) * SKETCH_DIMS)),
+            toBlob(centroids.subarray(cell * dim, (cell + 1) * dim)),
+          );
         }
-        last = rows[rows.length - 1]!.id;
-      }
-    }).immediate();
+        const setMeta = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+        setMeta.run('ivf_model_hash', modelHash);
+        setMeta.run('ivf_dim', String(dim));
+        setMeta.run('ivf_trained_on', String(n));
+        // Pages of 1,000 by id: better-sqlite3 cannot write while a read on the same connection is open.
+        const page = this.db.prepare(
+          'SELECT f.id, f.embedding FROM frames f JOIN videos v ON v.id = f.video_id WHERE v.model_hash = ? AND f.id > ? ORDER BY f.id LIMIT 1000',
+        );
+        let j = 0;
+        let last = -1;
+        for (;;) {
+          const rows = page.all(modelHash, last) as { id: number; embedding: Buffer }[];
+          if (rows.length === 0 || j >= n) break;
+          for (const row of rows) {
+            if (j >= n || ids[j] !== row.id) break;
+            const cell = nearestRow(sketches.subarray(j * SKETCH_DIMS, (j + 1) * SKETCH_DIMS), cellSketches, k, SKETCH_DIMS);
+            this.insertCode(row.id, cell, asFloat32(row.embedding), cells);
+            j++;
+          }
+          last = rows[rows.length - 1]!.id;
+        }
+      })
+      .immediate();
     this.cells = cells;
     this.plan = plan;
   }
@@ -227,8 +241,11 @@ export class VectorIndex {
   }
 
   private searchExact(q: VectorQuery): VectorHit[] {
-    const rows = this.db.prepare(`SELECT f.id AS frameId, vec_distance_cosine(f.embedding, ?) AS distance FROM frames f JOIN videos v ON v.id = f.video_id
-        WHERE v.model_hash = ? ${q.videoId === undefined ? '' : 'AND f.video_id = ?'} ORDER BY distance, f.id LIMIT ?`)
+    const rows = this.db
+      .prepare(
+        `SELECT f.id AS frameId, vec_distance_cosine(f.embedding, ?) AS distance FROM frames f JOIN videos v ON v.id = f.video_id
+        WHERE v.model_hash = ? ${q.videoId === undefined ? '' : 'AND f.video_id = ?'} ORDER BY distance, f.id LIMIT ?`,
+      )
       .all(toBlob(q.embedding), q.modelHash, ...(q.videoId === undefined ? [] : [q.videoId]), q.limit) as VectorHit[];
     return rows;
   }

@@ -9,7 +9,23 @@ import { extname, join, resolve } from 'node:path';
 
 /** Extensions picked up inside folders (a file named on the command line is taken whatever its name). */
 export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.wmv', '.flv', '.mpg', '.mpeg', '.ts', '.mts', '.m2ts', '.3gp', '.ogv', '.gif', '.mxf',
+  '.mp4',
+  '.m4v',
+  '.mov',
+  '.mkv',
+  '.webm',
+  '.avi',
+  '.wmv',
+  '.flv',
+  '.mpg',
+  '.mpeg',
+  '.ts',
+  '.mts',
+  '.m2ts',
+  '.3gp',
+  '.ogv',
+  '.gif',
+  '.mxf',
 ]);
 
 export interface CollectedFiles {

@@ -197,12 +197,7 @@ function constantDims(graph: GraphProto): Map<string, number[] | null> {
   return out;
 }
 
-function embeddingValueInfo(
-  graph: GraphProto,
-  name: string,
-  embeddingDim: number | null,
-  batchDim: TensorShapeDimension | undefined,
-): ValueInfoProto {
+function embeddingValueInfo(graph: GraphProto, name: string, embeddingDim: number | null, batchDim: TensorShapeDimension | undefined): ValueInfoProto {
   // Prefer the exporter's own shape annotation for this tensor, and move it:
   // a name listed in both value_info and output is redundant.
   const index = (graph.value_info ?? []).findIndex((vi) => vi.name === name);
@@ -218,8 +213,18 @@ function dimValue(dim: TensorShapeDimension | undefined): number | null {
 }
 
 const ELEM_TYPE_NAMES: Readonly<Record<number, string>> = {
-  1: 'float32', 2: 'uint8', 3: 'int8', 4: 'uint16', 5: 'int16', 6: 'int32', 7: 'int64',
-  8: 'string', 9: 'bool', 10: 'float16', 11: 'float64', 16: 'bfloat16',
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  16: 'bfloat16',
 };
 
 function elemTypeName(elemType: number | undefined): string {

@@ -96,10 +96,17 @@ export class InferenceEngine implements BatchInferer {
     // new Uint8Array(x) copies (Buffer#slice would be a view, and the transfer would empty the caller's bytes).
     const copy = new Uint8Array(model.bytes).buffer as ArrayBuffer;
     const init: InitMessage = {
-      type: 'init', model: copy, inputName: model.inputName, logitsName: model.logitsName,
-      embeddingName: model.embeddingName, alreadyProbabilities: model.alreadyProbabilities,
-      preprocess: model.preprocess, device: options.device, threads: options.threads,
-      topK: options.topK, embeddings: options.embeddings,
+      type: 'init',
+      model: copy,
+      inputName: model.inputName,
+      logitsName: model.logitsName,
+      embeddingName: model.embeddingName,
+      alreadyProbabilities: model.alreadyProbabilities,
+      preprocess: model.preprocess,
+      device: options.device,
+      threads: options.threads,
+      topK: options.topK,
+      embeddings: options.embeddings,
     };
     const ready = await new Promise<{ provider: ExecutionProvider; fallbackReason?: string }>((resolve, reject) => {
       const onMessage = (msg: FromWorker): void => {
@@ -108,10 +115,18 @@ export class InferenceEngine implements BatchInferer {
         else if (msg.type === 'failed') reject(rebuildError(msg.code, msg.message));
         else reject(new InferenceError(`unexpected message from inference thread: ${msg.type}`));
       };
-      const onError = (err: Error): void => { cleanup(); reject(new InferenceError(`inference thread failed to start: ${err.message}`, { cause: err })); };
-      const onExit = (code: number): void => { cleanup(); reject(new InferenceError(`inference thread exited during start (code ${code})`)); };
+      const onError = (err: Error): void => {
+        cleanup();
+        reject(new InferenceError(`inference thread failed to start: ${err.message}`, { cause: err }));
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new InferenceError(`inference thread exited during start (code ${code})`));
+      };
       const cleanup = (): void => {
-        worker.off('message', onMessage); worker.off('error', onError); worker.off('exit', onExit);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
       };
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       worker.postMessage(init, [copy]);
@@ -139,7 +154,8 @@ export class InferenceEngine implements BatchInferer {
     const sent = this.fixedBatch ?? frames.length;
     const pixels = new Uint8Array(sent * frameBytes);
     for (const [i, f] of frames.entries()) {
-      if (f.data.length !== frameBytes) return Promise.reject(new RangeError(`frame ${f.seq}: expected ${frameBytes} bytes (${w}x${h} rgb24), got ${f.data.length}`));
+      if (f.data.length !== frameBytes)
+        return Promise.reject(new RangeError(`frame ${f.seq}: expected ${frameBytes} bytes (${w}x${h} rgb24), got ${f.data.length}`));
       pixels.set(f.data, i * frameBytes);
     }
     const id = this.nextId++;

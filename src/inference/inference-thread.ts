@@ -73,7 +73,14 @@ async function handleRun(msg: RunMessage): Promise<void> {
   }
   for (const t of Object.values(out)) t.dispose?.();
   const result: FromWorker = {
-    type: 'result', id: msg.id, indices, scores, k, embeddingDim, runMs, totalMs: performance.now() - started,
+    type: 'result',
+    id: msg.id,
+    indices,
+    scores,
+    k,
+    embeddingDim,
+    runMs,
+    totalMs: performance.now() - started,
     ...(embeddings ? { embeddings } : {}),
   };
   post(result, [indices.buffer, scores.buffer, ...(embeddings ? [embeddings.buffer as ArrayBuffer] : [])]);

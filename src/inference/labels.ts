@@ -304,9 +304,12 @@ export function preprocessFromHf(config: unknown, origin = 'preprocessor_config.
 
   if (c.crop_size !== undefined && c.do_center_crop !== false) {
     // Bit/CLIP style: resize shorter side to size.shortest_edge, then crop to crop_size.
-    const crop = typeof c.crop_size === 'number' ? { height: c.crop_size, width: c.crop_size } : 'height' in c.crop_size
-      ? c.crop_size
-      : { height: c.crop_size.shortest_edge, width: c.crop_size.shortest_edge };
+    const crop =
+      typeof c.crop_size === 'number'
+        ? { height: c.crop_size, width: c.crop_size }
+        : 'height' in c.crop_size
+          ? c.crop_size
+          : { height: c.crop_size.shortest_edge, width: c.crop_size.shortest_edge };
     width = crop.width;
     height = crop.height;
     resizeShorter = shortest ?? Math.min(width, height);

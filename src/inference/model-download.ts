@@ -194,9 +194,7 @@ async function fetchInto(url: string, part: string, offset: number, options: Dow
         arm();
         if (options.bytes !== undefined && received + chunk.value.byteLength > options.bytes) {
           await rm(part, { force: true });
-          throw new ChecksumMismatchError(
-            `download from ${host} is longer than the manifest's ${options.bytes} bytes; the file was removed`,
-          );
+          throw new ChecksumMismatchError(`download from ${host} is longer than the manifest's ${options.bytes} bytes; the file was removed`);
         }
         try {
           await fh.write(chunk.value);

@@ -107,11 +107,7 @@ function pickLabels(
   return { labels: Array.from({ length: classCount }, (_, i) => `class_${i}`), source: 'none (class_N)' };
 }
 
-function pickPreprocess(
-  beside: string,
-  entry: ManifestEntry | undefined,
-  input: { height: number | null; width: number | null },
-): PreprocessSpec {
+function pickPreprocess(beside: string, entry: ManifestEntry | undefined, input: { height: number | null; width: number | null }): PreprocessSpec {
   const hf = join(beside, 'preprocessor_config.json');
   if (existsSync(hf)) {
     let parsed: unknown;
@@ -127,6 +123,11 @@ function pickPreprocess(
   const w = input.width ?? IMAGENET_PREPROCESS.inputWidth;
   if (h === IMAGENET_PREPROCESS.inputHeight && w === IMAGENET_PREPROCESS.inputWidth) return { ...IMAGENET_PREPROCESS };
   // Same 0.875 crop ratio as 224/256 for other input sizes.
-  return { ...IMAGENET_PREPROCESS, inputWidth: w, inputHeight: h, resizeShorter: Math.round(Math.min(h, w) / 0.875), source: `default ImageNet transform at the model's ${w}x${h} input` };
+  return {
+    ...IMAGENET_PREPROCESS,
+    inputWidth: w,
+    inputHeight: h,
+    resizeShorter: Math.round(Math.min(h, w) / 0.875),
+    source: `default ImageNet transform at the model's ${w}x${h} input`,
+  };
 }
-

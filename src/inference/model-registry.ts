@@ -176,10 +176,7 @@ export function resolveModel(nameOrPath: string, options: ResolveOptions = {}): 
   // pull only renames a verified file into place, so a size that differs
   // means the file was replaced by hand or the manifest moved to a new build.
   if (stat.size !== entry.bytes) {
-    throw new ModelNotFoundError(
-      `model ${entry.name} at ${path} is ${stat.size} bytes, the manifest says ${entry.bytes}`,
-      { hint: pullHint },
-    );
+    throw new ModelNotFoundError(`model ${entry.name} at ${path} is ${stat.size} bytes, the manifest says ${entry.bytes}`, { hint: pullHint });
   }
   return { path, entry, labelsPath: resolve(modelsDir, entry.labels), source: 'registry' };
 }

@@ -536,7 +536,13 @@ function tensorChunks(tensor: TensorProto): Uint8Array[] {
 
 /** A length-delimited field: its tag and length, then its content. */
 function nested(field: number, content: Uint8Array[]): Uint8Array[] {
-  return [lengthDelimitedHeader(field, content.reduce((n, c) => n + c.byteLength, 0)), ...content];
+  return [
+    lengthDelimitedHeader(
+      field,
+      content.reduce((n, c) => n + c.byteLength, 0),
+    ),
+    ...content,
+  ];
 }
 
 function lengthDelimitedHeader(field: number, length: number): Uint8Array {
@@ -626,24 +632,14 @@ export function attrFloat(name: string, f: number): AttributeProto {
   return { name, type: AttributeType.FLOAT, f };
 }
 
-export function makeNode(
-  opType: string,
-  inputs: readonly string[],
-  outputs: readonly string[],
-  name: string,
-  attributes: AttributeProto[] = [],
-): NodeProto {
+export function makeNode(opType: string, inputs: readonly string[], outputs: readonly string[], name: string, attributes: AttributeProto[] = []): NodeProto {
   const node: NodeProto = { input: [...inputs], output: [...outputs], name, op_type: opType };
   if (attributes.length > 0) node.attribute = attributes;
   return node;
 }
 
 /** A tensor value info; a string dim is symbolic (dim_param), a number fixed. */
-export function tensorValueInfo(
-  name: string,
-  elemType: number,
-  dims: readonly (number | string | null)[] | null,
-): ValueInfoProto {
+export function tensorValueInfo(name: string, elemType: number, dims: readonly (number | string | null)[] | null): ValueInfoProto {
   const tensorType: NonNullable<TypeProto['tensor_type']> = { elem_type: elemType };
   if (dims !== null) {
     tensorType.shape = {

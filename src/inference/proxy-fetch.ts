@@ -60,9 +60,7 @@ export function bypassesProxy(url: URL, noProxy: readonly string[]): boolean {
 }
 
 type NoProxyEntry =
-  | { kind: 'any'; port?: undefined }
-  | { kind: 'range'; list: BlockList; port?: undefined }
-  | { kind: 'ip' | 'name'; host: string; port: string | undefined };
+  { kind: 'any'; port?: undefined } | { kind: 'range'; list: BlockList; port?: undefined } | { kind: 'ip' | 'name'; host: string; port: string | undefined };
 
 function parseNoProxyEntry(raw: string): NoProxyEntry | undefined {
   const text = raw.trim().toLowerCase();
@@ -125,8 +123,12 @@ export function createProxyFetch(settings: ProxySettings, options: ProxyFetchOpt
 
 /** One request, direct or through the proxy; resolves at the response's headers. */
 function requestOnce(
-  url: URL, method: string, headers: Record<string, string>, signal: AbortSignal | undefined,
-  settings: ProxySettings, options: ProxyFetchOptions,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+  settings: ProxySettings,
+  options: ProxyFetchOptions,
 ): Promise<IncomingMessage> {
   const proxy = proxyFor(url, settings);
   const target: OutgoingHttpHeaders = { ...headers, host: url.host };
@@ -136,21 +138,38 @@ function requestOnce(
   }
   if (url.protocol === 'http:') {
     // Absolute-form request line: the proxy fetches the URL for us.
-    return awaitResponse(httpRequest({
-      host: bareHost(proxy), port: proxy.port || 80, method, path: url.href,
-      headers: { ...target, ...proxyAuthorization(proxy) }, signal, agent: false,
-    }));
+    return awaitResponse(
+      httpRequest({
+        host: bareHost(proxy),
+        port: proxy.port || 80,
+        method,
+        path: url.href,
+        headers: { ...target, ...proxyAuthorization(proxy) },
+        signal,
+        agent: false,
+      }),
+    );
   }
   return openTunnel(proxy, url, signal).then((socket) => {
     const host = bareHost(url);
     const tls = tlsConnect({
-      socket, host, ...(isIP(host) === 0 ? { servername: host } : {}), ALPNProtocols: ['http/1.1'],
+      socket,
+      host,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      ALPNProtocols: ['http/1.1'],
       ...(options.ca === undefined ? {} : { ca: options.ca }),
     });
-    return awaitResponse(httpRequest({
-      host, port: url.port || 443, method, path: `${url.pathname}${url.search}`, headers: target, signal,
-      createConnection: () => tls,
-    }));
+    return awaitResponse(
+      httpRequest({
+        host,
+        port: url.port || 443,
+        method,
+        path: `${url.pathname}${url.search}`,
+        headers: target,
+        signal,
+        createConnection: () => tls,
+      }),
+    );
   });
 }
 
@@ -159,8 +178,13 @@ function openTunnel(proxy: URL, target: URL, signal: AbortSignal | undefined): P
   const authority = `${target.hostname}:${target.port || 443}`;
   return new Promise((resolve, reject) => {
     const req = httpRequest({
-      host: bareHost(proxy), port: proxy.port || 80, method: 'CONNECT', path: authority,
-      headers: { host: authority, ...proxyAuthorization(proxy) }, signal, agent: false,
+      host: bareHost(proxy),
+      port: proxy.port || 80,
+      method: 'CONNECT',
+      path: authority,
+      headers: { host: authority, ...proxyAuthorization(proxy) },
+      signal,
+      agent: false,
     });
     req.once('connect', (res, socket, head) => {
       if (res.statusCode === 200) {
@@ -169,7 +193,9 @@ function openTunnel(proxy: URL, target: URL, signal: AbortSignal | undefined): P
         return;
       }
       socket.destroy();
-      reject(new Error(`proxy ${proxy.host} refused to connect to ${authority}: HTTP ${res.statusCode ?? '?'}${res.statusMessage ? ` ${res.statusMessage}` : ''}`));
+      reject(
+        new Error(`proxy ${proxy.host} refused to connect to ${authority}: HTTP ${res.statusCode ?? '?'}${res.statusMessage ? ` ${res.statusMessage}` : ''}`),
+      );
     });
     req.once('error', reject);
     req.end();

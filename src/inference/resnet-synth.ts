@@ -116,13 +116,12 @@ export function synthResnetModel(options: SynthResnetOptions): ModelProto {
   x = b.conv('conv1', x, 3, baseWidth, 7, 2, 3);
   x = b.bn('bn1', x, baseWidth, false);
   x = b.relu('relu', x);
-  x = b.op('maxpool', 'MaxPool', [x], [
-    attrInt('ceil_mode', 0),
-    attrInts('dilations', [1, 1]),
-    attrInts('kernel_shape', [3, 3]),
-    attrInts('pads', [1, 1, 1, 1]),
-    attrInts('strides', [2, 2]),
-  ]);
+  x = b.op(
+    'maxpool',
+    'MaxPool',
+    [x],
+    [attrInt('ceil_mode', 0), attrInts('dilations', [1, 1]), attrInts('kernel_shape', [3, 3]), attrInts('pads', [1, 1, 1, 1]), attrInts('strides', [2, 2])],
+  );
 
   const expansion = plan.block === 'basic' ? 1 : 4;
   let inplanes = baseWidth;
@@ -132,9 +131,10 @@ export function synthResnetModel(options: SynthResnetOptions): ModelProto {
       const stride = stage > 0 && i === 0 ? 2 : 1;
       const path = `layer${stage + 1}.${i}`;
       const needsDownsample = stride !== 1 || inplanes !== planes * expansion;
-      x = plan.block === 'basic'
-        ? b.basicBlock(path, x, inplanes, planes, stride, needsDownsample)
-        : b.bottleneck(path, x, inplanes, planes, stride, needsDownsample);
+      x =
+        plan.block === 'basic'
+          ? b.basicBlock(path, x, inplanes, planes, stride, needsDownsample)
+          : b.bottleneck(path, x, inplanes, planes, stride, needsDownsample);
       inplanes = planes * expansion;
     }
   });
@@ -152,14 +152,8 @@ export function synthResnetModel(options: SynthResnetOptions): ModelProto {
   b.gemm(naming.fcPath, x, embeddingDim, numClasses, naming.output);
 
   const inputInfo = tensorValueInfo(naming.input, DataType.FLOAT, ['batch', 3, inputSize, inputSize]);
-  const initializerInputs = b.initializers.map((t) =>
-    tensorValueInfo(t.name ?? '', t.data_type ?? DataType.FLOAT, t.dims ?? []),
-  );
-  const inputs = headStyle === 'zoo-v1'
-    ? [inputInfo, ...initializerInputs]
-    : headStyle === 'zoo-v2'
-      ? [...initializerInputs, inputInfo]
-      : [inputInfo];
+  const initializerInputs = b.initializers.map((t) => tensorValueInfo(t.name ?? '', t.data_type ?? DataType.FLOAT, t.dims ?? []));
+  const inputs = headStyle === 'zoo-v1' ? [inputInfo, ...initializerInputs] : headStyle === 'zoo-v2' ? [...initializerInputs, inputInfo] : [inputInfo];
 
   return {
     ir_version: IR_VERSION,
@@ -335,13 +329,18 @@ class Builder {
     // matters for training, not for a forward pass with made-up BN stats.)
     const fanIn = cin * k * k;
     const weight = this.param(path, 'weight', [cout, cin, k, k], this.rng.normals(cout * fanIn, 0, Math.sqrt(2 / fanIn)));
-    return this.op(path, 'Conv', [x, weight], [
-      attrInts('dilations', [1, 1]),
-      attrInt('group', 1),
-      attrInts('kernel_shape', [k, k]),
-      attrInts('pads', [pad, pad, pad, pad]),
-      attrInts('strides', [stride, stride]),
-    ]);
+    return this.op(
+      path,
+      'Conv',
+      [x, weight],
+      [
+        attrInts('dilations', [1, 1]),
+        attrInt('group', 1),
+        attrInts('kernel_shape', [k, k]),
+        attrInts('pads', [pad, pad, pad, pad]),
+        attrInts('strides', [stride, stride]),
+      ],
+    );
   }
 
   /**

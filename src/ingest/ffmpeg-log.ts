@@ -3,14 +3,7 @@
  * every line carries `[error]`, `[warning]`, ...), the line worth showing a
  * user, and which error class a failure maps to. Pure.
  */
-import {
-  DecodeError,
-  InputNotFoundError,
-  NotAVideoError,
-  SourceUnreachableError,
-  TooManyPixelsError,
-  type StreamSightError,
-} from '../shared/errors.ts';
+import { DecodeError, InputNotFoundError, NotAVideoError, SourceUnreachableError, TooManyPixelsError, type StreamSightError } from '../shared/errors.ts';
 
 export type FfmpegLogLevel = 'panic' | 'fatal' | 'error' | 'warning' | 'info' | 'verbose' | 'debug' | 'trace';
 
@@ -58,7 +51,10 @@ const CAUSE_WARNING_RE = /Could not find codec parameters|unspecified size|Inval
  * without prefixes. Empty string when there is none.
  */
 export function mostRelevantLine(lines: readonly string[]): string {
-  const errors = lines.filter((line) => isErrorLine(line)).map(stripLogPrefix).filter((text) => text !== '');
+  const errors = lines
+    .filter((line) => isErrorLine(line))
+    .map(stripLogPrefix)
+    .filter((text) => text !== '');
   const warnings = lines.filter((line) => logLevel(line) === 'warning').map(stripLogPrefix);
   const cause = errors.filter((text) => !WRAP_UP_RE.test(text)).at(-1) ?? warnings.filter((text) => CAUSE_WARNING_RE.test(text)).at(-1) ?? errors[0];
   if (cause !== undefined) return cause;
@@ -137,9 +133,13 @@ export function formatRefusal(input: string, format: string): NotAVideoError {
   if (format === TEXT_DEMUXER) return new NotAVideoError(`${input} is text, not a video (ffmpeg would render it as ANSI art)`);
   const what = OPENS_OTHER_FILES[format];
   if (what !== undefined) {
-    return new NotAVideoError(`${input} is ${what} (format ${format}): a file source must be one video file; playlists and lists that open other files are not read`);
+    return new NotAVideoError(
+      `${input} is ${what} (format ${format}): a file source must be one video file; playlists and lists that open other files are not read`,
+    );
   }
-  return new NotAVideoError(`${input} is not a video container a file source may be (format ${format}): one video file in mp4/mov, mkv/webm, avi, wmv, flv, MPEG-TS/PS, ogg, mxf and the like`);
+  return new NotAVideoError(
+    `${input} is not a video container a file source may be (format ${format}): one video file in mp4/mov, mkv/webm, avi, wmv, flv, MPEG-TS/PS, ogg, mxf and the like`,
+  );
 }
 
 /** `Picture size 7680x4320 exceeds specified max pixel count 10000`: the decoder's `-max_pixels` (maxPixelsOptions). */
@@ -156,7 +156,9 @@ export function pixelLimitRefusal(input: string, lines: readonly string[]): TooM
 
 /** The one-line error for a `width`x`height` video (as stored) over `maxPixels`. */
 export function tooManyPixels(input: string, width: number, height: number, maxPixels: number): TooManyPixelsError {
-  return new TooManyPixelsError(`${input} is ${width}x${height} (${width * height} pixels), above the limit of ${maxPixels} pixels (decode.maxPixels): not decoded`);
+  return new TooManyPixelsError(
+    `${input} is ${width}x${height} (${width * height} pixels), above the limit of ${maxPixels} pixels (decode.maxPixels): not decoded`,
+  );
 }
 
 /** The rtsp demuxer's line with the server's refusal: `method SETUP failed: 461 Unsupported transport`. */

@@ -14,7 +14,16 @@ import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import { DecodeError, NotAVideoError, type StreamSightError } from '../shared/errors.ts';
 import { buildDecodeArgs, isUrl, localPath, proxiedEnv } from './ffmpeg-args.ts';
-import { classifyFailure, isErrorLine, isTextInputLine, isTruncationLine, logLevel, mostRelevantLine, stripLogPrefix, withoutInputPrefix } from './ffmpeg-log.ts';
+import {
+  classifyFailure,
+  isErrorLine,
+  isTextInputLine,
+  isTruncationLine,
+  logLevel,
+  mostRelevantLine,
+  stripLogPrefix,
+  withoutInputPrefix,
+} from './ffmpeg-log.ts';
 import { spawnFfmpeg, type FfmpegHandle } from './ffmpeg-process.ts';
 import { FrameSplitter } from './frame-splitter.ts';
 import { assertReadableFile } from './probe.ts';
@@ -237,9 +246,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
     if (failed || truncation !== null || stats.leftoverBytes > 0) {
       const reason =
         truncation ?? (withoutInputPrefix(input, mostRelevantLine(lines)) || (failed ? `exit ${exit.code ?? exit.signal}` : 'incomplete last frame'));
-      const err: StreamSightError = new DecodeError(
-        `${input}: decoding stopped after ${seq} frame${seq === 1 ? '' : 's'} (truncated or corrupt): ${reason}`,
-      );
+      const err: StreamSightError = new DecodeError(`${input}: decoding stopped after ${seq} frame${seq === 1 ? '' : 's'} (truncated or corrupt): ${reason}`);
       throw err;
     }
   } finally {

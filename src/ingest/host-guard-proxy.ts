@@ -26,12 +26,30 @@
  *
  * `close()` destroys every socket, both sides, and the upstream pool.
  */
-import { Agent, createServer, request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StreamSightError } from '../shared/errors.ts';
-import { downgradeHttpsUrls, formatTarget, isTargetAllowed, parseAuthority, targetKey, targetOfUrl, type HostGuardRules, type HostTarget } from './host-guard.ts';
+import {
+  downgradeHttpsUrls,
+  formatTarget,
+  isTargetAllowed,
+  parseAuthority,
+  targetKey,
+  targetOfUrl,
+  type HostGuardRules,
+  type HostTarget,
+} from './host-guard.ts';
 
 /** A request of the source's ffmpeg went to a host the source may not reach. */
 export class HostRefusedError extends StreamSightError {
@@ -54,10 +72,26 @@ export interface HostGuardProxyOptions {
 }
 
 /** Headers that concern one connection, not the message (RFC 9110 7.6.1), and the proxy's own. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const named = new Set(String(headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const named = new Set(
+    String(headers.connection ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const out: IncomingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) {
     if (!HOP_BY_HOP.has(k) && !named.has(k) && v !== undefined) out[k] = v;
@@ -203,7 +237,9 @@ export class HostGuardProxy {
     upstream.on('error', (err: Error) => {
       this.opts.onUpstreamError?.(formatTarget(target), err);
       if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain', connection: 'close' }).end(`host guard: ${formatTarget(target)} cannot be reached: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`);
+        res
+          .writeHead(502, { 'content-type': 'text/plain', connection: 'close' })
+          .end(`host guard: ${formatTarget(target)} cannot be reached: ${(err as NodeJS.ErrnoException).code ?? err.message}\n`);
       } else {
         res.destroy();
       }

@@ -75,7 +75,10 @@ export function hostEntryAllows(entry: string, host: string, port: number | unde
 
 /** A host as the rules compare it: `[::1]` -> `::1`, `Cam.Local.` -> `cam.local`. */
 export function normalizeHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return host
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 /** True when `host` is `pattern`, or a subdomain of it for a `*.domain` pattern. */

@@ -55,7 +55,9 @@ export function inspectPicture(bytes: Uint8Array, maxPixels: number, name = 'the
   if (size === undefined) return read.header;
   const { width, height } = size;
   if (width * height > maxPixels) {
-    throw new TooManyPixelsError(`${name} is a ${format} of ${width}x${height} (${width * height} pixels), above the limit of ${maxPixels} pixels (decode.maxPixels): not decoded`);
+    throw new TooManyPixelsError(
+      `${name} is a ${format} of ${width}x${height} (${width * height} pixels), above the limit of ${maxPixels} pixels (decode.maxPixels): not decoded`,
+    );
   }
   return read.header;
 }
@@ -64,15 +66,18 @@ export function inspectPicture(bytes: Uint8Array, maxPixels: number, name = 'the
 export function pictureInputOptions(header: PictureHeader, byteLength: number, maxPixels: number): string[] {
   const demuxer = PICTURE_DEMUXERS[header.format];
   return [
-    '-format_whitelist', Object.values(PICTURE_DEMUXERS).join(','),
-    '-f', demuxer,
+    '-format_whitelist',
+    Object.values(PICTURE_DEMUXERS).join(','),
+    '-f',
+    demuxer,
     // The image pipe demuxers cut a pipe into 4 KiB packets unless told its size: a TIFF (no parser
     // to join them) would not decode. The whole picture as one packet is what they read from a file.
     ...(demuxer.endsWith('_pipe') ? ['-frame_size', String(byteLength)] : []),
     // A decoder option: a frame over the limit is refused before its buffer is allocated. ffmpeg checks
     // the width rounded up to its stride alignment (64 px), so a picture whose header passed gets that
     // much room: the backstop is for a decoder that finds another size than the header says.
-    '-max_pixels', String(header.size === undefined ? maxPixels : Math.max(maxPixels, alignedPixels(header.size))),
+    '-max_pixels',
+    String(header.size === undefined ? maxPixels : Math.max(maxPixels, alignedPixels(header.size))),
   ];
 }
 
@@ -87,7 +92,10 @@ export async function decodePicture(bytes: Uint8Array, opts: PictureDecodeOption
   const { maxPixels } = opts;
   const header = inspectPicture(bytes, maxPixels, name);
   const decode = decodeFrames('pipe:0', {
-    streamId: 'picture', runId: randomUUID(), sampling: { mode: 'every' }, geometry: opts.geometry,
+    streamId: 'picture',
+    runId: randomUUID(),
+    sampling: { mode: 'every' },
+    geometry: opts.geometry,
     stdin: Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]),
     protocolWhitelist: ['pipe'],
     inputOptions: pictureInputOptions(header, bytes.length, maxPixels),

@@ -219,7 +219,10 @@ export function readPictureHeader(bytes: Uint8Array): HeaderResult {
 
 /** A short name for bytes that are not a picture: the formats that open other files first. */
 export function whatIsIt(bytes: Uint8Array): string {
-  const head = Buffer.from(bytes.subarray(0, 4096)).toString('latin1').replace(/^\ufeff|^\xef\xbb\xbf/, '').trimStart();
+  const head = Buffer.from(bytes.subarray(0, 4096))
+    .toString('latin1')
+    .replace(/^\ufeff|^\xef\xbb\xbf/, '')
+    .trimStart();
   if (head.startsWith('#EXTM3U')) return 'format hls';
   if (head.startsWith('ffconcat')) return 'format concat';
   if (/^(<\?xml[^>]*>\s*)?<MPD[\s>]/.test(head)) return 'format dash';

@@ -13,7 +13,10 @@
 /** The segment URIs of a media playlist; undefined for a master playlist (no `#EXTINF`). */
 export function mediaSegments(text: string): string[] | undefined {
   if (!/^#EXTINF:/m.test(text)) return undefined;
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 export class PlaylistGrowth {

@@ -125,7 +125,19 @@ export function parseProbeJson(input: string, json: string, requireVideo = true)
   const formatDuration = parsePositive(parsed.data.format?.duration);
   if (!stream) {
     if (requireVideo) throw new NotAVideoError(`${input} has no video stream`);
-    return { durationMs: formatDuration === null ? null : formatDuration * 1000, fps: null, frameCount: null, frameCountEstimated: false, width: 0, height: 0, storedWidth: 0, storedHeight: 0, codec: '', hasVideo: false, interlaced: false };
+    return {
+      durationMs: formatDuration === null ? null : formatDuration * 1000,
+      fps: null,
+      frameCount: null,
+      frameCountEstimated: false,
+      width: 0,
+      height: 0,
+      storedWidth: 0,
+      storedHeight: 0,
+      codec: '',
+      hasVideo: false,
+      interlaced: false,
+    };
   }
   const durationS = parsePositive(stream.duration) ?? formatDuration;
   const fps = parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate);

@@ -39,7 +39,7 @@ const OUTSIDE = 'file is not inside an allowed folder';
 export function checkSource(input: string, allow: SourceAllowlist | undefined): AllowResult {
   if (typeof input !== 'string' || input.trim() === '' || input.length > 4096) return { ok: false, reason: 'url must be a non-empty string' };
   if (/[\0\r\n]/.test(input)) return { ok: false, reason: 'url contains control characters' };
-  if (!allow || (allow.schemes.length === 0)) return { ok: false, reason: 'adding sources at run time is disabled (no allowlist configured)' };
+  if (!allow || allow.schemes.length === 0) return { ok: false, reason: 'adding sources at run time is disabled (no allowlist configured)' };
   const schemes = new Set(allow.schemes.map((s) => s.toLowerCase()));
 
   if (isV4l2Device(input)) {
@@ -145,19 +145,30 @@ function safeFileUrlPath(input: string): string | undefined {
  */
 export function protocolWhitelistFor(scheme: string): string[] {
   switch (scheme) {
-    case 'file': return ['file'];
-    case 'v4l2': return ['file'];
+    case 'file':
+      return ['file'];
+    case 'v4l2':
+      return ['file'];
     // crypto: AES-128 HLS segments (crypto+http://...), still only over http.
-    case 'http': return ['http', 'tcp', 'crypto'];
+    case 'http':
+      return ['http', 'tcp', 'crypto'];
     // Opened as http://host:443/... through the host guard proxy, which speaks TLS: ffmpeg needs
     // neither tls nor httpproxy (a playlist naming httpproxy://elsewhere/ would connect there directly).
-    case 'https': return ['http', 'tcp', 'crypto'];
-    case 'rtsp': return ['rtsp', 'rtp', 'udp', 'tcp'];
-    case 'rtsps': return ['rtsps', 'rtsp', 'rtp', 'udp', 'tcp', 'tls'];
-    case 'srt': return ['srt', 'udp'];
-    case 'udp': return ['udp', 'rtp'];
-    case 'rtmp': return ['rtmp', 'tcp'];
-    case 'rtmps': return ['rtmps', 'rtmp', 'tcp', 'tls'];
-    default: return [scheme];
+    case 'https':
+      return ['http', 'tcp', 'crypto'];
+    case 'rtsp':
+      return ['rtsp', 'rtp', 'udp', 'tcp'];
+    case 'rtsps':
+      return ['rtsps', 'rtsp', 'rtp', 'udp', 'tcp', 'tls'];
+    case 'srt':
+      return ['srt', 'udp'];
+    case 'udp':
+      return ['udp', 'rtp'];
+    case 'rtmp':
+      return ['rtmp', 'tcp'];
+    case 'rtmps':
+      return ['rtmps', 'rtmp', 'tcp', 'tls'];
+    default:
+      return [scheme];
   }
 }

@@ -257,7 +257,9 @@ export class SourceWatchdog {
     if (opts.sampling.mode === 'fps') {
       const periodMs = 1000 / opts.sampling.fps;
       if (this.tuning.stallTimeoutMs <= periodMs) {
-        throw new RangeError(`stallTimeoutMs (${this.tuning.stallTimeoutMs} ms) must be above the sampling period (${Math.round(periodMs)} ms at ${opts.sampling.fps} fps)`);
+        throw new RangeError(
+          `stallTimeoutMs (${this.tuning.stallTimeoutMs} ms) must be above the sampling period (${Math.round(periodMs)} ms at ${opts.sampling.fps} fps)`,
+        );
       }
     }
     this.backoff = new RestartBackoff({ ...backoff, multiplier: BACKOFF_MULTIPLIER });
@@ -304,7 +306,9 @@ export class SourceWatchdog {
       tlsTargets: downgraded ? [downgraded.tls] : [],
       onRefused: (target) => {
         this.opts.logger.warn({ stream: this.opts.id, target }, 'host guard refused a request of ffmpeg');
-        this.currentRun?.abort(new HostRefusedError(`refused: ffmpeg was sent to ${target}, which this stream may not reach (a playlist or redirect pointing at another host)`));
+        this.currentRun?.abort(
+          new HostRefusedError(`refused: ffmpeg was sent to ${target}, which this stream may not reach (a playlist or redirect pointing at another host)`),
+        );
       },
       onUpstreamError: (_target, error) => {
         if (this.currentRun) this.upstreamError = error.message;
@@ -338,7 +342,10 @@ export class SourceWatchdog {
     while (!signal.aborted) {
       const wait = startRateWait(this.starts, this.tuning.maxStartsPerMinute, Date.now());
       if (wait > 0) {
-        this.opts.logger.warn({ stream: this.opts.id, waitMs: wait, maxStartsPerMinute: this.tuning.maxStartsPerMinute }, 'ffmpeg start rate limit reached; waiting');
+        this.opts.logger.warn(
+          { stream: this.opts.id, waitMs: wait, maxStartsPerMinute: this.tuning.maxStartsPerMinute },
+          'ffmpeg start rate limit reached; waiting',
+        );
         this.setState('reconnecting', `ffmpeg started ${this.tuning.maxStartsPerMinute} times within a minute (next start in ${wait} ms)`);
         await sleep(wait, undefined, { signal }).catch(() => undefined);
         if (signal.aborted) break;
@@ -352,7 +359,12 @@ export class SourceWatchdog {
       const failed = !(outcome.kind === 'ended' && outcome.frames > 0 && this.opts.loop);
       const failures = failed ? this.backoff.failures + 1 : this.backoff.failures;
       const decision = decideAfterRun({
-        live: this.opts.live, loop: this.opts.loop, restartable: this.opts.restartable ?? true, outcome, failures, maxRestarts: this.tuning.maxRestarts,
+        live: this.opts.live,
+        loop: this.opts.loop,
+        restartable: this.opts.restartable ?? true,
+        outcome,
+        failures,
+        maxRestarts: this.tuning.maxRestarts,
       });
       const reason = this.reasonOf(outcome);
       if (decision === 'ended') {
@@ -412,9 +424,12 @@ export class SourceWatchdog {
     const arm = (ms: number, what: string): void => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        const hint = replayed > 0
-          ? `; the playlist has not grown: ${replayed} frames of the segments it listed when this run began were skipped`
-          : lastLine ? `; ffmpeg's last words: ${lastLine}` : '';
+        const hint =
+          replayed > 0
+            ? `; the playlist has not grown: ${replayed} frames of the segments it listed when this run began were skipped`
+            : lastLine
+              ? `; ffmpeg's last words: ${lastLine}`
+              : '';
         run.abort(new SourceStalledError(`stalled: ${what} for ${ms} ms${hint}`));
       }, ms);
     };

@@ -66,7 +66,8 @@ const READY_LIMIT = 64;
  */
 export async function* analyze(input: string, options: AnalyzeOptions): AsyncGenerator<FrameLine, void, undefined> {
   if (typeof input !== 'string' || input === '') throw new TypeError('input must be a non-empty string');
-  if (options === null || typeof options !== 'object' || typeof options.model !== 'string') throw new TypeError('options.model must be a model name or .onnx file');
+  if (options === null || typeof options !== 'object' || typeof options.model !== 'string')
+    throw new TypeError('options.model must be a model name or .onnx file');
   const config = loadConfig({
     env: {},
     flags: {
@@ -118,8 +119,18 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
   const failures: unknown[] = [];
   let done = false;
   const run: Promise<Summary> = runAnalyze({
-    inputs: [input], model, engine, sink: OutputSink.toStream(lines, 'analyze()'), sampling, maxPixels: config.decode.maxPixels,
-    batch, maxInFlight: batchesInFlight(batch), embeddings, logger, signal: abort.signal, progress: () => createProgress({ mode: 'none', stream: process.stderr, label: input }),
+    inputs: [input],
+    model,
+    engine,
+    sink: OutputSink.toStream(lines, 'analyze()'),
+    sampling,
+    maxPixels: config.decode.maxPixels,
+    batch,
+    maxInFlight: batchesInFlight(batch),
+    embeddings,
+    logger,
+    signal: abort.signal,
+    progress: () => createProgress({ mode: 'none', stream: process.stderr, label: input }),
     onInputFailed: (_input, err) => failures.push(err),
   }).finally(() => {
     done = true;
@@ -153,6 +164,9 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
     ready.length = 0;
     resume?.();
     await run.catch(() => undefined);
-    await engine.then((e) => e.close(), () => undefined);
+    await engine.then(
+      (e) => e.close(),
+      () => undefined,
+    );
   }
 }

@@ -94,17 +94,30 @@ export interface StreamSightServer {
 }
 
 /** Opens the index of `--index` and the search route over it (one picture engine, started by the first picture). */
-export async function openSearch(indexFile: string, config: Readonly<Config>): Promise<{ route: (metrics?: Metrics) => SearchRoute; close: () => Promise<void> }> {
+export async function openSearch(
+  indexFile: string,
+  config: Readonly<Config>,
+): Promise<{ route: (metrics?: Metrics) => SearchRoute; close: () => Promise<void> }> {
   const [{ IndexStore }, { createSearchRoute }, { ReusableImageEmbedder }] = await Promise.all([
-    import('../indexing/index-store.ts'), import('../gateway/search-route.ts'), import('../indexing/image-embedder.ts'),
+    import('../indexing/index-store.ts'),
+    import('../gateway/search-route.ts'),
+    import('../indexing/image-embedder.ts'),
   ]);
   const store = IndexStore.open(indexFile, { readonly: true });
   let embedder: InstanceType<typeof ReusableImageEmbedder> | undefined;
   return {
     route: (metrics) => {
-      embedder = new ReusableImageEmbedder({ cacheDir: config.models.cacheDir, metrics, maxPixels: config.decode.maxPixels, maxBytes: config.search.maxImageBytes });
+      embedder = new ReusableImageEmbedder({
+        cacheDir: config.models.cacheDir,
+        metrics,
+        maxPixels: config.decode.maxPixels,
+        maxBytes: config.search.maxImageBytes,
+      });
       return createSearchRoute(store, {
-        embedImage: embedder.embed, maxPixels: config.decode.maxPixels, maxImageBytes: config.search.maxImageBytes, maxPendingImages: config.search.maxPendingImages,
+        embedImage: embedder.embed,
+        maxPixels: config.decode.maxPixels,
+        maxImageBytes: config.search.maxImageBytes,
+        maxPendingImages: config.search.maxPendingImages,
       });
     },
     close: async () => {
@@ -116,11 +129,18 @@ export async function openSearch(indexFile: string, config: Readonly<Config>): P
 
 /** The enabled `sources[]` of the config as the pipeline takes them. */
 export function configuredSources(config: Readonly<Config>): SourceSpec[] {
-  return config.sources.filter((s) => s.enabled).map((s) => ({
-    id: s.id, url: s.url, fps: s.fps, live: s.live, loop: s.loop, rtspTransport: s.rtspTransport,
-    ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
-    ...(s.model ? { model: s.model } : {}),
-  }));
+  return config.sources
+    .filter((s) => s.enabled)
+    .map((s) => ({
+      id: s.id,
+      url: s.url,
+      fps: s.fps,
+      live: s.live,
+      loop: s.loop,
+      rtspTransport: s.rtspTransport,
+      ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
+      ...(s.model ? { model: s.model } : {}),
+    }));
 }
 
 /** serve in process, embedded inference (no Redis). */
@@ -168,7 +188,10 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
       warnUntrained(other);
       const otherEngine = await InferenceEngine.start(other, engineOptions);
       if (otherEngine.fallbackReason) logger.warn({ model: other.name, reason: otherEngine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-      logger.info({ model: other.name, provider: otherEngine.provider, batch: other.fixedBatch ?? config.model.batch }, `inference of ${other.name} on ${otherEngine.provider}`);
+      logger.info(
+        { model: other.name, provider: otherEngine.provider, batch: other.fixedBatch ?? config.model.batch },
+        `inference of ${other.name} on ${otherEngine.provider}`,
+      );
       return { model: other, engine: otherEngine };
     };
 
@@ -193,8 +216,17 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
       },
     };
     const live = new LivePipeline({
-      model, engine, batch: config.model.batch, modelAliases: [config.model.name], startModel,
-      live: { fps: config.live.fps, fileFps: opts.fileFps ?? config.sampling.fps, bufferFrames: config.live.bufferFrames, batchWaitMs: config.live.batchWaitMs },
+      model,
+      engine,
+      batch: config.model.batch,
+      modelAliases: [config.model.name],
+      startModel,
+      live: {
+        fps: config.live.fps,
+        fileFps: opts.fileFps ?? config.sampling.fps,
+        bufferFrames: config.live.bufferFrames,
+        batchWaitMs: config.live.batchWaitMs,
+      },
       events: config.events,
       allowlist: config.allowlist,
       watchdog: tuningFromSettings(config.watchdog),

@@ -97,7 +97,9 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
     const batches = new OrderedBatches<Frame[], InferredBatch>({
-      maxInFlight: opts.maxInFlight, write, infer: (sent) => Promise.resolve(opts.engine).then((e) => e.infer(sent)),
+      maxInFlight: opts.maxInFlight,
+      write,
+      infer: (sent) => Promise.resolve(opts.engine).then((e) => e.infer(sent)),
     });
 
     try {
@@ -108,7 +110,11 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       const runId = randomUUID();
       try {
         const decode = decodeFrames(input, {
-          streamId: input, runId, sampling: opts.sampling, geometry, deinterlace: probe.interlaced,
+          streamId: input,
+          runId,
+          sampling: opts.sampling,
+          geometry,
+          deinterlace: probe.interlaced,
           // The probe refused what these refuse; kept for a file changed since, or a size that changes mid-stream.
           inputOptions: sourceLimitOptions(describeSource(input).kind, opts.maxPixels),
           ...(opts.signal ? { signal: opts.signal } : {}),
@@ -180,7 +186,13 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
 
 function toFrameResult(frame: Frame, line: FrameLine): FrameResult {
   return {
-    stream: line.stream, run: line.run, seq: line.seq, ptsMs: line.ptsMs, capturedAt: frame.capturedAt,
-    labels: line.labels, latencyMs: Date.now() - frame.capturedAt, model: line.model,
+    stream: line.stream,
+    run: line.run,
+    seq: line.seq,
+    ptsMs: line.ptsMs,
+    capturedAt: frame.capturedAt,
+    labels: line.labels,
+    latencyMs: Date.now() - frame.capturedAt,
+    model: line.model,
   };
 }

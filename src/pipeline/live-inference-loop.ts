@@ -82,7 +82,11 @@ export class LiveInferenceLoop {
     clearTimeout(this.timer);
     this.timer = undefined;
     const sources = [...this.sources.values()];
-    const picked = pickBatch(sources.map((s) => s.buffer), this.opts.batch, this.next);
+    const picked = pickBatch(
+      sources.map((s) => s.buffer),
+      this.opts.batch,
+      this.next,
+    );
     this.next = picked.next;
     if (picked.frames.length === 0) return;
     // Frames were taken straight from the buffers; let paused file sources go on.

@@ -55,13 +55,21 @@ export class LivePipeline extends StreamRegistry {
   constructor(opts: LivePipelineOptions) {
     const publisher = new LiveResultPublisher({ sink: opts.sink, events: opts.events, metrics: opts.metrics });
     const engines = new ModelEngines({
-      default: { model: opts.model, engine: opts.engine }, defaultAliases: opts.modelAliases, start: opts.startModel,
-      batch: opts.batch, maxWaitMs: opts.live.batchWaitMs, logger: opts.logger, metrics: opts.metrics,
+      default: { model: opts.model, engine: opts.engine },
+      defaultAliases: opts.modelAliases,
+      start: opts.startModel,
+      batch: opts.batch,
+      maxWaitMs: opts.live.batchWaitMs,
+      logger: opts.logger,
+      metrics: opts.metrics,
       onResults: (slot, frames, result) => publishBatch(publisher, slot, frames, result),
     });
     super({
       transport: new EmbeddedTransport(engines, publisher, opts),
-      publisher, allowlist: opts.allowlist, logger: opts.logger, metrics: opts.metrics,
+      publisher,
+      allowlist: opts.allowlist,
+      logger: opts.logger,
+      metrics: opts.metrics,
       plan: { liveFps: opts.live.fps, fileFps: opts.live.fileFps, watchdog: opts.watchdog, allowedHosts: opts.allowlist?.hosts, maxPixels: opts.maxPixels },
     });
     this.engines = engines;
@@ -79,7 +87,11 @@ function publishBatch(publisher: LiveResultPublisher, slot: ModelSlot, frames: F
   frames.forEach((frame, i) => {
     const inferred = batch.frames[i]!;
     publisher.publishFrame({
-      stream: frame.streamId, run: frame.runId, seq: frame.seq, ptsMs: frame.ptsMs, capturedAt: frame.capturedAt,
+      stream: frame.streamId,
+      run: frame.runId,
+      seq: frame.seq,
+      ptsMs: frame.ptsMs,
+      capturedAt: frame.capturedAt,
       labels: inferred.top.map((c) => ({ index: c.index, label: model.labels[c.index] ?? `class_${c.index}`, score: c.score })),
       model: model.name,
       ...(inferred.embedding ? { embedding: inferred.embedding } : {}),

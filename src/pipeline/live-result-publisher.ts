@@ -65,7 +65,11 @@ export class LiveResultPublisher {
     const { metrics, sink } = this.opts;
     const rounded = frame.labels.map((l) => ({ index: l.index, label: l.label, score: Math.round(l.score * 1e6) / 1e6 }));
     const result: FrameResult = {
-      stream: frame.stream, run: frame.run, seq: frame.seq, ptsMs: frame.ptsMs, capturedAt: frame.capturedAt,
+      stream: frame.stream,
+      run: frame.run,
+      seq: frame.seq,
+      ptsMs: frame.ptsMs,
+      capturedAt: frame.capturedAt,
       labels: labelsForStream(rounded, this.options.get(frame.stream)),
       latencyMs: Date.now() - frame.capturedAt,
       model: frame.model,

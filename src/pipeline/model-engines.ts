@@ -93,13 +93,17 @@ export class ModelEngines {
     if (!start) throw new TypeError('acquire: no ModelStarter configured');
     let entry = this.entries.get(name);
     if (!entry) {
-      const created: Entry = { users: 0, slot: undefined, ready: start(name).then((started) => {
-        const slot = this.slot(started);
-        created.slot = slot;
-        if (this.running && !this.closed) slot.loop.start();
-        this.opts.logger.info({ model: started.model.name, requested: name, provider: started.engine.provider }, 'model started for a stream');
-        return slot;
-      }) };
+      const created: Entry = {
+        users: 0,
+        slot: undefined,
+        ready: start(name).then((started) => {
+          const slot = this.slot(started);
+          created.slot = slot;
+          if (this.running && !this.closed) slot.loop.start();
+          this.opts.logger.info({ model: started.model.name, requested: name, provider: started.engine.provider }, 'model started for a stream');
+          return slot;
+        }),
+      };
       this.entries.set(name, created);
       entry = created;
     }

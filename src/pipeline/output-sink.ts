@@ -12,11 +12,16 @@ export class OutputSink {
   private failed: Error | undefined;
   private closed = false;
 
-  private constructor(private readonly stream: NodeJS.WritableStream, private readonly ownsStream: boolean, readonly target: string) {
+  private constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly ownsStream: boolean,
+    readonly target: string,
+  ) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      this.failed = err.code === 'EPIPE'
-        ? new OutputError(`${target} was closed by the reader`, { cause: err })
-        : new OutputError(`cannot write ${target}: ${err.code ?? err.message}`, { cause: err });
+      this.failed =
+        err.code === 'EPIPE'
+          ? new OutputError(`${target} was closed by the reader`, { cause: err })
+          : new OutputError(`cannot write ${target}: ${err.code ?? err.message}`, { cause: err });
     });
   }
 

@@ -5,7 +5,13 @@ import type { AddStreamRequest } from '../contracts/stream-request.ts';
 import { checkSource, protocolWhitelistFor, type SourceAllowlist } from '../ingest/source-allowlist.ts';
 import { overridesFromSettings } from '../ingest/source-watchdog.ts';
 import {
-  ClosingError, ForbiddenModelError, ReadOnlyError, SourceRefusedError, StdinTakenError, StreamElsewhereError, StreamExistsError,
+  ClosingError,
+  ForbiddenModelError,
+  ReadOnlyError,
+  SourceRefusedError,
+  StdinTakenError,
+  StreamElsewhereError,
+  StreamExistsError,
 } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
@@ -129,7 +135,11 @@ export class StreamRegistry {
       }
     }
     return this.addSource({
-      id: request.id, url: checked.url, fps: request.fps, live: request.live, loop: request.loop,
+      id: request.id,
+      url: checked.url,
+      fps: request.fps,
+      live: request.live,
+      loop: request.loop,
       // Always the checked scheme's whitelist, also for files: a playlist cannot reach past it.
       protocolWhitelist: protocolWhitelistFor(checked.scheme),
       rtspTransport: request.rtspTransport,

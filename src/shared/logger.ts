@@ -26,9 +26,19 @@ export interface LoggerOptions {
  * takes them (one level of `*`).
  */
 const SECRET_PATHS = [
-  'token', '*.token', 'password', '*.password', 'authorization', '*.authorization', 'cookie',
-  'headers.authorization', 'headers.cookie', 'headers["proxy-authorization"]',
-  '*.headers.authorization', '*.headers.cookie', '*.headers["proxy-authorization"]',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["proxy-authorization"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  '*.headers["proxy-authorization"]',
 ];
 /** Fields holding a URL or request target: written with the user info and secret query values redacted. */
 const URL_PATHS = ['url', '*.url', 'source', '*.source'];
@@ -45,9 +55,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const sink = options.destination ?? pino.destination({ fd: 2, sync: true });
   const format = options.format ?? defaultLogFormat();
   // pino writes one redacted JSON line per write; pretty output reformats that line, so redaction holds for both.
-  const output = format === 'pretty' || (format === 'auto' && terminal)
-    ? { write: (line: string) => sink.write(formatLogLine(line, { colors: terminal })) }
-    : sink;
+  const output =
+    format === 'pretty' || (format === 'auto' && terminal) ? { write: (line: string) => sink.write(formatLogLine(line, { colors: terminal })) } : sink;
   const redact = (text: string): string => redactText(text, secrets);
   return pino(
     {

@@ -90,7 +90,12 @@ function errorText(err: unknown): string {
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `    ${l}`).join('\n') + '\n';
+  return (
+    text
+      .split('\n')
+      .map((l) => `    ${l}`)
+      .join('\n') + '\n'
+  );
 }
 
 function ensureNewline(text: string): string {

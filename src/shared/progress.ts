@@ -215,8 +215,7 @@ class Reporter implements Progress {
   ) {
     this.meter = new RateMeter(options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS);
     this.now = options.now ?? (() => performance.now());
-    this.intervalMs =
-      mode === 'bar' ? (options.barIntervalMs ?? DEFAULT_BAR_INTERVAL_MS) : (options.jsonIntervalMs ?? DEFAULT_JSON_INTERVAL_MS);
+    this.intervalMs = mode === 'bar' ? (options.barIntervalMs ?? DEFAULT_BAR_INTERVAL_MS) : (options.jsonIntervalMs ?? DEFAULT_JSON_INTERVAL_MS);
   }
 
   update(update: ProgressUpdate): void {

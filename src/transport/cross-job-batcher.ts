@@ -102,13 +102,15 @@ export class CrossJobBatcher {
         return;
       }
       // Which job broke the batch is unknown: each runs again alone.
-      await Promise.all(items.map(async (item) => {
-        try {
-          item.resolve((await this.opts.runner.infer(item.frames)).frames);
-        } catch (e) {
-          item.reject(e);
-        }
-      }));
+      await Promise.all(
+        items.map(async (item) => {
+          try {
+            item.resolve((await this.opts.runner.infer(item.frames)).frames);
+          } catch (e) {
+            item.reject(e);
+          }
+        }),
+      );
     }
   }
 }

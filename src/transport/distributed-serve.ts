@@ -40,18 +40,37 @@ export async function openDistributedServe(opts: DistributedServeOptions): Promi
   if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
   const metrics = new Metrics();
   const p = model.preprocess;
-  const plan: PlanDefaults = { liveFps: config.live.fps, fileFps: opts.fileFps ?? config.sampling.fps, watchdog: tuningFromSettings(config.watchdog), allowedHosts: config.allowlist?.hosts, maxPixels: config.decode.maxPixels };
+  const plan: PlanDefaults = {
+    liveFps: config.live.fps,
+    fileFps: opts.fileFps ?? config.sampling.fps,
+    watchdog: tuningFromSettings(config.watchdog),
+    allowedHosts: config.allowlist?.hosts,
+    maxPixels: config.decode.maxPixels,
+  };
   const session = await IngestSession.open({
-    redis: { ...config.redis, url: opts.url }, name: `serve-${process.pid}`,
-    model: { name: model.name, topK: labelsComputed(config.model.topK), geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+    redis: { ...config.redis, url: opts.url },
+    name: `serve-${process.pid}`,
+    model: {
+      name: model.name,
+      topK: labelsComputed(config.model.topK),
+      geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+      inputWidth: p.inputWidth,
+      inputHeight: p.inputHeight,
+    },
     batch: model.fixedBatch ?? config.model.batch,
     defaults: plan,
-    logger, metrics,
+    logger,
+    metrics,
   });
   let gateway;
   try {
     gateway = await openResultGateway({
-      server: config.server, events: config.events, links: session.links, search: opts.search, logger, metrics,
+      server: config.server,
+      events: config.events,
+      links: session.links,
+      search: opts.search,
+      logger,
+      metrics,
       ingest: { session, model, allowlist: config.allowlist, plan },
     });
     for (const spec of opts.specs) await gateway.registry.addSource(spec);
@@ -60,7 +79,10 @@ export async function openDistributedServe(opts: DistributedServeOptions): Promi
     await session.close();
     throw err;
   }
-  logger.info({ port: gateway.port, redis: redactUrl(opts.url), queue: session.links.names.framesQueue, streams: opts.specs.map((s) => s.id) }, 'serving (distributed)');
+  logger.info(
+    { port: gateway.port, redis: redactUrl(opts.url), queue: session.links.names.framesQueue, streams: opts.specs.map((s) => s.id) },
+    'serving (distributed)',
+  );
   const opened = gateway;
   let closing: Promise<void> | undefined;
   return {

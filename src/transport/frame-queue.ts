@@ -24,7 +24,11 @@ export class FrameQueue {
   private readonly queue: Queue;
   private closed = false;
 
-  constructor(private readonly connection: Redis, names: RedisNames, private readonly options: FrameQueueOptions) {
+  constructor(
+    private readonly connection: Redis,
+    names: RedisNames,
+    private readonly options: FrameQueueOptions,
+  ) {
     // BullMQ's event stream is trimmed to about 1000 entries: nothing here reads it.
     this.queue = new Queue(names.framesQueue, { connection, prefix: names.prefix, streams: { events: { maxLen: 1000 } } });
     // Errors also surface on the calls, where the caller handles them; this is for the log.

@@ -10,7 +10,11 @@ import type { RedisNames } from './redis-keys.ts';
  * The client may point at a separate Redis from the queue's, evicting or not.
  */
 export class FrameStore {
-  constructor(private readonly client: Redis, private readonly names: RedisNames, private readonly ttlMs: number) {}
+  constructor(
+    private readonly client: Redis,
+    private readonly names: RedisNames,
+    private readonly ttlMs: number,
+  ) {}
 
   /** Writes a batch in one round trip (keys of the `send`-th send); returns the references a job carries. */
   async put(frames: readonly Frame[], send = 1): Promise<FrameRef[]> {

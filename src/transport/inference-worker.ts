@@ -98,12 +98,18 @@ export class InferenceWorker {
       this.opts.metrics?.inferenceSeconds.observe((performance.now() - started) / 1000);
       const now = Date.now();
       const entry: ResultEntry = {
-        kind: 'frames', stream: data.stream, run: data.run, model: this.opts.model.name,
+        kind: 'frames',
+        stream: data.stream,
+        run: data.run,
+        model: this.opts.model.name,
         ...(this.opts.model.untrained ? { untrained: true } : {}),
         frames: frames.map((f, i) => {
           const r = inferred[i]!;
           return {
-            seq: f.seq, ptsMs: f.ptsMs, capturedAt: f.capturedAt, latencyMs: now - f.capturedAt,
+            seq: f.seq,
+            ptsMs: f.ptsMs,
+            capturedAt: f.capturedAt,
+            latencyMs: now - f.capturedAt,
             labels: r.top.slice(0, data!.topK).map((c) => ({ index: c.index, label: this.opts.model.labels[c.index] ?? `class_${c.index}`, score: c.score })),
             ...(data!.embeddings && r.embedding ? { embedding: encodeEmbedding(r.embedding) } : {}),
           };
@@ -133,7 +139,10 @@ export class InferenceWorker {
     }
     if (data.topK > this.opts.topK && !this.warnedTopK) {
       this.warnedTopK = true;
-      this.opts.logger.warn({ asked: data.topK, computed: this.opts.topK }, 'jobs ask for more labels than this worker computes (raise --top-k on the workers)');
+      this.opts.logger.warn(
+        { asked: data.topK, computed: this.opts.topK },
+        'jobs ask for more labels than this worker computes (raise --top-k on the workers)',
+      );
     }
   }
 
@@ -145,14 +154,27 @@ export class InferenceWorker {
     return data.frames.map((ref, i) => {
       const buf = buffers[i]!;
       if (buf.length !== bytes) throw new BadJobError(`frame ${ref.seq}: ${buf.length} bytes, expected ${bytes} (${data.width}x${data.height} rgb24)`);
-      return { streamId: data.stream, runId: data.run, seq: ref.seq, ptsMs: ref.ptsMs, capturedAt: ref.capturedAt, width: data.width, height: data.height, data: buf };
+      return {
+        streamId: data.stream,
+        runId: data.run,
+        seq: ref.seq,
+        ptsMs: ref.ptsMs,
+        capturedAt: ref.capturedAt,
+        width: data.width,
+        height: data.height,
+        data: buf,
+      };
     });
   }
 
   private async announceFailure(data: FrameJob, err: unknown, log: Logger): Promise<void> {
     const entry: ResultEntry = {
-      kind: 'failed', stream: data.stream, run: data.run, seqs: data.frames.map((f) => f.seq),
-      code: codeOf(err), reason: err instanceof Error ? err.message : String(err),
+      kind: 'failed',
+      stream: data.stream,
+      run: data.run,
+      seqs: data.frames.map((f) => f.seq),
+      code: codeOf(err),
+      reason: err instanceof Error ? err.message : String(err),
     };
     try {
       await this.publisher.publish(data.results, entry);

@@ -49,11 +49,21 @@ export class IngestSession {
     const links = await RedisLinks.open(opts.redis, 'producer', opts.name, opts.logger);
     const s = opts.redis;
     const files = new RemoteInference({
-      queueConnection: links.queue, frameConnection: links.frames, readerConnection: links.extra('results'), names: links.names,
+      queueConnection: links.queue,
+      frameConnection: links.frames,
+      readerConnection: links.extra('results'),
+      names: links.names,
       model: { name: opts.model.name, inputWidth: opts.model.inputWidth, inputHeight: opts.model.inputHeight },
-      topK: opts.model.topK, embeddings: true, frameTtlMs: s.frameTtlMs, queueHighWaterJobs: s.queueHighWaterJobs,
-      resultTimeoutMs: s.resultTimeoutMs, maxResends: s.maxResends, jobAttempts: s.jobAttempts, failedJobsKept: s.failedJobsKept,
-      unavailableTimeoutMs: s.unavailableTimeoutMs, resultsStream: links.names.resultsStream,
+      topK: opts.model.topK,
+      embeddings: true,
+      frameTtlMs: s.frameTtlMs,
+      queueHighWaterJobs: s.queueHighWaterJobs,
+      resultTimeoutMs: s.resultTimeoutMs,
+      maxResends: s.maxResends,
+      jobAttempts: s.jobAttempts,
+      failedJobsKept: s.failedJobsKept,
+      unavailableTimeoutMs: s.unavailableTimeoutMs,
+      resultsStream: links.names.resultsStream,
       logger: opts.logger.child({ component: 'file-inference' }),
     });
     return new IngestSession(opts, links, files);
@@ -68,7 +78,6 @@ export class IngestSession {
   get ready(): boolean {
     return this.links.ready;
   }
-
 
   /** The spec as it will be decoded (live or not, fps), with the session's defaults. */
   plan(spec: SourceSpec): SourcePlan {
@@ -86,10 +95,20 @@ export class IngestSession {
     if (plan.stdin && this.stdinTaken) return Promise.reject(new StdinTakenError('only one source can read standard input (-)'));
     const { opts } = this;
     const report = ingestStream({
-      id: spec.id, url: spec.url, plan, ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),
-      geometry: opts.model.geometry, model: { name: opts.model.name, topK: opts.model.topK }, batch: opts.batch,
-      links: this.links, files: this.files, logger: opts.logger.child({ stream: spec.id }), metrics: opts.metrics, signal,
-      onFrame: hooks.onFrame, onState: hooks.onState,
+      id: spec.id,
+      url: spec.url,
+      plan,
+      ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),
+      geometry: opts.model.geometry,
+      model: { name: opts.model.name, topK: opts.model.topK },
+      batch: opts.batch,
+      links: this.links,
+      files: this.files,
+      logger: opts.logger.child({ stream: spec.id }),
+      metrics: opts.metrics,
+      signal,
+      onFrame: hooks.onFrame,
+      onState: hooks.onState,
     });
     if (plan.stdin) this.stdinTaken = true;
     return report;

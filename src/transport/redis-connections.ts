@@ -18,9 +18,8 @@ const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(tim
 
 export function connect(url: string, role: ConnectionRole, name: string, logger?: Logger): Redis {
   const common: RedisOptions = { retryStrategy, connectionName: name, lazyConnect: false };
-  const options: RedisOptions = role === 'producer'
-    ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 }
-    : { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
+  const options: RedisOptions =
+    role === 'producer' ? { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
   const client = new Redis(url, options);
   // ioredis reports each failed reconnect as an 'error' event; without a listener
   // Node would treat it as unhandled. One warning per outage, not one per retry.

@@ -18,7 +18,12 @@ export class RedisLinks {
   readonly queue: Redis;
   readonly frames: Redis;
 
-  private constructor(readonly settings: RedisSettings, private readonly role: ConnectionRole, private readonly name: string, private readonly logger: Logger) {
+  private constructor(
+    readonly settings: RedisSettings,
+    private readonly role: ConnectionRole,
+    private readonly name: string,
+    private readonly logger: Logger,
+  ) {
     this.names = redisNames(settings.prefix);
     this.queue = this.open(settings.url, `${name}:queue`);
     this.frames = settings.frameStoreUrl ? this.open(settings.frameStoreUrl, `${name}:frames`) : this.queue;

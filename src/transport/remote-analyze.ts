@@ -32,7 +32,9 @@ export class StoppedBeforeResultError extends Error {
 }
 
 /** analyze's inference over Redis: connections (producer role) + RemoteInference; close() closes both. */
-export async function openRemoteAnalyze(opts: RemoteAnalyzeOptions): Promise<BatchInferer & { close(): Promise<void>; readonly stats: RemoteInference['stats'] }> {
+export async function openRemoteAnalyze(
+  opts: RemoteAnalyzeOptions,
+): Promise<BatchInferer & { close(): Promise<void>; readonly stats: RemoteInference['stats'] }> {
   const { redis } = opts;
   const links = await RedisLinks.open(redis, 'producer', 'analyze', opts.logger);
   const remote = new RemoteInference({

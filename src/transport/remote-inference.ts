@@ -88,7 +88,13 @@ export class RemoteInference implements BatchInferer {
     this.replyKey = opts.resultsStream ?? opts.names.replyStream(randomUUID());
     this.queue = new FrameQueue(opts.queueConnection, opts.names, { attempts: opts.jobAttempts, failedJobsKept: opts.failedJobsKept, logger: opts.logger });
     this.store = new FrameStore(opts.frameConnection, opts.names, opts.frameTtlMs);
-    this.reader = new ResultReader({ client: opts.readerConnection, streamKey: this.replyKey, from: opts.resultsStream === undefined ? '0' : '$', onEntry: (e) => this.onEntry(e), logger: opts.logger });
+    this.reader = new ResultReader({
+      client: opts.readerConnection,
+      streamKey: this.replyKey,
+      from: opts.resultsStream === undefined ? '0' : '$',
+      onEntry: (e) => this.onEntry(e),
+      logger: opts.logger,
+    });
     const every = Math.max(50, Math.min(1000, Math.floor(opts.resultTimeoutMs / 4)));
     this.watchdog = setInterval(() => void this.check(), every);
   }
@@ -106,8 +112,17 @@ export class RemoteInference implements BatchInferer {
     const key = batchKey(first.runId, first.seq);
     return new Promise<InferredBatch>((resolve, reject) => {
       const p: Pending = {
-        frames, run: first.runId, stream: first.streamId, sends: 0, jobId: '', keys: [], checkedAt: performance.now(),
-        results: new Map(), lost: new Map(), resolve, reject,
+        frames,
+        run: first.runId,
+        stream: first.streamId,
+        sends: 0,
+        jobId: '',
+        keys: [],
+        checkedAt: performance.now(),
+        results: new Map(),
+        lost: new Map(),
+        resolve,
+        reject,
       };
       this.pending.set(key, p);
       this.send(p, true).catch((err: unknown) => {
@@ -134,16 +149,26 @@ export class RemoteInference implements BatchInferer {
         p.keys = refs.map((r) => r.key);
         p.jobId = jobIdFor(p.run, p.frames[0]!.seq, p.sends);
         const job: FrameJob = {
-          v: 1, stream: p.stream, run: p.run, model: this.opts.model.name,
-          width: this.opts.model.inputWidth, height: this.opts.model.inputHeight,
-          topK: this.opts.topK, embeddings: this.opts.embeddings, results: this.replyKey, frames: refs,
+          v: 1,
+          stream: p.stream,
+          run: p.run,
+          model: this.opts.model.name,
+          width: this.opts.model.inputWidth,
+          height: this.opts.model.inputHeight,
+          topK: this.opts.topK,
+          embeddings: this.opts.embeddings,
+          results: this.replyKey,
+          frames: refs,
         };
         await this.queue.add(p.jobId, job);
         p.checkedAt = performance.now();
         return;
       } catch (err) {
         if (performance.now() - since > this.opts.unavailableTimeoutMs) {
-          throw new RedisUnavailableError(`cannot enqueue frames: Redis unreachable for ${Math.round((performance.now() - since) / 1000)} s (${(err as Error).message})`, { cause: err });
+          throw new RedisUnavailableError(
+            `cannot enqueue frames: Redis unreachable for ${Math.round((performance.now() - since) / 1000)} s (${(err as Error).message})`,
+            { cause: err },
+          );
         }
         if (attempt === 0) this.opts.logger.warn({ err: (err as Error).message }, 'enqueue failed; retrying until Redis is back');
         await sleep(Math.min(100 * 2 ** attempt, 1000));
@@ -222,7 +247,10 @@ export class RemoteInference implements BatchInferer {
         } else if (state === 'unknown' || state === 'completed') {
           // Gone without a result we saw: Redis lost the queue (a restart of a
           // Redis that keeps nothing on disk) or the result entry.
-          this.opts.logger.warn({ stream: p.stream, run: p.run, firstSeq: p.frames[0]!.seq, job: p.jobId }, 'no result and the job is gone; sending the batch again');
+          this.opts.logger.warn(
+            { stream: p.stream, run: p.run, firstSeq: p.frames[0]!.seq, job: p.jobId },
+            'no result and the job is gone; sending the batch again',
+          );
           this.resend(p);
         } else {
           // Still queued or running: keep its frames alive meanwhile.
@@ -249,10 +277,11 @@ export class RemoteInference implements BatchInferer {
     for (const p of this.pending.values()) p.reject(new RangeError('remote inference closed'));
     this.pending.clear();
     await this.reader.close();
-    if (this.opts.resultsStream === undefined) await this.opts.queueConnection.unlink(this.replyKey).catch((err: unknown) => {
-      // It was written with MAXLEN; at worst it stays until Redis restarts.
-      this.opts.logger.debug({ err: (err as Error).message, key: this.replyKey }, 'reply stream not deleted');
-    });
+    if (this.opts.resultsStream === undefined)
+      await this.opts.queueConnection.unlink(this.replyKey).catch((err: unknown) => {
+        // It was written with MAXLEN; at worst it stays until Redis restarts.
+        this.opts.logger.debug({ err: (err as Error).message, key: this.replyKey }, 'reply stream not deleted');
+      });
     await this.queue.close();
   }
 }

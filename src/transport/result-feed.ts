@@ -40,11 +40,18 @@ export class ResultFeed implements StreamTransport {
       return;
     }
     if (entry.kind !== 'frames') return;
-    if (!this.streams.has(entry.stream)) this.streams.set(entry.stream, { id: entry.stream, state: 'live', model: entry.model, fps: 0, ...(entry.untrained ? { untrained: true } : {}) });
+    if (!this.streams.has(entry.stream))
+      this.streams.set(entry.stream, { id: entry.stream, state: 'live', model: entry.model, fps: 0, ...(entry.untrained ? { untrained: true } : {}) });
     for (const f of entry.frames) {
       if (!this.seen.firstTime(entry.stream, entry.run, f.seq)) continue;
       publisher.publishFrame({
-        stream: entry.stream, run: entry.run, seq: f.seq, ptsMs: f.ptsMs, capturedAt: f.capturedAt, labels: f.labels, model: entry.model,
+        stream: entry.stream,
+        run: entry.run,
+        seq: f.seq,
+        ptsMs: f.ptsMs,
+        capturedAt: f.capturedAt,
+        labels: f.labels,
+        model: entry.model,
         ...(f.embedding !== undefined ? { embedding: decodeEmbedding(f.embedding) } : {}),
       });
     }

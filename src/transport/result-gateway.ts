@@ -58,7 +58,10 @@ export async function openResultGateway(opts: ResultGatewayOptions): Promise<Res
   const feed = new ResultFeed({ publisher, redisReady: () => links.ready });
   const registry = new StreamRegistry({
     transport: ingest ? new DistributedSources({ session: ingest.session, feed, model: ingest.model, logger }) : feed,
-    publisher, allowlist: ingest?.allowlist, logger, metrics,
+    publisher,
+    allowlist: ingest?.allowlist,
+    logger,
+    metrics,
     // Read only: nothing is planned (a read-only transport refuses before planning).
     plan: ingest?.plan ?? { liveFps: 0, fileFps: 0, watchdog: tuningFromSettings(DEFAULTS.watchdog) },
   });
@@ -69,7 +72,13 @@ export async function openResultGateway(opts: ResultGatewayOptions): Promise<Res
     await gateway.close();
     throw err;
   }
-  const reader = new ResultReader({ client: links.extra('feed', 'worker'), streamKey: links.names.resultsStream, from: '$', onEntry: (e) => feed.onEntry(e), logger });
+  const reader = new ResultReader({
+    client: links.extra('feed', 'worker'),
+    streamKey: links.names.resultsStream,
+    from: '$',
+    onEntry: (e) => feed.onEntry(e),
+    logger,
+  });
   let closing: Promise<void> | undefined;
   return {
     port,

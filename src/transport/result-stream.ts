@@ -9,7 +9,10 @@ import type { Logger } from '../shared/logger.ts';
  * readers dedupe on (stream, run, seq).
  */
 export class ResultPublisher {
-  constructor(private readonly client: Redis, private readonly maxLen: number) {}
+  constructor(
+    private readonly client: Redis,
+    private readonly maxLen: number,
+  ) {}
 
   async publish(streamKey: string, entry: ResultEntry): Promise<void> {
     await this.client.xadd(streamKey, 'MAXLEN', '~', this.maxLen, '*', 'e', JSON.stringify(entry));
@@ -54,7 +57,8 @@ export class ResultReader {
         // `$` is resolved once to the stream's last ID: given to every XREAD, an
         // entry added between two reads would be missed.
         if (this.lastId === '$') this.lastId = await lastEntryId(client, streamKey);
-        reply = await client.xread('COUNT', this.opts.count ?? 256, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', streamKey, this.lastId) as [string, [string, string[]][]][] | null;
+        reply = (await client.xread('COUNT', this.opts.count ?? 256, 'BLOCK', this.opts.blockMs ?? 500, 'STREAMS', streamKey, this.lastId)) as
+          [string, [string, string[]][]][] | null;
       } catch (err) {
         if (this.closed) break;
         logger.debug({ err: (err as Error).message, stream: streamKey }, 'results read failed; retrying');

@@ -13,7 +13,6 @@ import { jobIdFor } from './redis-keys.ts';
 import type { RedisLinks } from './redis-links.ts';
 import { ResultPublisher } from './result-stream.ts';
 
-
 /** Inference of a file's batches that answers once their results are in (RemoteInference on the shared results stream). */
 export type FileInference = Pick<BatchInferer, 'infer'>;
 
@@ -92,9 +91,11 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   const publish = (state: StreamState, detail: string | undefined): void => {
     opts.onState?.(state, detail);
     const entry: ResultEntry = { kind: 'status', stream: id, state, model: opts.model.name, ...(detail ? { detail } : {}), fps: plan.fps };
-    published = published.then(() => publisher.publish(links.names.resultsStream, entry)).catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message, state }, 'stream state not published (Redis away)');
-    });
+    published = published
+      .then(() => publisher.publish(links.names.resultsStream, entry))
+      .catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message, state }, 'stream state not published (Redis away)');
+      });
   };
 
   let live: LiveEnqueuer | undefined;
@@ -104,11 +105,20 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   const finished = new Promise<{ state: 'ended' | 'failed'; detail: string | undefined }>((resolve) => (finish = resolve));
 
   const watchdog = watchSource({
-    watchdog: plan.watchdog, metrics,
-    id, url: opts.url, input: plan.input, inputOptions: plan.inputOptions, protocolWhitelist: plan.protocolWhitelist,
-    live: plan.camera, loop: plan.loop, restartable: plan.restartable, realtime: plan.realtime,
+    watchdog: plan.watchdog,
+    metrics,
+    id,
+    url: opts.url,
+    input: plan.input,
+    inputOptions: plan.inputOptions,
+    protocolWhitelist: plan.protocolWhitelist,
+    live: plan.camera,
+    loop: plan.loop,
+    restartable: plan.restartable,
+    realtime: plan.realtime,
     ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
-    sampling: { mode: 'fps', fps: plan.fps }, geometry: opts.geometry,
+    sampling: { mode: 'fps', fps: plan.fps },
+    geometry: opts.geometry,
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
     logger,
     onFrame: (frame) => {
@@ -144,7 +154,10 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     const stopped = new Promise<'stopped'>((resolve) => (onStop = () => resolve('stopped')));
     opts.signal.addEventListener('abort', onStop, { once: true });
     const waiting = setInterval(() => {
-      logger.warn({ frames: batches.pendingFrames }, 'waiting for workers: frames of this file have no result yet (is a streamsight worker running for this model and prefix?)');
+      logger.warn(
+        { frames: batches.pendingFrames },
+        'waiting for workers: frames of this file have no result yet (is a streamsight worker running for this model and prefix?)',
+      );
     }, opts.waitingLogMs ?? 15_000);
     try {
       return await Promise.race([batches.drain(flush), stopped]);
@@ -197,8 +210,16 @@ class LiveEnqueuer {
     try {
       const refs = await this.store.put([frame]);
       const job: FrameJob = {
-        v: 1, stream: opts.id, run: frame.runId, model: opts.model.name, width: frame.width, height: frame.height,
-        topK: opts.model.topK, embeddings: true, results: opts.links.names.resultsStream, frames: refs,
+        v: 1,
+        stream: opts.id,
+        run: frame.runId,
+        model: opts.model.name,
+        width: frame.width,
+        height: frame.height,
+        topK: opts.model.topK,
+        embeddings: true,
+        results: opts.links.names.resultsStream,
+        frames: refs,
       };
       const jobId = jobIdFor(frame.runId, frame.seq, 1);
       await this.queue.add(jobId, job);
@@ -283,17 +304,20 @@ class FileBatches {
     // Stopped (SIGINT/SIGTERM) with the window full: these frames are not sent.
     if (this.error !== undefined || opts.signal.aborted) return;
     this.inFlightFrames += frames.length;
-    const answered: Promise<void> = opts.files.infer(frames).then(
-      (result) => this.settle(frames, result),
-      (err: unknown) => {
-        // Redis away past its patience, or inference closed: the stream stops, what was answered stays answered.
-        this.error ??= err instanceof Error ? err.message : String(err);
-        this.onErrorCb?.(this.error);
-      },
-    ).finally(() => {
-      this.inFlightFrames -= frames.length;
-      this.inFlight.delete(answered);
-    });
+    const answered: Promise<void> = opts.files
+      .infer(frames)
+      .then(
+        (result) => this.settle(frames, result),
+        (err: unknown) => {
+          // Redis away past its patience, or inference closed: the stream stops, what was answered stays answered.
+          this.error ??= err instanceof Error ? err.message : String(err);
+          this.onErrorCb?.(this.error);
+        },
+      )
+      .finally(() => {
+        this.inFlightFrames -= frames.length;
+        this.inFlight.delete(answered);
+      });
     this.inFlight.add(answered);
   }
 

@@ -15,12 +15,21 @@ const clip = join(dir, 'clip.mp4');
 const longClip = join(dir, 'long.mp4');
 
 function lines(text: string): FrameLine[] {
-  return text.trim().split('\n').filter(Boolean).map((l) => FrameLineSchema.parse(JSON.parse(l)));
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => FrameLineSchema.parse(JSON.parse(l)));
 }
 
 function probePts(file: string): number[] {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { encoding: 'utf8' });
-  return out.trim().split('\n').map((s) => Math.round(Number(s.split(',')[0]) * 1000));
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+  });
+  return out
+    .trim()
+    .split('\n')
+    .map((s) => Math.round(Number(s.split(',')[0]) * 1000));
 }
 
 /** One line of stderr that is not a log line, without a stack trace. */
@@ -45,8 +54,14 @@ describe('streamsight analyze', () => {
     const pts = probePts(clip);
     // First frame of each half-second bucket of the source timestamps.
     const expected = pts.filter((p, i) => i === 0 || Math.floor(p / 500) > Math.floor(pts[i - 1]! / 500));
-    assert.deepEqual(out.map((l) => l.seq), expected.map((_, i) => i));
-    assert.deepEqual(out.map((l) => l.ptsMs), expected);
+    assert.deepEqual(
+      out.map((l) => l.seq),
+      expected.map((_, i) => i),
+    );
+    assert.deepEqual(
+      out.map((l) => l.ptsMs),
+      expected,
+    );
     for (const l of out) {
       assert.equal(l.stream, clip);
       assert.equal(l.model, 'r18');
@@ -57,7 +72,14 @@ describe('streamsight analyze', () => {
     }
     assert.equal(new Set(out.map((l) => l.run)).size, 1);
     assert.match(r.stderr, /UNTRAINED/);
-    const summary = SummarySchema.parse(JSON.parse(r.stderr.trim().split('\n').filter((l) => l.includes('"type":"summary"'))[0]!));
+    const summary = SummarySchema.parse(
+      JSON.parse(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.includes('"type":"summary"'))[0]!,
+      ),
+    );
     assert.equal(summary.frames, out.length);
     assert.equal(summary.untrained, true);
     assert.equal(summary.device, 'cpu');
@@ -82,7 +104,10 @@ describe('streamsight analyze', () => {
     const a = lines((await runCli(['analyze', '--model', model, '--every-frame', '--batch', '1', clip])).stdout);
     const b = lines((await runCli(['analyze', '--model', model, '--every-frame', '--batch', '8', clip])).stdout);
     assert.equal(a.length, 100);
-    assert.deepEqual(a.map((l) => l.labels.map((x) => x.index)), b.map((l) => l.labels.map((x) => x.index)));
+    assert.deepEqual(
+      a.map((l) => l.labels.map((x) => x.index)),
+      b.map((l) => l.labels.map((x) => x.index)),
+    );
     a.forEach((l, i) => assert.ok(Math.abs(l.labels[0]!.score - b[i]!.labels[0]!.score) < 1e-4));
   });
 
@@ -109,7 +134,10 @@ describe('streamsight analyze', () => {
     const r = await runCli(['analyze', '--model', model, '--every-frame', cut]);
     const got = lines(r.stdout);
     assert.ok(got.length >= 20 && got.length < 100, `frames written: ${got.length}`);
-    assert.deepEqual(got.map((l) => l.seq), got.map((_, i) => i));
+    assert.deepEqual(
+      got.map((l) => l.seq),
+      got.map((_, i) => i),
+    );
     if (r.code !== 0) {
       assert.equal(r.code, 4, r.stderr);
       assertOneLineError(r.stderr, 'E_DECODE');
@@ -171,7 +199,10 @@ describe('streamsight analyze', () => {
     assert.equal(r.code, 130, r.stderr);
     const got = lines(readFileSync(out, 'utf8'));
     assert.ok(got.length > 0 && got.length < 1500);
-    assert.deepEqual(got.map((l) => l.seq), got.map((_, i) => i));
+    assert.deepEqual(
+      got.map((l) => l.seq),
+      got.map((_, i) => i),
+    );
     for (const c of children) assert.throws(() => process.kill(c, 0), /ESRCH/, `ffmpeg ${c} still running`);
   });
 
@@ -179,7 +210,9 @@ describe('streamsight analyze', () => {
     const { spawn } = await import('node:child_process');
     const { CLI, ROOT } = await import('../helpers/cli.ts');
     const child = spawn(process.execPath, [CLI, 'analyze', '--model', model, '--every-frame', clip], {
-      cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -191,7 +224,15 @@ describe('streamsight analyze', () => {
   });
 
   test('--help works for every command', async () => {
-    for (const args of [['--help'], ['analyze', '--help'], ['models', '--help'], ['models', 'pull', '--help'], ['models', 'synth', '--help'], ['models', 'inspect', '--help'], ['models', 'list', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['analyze', '--help'],
+      ['models', '--help'],
+      ['models', 'pull', '--help'],
+      ['models', 'synth', '--help'],
+      ['models', 'inspect', '--help'],
+      ['models', 'list', '--help'],
+    ]) {
       const r = await runCli(args);
       assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stdout, /Usage:/);

@@ -39,13 +39,27 @@ function parse(stdout: string): { frames: FrameLine[]; segments: SegmentLine[]; 
 }
 
 function summaryOf(stderr: string) {
-  return SummarySchema.parse(JSON.parse(stderr.trim().split('\n').filter((l) => l.includes('"type":"summary"'))[0]!));
+  return SummarySchema.parse(
+    JSON.parse(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('"type":"summary"'))[0]!,
+    ),
+  );
 }
 
 before(() => {
   writeFileSync(model, colourModel());
   writeFileSync(labels, 'red\ngreen\nblue\n');
-  makeClip(clip, { seconds: 8, source: colourSpans([['red', 3], ['blue', 3], ['red', 2]]) });
+  makeClip(clip, {
+    seconds: 8,
+    source: colourSpans([
+      ['red', 3],
+      ['blue', 3],
+      ['red', 2],
+    ]),
+  });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -72,7 +86,10 @@ describe('streamsight analyze --segments', () => {
     const { frames, segments, order } = parse(r.stdout);
     assert.deepEqual(order, [...Array<string>(frames.length).fill('frame'), ...Array<string>(segments.length).fill('segment')]);
 
-    assert.deepEqual(segments.map((s) => s.label), SPANS.map((s) => s.label));
+    assert.deepEqual(
+      segments.map((s) => s.label),
+      SPANS.map((s) => s.label),
+    );
     segments.forEach((s, i) => {
       const span = SPANS[i]!;
       assert.equal(s.stream, clip);
@@ -83,7 +100,11 @@ describe('streamsight analyze --segments', () => {
     });
 
     // The frame lines are exactly those of a run without --segments (model output is deterministic).
-    const withoutRun = (text: string): string[] => text.trim().split('\n').map((l) => l.replace(/"run":"[^"]*"/, '"run":""'));
+    const withoutRun = (text: string): string[] =>
+      text
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/"run":"[^"]*"/, '"run":""'));
     assert.deepEqual(withoutRun(r.stdout).slice(0, frames.length), withoutRun(plain.stdout));
     assert.equal(summaryOf(r.stderr).segments, 3);
     assert.equal(summaryOf(plain.stderr).segments, undefined, 'without --segments the summary is unchanged');
@@ -92,10 +113,34 @@ describe('streamsight analyze --segments', () => {
 
   test('the hysteresis flags reach the detector: a span shorter than --enter-frames makes no segment', async () => {
     // The last red span is 4 samples long; the first two are 6.
-    const r = await runCli(['analyze', '--model', model, '--labels', labels, '--fps', '2', '--segments', '--enter-frames', '5', '--exit-frames', '2', '--enter-score', '0.8', '--exit-score', '0.2', clip]);
+    const r = await runCli([
+      'analyze',
+      '--model',
+      model,
+      '--labels',
+      labels,
+      '--fps',
+      '2',
+      '--segments',
+      '--enter-frames',
+      '5',
+      '--exit-frames',
+      '2',
+      '--enter-score',
+      '0.8',
+      '--exit-score',
+      '0.2',
+      clip,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const { segments } = parse(r.stdout);
-    assert.deepEqual(segments.map((s) => [s.label, s.startMs, s.endMs]), [['red', 0, 3000], ['blue', 3000, 6000]]);
+    assert.deepEqual(
+      segments.map((s) => [s.label, s.startMs, s.endMs]),
+      [
+        ['red', 0, 3000],
+        ['blue', 3000, 6000],
+      ],
+    );
     assert.match(r.stderr, / · 2 segments/);
   });
 

@@ -34,20 +34,33 @@ async function engineStarts(base: string): Promise<number> {
   return Number(m[1]);
 }
 
-interface ShownHit { video: string; ms: number; time: string; score: string; thumbLoaded: boolean }
+interface ShownHit {
+  video: string;
+  ms: number;
+  time: string;
+  score: string;
+  thumbLoaded: boolean;
+}
 
 /** Waits for the answer to the search just started, then reads the hits the page shows. */
 async function shownHits(page: Page, statusPattern: RegExp): Promise<ShownHit[]> {
-  await page.waitForFunction((p) => new RegExp(p).test(document.querySelector('[data-testid="search-status"]')?.textContent ?? ''), statusPattern.source, { timeout: 20_000 });
+  await page.waitForFunction((p) => new RegExp(p).test(document.querySelector('[data-testid="search-status"]')?.textContent ?? ''), statusPattern.source, {
+    timeout: 20_000,
+  });
   // Thumbnails load lazily: give them a moment to arrive.
-  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('[data-testid="search-hit"] img')].every((i) => i.complete), undefined, { timeout: 10_000 });
-  return page.locator('[data-testid="search-hit"]').evaluateAll((els) => els.map((e) => ({
-    video: e.getAttribute('data-video') ?? '',
-    ms: Number(e.getAttribute('data-ms')),
-    time: e.querySelector('[data-testid="hit-time"]')?.textContent ?? '',
-    score: e.querySelector('.hit-score')?.textContent ?? '',
-    thumbLoaded: (e.querySelector('img') as HTMLImageElement | null)?.naturalWidth !== undefined && (e.querySelector('img') as HTMLImageElement).naturalWidth > 0,
-  })));
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('[data-testid="search-hit"] img')].every((i) => i.complete), undefined, {
+    timeout: 10_000,
+  });
+  return page.locator('[data-testid="search-hit"]').evaluateAll((els) =>
+    els.map((e) => ({
+      video: e.getAttribute('data-video') ?? '',
+      ms: Number(e.getAttribute('data-ms')),
+      time: e.querySelector('[data-testid="hit-time"]')?.textContent ?? '',
+      score: e.querySelector('.hit-score')?.textContent ?? '',
+      thumbLoaded:
+        (e.querySelector('img') as HTMLImageElement | null)?.naturalWidth !== undefined && (e.querySelector('img') as HTMLImageElement).naturalWidth > 0,
+    })),
+  );
 }
 
 describe('dashboard search page: search by picture in headless Chromium against `streamsight serve --index`', () => {
@@ -60,12 +73,45 @@ describe('dashboard search page: search by picture in headless Chromium against 
   const postAuth: (string | undefined)[] = [];
 
   before(async () => {
-    await indexColourClips({ model, labels, videos, db }, { 'red-blue.mp4': [['red', 3], ['blue', 3]], 'green.mp4': [['green', 4]] });
+    await indexColourClips(
+      { model, labels, videos, db },
+      {
+        'red-blue.mp4': [
+          ['red', 3],
+          ['blue', 3],
+        ],
+        'green.mp4': [['green', 4]],
+      },
+    );
     writeFileSync(config, 'log: { level: warn }\n');
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    serve = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', config, '--model', model, '--labels', labels,
-      '--device', 'cpu', '--threads', '1', '--token', TOKEN, '--index', db], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    serve = spawn(
+      process.execPath,
+      [
+        CLI,
+        'serve',
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--config',
+        config,
+        '--model',
+        model,
+        '--labels',
+        labels,
+        '--device',
+        'cpu',
+        '--threads',
+        '1',
+        '--token',
+        TOKEN,
+        '--index',
+        db,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     serve.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const deadline = Date.now() + 60_000;
     while ((await fetch(`${base}/readyz`).catch(() => undefined))?.status !== 200) {
@@ -99,14 +145,17 @@ describe('dashboard search page: search by picture in headless Chromium against 
     assert.match(first.time, /^0:0[3-5]\.\d$/);
     assert.ok(Number(/^similarity (\d\.\d{3})$/.exec(first.score)?.[1]) > 0.99, first.score);
     for (const h of hits.slice(0, 6)) assert.ok(h.video.endsWith('/red-blue.mp4') && h.ms >= 3000, JSON.stringify(h));
-    assert.ok(hits.every((h) => h.thumbLoaded), 'every thumbnail loaded');
+    assert.ok(
+      hits.every((h) => h.thumbLoaded),
+      'every thumbnail loaded',
+    );
     assert.equal(await page.locator('[data-testid="picture-preview"]').isVisible(), true);
     assert.deepEqual(postAuth, [`Bearer ${TOKEN}`]);
     mkdirSync(join(ROOT, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-output', 'dashboard-search.png'), fullPage: true });
   });
 
-  test('a picture dropped on the page searches with the form\'s video, limit and min score; the second picture reuses the engine', async () => {
+  test("a picture dropped on the page searches with the form's video, limit and min score; the second picture reuses the engine", async () => {
     await page.fill('[data-testid="search-video"]', 'green.mp4');
     await page.fill('[data-testid="search-limit"]', '3');
     await page.fill('[data-testid="search-min-score"]', '0.5');
@@ -119,7 +168,10 @@ describe('dashboard search page: search by picture in headless Chromium against 
       for (const type of ['dragenter', 'dragover', 'drop']) target.dispatchEvent(new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }));
     }, bytes);
     const hits = await shownHits(page, /^3 hit\(s\) for picture dropped-green\.png in /);
-    assert.ok(hits.every((h) => h.video.endsWith('/green.mp4')), JSON.stringify(hits));
+    assert.ok(
+      hits.every((h) => h.video.endsWith('/green.mp4')),
+      JSON.stringify(hits),
+    );
     assert.ok(Number(/(\d\.\d{3})$/.exec(hits[0]!.score)?.[1]) > 0.99);
     assert.equal(await engineStarts(base), 1, 'two pictures, one engine');
   });
@@ -138,11 +190,19 @@ describe('dashboard search page: search by picture in headless Chromium against 
     const answers: [number, string, string, RegExp][] = [
       [413, 'too_large', 'picture over 16777216 bytes', /too large for the server \(picture over 16777216 bytes\)/],
       [503, 'busy', '4 picture searches already waiting; retry later', /busy with other picture searches: try again/],
-      [404, 'no_index', 'this server has no index open (start it with --index FILE)', /this server has no index: start it with `streamsight serve --index FILE`/],
+      [
+        404,
+        'no_index',
+        'this server has no index open (start it with --index FILE)',
+        /this server has no index: start it with `streamsight serve --index FILE`/,
+      ],
       [401, 'unauthorized', 'missing or wrong token', /the server refused the token/],
     ];
     for (const [httpStatus, code, message, shown] of answers) {
-      await page.route((url) => url.pathname === '/api/search', (route) => route.fulfill({ status: httpStatus, contentType: 'application/json', body: JSON.stringify({ error: { code, message } }) }));
+      await page.route(
+        (url) => url.pathname === '/api/search',
+        (route) => route.fulfill({ status: httpStatus, contentType: 'application/json', body: JSON.stringify({ error: { code, message } }) }),
+      );
       await page.locator('[data-testid="search-picture"]').setInputFiles(picture('red'));
       await page.locator(`[data-testid="search-status"][data-error="${code}"]`).waitFor({ timeout: 10_000 });
       assert.match((await status.textContent()) ?? '', shown);

@@ -31,10 +31,32 @@ interface Serve {
 }
 
 async function startServe(port: number): Promise<Serve> {
-  const child = spawn(process.execPath, [
-    CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--config', config, '--model', model,
-    '--token', TOKEN, '--source', `cam1=${clip}`, '--live', '--loop', '--batch', '1', '--threads', '1',
-  ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'serve',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--config',
+      config,
+      '--model',
+      model,
+      '--token',
+      TOKEN,
+      '--source',
+      `cam1=${clip}`,
+      '--live',
+      '--loop',
+      '--batch',
+      '1',
+      '--threads',
+      '1',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const deadline = Date.now() + 60_000;
@@ -137,18 +159,15 @@ describe('dashboard in headless Chromium against `streamsight serve`', () => {
     // detector sees labels come and go as the clip loops (8 s per loop).
     makeClip(clip, {
       seconds: 8,
-      source: 'color=c=red:s=320x240:r=25:d=2[a];color=c=blue:s=320x240:r=25:d=2[b];' +
+      source:
+        'color=c=red:s=320x240:r=25:d=2[a];color=c=blue:s=320x240:r=25:d=2[b];' +
         'color=c=white:s=320x240:r=25:d=2[c];testsrc2=s=320x240:r=25:d=2[d];[a][b][c][d]concat=n=4',
     });
     // 112x112 input: the real resnet18 graph, cheap enough for 5 fps on two cores.
     const synth = await runCli(['models', 'synth', 'resnet18', '--input-size', '112', '--out', model]);
     assert.equal(synth.code, 0, synth.stderr);
     // An untrained model spreads its scores thin (top-1 around 0.03-0.1): thresholds to match.
-    writeFileSync(config, [
-      'events: { enterScore: 0.04, exitScore: 0.03, enterFrames: 2, exitFrames: 2 }',
-      'log: { level: warn }',
-      '',
-    ].join('\n'));
+    writeFileSync(config, ['events: { enterScore: 0.04, exitScore: 0.03, enterFrames: 2, exitFrames: 2 }', 'log: { level: warn }', ''].join('\n'));
     port = await freePort();
     serve = await startServe(port);
     feed = watchFeed(port);
@@ -189,12 +208,16 @@ describe('dashboard in headless Chromium against `streamsight serve`', () => {
 
   test('shows the live top-5 labels of the real stream as bars with falling scores', async () => {
     await page.locator(`${card} [data-testid="label-bar"]:visible`).nth(4).waitFor({ timeout: 20_000 });
-    const bars = await page.locator(`${card} [data-testid="label-bar"]:visible`).evaluateAll((els) =>
-      els.map((e) => ({ label: e.getAttribute('data-label') ?? '', score: Number(e.getAttribute('data-score')) })));
+    const bars = await page
+      .locator(`${card} [data-testid="label-bar"]:visible`)
+      .evaluateAll((els) => els.map((e) => ({ label: e.getAttribute('data-label') ?? '', score: Number(e.getAttribute('data-score')) })));
     assert.equal(bars.length, 5);
     for (const b of bars) {
       assert.ok(b.score > 0 && b.score <= 1, `score of ${b.label}: ${b.score}`);
-      await eventually(() => feed!.frames.has(b.label), () => `"${b.label}" was never in a frame the server sent`);
+      await eventually(
+        () => feed!.frames.has(b.label),
+        () => `"${b.label}" was never in a frame the server sent`,
+      );
     }
     for (let i = 1; i < bars.length; i += 1) assert.ok(bars[i - 1]!.score >= bars[i]!.score, JSON.stringify(bars));
     const imagenet = new Set(readFileSync(join(ROOT, 'models', 'imagenet-classes.txt'), 'utf8').split('\n'));
@@ -209,10 +232,14 @@ describe('dashboard in headless Chromium against `streamsight serve`', () => {
     await page.click('[data-testid="window-1m"]');
     await page.locator(`${card} [data-testid="event-item"]`).first().waitFor({ timeout: 30_000 });
     await page.locator(`${card} [data-testid="timeline-segment"]`).first().waitFor({ timeout: 5_000 });
-    const items = await page.locator(`${card} [data-testid="event-item"]`).evaluateAll((els) =>
-      els.map((e) => `${e.getAttribute('data-kind')}|${e.getAttribute('data-label')}`));
+    const items = await page
+      .locator(`${card} [data-testid="event-item"]`)
+      .evaluateAll((els) => els.map((e) => `${e.getAttribute('data-kind')}|${e.getAttribute('data-label')}`));
     for (const item of items) {
-      await eventually(() => feed!.events.has(item), () => `${item} not among the server's events ${[...feed!.events].join(', ')}`);
+      await eventually(
+        () => feed!.events.has(item),
+        () => `${item} not among the server's events ${[...feed!.events].join(', ')}`,
+      );
     }
     const rowLabels = await page.locator(`${card} [data-testid="timeline-row"]`).evaluateAll((els) => els.map((e) => e.getAttribute('data-label')));
     assert.ok(rowLabels.length > 0);
@@ -222,10 +249,14 @@ describe('dashboard in headless Chromium against `streamsight serve`', () => {
   test('loads the snapshot thumbnail of the stream', async () => {
     const img = page.locator(`${card} img[data-testid="thumbnail"]`);
     await img.waitFor({ state: 'visible', timeout: 15_000 });
-    await page.waitForFunction((sel) => {
-      const el = document.querySelector<HTMLImageElement>(sel);
-      return el !== null && el.complete && el.naturalWidth > 0;
-    }, `${card} img[data-testid="thumbnail"]`, { timeout: 10_000 });
+    await page.waitForFunction(
+      (sel) => {
+        const el = document.querySelector<HTMLImageElement>(sel);
+        return el !== null && el.complete && el.naturalWidth > 0;
+      },
+      `${card} img[data-testid="thumbnail"]`,
+      { timeout: 10_000 },
+    );
     // Wait for two detector cycles' worth of timeline before the picture is taken.
     await sleep(6_000);
     mkdirSync(join(ROOT, 'test-output'), { recursive: true });
@@ -249,7 +280,10 @@ describe('dashboard in headless Chromium against `streamsight serve`', () => {
     await waitForCount(page, `${card} [data-testid="stat-frames"]`, framesBefore + 5, 20_000);
     const top = await page.locator(`${card} [data-testid="label-bar"]:visible`).first().getAttribute('data-label');
     assert.ok(top !== null);
-    await eventually(() => feed!.frames.has(top), () => `top label ${top} not among the restarted server's frames`);
+    await eventually(
+      () => feed!.frames.has(top),
+      () => `top label ${top} not among the restarted server's frames`,
+    );
     assert.deepEqual(pageErrors, []);
   });
 });
@@ -306,8 +340,15 @@ describe('serveDashboardAsset', () => {
   });
 
   test('reaches no file outside its folder and leaves other paths to the caller', async () => {
-    for (const path of ['/dashboard/../dashboard-assets.ts', '/dashboard/..%2fdashboard-assets.ts', '/dashboard/%2e%2e/%2e%2e/package.json',
-      '/dashboard/', '/dashboard/index.html', '/dashboard/nope.js', '/dashboard//etc/passwd']) {
+    for (const path of [
+      '/dashboard/../dashboard-assets.ts',
+      '/dashboard/..%2fdashboard-assets.ts',
+      '/dashboard/%2e%2e/%2e%2e/package.json',
+      '/dashboard/',
+      '/dashboard/index.html',
+      '/dashboard/nope.js',
+      '/dashboard//etc/passwd',
+    ]) {
       const r = await httpGet(port, path);
       assert.equal(r.status, 404, path);
     }

@@ -25,7 +25,11 @@ export interface WorkerProcess {
 
 /** Starts `streamsight worker`; resolves once it says it is ready. */
 export async function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', ...args], { cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'worker', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
@@ -56,7 +60,11 @@ export async function startWorker(args: string[], env: NodeJS.ProcessEnv): Promi
 }
 
 export function frameLines(text: string): FrameLine[] {
-  return text.trim().split('\n').filter(Boolean).map((l) => FrameLineSchema.parse(JSON.parse(l)));
+  return text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => FrameLineSchema.parse(JSON.parse(l)));
 }
 
 /**
@@ -69,7 +77,8 @@ export function assertSameFrames(got: FrameLine[], want: FrameLine[], fail: (msg
   got.forEach((g, i) => {
     const w = want[i]!;
     if (g.seq !== i || g.seq !== w.seq || g.ptsMs !== w.ptsMs || g.stream !== w.stream) fail(`line ${i}: seq ${g.seq}/${w.seq} ptsMs ${g.ptsMs}/${w.ptsMs}`);
-    if (g.labels.map((l) => l.index).join() !== w.labels.map((l) => l.index).join()) fail(`seq ${i}: labels ${JSON.stringify(g.labels)} vs ${JSON.stringify(w.labels)}`);
+    if (g.labels.map((l) => l.index).join() !== w.labels.map((l) => l.index).join())
+      fail(`seq ${i}: labels ${JSON.stringify(g.labels)} vs ${JSON.stringify(w.labels)}`);
     g.labels.forEach((l, j) => {
       if (Math.abs(l.score - w.labels[j]!.score) > 1e-4) fail(`seq ${i}: score ${l.score} vs ${w.labels[j]!.score}`);
     });

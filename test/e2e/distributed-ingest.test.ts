@@ -35,7 +35,10 @@ function collect(url: string, prefix: string): Collected {
   const frames = new Map<string, ResultFrame[]>();
   const states: string[] = [];
   const reader = new ResultReader({
-    client, streamKey: redisNames(prefix).resultsStream, from: '0', logger: createLogger({ level: 'silent' }),
+    client,
+    streamKey: redisNames(prefix).resultsStream,
+    from: '0',
+    logger: createLogger({ level: 'silent' }),
     onEntry: (e) => {
       if (e.kind === 'status') states.push(e.state);
       if (e.kind !== 'frames') return;
@@ -43,7 +46,8 @@ function collect(url: string, prefix: string): Collected {
     },
   });
   return {
-    frames, states,
+    frames,
+    states,
     async close() {
       await reader.close();
       client.disconnect();
@@ -98,7 +102,11 @@ describe('streamsight ingest of a file (distributed)', () => {
         // Delivered at least once (consumers dedupe); each delivery says the same.
         for (const g of got) {
           assert.equal(g.ptsMs, want.ptsMs, `seq ${seq} ptsMs`);
-          assert.deepEqual(g.labels.slice(0, want.labels.length).map((l) => l.index), want.labels.map((l) => l.index), `seq ${seq} labels`);
+          assert.deepEqual(
+            g.labels.slice(0, want.labels.length).map((l) => l.index),
+            want.labels.map((l) => l.index),
+            `seq ${seq} labels`,
+          );
         }
       });
       assert.equal(seen.states.at(-1), 'ended', 'announced ended once every result was in');
@@ -123,7 +131,11 @@ describe('streamsight ingest of a file (distributed)', () => {
       const probe = connect(redis.url, 'worker', 'test-probe');
       try {
         let pid = 0;
-        const running = runCli(['ingest', '--config', config, '--model', model, ...FPS, '--source', `clip=${clip}`], { env, onSpawn: (p) => (pid = p), timeoutMs: 90_000 });
+        const running = runCli(['ingest', '--config', config, '--model', model, ...FPS, '--source', `clip=${clip}`], {
+          env,
+          onSpawn: (p) => (pid = p),
+          timeoutMs: 90_000,
+        });
         // Every frame the window lets through is queued (no worker takes them): then ingest can only wait.
         const expected = Math.min(inFlightFrames, reference.length);
         const waitKey = `${prefix}:${redisNames(prefix).framesQueue}:wait`;
@@ -142,7 +154,10 @@ describe('streamsight ingest of a file (distributed)', () => {
         const r = await running;
         assert.equal(r.signal, null, `ingest had to be killed: ${r.stderr}`);
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stderr, new RegExp(`clip: ended \\(stopped\\) · \\d+ frame\\(s\\) decoded · ${queuedFrames} without a result yet \\(left queued for the workers\\)`));
+        assert.match(
+          r.stderr,
+          new RegExp(`clip: ended \\(stopped\\) · \\d+ frame\\(s\\) decoded · ${queuedFrames} without a result yet \\(left queued for the workers\\)`),
+        );
       } finally {
         probe.disconnect();
         await redis.stop();

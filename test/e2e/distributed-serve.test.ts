@@ -33,7 +33,11 @@ const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<
   poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true, detail: () => `serve stderr:\n${stderr}` });
 
 function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.push(child);
   let text = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
@@ -41,9 +45,12 @@ function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess
 }
 
 const url = (path: string): string => `http://127.0.0.1:${port}${path}`;
-const post = (body: unknown, token?: string, base = url('/api/streams')): Promise<Response> => fetch(base, {
-  method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body),
-});
+const post = (body: unknown, token?: string, base = url('/api/streams')): Promise<Response> =>
+  fetch(base, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
 
 async function feed(): Promise<{ ws: WebSocket; messages: Message[] }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${TOKEN}`);
@@ -64,8 +71,28 @@ before(async () => {
   const config = join(dir, 'serve.yaml');
   writeFileSync(config, `allowlist:\n  schemes: [file]\n  folders: [${JSON.stringify(dir)}]\n`);
   port = await freePort();
-  const s = spawnCli(['serve', '--redis', redis.url, '--config', config, '--port', String(port), '--model', model,
-    '--source', `cam1=${clip}`, '--live', '--loop', '--token', TOKEN, '--log-level', 'warn'], {});
+  const s = spawnCli(
+    [
+      'serve',
+      '--redis',
+      redis.url,
+      '--config',
+      config,
+      '--port',
+      String(port),
+      '--model',
+      model,
+      '--source',
+      `cam1=${clip}`,
+      '--live',
+      '--loop',
+      '--token',
+      TOKEN,
+      '--log-level',
+      'warn',
+    ],
+    {},
+  );
   serve = s.child;
   s.child.stderr!.on('data', () => (stderr = s.stderr()));
   await waitFor('healthz', async () => ((await fetch(url('/healthz'))).ok ? true : undefined));
@@ -84,7 +111,10 @@ describe('streamsight serve --redis (ingest + gateway here, inference by a worke
     try {
       await waitFor('3 frames of cam1', async () => (messages.filter((m) => m.type === 'frame' && m.stream === 'cam1').length >= 3 ? true : undefined));
       assert.equal(messages[0]!.type, 'hello');
-      assert.deepEqual((messages[0]!.streams as { id: string }[]).map((s) => s.id), ['cam1']);
+      assert.deepEqual(
+        (messages[0]!.streams as { id: string }[]).map((s) => s.id),
+        ['cam1'],
+      );
       const frame = messages.find((m) => m.type === 'frame')!;
       assert.equal((frame.labels as unknown[]).length, 3);
       assert.ok(typeof frame.latencyMs === 'number' && frame.latencyMs >= 0);
@@ -129,12 +159,17 @@ describe('streamsight serve --redis (ingest + gateway here, inference by a worke
       assert.equal((await fetch(url('/api/streams/cam2'), { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).status, 204);
       assert.equal((await fetch(url('/api/streams/cam2'), { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).status, 404);
       const after = (await (await fetch(url('/api/streams'))).json()) as { id: string }[];
-      assert.deepEqual(after.map((s) => s.id), ['cam1']);
+      assert.deepEqual(
+        after.map((s) => s.id),
+        ['cam1'],
+      );
       assert.equal((await fetch(url('/api/streams/cam2/snapshot.jpg'))).status, 404);
-      assert.equal(ffmpegChildrenOf(serve.pid!).length, 1, 'the removed stream\'s ffmpeg is gone');
+      assert.equal(ffmpegChildrenOf(serve.pid!).length, 1, "the removed stream's ffmpeg is gone");
       // Its results still in flight are not shown; the other stream goes on.
       const mark = messages.length;
-      await waitFor('more frames of cam1', async () => (messages.slice(mark).filter((m) => m.type === 'frame' && m.stream === 'cam1').length >= 2 ? true : undefined));
+      await waitFor('more frames of cam1', async () =>
+        messages.slice(mark).filter((m) => m.type === 'frame' && m.stream === 'cam1').length >= 2 ? true : undefined,
+      );
       assert.equal(messages.slice(mark).filter((m) => m.type === 'frame' && m.stream === 'cam2').length, 0);
       // Added again under the same id, it produces frames again.
       assert.equal((await post({ id: 'cam2', url: other, live: true }, TOKEN)).status, 201);
@@ -173,7 +208,9 @@ describe('streamsight serve --redis (ingest + gateway here, inference by a worke
     const gurl = `http://127.0.0.1:${gport}`;
     await waitFor('gateway healthz', async () => ((await fetch(`${gurl}/healthz`)).ok ? true : undefined));
     // It knows cam1 once an entry of it has passed by.
-    await waitFor('cam1 on the gateway', async () => (((await (await fetch(`${gurl}/api/streams`)).json()) as { id: string }[]).some((s) => s.id === 'cam1') ? true : undefined));
+    await waitFor('cam1 on the gateway', async () =>
+      ((await (await fetch(`${gurl}/api/streams`)).json()) as { id: string }[]).some((s) => s.id === 'cam1') ? true : undefined,
+    );
     const res = await post({ id: 'cam9', url: other }, undefined, `${gurl}/api/streams`);
     assert.equal(res.status, 405);
     const body = (await res.json()) as { error: { code: string; message: string } };

@@ -58,7 +58,14 @@ describe('distributed analyze (analyze --redis + streamsight worker)', () => {
         const pool = await workersUp(n, env);
         const baseline = await usedMemory(inspect);
         let peak = baseline;
-        const sampler = setInterval(() => void usedMemory(inspect).then((m) => (peak = Math.max(peak, m)), () => undefined), 20);
+        const sampler = setInterval(
+          () =>
+            void usedMemory(inspect).then(
+              (m) => (peak = Math.max(peak, m)),
+              () => undefined,
+            ),
+          20,
+        );
         const r = await runCli([...ANALYZE, clip], { env });
         clearInterval(sampler);
         assert.equal(r.code, 0, r.stderr);
@@ -67,7 +74,11 @@ describe('distributed analyze (analyze --redis + streamsight worker)', () => {
         // Bounded: at most inFlightFrames (256) frames of 64x64x3 bytes plus jobs and streams.
         assert.ok(peak - baseline < 16 * 1024 * 1024, `Redis grew by ${peak - baseline} bytes during the run`);
         const keys = await inspect.keys(`${prefix}:*`);
-        assert.deepEqual(keys.filter((k) => k.includes(':frame:') || k.includes(':reply:')), [], 'frames and reply streams are deleted');
+        assert.deepEqual(
+          keys.filter((k) => k.includes(':frame:') || k.includes(':reply:')),
+          [],
+          'frames and reply streams are deleted',
+        );
         assert.equal(await inspect.zcard(`${prefix}:{${prefix}.frames}:completed`), 0, 'completed jobs are removed');
         assert.equal(await inspect.llen(`${prefix}:{${prefix}.frames}:wait`), 0);
         for (const w of pool) assert.equal(await w.stop(), 0, w.stderr());

@@ -42,7 +42,11 @@ after(() => {
 /** Runs the CLI in `cwd` (runCli runs it in the repository). */
 function runIn(cwd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -98,7 +102,10 @@ describe('analyze and index', () => {
     for (const name of names) copyFileSync(join(cwd, 'clip.mp4'), join(cwd, name));
     const analyzed = await runIn(cwd, ['analyze', '--model', model, '--fps', '2', '--', ...names]);
     assert.equal(analyzed.code, 0, analyzed.stderr);
-    const lines = analyzed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { stream: string });
+    const lines = analyzed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { stream: string });
     for (const name of names) assert.equal(lines.filter((l) => l.stream === name).length, 2, `${name}: ${analyzed.stderr}`);
     const indexed = await runIn(cwd, ['index', '--model', model, '--index', 'names.db', '--json', '--', '-report']);
     assert.equal(indexed.code, 0, indexed.stderr);
@@ -124,8 +131,7 @@ describe('analyze and index', () => {
 });
 
 /** Every wait here: up to 60 s, probe errors retried (serve not listening yet). */
-const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<T> =>
-  poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true });
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 60_000): Promise<T> => poll(what, probe, { timeoutMs, intervalMs: 100, retryErrors: true });
 
 describe('serve with an allowlist folder', () => {
   const TOKEN = 'file-safety-token-123';
@@ -140,13 +146,40 @@ describe('serve with an allowlist folder', () => {
   before(async () => {
     tracer?.reset();
     const config = join(dir, 'serve.yaml');
-    writeFileSync(config, [
-      'allowlist:', '  schemes: [file]', `  folders: [${JSON.stringify(set.allowed)}]`,
-      'sources:', `  - { id: cfg, url: ${JSON.stringify(attack('hls-rel.m3u8').path)} }`, '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'allowlist:',
+        '  schemes: [file]',
+        `  folders: [${JSON.stringify(set.allowed)}]`,
+        'sources:',
+        `  - { id: cfg, url: ${JSON.stringify(attack('hls-rel.m3u8').path)} }`,
+        '',
+      ].join('\n'),
+    );
     port = await freePort();
-    child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--model', model, '--batch', '4', '--token', TOKEN, '--log-level', 'warn',
-      '--source', `cli=${attack('dash-abs.mpd').path}`], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'serve',
+        '--config',
+        config,
+        '--port',
+        String(port),
+        '--model',
+        model,
+        '--batch',
+        '4',
+        '--token',
+        TOKEN,
+        '--log-level',
+        'warn',
+        '--source',
+        `cli=${attack('dash-abs.mpd').path}`,
+      ],
+      { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     await waitFor('healthz', async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined));
     ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${TOKEN}`);
@@ -166,34 +199,50 @@ describe('serve with an allowlist folder', () => {
     }
   });
 
-  test('streams from the config, --source and POST /api/streams never go live with the outside video: each fails with the one-line reason', { timeout: 120_000 }, async () => {
-    const posted = ['hls-abs.m3u8', 'ffconcat-link.txt', 'dash-rel.mpd', 'seq%d.png'];
-    for (const [i, name] of posted.entries()) {
-      const res = await fetch(`http://127.0.0.1:${port}/api/streams`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify({ id: `post${i}`, url: attack(name).path, live: true, loop: true }),
-      });
-      assert.equal(res.status, 201, `${name}: ${await res.text()}`);
-    }
-    for (const [i, name] of posted.entries()) {
-      const id = `post${i}`;
-      const failed = await waitFor(`${id} failed`, () => statuses.find((s) => s.stream === id && s.state === 'failed'));
-      assert.match(failed.detail ?? '', attack(name).message, `${id}: ${failed.detail ?? ''}`);
-      assert.ok(!statuses.some((s) => s.stream === id && s.state === 'live'), `${id} went live`);
-    }
-    // The config's and --source's streams failed before the WebSocket client came: their reason is in the log.
-    for (const [id, name] of [['cfg', 'hls-rel.m3u8'], ['cli', 'dash-abs.mpd']] as const) {
-      const logged = await waitFor(`${id} failed`, () => stderr.split('\n').filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { stream?: string; msg?: string; reason?: string })
-        .find((l) => l.stream === id && l.msg === 'stream failed; giving up'));
-      assert.match(logged.reason ?? '', attack(name).message);
-    }
-    const listed = (await (await fetch(`http://127.0.0.1:${port}/api/streams`)).json()) as Array<{ id: string; state: string }>;
-    assert.deepEqual(listed.map((s) => s.state), listed.map(() => 'failed'), JSON.stringify(listed));
-    for (const { id } of listed) assert.equal((await fetch(`http://127.0.0.1:${port}/api/streams/${id}/snapshot.jpg`)).status, 404, `${id} has a picture`);
-    assert.equal(frames.length, 0, 'frames were published');
-    assertOutsideNeverOpened(`serve:\n${stderr}`);
-  });
+  test(
+    'streams from the config, --source and POST /api/streams never go live with the outside video: each fails with the one-line reason',
+    { timeout: 120_000 },
+    async () => {
+      const posted = ['hls-abs.m3u8', 'ffconcat-link.txt', 'dash-rel.mpd', 'seq%d.png'];
+      for (const [i, name] of posted.entries()) {
+        const res = await fetch(`http://127.0.0.1:${port}/api/streams`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({ id: `post${i}`, url: attack(name).path, live: true, loop: true }),
+        });
+        assert.equal(res.status, 201, `${name}: ${await res.text()}`);
+      }
+      for (const [i, name] of posted.entries()) {
+        const id = `post${i}`;
+        const failed = await waitFor(`${id} failed`, () => statuses.find((s) => s.stream === id && s.state === 'failed'));
+        assert.match(failed.detail ?? '', attack(name).message, `${id}: ${failed.detail ?? ''}`);
+        assert.ok(!statuses.some((s) => s.stream === id && s.state === 'live'), `${id} went live`);
+      }
+      // The config's and --source's streams failed before the WebSocket client came: their reason is in the log.
+      for (const [id, name] of [
+        ['cfg', 'hls-rel.m3u8'],
+        ['cli', 'dash-abs.mpd'],
+      ] as const) {
+        const logged = await waitFor(`${id} failed`, () =>
+          stderr
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as { stream?: string; msg?: string; reason?: string })
+            .find((l) => l.stream === id && l.msg === 'stream failed; giving up'),
+        );
+        assert.match(logged.reason ?? '', attack(name).message);
+      }
+      const listed = (await (await fetch(`http://127.0.0.1:${port}/api/streams`)).json()) as Array<{ id: string; state: string }>;
+      assert.deepEqual(
+        listed.map((s) => s.state),
+        listed.map(() => 'failed'),
+        JSON.stringify(listed),
+      );
+      for (const { id } of listed) assert.equal((await fetch(`http://127.0.0.1:${port}/api/streams/${id}/snapshot.jpg`)).status, 404, `${id} has a picture`);
+      assert.equal(frames.length, 0, 'frames were published');
+      assertOutsideNeverOpened(`serve:\n${stderr}`);
+    },
+  );
 });
 
 describe('ingest (Redis)', () => {
@@ -204,9 +253,25 @@ describe('ingest (Redis)', () => {
     const config = join(dir, 'ingest.yaml');
     writeFileSync(config, 'decode:\n  maxPixels: 10000\n');
     const prefix = `ss-file-safety-${process.pid}`;
-    const r = await runIn(dir, ['ingest', '--config', config, '--redis', 'redis://127.0.0.1:6379', '--model', model,
-      '--source', `a=${set.attacks[0]!.path}`, '--source', `b=${join(set.allowed, 'ffconcat-link.txt')}`, '--source', `c=${clip}`],
-    { STREAMSIGHT_REDIS_PREFIX: prefix }).finally(async () => {
+    const r = await runIn(
+      dir,
+      [
+        'ingest',
+        '--config',
+        config,
+        '--redis',
+        'redis://127.0.0.1:6379',
+        '--model',
+        model,
+        '--source',
+        `a=${set.attacks[0]!.path}`,
+        '--source',
+        `b=${join(set.allowed, 'ffconcat-link.txt')}`,
+        '--source',
+        `c=${clip}`,
+      ],
+      { STREAMSIGHT_REDIS_PREFIX: prefix },
+    ).finally(async () => {
       const redis = new Redis('redis://127.0.0.1:6379');
       const keys = await redis.keys(`${prefix}:*`);
       if (keys.length > 0) await redis.del(...keys);

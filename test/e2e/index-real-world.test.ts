@@ -36,8 +36,40 @@ before(() => {
   makeClip(join(videos, 'anamorphic.mkv'), { seconds: 2, source: 'color=c=blue:s=80x120:r=25:d=2,setsar=2/1' });
   makeClip(join(videos, UNICODE), { seconds: 3, source: 'color=c=green:s=160x120:r=25:d=3' });
   ff(['-f', 'lavfi', '-i', 'color=yellow:s=160x120', '-frames:v', '1', join(dir, 'cover.jpg')]);
-  ff(['-i', join(dir, 'red.mp4'), '-i', join(dir, 'cover.jpg'), '-map', '0', '-map', '1', '-c', 'copy', '-disposition:v:1', 'attached_pic', join(videos, 'with-cover.mp4')]);
-  ff(['-f', 'lavfi', '-i', 'sine=d=1', '-i', join(dir, 'cover.jpg'), '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'copy', '-disposition:v:0', 'attached_pic', join(videos, 'podcast.mp4')]);
+  ff([
+    '-i',
+    join(dir, 'red.mp4'),
+    '-i',
+    join(dir, 'cover.jpg'),
+    '-map',
+    '0',
+    '-map',
+    '1',
+    '-c',
+    'copy',
+    '-disposition:v:1',
+    'attached_pic',
+    join(videos, 'with-cover.mp4'),
+  ]);
+  ff([
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=d=1',
+    '-i',
+    join(dir, 'cover.jpg'),
+    '-map',
+    '0',
+    '-map',
+    '1',
+    '-c:a',
+    'aac',
+    '-c:v',
+    'copy',
+    '-disposition:v:0',
+    'attached_pic',
+    join(videos, 'podcast.mp4'),
+  ]);
   writeFileSync(join(videos, 'empty.mp4'), '');
   writeFileSync(join(videos, 'notes.mp4'), 'shopping list\n');
   makeClip(join(dir, 'whole.mp4'), { seconds: 2 });
@@ -78,7 +110,10 @@ describe('streamsight index over a real-world folder (colour model)', () => {
       top.set(name, (top.get(name) ?? new Set()).add(o.labels![0]!.label));
     }
     assert.deepEqual(Object.fromEntries([...top].map(([k, v]) => [k, [...v]])), {
-      'anamorphic.mkv': ['blue'], 'IMG_0001.MOV': ['red'], [UNICODE]: ['green'], 'with-cover.mp4': ['red'],
+      'anamorphic.mkv': ['blue'],
+      'IMG_0001.MOV': ['red'],
+      [UNICODE]: ['green'],
+      'with-cover.mp4': ['red'],
     });
   });
 
@@ -94,7 +129,10 @@ describe('streamsight index over a real-world folder (colour model)', () => {
   });
 
   test('export whose reader has gone away: one E_OUTPUT line, no stack trace', async () => {
-    const child = spawn(process.execPath, [CLI, 'export', '--index', db, '--format', 'jsonl', '--embeddings'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'export', '--index', db, '--format', 'jsonl', '--embeddings'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     // The reader is gone before the first line, as `| head -0` or a pager quit at once.

@@ -52,7 +52,12 @@ describe('index --redis (decode here, infer in streamsight worker processes)', (
     // REDIS_URL does the same as --redis; the unchanged folder is skipped, not sent to the workers again.
     const again = await runCli(['index', ...FLAGS, '--index', remote, videos], { env: { ...env, REDIS_URL: redis.url } });
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(JSON.parse(again.stdout.trim().split('\n').at(-1)!), { ...JSON.parse(again.stdout.trim().split('\n').at(-1)!), skipped: 2, indexed: 0, frames: 0 });
+    assert.deepEqual(JSON.parse(again.stdout.trim().split('\n').at(-1)!), {
+      ...JSON.parse(again.stdout.trim().split('\n').at(-1)!),
+      skipped: 2,
+      indexed: 0,
+      frames: 0,
+    });
     assertSameIndex(readIndex(remote), want, 1e-4);
     assert.equal(await worker.stop(), 0);
     worker = undefined;
@@ -62,12 +67,17 @@ describe('index --redis (decode here, infer in streamsight worker processes)', (
     const file = join(dir, 'unreachable.db');
     const config = join(dir, 'unreachable.yaml');
     writeRedisConfig(config, { unavailableTimeoutMs: 1000 });
-    const r = await runCli(['index', ...FLAGS, '--config', config, '--redis', 'redis://127.0.0.1:1', '--index', file, videos], { env: { STREAMSIGHT_REDIS_PREFIX: 'idx2' } });
+    const r = await runCli(['index', ...FLAGS, '--config', config, '--redis', 'redis://127.0.0.1:1', '--index', file, videos], {
+      env: { STREAMSIGHT_REDIS_PREFIX: 'idx2' },
+    });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /^error\[E_REDIS_UNAVAILABLE\]: .*$/m, r.stderr);
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     const contents = readIndex(file);
-    assert.deepEqual(contents.videos.filter((v) => v.status === 'failed'), []);
+    assert.deepEqual(
+      contents.videos.filter((v) => v.status === 'failed'),
+      [],
+    );
   });
   test('no worker running: SIGINT stops index --redis and analyze --redis (they used to wait for results forever); the frames stay queued, and a rerun with a worker completes the index', async () => {
     const embedded = join(dir, 'embedded-stop.db');

@@ -27,8 +27,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function dump(file: string): string {
   const d = new Database(file, { readonly: true });
   const videosRows = d.prepare('SELECT path, content_hash, status, frames, sampling, model_hash FROM videos ORDER BY path').all();
-  const frames = d.prepare('SELECT v.path, f.seq, f.pts_ms, f.labels, hex(f.embedding) AS e, hex(f.thumbnail) AS t FROM frames f JOIN videos v ON v.id = f.video_id ORDER BY v.path, f.seq').all();
-  const segments = d.prepare('SELECT v.path, s.label, s.start_ms, s.end_ms, s.peak_score FROM segments s JOIN videos v ON v.id = s.video_id ORDER BY v.path, s.start_ms, s.label').all();
+  const frames = d
+    .prepare(
+      'SELECT v.path, f.seq, f.pts_ms, f.labels, hex(f.embedding) AS e, hex(f.thumbnail) AS t FROM frames f JOIN videos v ON v.id = f.video_id ORDER BY v.path, f.seq',
+    )
+    .all();
+  const segments = d
+    .prepare(
+      'SELECT v.path, s.label, s.start_ms, s.end_ms, s.peak_score FROM segments s JOIN videos v ON v.id = s.video_id ORDER BY v.path, s.start_ms, s.label',
+    )
+    .all();
   d.close();
   return createHash('sha256').update(JSON.stringify({ videosRows, frames, segments })).digest('hex') + ` ${frames.length} frames`;
 }

@@ -24,16 +24,34 @@ function search(args: string[]) {
   });
 }
 
-interface Summary { indexed: number; resumed: number; skipped: number; failed: { path: string; code: string }[]; outcomes: { path: string; action: string }[] }
+interface Summary {
+  indexed: number;
+  resumed: number;
+  skipped: number;
+  failed: { path: string; code: string }[];
+  outcomes: { path: string; action: string }[];
+}
 const summaryOf = (stdout: string): Summary => JSON.parse(stdout.trim().split('\n').at(-1)!) as Summary;
 
 before(() => {
   mkdirSync(join(videos, 'sub'), { recursive: true });
   writeFileSync(model, colourModel());
   writeFileSync(labels, 'red\ngreen\nblue\n');
-  makeClip(join(videos, 'red-blue.mp4'), { seconds: 6, source: colourSpans([['red', 3], ['blue', 3]]) });
+  makeClip(join(videos, 'red-blue.mp4'), {
+    seconds: 6,
+    source: colourSpans([
+      ['red', 3],
+      ['blue', 3],
+    ]),
+  });
   makeClip(join(videos, 'sub', 'green.mp4'), { seconds: 4, source: colourSpans([['green', 4]]) });
-  makeClip(join(videos, 'blue-red.mkv'), { seconds: 6, source: colourSpans([['blue', 2], ['red', 4]]) });
+  makeClip(join(videos, 'blue-red.mkv'), {
+    seconds: 6,
+    source: colourSpans([
+      ['blue', 2],
+      ['red', 4],
+    ]),
+  });
   // A clip cut short: the container's header is there, the data is not.
   makeClip(join(dir, 'whole.mp4'), { seconds: 4 });
   writeFileSync(join(videos, 'broken.mp4'), readFileSync(join(dir, 'whole.mp4')).subarray(0, 2000));
@@ -52,10 +70,20 @@ describe('streamsight index + search (colour model)', () => {
     const errorLines = r.stderr.split('\n').filter((l) => l.startsWith('error['));
     assert.equal(errorLines.length, 2, r.stderr);
     const d = new Database(db, { readonly: true });
-    const rows = d.prepare('SELECT path, status, failure_reason FROM videos ORDER BY path').all() as { path: string; status: string; failure_reason: string | null }[];
+    const rows = d.prepare('SELECT path, status, failure_reason FROM videos ORDER BY path').all() as {
+      path: string;
+      status: string;
+      failure_reason: string | null;
+    }[];
     d.close();
     const status = new Map(rows.map((x) => [x.path.split('/').pop(), x.status]));
-    assert.deepEqual(Object.fromEntries(status), { 'blue-red.mkv': 'done', 'broken.mp4': 'failed', 'notes.mp4': 'failed', 'red-blue.mp4': 'done', 'green.mp4': 'done' });
+    assert.deepEqual(Object.fromEntries(status), {
+      'blue-red.mkv': 'done',
+      'broken.mp4': 'failed',
+      'notes.mp4': 'failed',
+      'red-blue.mp4': 'done',
+      'green.mp4': 'done',
+    });
     assert.ok(rows.filter((x) => x.status === 'failed').every((x) => (x.failure_reason ?? '').length > 0));
   });
 
@@ -79,7 +107,10 @@ describe('streamsight index + search (colour model)', () => {
     const hits = r.hits as FrameHit[];
     assert.equal(hits[0]!.video.split('/').pop(), 'red-blue.mp4');
     assert.equal(hits[0]!.ptsMs, 4000);
-    assert.ok(hits.every((h) => h.topLabel === 'blue'), JSON.stringify(hits));
+    assert.ok(
+      hits.every((h) => h.topLabel === 'blue'),
+      JSON.stringify(hits),
+    );
   });
 
   test('search --image: a green picture finds the green frames; a JPEG cut short still searches and says it is damaged; one cut inside its headers is one error line with the cause ffmpeg gives', async () => {
@@ -90,7 +121,10 @@ describe('streamsight index + search (colour model)', () => {
     };
     const green = await search(['--image', picture('green.png', 'color=c=green:s=400x300'), '--limit', '4']);
     assert.equal(green.hits.length, 4);
-    assert.ok((green.hits as FrameHit[]).every((h) => h.topLabel === 'green' && h.video.endsWith('green.mp4') && h.score > 0.99), JSON.stringify(green.hits));
+    assert.ok(
+      (green.hits as FrameHit[]).every((h) => h.topLabel === 'green' && h.video.endsWith('green.mp4') && h.score > 0.99),
+      JSON.stringify(green.hits),
+    );
     assert.equal(green.warnings, undefined);
 
     // A detailed picture, cut in its scan data (a flat colour's JPEG is so small that half of it is headers).
@@ -99,7 +133,10 @@ describe('streamsight index + search (colour model)', () => {
     writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
     const r = await runCli(['search', '--index', db, '--image', cut, '--limit', '3']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /^warning: .*pattern-cut\.jpg: the picture is damaged: ffmpeg reported \d+ error\(s\) decoding it \(first: .+\); searched with what decoded$/m);
+    assert.match(
+      r.stderr,
+      /^warning: .*pattern-cut\.jpg: the picture is damaged: ffmpeg reported \d+ error\(s\) decoding it \(first: .+\); searched with what decoded$/m,
+    );
     assert.match(r.stdout, /^1 /m, 'the table of hits is still printed');
 
     const headers = join(dir, 'headers-only.jpg');
@@ -125,7 +162,10 @@ describe('streamsight index + search (colour model)', () => {
     assert.equal(s.skipped, 5);
     makeClip(join(videos, 'sub', 'green.mp4'), { seconds: 4, source: colourSpans([['red', 4]]) });
     const changed = summaryOf((await runCli(['index', ...common, '--json', videos])).stdout);
-    assert.deepEqual(changed.outcomes.filter((o) => o.action === 'indexed').map((o) => o.path.split('/').pop()), ['green.mp4']);
+    assert.deepEqual(
+      changed.outcomes.filter((o) => o.action === 'indexed').map((o) => o.path.split('/').pop()),
+      ['green.mp4'],
+    );
     const red = await search(['--label', 'red', '--video', 'sub/green.mp4']);
     assert.equal(red.hits.length, 1, 'the new content is what is indexed now');
   });

@@ -30,7 +30,9 @@ const COPY_VERSION = '7.8.9-installed.1';
 function runInstalled(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(installed, 'bin', 'streamsight.js'), ...args], {
-      cwd: work, env: { PATH: process.env.PATH, ...xdgEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: work,
+      env: { PATH: process.env.PATH, ...xdgEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
@@ -45,7 +47,11 @@ function runInstalled(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliR
   });
 }
 
-const paths = (r: CliResult): string[] => r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
+const paths = (r: CliResult): string[] =>
+  r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { path: string }).path);
 
 before(() => {
   mkdirSync(join(installed, 'config'), { recursive: true });
@@ -110,7 +116,10 @@ describe('models pull behind a proxy', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const port = (proxy.address() as AddressInfo).port;
     try {
-      const r = await runInstalled(['models', 'pull', 'resnet18', '--progress', 'none'], { https_proxy: `http://bob:pw@127.0.0.1:${port}`, NO_PROXY: 'localhost' });
+      const r = await runInstalled(['models', 'pull', 'resnet18', '--progress', 'none'], {
+        https_proxy: `http://bob:pw@127.0.0.1:${port}`,
+        NO_PROXY: 'localhost',
+      });
       assert.equal(r.code !== 0, true);
       assert.match(r.stderr, new RegExp(`error\\[E_DOWNLOAD\\]: download from github\\.com via proxy 127\\.0\\.0\\.1:${port} failed: .*HTTP 403`));
       assert.doesNotMatch(r.stderr, /bob:pw/);

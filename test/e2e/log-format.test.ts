@@ -30,7 +30,10 @@ const ENV = { STREAMSIGHT_LOG_LEVEL: 'info' };
 function stderrOnTerminal(args: string[]): string {
   const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const out = execFileSync('script', ['-qec', `${quoted} > ${join(dir, 'stdout.jsonl')}`, '/dev/null'], {
-    cwd: ROOT, env: { ...process.env, ...ENV }, encoding: 'utf8', timeout: 120_000,
+    cwd: ROOT,
+    env: { ...process.env, ...ENV },
+    encoding: 'utf8',
+    timeout: 120_000,
   });
   return out.replace(/\r\n/g, '\n');
 }
@@ -43,7 +46,7 @@ function startLine(stderr: string): string | undefined {
   return json >= 0 ? line.slice(json) : line.slice(line.lastIndexOf('\r') + 1).replace('\x1b[K', '');
 }
 
-test('on a pipe, --log-format pretty (given after the command\'s arguments) writes readable lines, no JSON', async () => {
+test("on a pipe, --log-format pretty (given after the command's arguments) writes readable lines, no JSON", async () => {
   const r = await runCli([...analyzeArgs, '--log-format', 'pretty'], { env: ENV });
   assert.equal(r.code, 0, r.stderr);
   const line = startLine(r.stderr);

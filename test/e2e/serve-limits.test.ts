@@ -35,12 +35,20 @@ before(async () => {
   const config = join(dir, 'serve.yaml');
   writeFileSync(config, 'server:\n  maxClients: 2\n  headersTimeoutMs: 1000\n  requestTimeoutMs: 2000\n');
   port = await freePort();
-  child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--model', model, '--token', TOKEN, '--log-level', 'debug'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--model', model, '--token', TOKEN, '--log-level', 'debug'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const until = Date.now() + 60_000;
   for (;;) {
-    if ((await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) break;
+    if (
+      await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > until || child.exitCode !== null) throw new Error(`serve did not start:\n${stderr}`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -54,7 +62,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('serve applies the config\'s connection limits (idle socket closed after headersTimeoutMs, 3rd WebSocket client 503 with maxClients 2) and logs no token', async () => {
+test("serve applies the config's connection limits (idle socket closed after headersTimeoutMs, 3rd WebSocket client 503 with maxClients 2) and logs no token", async () => {
   const idle = connect({ port, host: '127.0.0.1' });
   idle.on('error', () => undefined);
   idle.resume();

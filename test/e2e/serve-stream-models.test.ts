@@ -32,10 +32,27 @@ let port = 0;
 let child: ChildProcess;
 let stderr = '';
 
-interface Label { index: number; label: string; score: number }
-interface FrameMsg { type: 'frame'; stream: string; ptsMs: number; labels: Label[] }
-interface Line { ptsMs: number; labels: Label[]; model: string }
-interface StreamInfo { id: string; model: string; untrained?: boolean }
+interface Label {
+  index: number;
+  label: string;
+  score: number;
+}
+interface FrameMsg {
+  type: 'frame';
+  stream: string;
+  ptsMs: number;
+  labels: Label[];
+}
+interface Line {
+  ptsMs: number;
+  labels: Label[];
+  model: string;
+}
+interface StreamInfo {
+  id: string;
+  model: string;
+  untrained?: boolean;
+}
 const frames: FrameMsg[] = [];
 /** Reference labels per ptsMs, from `streamsight analyze --every-frame --model X` on the same clip. */
 const reference = new Map<string, Map<number, Line>>();
@@ -56,7 +73,10 @@ const providerGauges = async (): Promise<string[]> =>
 async function analyze(model: string): Promise<Map<number, Line>> {
   const r = await runCli(['analyze', '--model', model, '--every-frame', '--device', 'cpu', clip]);
   assert.equal(r.code, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
   return new Map(lines.map((l) => [l.ptsMs, l]));
 }
 
@@ -68,17 +88,42 @@ before(async () => {
   reference.set('base', await analyze(baseModel));
   reference.set('door', await analyze(doorModel));
   const config = join(dir, 'serve.yaml');
-  writeFileSync(config, [
-    'allowlist:', '  schemes: [file]', `  folders: [${JSON.stringify(dir)}]`,
-    'sources:',
-    `  - { id: lobby, url: ${JSON.stringify(clip)}, live: true, loop: true }`,
-    `  - { id: door, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { name: ${JSON.stringify(doorModel)} } }`,
-    `  - { id: ghost, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { name: no-such-model } }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'allowlist:',
+      '  schemes: [file]',
+      `  folders: [${JSON.stringify(dir)}]`,
+      'sources:',
+      `  - { id: lobby, url: ${JSON.stringify(clip)}, live: true, loop: true }`,
+      `  - { id: door, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { name: ${JSON.stringify(doorModel)} } }`,
+      `  - { id: ghost, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { name: no-such-model } }`,
+      '',
+    ].join('\n'),
+  );
   port = await freePort();
-  child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--model', baseModel, '--device', 'cpu', '--batch', '4', '--token', TOKEN, '--log-level', 'warn'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'serve',
+      '--config',
+      config,
+      '--port',
+      String(port),
+      '--model',
+      baseModel,
+      '--device',
+      'cpu',
+      '--batch',
+      '4',
+      '--token',
+      TOKEN,
+      '--log-level',
+      'warn',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   // Printed once every configured source was added (or left out): the door model is started by then.
   await waitFor('the serving line', () => (/streamsight serve: http:/.test(stderr) ? true : undefined));
@@ -118,21 +163,31 @@ async function checkAgainstAnalyze(stream: string, model: 'base' | 'door', n: nu
       const w = want.labels.find((x) => x.index === l.index);
       if (w) assert.ok(Math.abs(w.score - l.score) < 1e-3, `${stream} pts ${f.ptsMs} class ${l.index}: ${l.score} vs analyze ${w.score}`);
     }
-    if (model === 'door') assert.ok(f.labels.every((l) => l.index < 10), `${stream} pts ${f.ptsMs}: a 10-class model's labels`);
+    if (model === 'door')
+      assert.ok(
+        f.labels.every((l) => l.index < 10),
+        `${stream} pts ${f.ptsMs}: a 10-class model's labels`,
+      );
   }
 }
 
 test('the two synthesized models disagree on the clip (so the checks below tell them apart)', () => {
   const [base, door] = [reference.get('base')!, reference.get('door')!];
   assert.equal(base.size, door.size);
-  assert.ok([...base.values()].some((l) => l.labels.some((x) => x.index >= 10)), 'the 1000-class model names classes past 9');
+  assert.ok(
+    [...base.values()].some((l) => l.labels.some((x) => x.index >= 10)),
+    'the 1000-class model names classes past 9',
+  );
   assert.ok([...base.keys()].some((pts) => base.get(pts)!.labels[0]!.index !== door.get(pts)!.labels[0]!.index));
   assert.equal(door.get(0)!.model, 'door');
 });
 
 test('a config source with model.name runs on that model; the default stream on the default; each matches analyze --model', { timeout: 180_000 }, async () => {
   const listed = await streams();
-  assert.deepEqual(listed.map((s) => [s.id, s.model, s.untrained]).sort(), [['door', 'door', true], ['lobby', 'base', true]]);
+  assert.deepEqual(listed.map((s) => [s.id, s.model, s.untrained]).sort(), [
+    ['door', 'door', true],
+    ['lobby', 'base', true],
+  ]);
   await checkAgainstAnalyze('door', 'door', 6);
   await checkAgainstAnalyze('lobby', 'base', 6);
   const gauges = await providerGauges();
@@ -150,7 +205,12 @@ test('POST with a model that cannot be used is a one-line 4xx, nothing is added,
   const outsideModel = join(outside, 'door.onnx');
   writeFileSync(outsideModel, Buffer.from('never read'));
   const cases: Array<[unknown, number, string, RegExp]> = [
-    [{ id: 'x1', url: clip, model: { name: 'no-such-model' } }, 422, 'model_unavailable', /^model\.name "no-such-model" cannot be used: unknown model "no-such-model"/],
+    [
+      { id: 'x1', url: clip, model: { name: 'no-such-model' } },
+      422,
+      'model_unavailable',
+      /^model\.name "no-such-model" cannot be used: unknown model "no-such-model"/,
+    ],
     [{ id: 'x2', url: clip, model: { name: brokenModel } }, 422, 'model_unavailable', /cannot be used: not an ONNX model/],
     [{ id: 'x3', url: clip, model: { name: outsideModel } }, 403, 'forbidden_model', /^model\.name refused: /],
     [{ id: 'x4', url: clip, model: { name: 'door.onnx' } }, 403, 'forbidden_model', /^model\.name refused: /],
@@ -173,7 +233,7 @@ test('POST with a model that cannot be used is a one-line 4xx, nothing is added,
   });
 });
 
-test('POST with model.name shares that model\'s engine; the engine is closed when its last stream is deleted', { timeout: 180_000 }, async () => {
+test("POST with model.name shares that model's engine; the engine is closed when its last stream is deleted", { timeout: 180_000 }, async () => {
   const res = await post({ id: 'door2', url: clip, live: true, loop: true, model: { name: doorModel, topK: 2 } });
   const text = await res.text();
   assert.equal(res.status, 201, text);
@@ -183,7 +243,10 @@ test('POST with model.name shares that model\'s engine; the engine is closed whe
     return got.length > 0 ? got : undefined;
   });
   const want = reference.get('door')!.get(f!.ptsMs)!;
-  assert.deepEqual(f!.labels.map((l) => l.index), want.labels.slice(0, 2).map((l) => l.index));
+  assert.deepEqual(
+    f!.labels.map((l) => l.index),
+    want.labels.slice(0, 2).map((l) => l.index),
+  );
   // The config's default name (here a path) means the default model, no second engine.
   assert.equal((await post({ id: 'lobby2', url: clip, model: { name: baseModel } })).status, 201);
   assert.equal((await streams()).find((s) => s.id === 'lobby2')?.model, 'base');

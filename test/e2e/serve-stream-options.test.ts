@@ -27,8 +27,18 @@ let child: ChildProcess;
 let stderr = '';
 let silent: Awaited<ReturnType<typeof startSilentServer>>;
 
-interface FrameMsg { type: 'frame'; stream: string; ptsMs: number; labels: Array<{ index: number; score: number }> }
-interface StatusMsg { type: 'status'; stream: string; state: string; detail?: string }
+interface FrameMsg {
+  type: 'frame';
+  stream: string;
+  ptsMs: number;
+  labels: Array<{ index: number; score: number }>;
+}
+interface StatusMsg {
+  type: 'status';
+  stream: string;
+  state: string;
+  detail?: string;
+}
 const frames: FrameMsg[] = [];
 const statuses: StatusMsg[] = [];
 let ws: WebSocket;
@@ -46,16 +56,25 @@ before(async () => {
   assert.equal((await runCli(['models', 'synth', 'resnet18', '--out', model])).code, 0);
   silent = await startSilentServer();
   const config = join(dir, 'serve.yaml');
-  writeFileSync(config, [
-    'allowlist:', '  schemes: [file, rtsp]', `  folders: [${JSON.stringify(dir)}]`, '  hosts: [127.0.0.1]',
-    'sources:',
-    `  - { id: base, url: ${JSON.stringify(clip)}, live: true, loop: true }`,
-    `  - { id: one, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { topK: 1 } }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'allowlist:',
+      '  schemes: [file, rtsp]',
+      `  folders: [${JSON.stringify(dir)}]`,
+      '  hosts: [127.0.0.1]',
+      'sources:',
+      `  - { id: base, url: ${JSON.stringify(clip)}, live: true, loop: true }`,
+      `  - { id: one, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { topK: 1 } }`,
+      '',
+    ].join('\n'),
+  );
   port = await freePort();
-  child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--model', model, '--batch', '4', '--token', TOKEN, '--log-level', 'warn'],
-    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--config', config, '--port', String(port), '--model', model, '--batch', '4', '--token', TOKEN, '--log-level', 'warn'],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await waitFor('healthz', async () => ((await fetch(url('/healthz'))).ok ? true : undefined));
   ws = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${TOKEN}`);
@@ -98,7 +117,11 @@ async function pairs(stream: string, n: number): Promise<Array<[FrameMsg, FrameM
 test('a config source with model.topK 1 publishes the best label only; one without publishes 5', { timeout: 120_000 }, async () => {
   for (const [one, base] of await pairs('one', 5)) {
     assert.equal(base.labels.length, 5);
-    assert.deepEqual(one.labels.map((l) => l.index), [base.labels[0]!.index], `pts ${one.ptsMs}`);
+    assert.deepEqual(
+      one.labels.map((l) => l.index),
+      [base.labels[0]!.index],
+      `pts ${one.ptsMs}`,
+    );
   }
 });
 
@@ -109,7 +132,11 @@ test('POST /api/streams with model.topK and model.minScore: that stream publishe
   assert.equal((await post({ id: 'top2', url: clip, live: true, loop: true, model: { topK: 2 } })).status, 201);
   assert.equal((await post({ id: 'sure', url: clip, live: true, loop: true, model: { minScore } })).status, 201);
   for (const [top2, base] of await pairs('top2', 5)) {
-    assert.deepEqual(top2.labels.map((l) => l.index), base.labels.slice(0, 2).map((l) => l.index), `pts ${top2.ptsMs}`);
+    assert.deepEqual(
+      top2.labels.map((l) => l.index),
+      base.labels.slice(0, 2).map((l) => l.index),
+      `pts ${top2.ptsMs}`,
+    );
   }
   // Until a frame whose labels the threshold cut is among them (the sampled frame comes round again: the clip loops).
   const checked = await waitFor('a frame of sure with labels removed', async () => {
@@ -118,26 +145,39 @@ test('POST /api/streams with model.topK and model.minScore: that stream publishe
   });
   for (const [sure, base] of checked) {
     const expected = base.labels.filter((l) => l.score >= minScore);
-    assert.deepEqual(sure.labels.map((l) => l.index), expected.map((l) => l.index), `pts ${sure.ptsMs}, minScore ${minScore}`);
+    assert.deepEqual(
+      sure.labels.map((l) => l.index),
+      expected.map((l) => l.index),
+      `pts ${sure.ptsMs}, minScore ${minScore}`,
+    );
   }
   assert.ok(frames.filter((f) => f.stream === 'base').every((f) => f.labels.length === 5));
 });
 
-test('POST /api/streams takes rtspTransport and watchdog overrides: ffmpeg gets -rtsp_transport udp, and the stream stalls after its own startTimeoutMs', { timeout: 60_000 }, async () => {
-  const res = await post({ id: 'cam', url: `rtsp://127.0.0.1:${silent.port}/live`, rtspTransport: 'udp', watchdog: { startTimeoutMs: 700, backoffInitialMs: 100, backoffMaxMs: 200 } });
-  assert.equal(res.status, 201, await res.text());
-  const argv = await waitFor('the rtsp ffmpeg', () => {
-    for (const pid of ffmpegChildrenOf(child.pid!)) {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (args.some((a) => a.startsWith('rtsp://'))) return args;
-    }
-    return undefined;
-  });
-  assert.equal(argv[argv.indexOf('-rtsp_transport') + 1], 'udp');
-  const down = await waitFor('cam reconnecting', () => statuses.find((s) => s.stream === 'cam' && s.state === 'reconnecting'));
-  assert.match(down.detail ?? '', /stalled: no first frame for 700 ms/);
-  assert.equal((await fetch(url('/api/streams/cam'), { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).status, 204);
-});
+test(
+  'POST /api/streams takes rtspTransport and watchdog overrides: ffmpeg gets -rtsp_transport udp, and the stream stalls after its own startTimeoutMs',
+  { timeout: 60_000 },
+  async () => {
+    const res = await post({
+      id: 'cam',
+      url: `rtsp://127.0.0.1:${silent.port}/live`,
+      rtspTransport: 'udp',
+      watchdog: { startTimeoutMs: 700, backoffInitialMs: 100, backoffMaxMs: 200 },
+    });
+    assert.equal(res.status, 201, await res.text());
+    const argv = await waitFor('the rtsp ffmpeg', () => {
+      for (const pid of ffmpegChildrenOf(child.pid!)) {
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        if (args.some((a) => a.startsWith('rtsp://'))) return args;
+      }
+      return undefined;
+    });
+    assert.equal(argv[argv.indexOf('-rtsp_transport') + 1], 'udp');
+    const down = await waitFor('cam reconnecting', () => statuses.find((s) => s.stream === 'cam' && s.state === 'reconnecting'));
+    assert.match(down.detail ?? '', /stalled: no first frame for 700 ms/);
+    assert.equal((await fetch(url('/api/streams/cam'), { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } })).status, 204);
+  },
+);
 
 test('bad per-stream options are 400s with the key and the reason on one line; nothing is added', { timeout: 30_000 }, async () => {
   const cases: Array<[unknown, RegExp]> = [
@@ -150,7 +190,10 @@ test('bad per-stream options are 400s with the key and the reason on one line; n
     [{ id: 'x7', url: clip, watchdog: { backoffInitialMs: 5000, backoffMaxMs: 1000 } }, /^watchdog: .*maxMs must be/],
     // A tuning that means a restart loop: a backoff under its floor, a stall timeout within one frame interval.
     [{ id: 'x8', url: clip, watchdog: { backoffInitialMs: 0 } }, /^watchdog\.backoffInitialMs: /],
-    [{ id: 'x9', url: clip, fps: 2, watchdog: { stallTimeoutMs: 400 } }, /^watchdog: stallTimeoutMs \(400 ms\) must be above the sampling period \(500 ms at 2 fps\)/],
+    [
+      { id: 'x9', url: clip, fps: 2, watchdog: { stallTimeoutMs: 400 } },
+      /^watchdog: stallTimeoutMs \(400 ms\) must be above the sampling period \(500 ms at 2 fps\)/,
+    ],
     // The start-rate bound is the server's, not the stream's.
     [{ id: 'x0', url: clip, watchdog: { maxStartsPerMinute: 1000 } }, /^watchdog: Unrecognized key.*maxStartsPerMinute/],
   ];

@@ -33,8 +33,30 @@ before(async () => {
   const config = join(dir, 'serve.yaml');
   writeFileSync(config, `allowlist:\n  schemes: [file]\n  folders: [${JSON.stringify(dir)}]\n`);
   port = await freePort();
-  child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--port', String(port), '--model', model, '--batch', '4',
-    '--source', `cam1=${clip}`, '--live', '--loop', '--token', TOKEN, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'serve',
+      '--config',
+      config,
+      '--port',
+      String(port),
+      '--model',
+      model,
+      '--batch',
+      '4',
+      '--source',
+      `cam1=${clip}`,
+      '--live',
+      '--loop',
+      '--token',
+      TOKEN,
+      '--log-level',
+      'warn',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   await waitFor('healthz', async () => ((await fetch(url('/healthz'))).ok ? true : undefined));
 });
@@ -97,9 +119,12 @@ describe('streamsight serve', () => {
   });
 
   test('POST /api/streams needs the token and obeys the allowlist; DELETE removes', async () => {
-    const post = (body: unknown, token?: string): Promise<Response> => fetch(url('/api/streams'), {
-      method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body),
-    });
+    const post = (body: unknown, token?: string): Promise<Response> =>
+      fetch(url('/api/streams'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        body: JSON.stringify(body),
+      });
     assert.equal((await post({ id: 'cam2', url: other })).status, 401);
     assert.equal((await post({ id: 'cam2', url: '/etc/passwd' }, TOKEN)).status, 403);
     assert.equal((await post({ id: 'cam2', url: `concat:${other}|/etc/passwd` }, TOKEN)).status, 403);

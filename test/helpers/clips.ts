@@ -48,7 +48,12 @@ export function makeClip(file: string, opts: ClipOptions): string {
   const { seconds, size = '320x240', rate = 25, gop = 25, preset = 'ultrafast' } = opts;
   const source = opts.source ?? `testsrc2=size=${size}:rate=${rate}`;
   ffmpeg([
-    '-f', 'lavfi', '-i', source, '-t', String(seconds),
+    '-f',
+    'lavfi',
+    '-i',
+    source,
+    '-t',
+    String(seconds),
     ...(opts.vf ? ['-vf', opts.vf] : []),
     ...videoCodecArgs(gop, preset),
     ...(opts.extra ?? []),
@@ -74,11 +79,7 @@ export interface ProbedFrames {
 export function probeFrames(path: string): ProbedFrames {
   const json = execFileSync(
     'ffprobe',
-    [
-      '-v', 'error', '-select_streams', 'v:0',
-      '-show_entries', 'frame=pts,key_frame:stream=time_base:format=start_time',
-      '-of', 'json', path,
-    ],
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts,key_frame:stream=time_base:format=start_time', '-of', 'json', path],
     { maxBuffer: 1 << 26 },
   ).toString();
   const parsed = JSON.parse(json) as {

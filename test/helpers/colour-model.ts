@@ -19,7 +19,9 @@ import { makeClip } from './clips.ts';
  */
 export function colourModel(): Uint8Array {
   return encodeModel({
-    ir_version: 8, opset_import: [{ domain: '', version: 17 }], producer_name: 'streamsight-test',
+    ir_version: 8,
+    opset_import: [{ domain: '', version: 17 }],
+    producer_name: 'streamsight-test',
     graph: {
       name: 'colour',
       node: [
@@ -36,7 +38,10 @@ export function colourModel(): Uint8Array {
 
 /** An ffmpeg lavfi graph: solid colours one after another, `[colour, seconds]` each, 160x120 at 25 fps. */
 export const colourSpans = (spans: [string, number][]): string =>
-  spans.map(([c, d], i) => `color=c=${c}:s=160x120:r=25:d=${d}[v${i}]`).join(';') + ';' + spans.map((_, i) => `[v${i}]`).join('') + `concat=n=${spans.length}:v=1:a=0`;
+  spans.map(([c, d], i) => `color=c=${c}:s=160x120:r=25:d=${d}[v${i}]`).join(';') +
+  ';' +
+  spans.map((_, i) => `[v${i}]`).join('') +
+  `concat=n=${spans.length}:v=1:a=0`;
 
 export interface ColourIndex {
   /** Where the colour model is written (.onnx). */

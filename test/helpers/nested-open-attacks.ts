@@ -34,13 +34,14 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 const hls = (segment: string): string =>
   `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:2.0,\n${segment}\n#EXT-X-ENDLIST\n`;
 
-const mpd = (baseUrl: string): string => [
-  '<?xml version="1.0" encoding="utf-8"?>',
-  '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">',
-  ` <Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="100000" width="160" height="120" codecs="avc1.64000c"><BaseURL>${baseUrl}</BaseURL></Representation></AdaptationSet></Period>`,
-  '</MPD>',
-  '',
-].join('\n');
+const mpd = (baseUrl: string): string =>
+  [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT2S" minBufferTime="PT1S" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011">',
+    ` <Period><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="100000" width="160" height="120" codecs="avc1.64000c"><BaseURL>${baseUrl}</BaseURL></Representation></AdaptationSet></Period>`,
+    '</MPD>',
+    '',
+  ].join('\n');
 
 /** Makes `root`/allowed and `root`/outside with the attack files; every ffmpeg without a format whitelist opens the outside file from each (but `concat`, which only `-f concat` reads). */
 export function makeNestedOpenAttacks(root: string): NestedOpenAttacks {
@@ -65,7 +66,11 @@ export function makeNestedOpenAttacks(root: string): NestedOpenAttacks {
     attacks.push({ name, path, message: new RegExp(`^${escapeRe(path)} ${message.source}`) });
   };
   const opens = 'a file source must be one video file; playlists and lists that open other files are not read';
-  for (const [how, mp4, ts] of [['abs', secretMp4, secretTs], ['rel', '../outside/secret.mp4', '../outside/secret.ts'], ['link', 'link.mp4', 'link.ts']] as const) {
+  for (const [how, mp4, ts] of [
+    ['abs', secretMp4, secretTs],
+    ['rel', '../outside/secret.mp4', '../outside/secret.ts'],
+    ['link', 'link.mp4', 'link.ts'],
+  ] as const) {
     add(`hls-${how}.m3u8`, hls(ts), new RegExp(`is an HLS playlist \\(format hls\\): ${opens}`));
     add(`dash-${how}.mpd`, mpd(mp4), new RegExp(`is a DASH manifest \\(format dash\\): ${opens}`));
     add(`ffconcat-${how}.txt`, `ffconcat version 1.0\nfile ${mp4}\n`, new RegExp(`is a concat list \\(format concat\\): ${opens}`));

@@ -75,7 +75,10 @@ export function openTracer(): OpenTracer {
     const real = which(program);
     if (real === undefined) throw new Error(`${program} is not on PATH`);
     // exec: strace takes the wrapper's pid, so each run writes its own log.
-    writeFileSync(join(binDir, program), `#!/bin/sh\nexec strace -f -qq -s 4096 -e trace=open,openat,openat2,creat -o "${logDir}/${program}.$$" "${real}" "$@"\n`);
+    writeFileSync(
+      join(binDir, program),
+      `#!/bin/sh\nexec strace -f -qq -s 4096 -e trace=open,openat,openat2,creat -o "${logDir}/${program}.$$" "${real}" "$@"\n`,
+    );
     chmodSync(join(binDir, program), 0o755);
   }
   return {

@@ -29,7 +29,9 @@ const OPEN_RE = /\b(?:open|openat|openat2|creat)\((?:[A-Z_]+|\d+), "((?:[^"\\]|\
 export async function watchOpens<T>(work: () => Promise<T>, pid: number = process.pid): Promise<{ result: T; opened: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'ss-open-watch-'));
   const log = join(dir, 'strace.log');
-  const strace = spawn('strace', ['-f', '-s', '4096', '-e', 'trace=open,openat,openat2,creat', '-o', log, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const strace = spawn('strace', ['-f', '-s', '4096', '-e', 'trace=open,openat,openat2,creat', '-o', log, '-p', String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => strace.once('close', () => resolve()));
   try {
     let said = '';
@@ -44,10 +46,12 @@ export async function watchOpens<T>(work: () => Promise<T>, pid: number = proces
     const result = await work();
     strace.kill('SIGINT');
     await exited;
-    const opened = readFileSync(log, 'utf8').split('\n').flatMap((line) => {
-      const m = OPEN_RE.exec(line);
-      return m ? [m[1]!] : [];
-    });
+    const opened = readFileSync(log, 'utf8')
+      .split('\n')
+      .flatMap((line) => {
+        const m = OPEN_RE.exec(line);
+        return m ? [m[1]!] : [];
+      });
     return { result, opened };
   } finally {
     if (strace.exitCode === null && strace.signalCode === null) strace.kill('SIGINT');

@@ -8,7 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Pids of ffmpeg processes whose parent is `pid` (pgrep). */
 export function ffmpegChildrenOf(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid), 'ffmpeg'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid), 'ffmpeg'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch (err) {
     if ((err as { status?: number }).status === 1) return []; // pgrep: nothing matched
     throw err;

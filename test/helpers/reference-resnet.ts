@@ -225,7 +225,7 @@ function gemm(node: NodeProto, a: Tensor, b: Tensor, c: Tensor | undefined): Ten
       for (let k = 0; k < K; k++) {
         sum += (a.data[i * K + k] ?? 0) * (b.data[transB ? j * K + k : k * N + j] ?? 0);
       }
-      const bias = c === undefined ? 0 : (c.data.length === N ? c.data[j] : c.data[i * N + j]) ?? 0;
+      const bias = c === undefined ? 0 : ((c.data.length === N ? c.data[j] : c.data[i * N + j]) ?? 0);
       out[i * N + j] = alpha * sum + beta * bias;
     }
   }

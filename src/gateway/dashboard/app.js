@@ -4,9 +4,7 @@
 
 import { ReconnectingSocket } from './connection.js';
 import { StreamCard } from './stream-card.js';
-import {
-  ServerClock, applyDropped, applyEvent, applyFrame, applyInfo, applyStatus, closeOpenSegments, createStreamState, prune,
-} from './stream-state.js';
+import { ServerClock, applyDropped, applyEvent, applyFrame, applyInfo, applyStatus, closeOpenSegments, createStreamState, prune } from './stream-state.js';
 import { formatDuration } from './format.js';
 
 /** What the page asks for on every (re)connect. */

@@ -78,7 +78,9 @@ export class StreamCard {
     this.root.classList.toggle('stale', !ctx.connected);
     this.badge.textContent = s.state;
     this.badge.dataset.state = s.state;
-    this.meta.textContent = [s.model, s.untrained ? 'UNTRAINED model: labels mean nothing' : '', s.sampleFps > 0 ? `${s.sampleFps} fps` : ''].filter(Boolean).join(' · ');
+    this.meta.textContent = [s.model, s.untrained ? 'UNTRAINED model: labels mean nothing' : '', s.sampleFps > 0 ? `${s.sampleFps} fps` : '']
+      .filter(Boolean)
+      .join(' · ');
     this.meta.classList.toggle('untrained', s.untrained);
 
     this.fps.textContent = s.frames === 0 ? '—' : receivedFps(s, ctx.pageNow).toFixed(1);

@@ -61,7 +61,7 @@ function imageStage(s: Service) {
 
 /** What the container runs: its entrypoint (the service's, else its image's) followed by its command. */
 function argv(s: Service): string[] {
-  const entry = s.entrypoint !== undefined ? words(s.entrypoint) : (s.build ? ops(imageStage(s), 'ENTRYPOINT').at(-1)?.exec ?? [] : []);
+  const entry = s.entrypoint !== undefined ? words(s.entrypoint) : s.build ? (ops(imageStage(s), 'ENTRYPOINT').at(-1)?.exec ?? []) : [];
   return [...entry, ...words(s.command)];
 }
 
@@ -103,7 +103,7 @@ test('docker-compose config validates; Redis is configured for BullMQ; ingest, w
   assert.equal(services.worker!.ports, undefined);
 });
 
-test('the serve, tools and gpu profiles validate too, and every role\'s command line uses flags its `--help` lists', () => {
+test("the serve, tools and gpu profiles validate too, and every role's command line uses flags its `--help` lists", () => {
   const all = { ...compose().services, ...compose(...ALL_PROFILES).services };
   assert.ok(all.serve && all.analyze && all.models && all['worker-gpu'], 'serve, analyze, models and worker-gpu are behind profiles');
   const helps = new Map<string, string>();
@@ -115,7 +115,7 @@ test('the serve, tools and gpu profiles validate too, and every role\'s command 
   }
 });
 
-test('every StreamSight service runs the image the Dockerfiles build: no source folder mounted, nothing installed at start, models in a named volume at the image\'s STREAMSIGHT_MODELS_DIR', () => {
+test("every StreamSight service runs the image the Dockerfiles build: no source folder mounted, nothing installed at start, models in a named volume at the image's STREAMSIGHT_MODELS_DIR", () => {
   const { services, volumes } = compose(...ALL_PROFILES);
   assert.ok(volumes && 'models' in volumes, 'a named volume `models`');
   const imageOf = new Map<string, string>();
@@ -136,7 +136,10 @@ test('every StreamSight service runs the image the Dockerfiles build: no source 
       const [source, target, mode] = v.split(':');
       return { source: source!, target: target!, mode };
     });
-    assert.ok(mounts.some((m) => m.source === 'models' && m.target === modelsDir), `${name} mounts the models volume at ${modelsDir}`);
+    assert.ok(
+      mounts.some((m) => m.source === 'models' && m.target === modelsDir),
+      `${name} mounts the models volume at ${modelsDir}`,
+    );
     for (const m of mounts) {
       if (!m.source.startsWith('/')) continue; // a named volume
       // Bind mounts are data only: ./videos, read-only. Never the checkout or a part of it that holds code.
@@ -150,7 +153,10 @@ test('every StreamSight service runs the image the Dockerfiles build: no source 
   const gpu = services['worker-gpu']!;
   assert.equal(gpu.build?.dockerfile, 'Dockerfile.gpu');
   assert.equal(flagValue(streamsightCall(gpu).args, '--device'), 'cuda', 'worker-gpu: --device cuda (fails rather than falls back to the CPU)');
-  assert.ok(gpu.deploy?.resources?.reservations?.devices?.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')), 'worker-gpu reserves an NVIDIA GPU');
+  assert.ok(
+    gpu.deploy?.resources?.reservations?.devices?.some((d) => d.driver === 'nvidia' && d.capabilities?.includes('gpu')),
+    'worker-gpu reserves an NVIDIA GPU',
+  );
 });
 
 test('worker and ingest serve their health port and their health checks ask it; gateway and serve are checked on their --port', () => {
@@ -181,7 +187,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('the worker\'s and ingest\'s health checks, as docker-compose.yml writes them, pass against real processes started with the service\'s own flags', async () => {
+test("the worker's and ingest's health checks, as docker-compose.yml writes them, pass against real processes started with the service's own flags", async () => {
   const model = join(dir, 'tiny.onnx');
   const clip = join(dir, 'clip.mp4');
   writeTinyModel(model);
@@ -194,7 +200,8 @@ test('the worker\'s and ingest\'s health checks, as docker-compose.yml writes th
     const composePort = flagValue(args, '--health-port')!;
     const local = args.map((a, i) => (args[i - 1] === '--health-port' ? port : a.replace('/videos/clip.mp4', clip)));
     const child = spawn(process.execPath, [CLI, role, ...local, '--model', model], {
-      cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: `compose${process.pid}${name}` },
+      cwd: ROOT,
+      env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: `compose${process.pid}${name}` },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);

@@ -23,8 +23,17 @@ import { freePort } from '../../helpers/ports.ts';
 import { TestRedis } from '../transport/redis-server.ts';
 import { writeTinyModel } from '../../e2e/distributed-helpers.ts';
 import {
-  commandsOf, copyParts, envOf, isIgnored, ops, parseDockerfile, readDockerignore, stageNamed,
-  type Dockerfile, type Instruction, type Stage,
+  commandsOf,
+  copyParts,
+  envOf,
+  isIgnored,
+  ops,
+  parseDockerfile,
+  readDockerignore,
+  stageNamed,
+  type Dockerfile,
+  type Instruction,
+  type Stage,
 } from './dockerfile.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -60,7 +69,11 @@ function checkRuntime(df: Dockerfile, file: string): void {
   // Debian's (or Ubuntu's) ffmpeg, without recommends, package lists removed in the same layer.
   const aptRun = ops(runtime, 'RUN').find((i) => /apt-get install/.test(i.args));
   assert.ok(aptRun, `${file}: the runtime installs ffmpeg with apt-get`);
-  assert.match(aptRun.args, /^apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf \/var\/lib\/apt\/lists\/\*$/, `${file}: ${aptRun.args}`);
+  assert.match(
+    aptRun.args,
+    /^apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf \/var\/lib\/apt\/lists\/\*$/,
+    `${file}: ${aptRun.args}`,
+  );
 
   // A user of its own, not root, set after the last RUN (nothing runs as root at run time).
   const user = lastOf(runtime, 'USER');
@@ -80,7 +93,10 @@ function checkRuntime(df: Dockerfile, file: string): void {
   assert.match(loader, /STREAMSIGHT_MODELS_DIR: \{ path: 'models\.cacheDir'/, 'the loader still reads STREAMSIGHT_MODELS_DIR');
   assert.deepEqual(lastOf(runtime, 'VOLUME')?.exec, [modelsDir], `${file}: VOLUME ["${modelsDir}"]`);
   assert.ok(cmds.includes(`mkdir -p ${modelsDir}`), `${file}: the models folder is made`);
-  assert.ok(cmds.some((c) => new RegExp(`^chown -R ${user.args}:${user.args} ${dirname(modelsDir)}$`).test(c)), `${file}: and owned by ${user.args}`);
+  assert.ok(
+    cmds.some((c) => new RegExp(`^chown -R ${user.args}:${user.args} ${dirname(modelsDir)}$`).test(c)),
+    `${file}: and owned by ${user.args}`,
+  );
   assert.ok(lastOf(runtime, 'VOLUME')!.line > lastOf(runtime, 'RUN')!.line, `${file}: VOLUME after the RUN that fills it`);
 
   // What runs: the compiled CLI, its health check a node one-liner (no curl in the image).
@@ -106,33 +122,42 @@ function checkRuntime(df: Dockerfile, file: string): void {
 
   // The deps stage: production dependencies only.
   const deps = stage(df, 'deps');
-  assert.ok(commandsOf(deps).some((c) => /^npm ci --omit=dev\b/.test(c)), `${file}: deps runs npm ci --omit=dev`);
+  assert.ok(
+    commandsOf(deps).some((c) => /^npm ci --omit=dev\b/.test(c)),
+    `${file}: deps runs npm ci --omit=dev`,
+  );
   // The build stage: every dependency, then the compiler.
   const build = stage(df, 'build');
   const buildCmds = commandsOf(build);
-  assert.ok(buildCmds.some((c) => /^npm ci\b/.test(c) && !c.includes('--omit')), `${file}: build runs a full npm ci`);
+  assert.ok(
+    buildCmds.some((c) => /^npm ci\b/.test(c) && !c.includes('--omit')),
+    `${file}: build runs a full npm ci`,
+  );
   assert.ok(buildCmds.includes('npm run build'), `${file}: build runs npm run build`);
   assert.equal(envOf(build).ONNXRUNTIME_NODE_INSTALL, 'skip', `${file}: the compiler needs no CUDA provider`);
 }
 
 describe('the image definitions', () => {
-  test('Dockerfile: multi-stage on node:20-bookworm; deps (npm ci --omit=dev, CUDA provider skipped), build (npm ci, npm run build), runtime with Debian\'s ffmpeg, a non-root user, a models volume, HEALTHCHECK and ENTRYPOINT streamsight', () => {
+  test("Dockerfile: multi-stage on node:20-bookworm; deps (npm ci --omit=dev, CUDA provider skipped), build (npm ci, npm run build), runtime with Debian's ffmpeg, a non-root user, a models volume, HEALTHCHECK and ENTRYPOINT streamsight", () => {
     assert.ok(CPU.stages.length >= 3, 'multi-stage');
     for (const s of CPU.stages) assert.match(baseImage(CPU, s), NODE_20_BOOKWORM, `stage ${s.name ?? s.index}`);
     assert.equal(envOf(stage(CPU, 'deps')).ONNXRUNTIME_NODE_INSTALL, 'skip', 'the CPU image fetches no CUDA provider');
     checkRuntime(CPU, 'Dockerfile');
   });
 
-  test('Dockerfile.gpu: CUDA 12 + cuDNN 9 runtime on Ubuntu 24.04 (an ffmpeg with -fps_mode), Node 20 from the Node image, the CUDA provider fetched by npm ci and checked for; runtime as the CPU image\'s, --device cuda by default', () => {
+  test("Dockerfile.gpu: CUDA 12 + cuDNN 9 runtime on Ubuntu 24.04 (an ffmpeg with -fps_mode), Node 20 from the Node image, the CUDA provider fetched by npm ci and checked for; runtime as the CPU image's, --device cuda by default", () => {
     const runtime = last(GPU);
     // Ubuntu 22.04's ffmpeg is 4.4; the decoder passes -fps_mode (ffmpeg 5.1 and later).
     assert.match(baseImage(GPU, runtime), /^nvidia\/cuda:12\.\d+(\.\d+)?-cudnn-runtime-ubuntu24\.04$/);
     assert.match(readFileSync(join(ROOT, 'src/ingest/ffmpeg-args.ts'), 'utf8'), /'-fps_mode'/, 'the reason for Ubuntu 24.04 still holds');
-    assert.equal(baseImage(GPU, stage(GPU, 'deps')), baseImage(GPU, runtime), 'native modules installed on the runtime\'s base');
+    assert.equal(baseImage(GPU, stage(GPU, 'deps')), baseImage(GPU, runtime), "native modules installed on the runtime's base");
     assert.match(stage(GPU, 'node').from, NODE_20_BOOKWORM);
     const nodeCopies = [...ops(stage(GPU, 'cuda-node'), 'COPY'), ...ops(stage(GPU, 'deps'), 'COPY')].filter((c) => c.flags.from === 'node');
     // The official Node image's layout.
-    assert.deepEqual(nodeCopies.map((c) => copyParts(c).sources[0]), ['/usr/local/bin/node', '/usr/local/lib/node_modules/npm']);
+    assert.deepEqual(
+      nodeCopies.map((c) => copyParts(c).sources[0]),
+      ['/usr/local/bin/node', '/usr/local/lib/node_modules/npm'],
+    );
 
     const deps = stage(GPU, 'deps');
     assert.equal(envOf(deps).ONNXRUNTIME_NODE_INSTALL, 'cuda12');
@@ -142,17 +167,22 @@ describe('the image definitions', () => {
     checkRuntime(GPU, 'Dockerfile.gpu');
   });
 
-  test('onnxruntime-node\'s install script takes both settings: skip fetches nothing and exits 0; cuda12 is a valid choice whose manifest holds the file Dockerfile.gpu checks for, where the script puts it', () => {
+  test("onnxruntime-node's install script takes both settings: skip fetches nothing and exits 0; cuda12 is a valid choice whose manifest holds the file Dockerfile.gpu checks for, where the script puts it", () => {
     const script = join(ORT, 'script', 'install.js');
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_|^ONNXRUNTIME_NODE_INSTALL/.test(k)));
     const skip = spawnSync(process.execPath, [script], { cwd: ORT, env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, encoding: 'utf8', timeout: 30_000 });
     assert.equal(skip.status, 0, skip.stderr);
     assert.equal(skip.stdout + skip.stderr, '', 'nothing downloaded, nothing said');
 
-    const parse = spawnSync(process.execPath, ['-e', 'require("./script/install-utils.js").parseInstallFlag()'], { cwd: ORT, env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' }, encoding: 'utf8' });
+    const parse = spawnSync(process.execPath, ['-e', 'require("./script/install-utils.js").parseInstallFlag()'], {
+      cwd: ORT,
+      env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' },
+      encoding: 'utf8',
+    });
     assert.equal(parse.status, 0, `ONNXRUNTIME_NODE_INSTALL=cuda12 refused: ${parse.stderr}`);
     const metadata = createRequire(import.meta.url)(join(ORT, 'script', 'install-metadata.js')) as {
-      requirements: Record<string, string[]>; manifests: Record<string, Record<string, unknown>>;
+      requirements: Record<string, string[]>;
+      manifests: Record<string, Record<string, unknown>>;
     };
     assert.ok(metadata.requirements['linux/x64']?.includes('cuda12'));
     assert.ok('./libonnxruntime_providers_cuda.so' in (metadata.manifests['linux/x64:cuda12'] ?? {}));
@@ -162,17 +192,51 @@ describe('the image definitions', () => {
   });
 
   test('.dockerignore keeps installed and built trees, git, caches, downloaded models and test data out of the build context, and nothing the images need', () => {
-    for (const out of ['node_modules', 'node_modules/ws/package.json', 'dist/cli/main.js', '.git/HEAD', 'tmp/x.mp4', 'test-output/a.json',
-      '.bench-cache/resnet50.onnx', 'models/resnet50.onnx', 'models/resnet50.onnx.part', 'models/downloads/a', 'videos/clip.mp4',
-      'test/unit/a.test.ts', 'bench/run.ts', 'run.log', 'archive.db']) {
+    for (const out of [
+      'node_modules',
+      'node_modules/ws/package.json',
+      'dist/cli/main.js',
+      '.git/HEAD',
+      'tmp/x.mp4',
+      'test-output/a.json',
+      '.bench-cache/resnet50.onnx',
+      'models/resnet50.onnx',
+      'models/resnet50.onnx.part',
+      'models/downloads/a',
+      'videos/clip.mp4',
+      'test/unit/a.test.ts',
+      'bench/run.ts',
+      'run.log',
+      'archive.db',
+    ]) {
       assert.ok(isIgnored(out, IGNORE), `${out} is left out`);
     }
-    const tracked = execFileSync('git', ['ls-files', 'src', 'bin', 'config', 'scripts/build.mjs', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'LICENSE', 'README.md', 'models'], { cwd: ROOT, encoding: 'utf8' });
+    const tracked = execFileSync(
+      'git',
+      [
+        'ls-files',
+        'src',
+        'bin',
+        'config',
+        'scripts/build.mjs',
+        'package.json',
+        'package-lock.json',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'LICENSE',
+        'README.md',
+        'models',
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     for (const file of tracked.trim().split('\n')) assert.ok(!isIgnored(file, IGNORE), `${file} is in the context`);
   });
 
   test('every COPY takes a source from the build context (not left out by .dockerignore) or from an earlier stage', () => {
-    for (const [file, df] of [['Dockerfile', CPU], ['Dockerfile.gpu', GPU]] as const) {
+    for (const [file, df] of [
+      ['Dockerfile', CPU],
+      ['Dockerfile.gpu', GPU],
+    ] as const) {
       for (const s of df.stages) {
         for (const c of ops(s, 'COPY')) {
           const { sources } = copyParts(c);
@@ -202,7 +266,10 @@ describe('the image definitions', () => {
 class StageRunner {
   readonly roots = new Map<string, string>();
 
-  constructor(private readonly df: Dockerfile, private readonly base: string) {}
+  constructor(
+    private readonly df: Dockerfile,
+    private readonly base: string,
+  ) {}
 
   root(s: Stage): string {
     const key = s.name ?? String(s.index);
@@ -250,7 +317,8 @@ class StageRunner {
       const into = isDir || !dest.endsWith('/') ? target : join(target, basename(origin));
       mkdirSync(isDir ? into : dirname(into), { recursive: true });
       cpSync(origin, into, {
-        recursive: true, verbatimSymlinks: true,
+        recursive: true,
+        verbatimSymlinks: true,
         filter: (p) => from !== undefined || !isIgnored(relative(ROOT, p), IGNORE),
       });
     }
@@ -260,7 +328,12 @@ class StageRunner {
   private command(cmd: string, root: string, cwd: string, env: Record<string, string>, i: Instruction): void {
     const inRoot = (p: string): string => join(root, p);
     const run = (file: string, args: string[]): void => {
-      const r = spawnSync(file, args, { cwd, env: { ...process.env, ...env, PATH: `${inRoot('/usr/local/bin')}:${process.env.PATH}` }, encoding: 'utf8', timeout: 300_000 });
+      const r = spawnSync(file, args, {
+        cwd,
+        env: { ...process.env, ...env, PATH: `${inRoot('/usr/local/bin')}:${process.env.PATH}` },
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
       assert.equal(r.status, 0, `line ${i.line}: ${cmd}\n${r.stdout}\n${r.stderr}`);
     };
     let m: RegExpExecArray | null;
@@ -319,7 +392,7 @@ function productionModules(dir: string): void {
   for (const dev of ['tsx', 'typescript', 'eslint']) assert.ok(!names.includes(dev), `${dev} is a dev dependency`);
 }
 
-describe('the CPU image\'s steps, run here', () => {
+describe("the CPU image's steps, run here", () => {
   const base = mkdtempSync(join(tmpdir(), 'ss-docker-'));
   const runner = new StageRunner(CPU, base);
   const children: ChildProcess[] = [];
@@ -332,7 +405,9 @@ describe('the CPU image\'s steps, run here', () => {
   function entrypoint(args: string[], env: Record<string, string>): { child: ChildProcess; stderr: () => string } {
     const [file, ...rest] = lastOf(last(CPU), 'ENTRYPOINT')!.exec!;
     const child = spawn(file!, [...rest.map((a) => (a.startsWith('/') ? join(runner.roots.get('runtime')!, a) : a)), ...args], {
-      cwd: app, env: { PATH: process.env.PATH!, HOME: base, ...runtimeEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: app,
+      env: { PATH: process.env.PATH!, HOME: base, ...runtimeEnv, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     let stderr = '';
@@ -344,7 +419,11 @@ describe('the CPU image\'s steps, run here', () => {
   /** The image's HEALTHCHECK command, aimed at `port` instead of 8080; its exit code. */
   function healthcheck(port: number): number | null {
     const [file, ...args] = lastOf(last(CPU), 'HEALTHCHECK')!.exec!;
-    const r = spawnSync(file!, args.map((a) => a.replace('127.0.0.1:8080/', `127.0.0.1:${port}/`)), { encoding: 'utf8', timeout: 10_000 });
+    const r = spawnSync(
+      file!,
+      args.map((a) => a.replace('127.0.0.1:8080/', `127.0.0.1:${port}/`)),
+      { encoding: 'utf8', timeout: 10_000 },
+    );
     return r.status;
   }
 
@@ -359,23 +438,36 @@ describe('the CPU image\'s steps, run here', () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  test('every stage\'s steps run: the build stage\'s COPYs are enough for npm run build, the runtime layout (production packages only) answers `streamsight --version` and --help', () => {
+  test("every stage's steps run: the build stage's COPYs are enough for npm run build, the runtime layout (production packages only) answers `streamsight --version` and --help", () => {
     runner.run();
     const root = runner.roots.get('runtime');
     assert.ok(root, 'a stage named runtime');
     app = join(root, 'app');
-    for (const need of ['dist/cli/main.js', 'dist/index.js', 'dist/gateway/dashboard', 'bin/streamsight.js', 'config/default.yaml', 'models/manifest.json', 'package.json', 'node_modules/onnxruntime-node']) {
+    for (const need of [
+      'dist/cli/main.js',
+      'dist/index.js',
+      'dist/gateway/dashboard',
+      'bin/streamsight.js',
+      'config/default.yaml',
+      'models/manifest.json',
+      'package.json',
+      'node_modules/onnxruntime-node',
+    ]) {
       assert.ok(existsSync(join(app, need)), `runtime /app/${need}`);
     }
     assert.ok(!existsSync(join(app, 'src')), 'no sources in the runtime');
     assert.ok(!existsSync(join(app, 'node_modules', 'tsx')), 'no dev dependencies in the runtime');
     runtimeEnv = Object.fromEntries(Object.entries(envOf(last(CPU))).map(([k, v]) => [k, v.startsWith('/') ? join(root, v) : v]));
-    const help = spawnSync(process.execPath, [join(app, 'bin', 'streamsight.js'), 'worker', '--help'], { cwd: app, env: { ...process.env, ...runtimeEnv }, encoding: 'utf8' });
+    const help = spawnSync(process.execPath, [join(app, 'bin', 'streamsight.js'), 'worker', '--help'], {
+      cwd: app,
+      env: { ...process.env, ...runtimeEnv },
+      encoding: 'utf8',
+    });
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /--health-port/);
   });
 
-  test('the image\'s HEALTHCHECK command passes against `worker --health-port` and `gateway --port` started by its ENTRYPOINT, and fails once the worker\'s Redis is gone', async (t) => {
+  test("the image's HEALTHCHECK command passes against `worker --health-port` and `gateway --port` started by its ENTRYPOINT, and fails once the worker's Redis is gone", async (t) => {
     if (app === undefined) return t.skip('the stages did not run');
     const env = { REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: `dockerfile${process.pid}`, STREAMSIGHT_LOG_LEVEL: 'warn' };
     const workerPort = await freePort();

@@ -119,7 +119,10 @@ export function copyParts(i: Instruction): { sources: string[]; dest: string } {
 
 /** The patterns of a .dockerignore file, in order (`!` kept). */
 export function readDockerignore(file: string): string[] {
-  return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 function patternRegExp(pattern: string): RegExp {

@@ -100,7 +100,10 @@ describe('streamsight worker --health-port', () => {
 
   test('other paths are 404 and other methods 405, as JSON with a code', async () => {
     const port = await freePort();
-    const w = await startWorker(['--model', model, '--threads', '1', '--health-port', String(port)], { REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: prefix() });
+    const w = await startWorker(['--model', model, '--threads', '1', '--health-port', String(port)], {
+      REDIS_URL: redis.url,
+      STREAMSIGHT_REDIS_PREFIX: prefix(),
+    });
     workers.push(w);
     const missing = await get(port, '/api/streams');
     assert.equal(missing.status, 404);
@@ -116,7 +119,10 @@ describe('streamsight worker --health-port', () => {
     const taken = createServer();
     const port = await listenOnFreePort(taken);
     try {
-      const r = await runCli(['worker', '--model', join(dir, 'absent.onnx'), '--health-port', String(port)], { env: { REDIS_URL: redis.url }, timeoutMs: 30_000 });
+      const r = await runCli(['worker', '--model', join(dir, 'absent.onnx'), '--health-port', String(port)], {
+        env: { REDIS_URL: redis.url },
+        timeoutMs: 30_000,
+      });
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, new RegExp(`error\\[E_USAGE\\]: --health-port: cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
@@ -136,7 +142,9 @@ describe('streamsight ingest --health-port', () => {
   test('a live ingest answers /healthz 200 and counts decoded frames in /metrics; SIGTERM closes the port', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'ingest', '--model', model, '--source', `clip=${clip}`, '--live', '--loop', '--health-port', String(port)], {
-      cwd: ROOT, env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: prefix() }, stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: ROOT,
+      env: { ...process.env, STREAMSIGHT_LOG_LEVEL: 'warn', REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: prefix() },
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));

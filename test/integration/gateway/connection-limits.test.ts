@@ -54,7 +54,10 @@ test('with maxConnections N, the (N+1)th connection is closed at once and the fi
     const extra = await openIdle(g.port).catch(() => ({ socket: undefined, closedAt: Date.now() }));
     await until(() => extra.closedAt !== undefined, 2000, 'the extra connection to be closed');
     await sleep(200);
-    assert.ok(idle.every((s) => s.closedAt === undefined), 'the first N are still open');
+    assert.ok(
+      idle.every((s) => s.closedAt === undefined),
+      'the first N are still open',
+    );
     // One of them leaves: a new connection is served.
     idle.pop()!.socket.destroy();
     await sleep(100);
@@ -104,7 +107,13 @@ test('with maxClients 2, the 3rd WebSocket client gets 503 before the handshake;
       assert.equal(refused.status, 503);
       refused.client.destroy();
     }
-    assert.equal(g.logs().split('\n').filter((l) => l.includes('WebSocket client limit reached')).length, 2);
+    assert.equal(
+      g
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('WebSocket client limit reached')).length,
+      2,
+    );
     await Promise.all([b.close(), c.close()]);
   } finally {
     await g.close();
@@ -119,7 +128,13 @@ test('the limits are set on the server from the config; a header timeout over th
   assert.equal(server.keepAliveTimeout, 700);
   assert.equal(server.maxRequestsPerSocket, 9);
   assert.equal(server.maxConnections, 77);
-  assert.throws(() => checkConnectionLimits({ headersTimeoutMs: 5000, requestTimeoutMs: 4000 }), (err: unknown) => err instanceof ConfigError && /server\.headersTimeoutMs/.test(err.message));
+  assert.throws(
+    () => checkConnectionLimits({ headersTimeoutMs: 5000, requestTimeoutMs: 4000 }),
+    (err: unknown) => err instanceof ConfigError && /server\.headersTimeoutMs/.test(err.message),
+  );
   // The config refuses the pair at load, naming the key.
-  assert.throws(() => loadConfig({ env: {}, flags: { server: { headersTimeoutMs: 5000, requestTimeoutMs: 4000 } } }), (err: unknown) => err instanceof ConfigError && /"server\.headersTimeoutMs": headersTimeoutMs must be <= requestTimeoutMs/.test(err.message));
+  assert.throws(
+    () => loadConfig({ env: {}, flags: { server: { headersTimeoutMs: 5000, requestTimeoutMs: 4000 } } }),
+    (err: unknown) => err instanceof ConfigError && /"server\.headersTimeoutMs": headersTimeoutMs must be <= requestTimeoutMs/.test(err.message),
+  );
 });

@@ -52,22 +52,34 @@ test('malformed percent-encoding is 400 bad_request in a path segment, a query, 
   }
 });
 
-test('a failing route answers 500 and logs the error without the token (query or Authorization) or a source URL\'s password', async () => {
-  const g = await startAssembled({ token: TOKEN }, {
-    // A bug that puts the request's source URL in its error, as an ffmpeg failure might.
-    addStream: (r) => Promise.reject(new Error(`cannot open ${r.url}`, { cause: new Error(`auth failed for ${r.url}`) })),
-    removeStream: () => Promise.reject(new TypeError(`backend broke (token ${TOKEN} in its message)`)),
-  });
+test("a failing route answers 500 and logs the error without the token (query or Authorization) or a source URL's password", async () => {
+  const g = await startAssembled(
+    { token: TOKEN },
+    {
+      // A bug that puts the request's source URL in its error, as an ffmpeg failure might.
+      addStream: (r) => Promise.reject(new Error(`cannot open ${r.url}`, { cause: new Error(`auth failed for ${r.url}`) })),
+      removeStream: () => Promise.reject(new TypeError(`backend broke (token ${TOKEN} in its message)`)),
+    },
+  );
   try {
     const headers = { Authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
-    const add = await send(g.port, 'POST', `/api/streams?token=${TOKEN}&access_token=${TOKEN}`, headers,
-      JSON.stringify({ id: 'door', url: `rtsp://admin:${PASSWORD}@10.0.0.5/stream1?token=${TOKEN}` }));
+    const add = await send(
+      g.port,
+      'POST',
+      `/api/streams?token=${TOKEN}&access_token=${TOKEN}`,
+      headers,
+      JSON.stringify({ id: 'door', url: `rtsp://admin:${PASSWORD}@10.0.0.5/stream1?token=${TOKEN}` }),
+    );
     assert.equal(add.status, 500, add.body);
     assert.equal((JSON.parse(add.body) as { error: { code: string } }).error.code, 'internal');
     const del = await send(g.port, 'DELETE', `/api/streams/cam1?t%6Fken=${TOKEN}`, headers);
     assert.equal(del.status, 500, del.body);
 
-    const lines = g.logs().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; url?: string; err?: { message: string; stack: string } });
+    const lines = g
+      .logs()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; url?: string; err?: { message: string; stack: string } });
     const failures = lines.filter((l) => l.msg === 'HTTP handler failed');
     assert.equal(failures.length, 2, g.logs());
     // Still useful: the route and the error with its stack.
@@ -87,11 +99,20 @@ test('a POST refused before its body is read (no token) is answered at once with
   try {
     const answer = await new Promise<{ status: number; connection: string | undefined; sentBytes: number }>((resolve, reject) => {
       let sent = 0;
-      const req = request({ host: '127.0.0.1', port: g.port, method: 'POST', path: '/api/streams', headers: { 'content-type': 'application/json', 'content-length': String(64 << 20) } }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, sentBytes: sent });
-        req.destroy();
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: g.port,
+          method: 'POST',
+          path: '/api/streams',
+          headers: { 'content-type': 'application/json', 'content-length': String(64 << 20) },
+        },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, sentBytes: sent });
+          req.destroy();
+        },
+      );
       req.on('error', (err) => (sent > 0 ? undefined : reject(err)));
       // 64 KiB now; the rest (64 MiB) would never be needed.
       req.write(Buffer.alloc(64 * 1024));

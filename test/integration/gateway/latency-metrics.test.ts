@@ -38,8 +38,21 @@ test('embedded serve: the latency histogram counts each frame processed once', {
   const clip = join(dir, 'red.mp4');
   writeFileSync(model, colourModel());
   writeFileSync(labels, 'red\ngreen\nblue\n');
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-filter_complex', colourSpans([['red', 2]]),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+  execFileSync('ffmpeg', [
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-filter_complex',
+    colourSpans([['red', 2]]),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    clip,
+  ]);
   const server = createServer({
     settings: { model: { name: model, labels, device: 'cpu', threads: 1, batch: 4 }, server: { port: 0 }, log: { level: 'silent' } },
   });
@@ -66,21 +79,33 @@ test('distributed gateway: the latency histogram counts each frame processed onc
   try {
     const now = Date.now();
     const frame = (seq: number): Extract<ResultEntry, { kind: 'frames' }>['frames'][number] => ({
-      seq, ptsMs: seq * 200, capturedAt: now - 50, latencyMs: 50, labels: [{ index: 0, label: 'red', score: 0.9 }],
+      seq,
+      ptsMs: seq * 200,
+      capturedAt: now - 50,
+      latencyMs: 50,
+      labels: [{ index: 0, label: 'red', score: 0.9 }],
     });
     const entry = (seqs: number[]): ResultEntry => ({ kind: 'frames', stream: 'cam', run: 'r1', model: 'colour', frames: seqs.map(frame) });
     // The feed reads from `$` (entries from its first read on): announce the stream until it is listed.
-    await waitFor('the feed reading', async () => {
-      await publisher.publish(links.names.resultsStream, { kind: 'status', stream: 'cam', state: 'live', model: 'colour', fps: 5 });
-      const listed = (await (await fetch(`http://127.0.0.1:${gateway.port}/api/streams`)).json()) as unknown[];
-      return listed.length > 0;
-    }, 20_000);
+    await waitFor(
+      'the feed reading',
+      async () => {
+        await publisher.publish(links.names.resultsStream, { kind: 'status', stream: 'cam', state: 'live', model: 'colour', fps: 5 });
+        const listed = (await (await fetch(`http://127.0.0.1:${gateway.port}/api/streams`)).json()) as unknown[];
+        return listed.length > 0;
+      },
+      20_000,
+    );
     // Frame 2 arrives twice (a redelivered job): it is published once.
     for (const e of [entry([0, 1, 2]), entry([2, 3])]) await publisher.publish(links.names.resultsStream, e);
-    const c = await waitFor('4 frames processed', async () => {
-      const now = await counts(gateway.port);
-      return now.processed >= 4 && now;
-    }, 20_000);
+    const c = await waitFor(
+      '4 frames processed',
+      async () => {
+        const now = await counts(gateway.port);
+        return now.processed >= 4 && now;
+      },
+      20_000,
+    );
     assert.deepEqual(c, { processed: 4, latency: 4 });
   } finally {
     await gateway.close();

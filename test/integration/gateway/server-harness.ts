@@ -57,18 +57,26 @@ export async function startAssembled(overrides: Partial<Config['server']> = {}, 
   };
   const server = createGatewayServer(settings);
   const gateway = new WsGateway({
-    server, ...wsGatewaySettings(settings), maxClients: settings.maxClients,
-    listStreams: () => streams, logger: logger.child({ component: 'gateway' }),
+    server,
+    ...wsGatewaySettings(settings),
+    maxClients: settings.maxClients,
+    listStreams: () => streams,
+    logger: logger.child({ component: 'gateway' }),
   });
-  server.on('request', createHttpHandler({
-    backend,
-    authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: settings.token }).ok,
-    serveAsset: serveDashboardAsset,
-    logger: logger.child({ component: 'http' }),
-  }));
+  server.on(
+    'request',
+    createHttpHandler({
+      backend,
+      authorize: (req) => authorizeUpgrade(req.headers, req.url, { token: settings.token }).ok,
+      serveAsset: serveDashboardAsset,
+      logger: logger.child({ component: 'http' }),
+    }),
+  );
   await listenOn(server, settings);
   return {
-    server, gateway, port: (server.address() as AddressInfo).port,
+    server,
+    gateway,
+    port: (server.address() as AddressInfo).port,
     logs: () => logText,
     close: async () => {
       await gateway.close();

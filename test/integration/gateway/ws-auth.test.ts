@@ -7,7 +7,12 @@ const TOKEN = 's3cret-tok3n';
 test('with a token, a handshake without it or with a wrong one gets HTTP 401 before the upgrade, and the socket is closed', async () => {
   const h = await startGateway({ token: TOKEN });
   try {
-    for (const headers of [{} as Record<string, string>, { Authorization: 'Bearer nope' }, { Authorization: `Basic ${TOKEN}` }, { Authorization: `Bearer ${TOKEN}x` }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { Authorization: 'Bearer nope' },
+      { Authorization: `Basic ${TOKEN}` },
+      { Authorization: `Bearer ${TOKEN}x` },
+    ]) {
       const { client, status, body } = await RawClient.open(h.port, '/ws', headers);
       assert.equal(status, 401, JSON.stringify(headers));
       assert.equal(JSON.parse(body).code, 'unauthorized');

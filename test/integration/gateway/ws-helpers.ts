@@ -39,7 +39,11 @@ export async function startGateway(options: Partial<Omit<WsGatewayOptions, 'serv
   const streams = STREAMS.map((s) => ({ ...s }));
   const gateway = new WsGateway({ server, listStreams: () => streams, logger: createLogger({ level: 'silent' }), ...options });
   return {
-    server, gateway, port, url: `ws://127.0.0.1:${port}/ws`, streams,
+    server,
+    gateway,
+    port,
+    url: `ws://127.0.0.1:${port}/ws`,
+    streams,
     close: async () => {
       await gateway.close();
       server.closeAllConnections();
@@ -53,7 +57,13 @@ let nextSeq = 0;
 /** A frame result with five labels, best first. */
 export function makeResult(stream: string, overrides: Partial<FrameResult> = {}): FrameResult {
   return {
-    stream, run: 'run-a', seq: nextSeq++, ptsMs: 200, capturedAt: Date.now(), latencyMs: 12, model: 'resnet50',
+    stream,
+    run: 'run-a',
+    seq: nextSeq++,
+    ptsMs: 200,
+    capturedAt: Date.now(),
+    latencyMs: 12,
+    model: 'resnet50',
     labels: [
       { index: 281, label: 'tabby, tabby cat', score: 0.61 },
       { index: 285, label: 'Egyptian cat', score: 0.2 },
@@ -83,12 +93,14 @@ export class TestClient {
       this.waiters = [];
       for (const f of w) f();
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
-      resolve({ code, reason: reason.toString() });
-      const w = this.waiters;
-      this.waiters = [];
-      for (const f of w) f();
-    }));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        resolve({ code, reason: reason.toString() });
+        const w = this.waiters;
+        this.waiters = [];
+        for (const f of w) f();
+      }),
+    );
   }
 
   static async open(url: string, options: ClientOptions = {}): Promise<TestClient> {
@@ -171,15 +183,23 @@ export class RawClient {
   private pending: Buffer = Buffer.alloc(0);
   private constructor(readonly socket: Socket) {}
 
-  static async open(port: number, path = '/ws', headers: Record<string, string> = {}): Promise<{ client: RawClient; status: number; head: string; body: string }> {
+  static async open(
+    port: number,
+    path = '/ws',
+    headers: Record<string, string> = {},
+  ): Promise<{ client: RawClient; status: number; head: string; body: string }> {
     const socket = netConnect({ port, host: '127.0.0.1' });
     const key = randomBytes(16).toString('base64');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
+    const extra = Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+    );
     const client = new RawClient(socket);
     const { head, rest } = await new Promise<{ head: string; rest: Buffer }>((resolve, reject) => {
       let buf = Buffer.alloc(0);

@@ -86,7 +86,10 @@ test('a client that stops reading stays within its bounds, loses only old frames
     assert.ok(droppedMsgs.every((m) => m.type === 'dropped' && (m.stream === 'cam1' || m.stream === 'cam2')));
     // Frames it got are in publish order (drops remove, never reorder).
     const seqs = slow.messages().flatMap((m) => (m.type === 'frame' ? [m.seq] : []));
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
     // And the newest frame made it: drops are of the oldest.
     assert.equal(seqs.at(-1), published.at(-1)!.seq);
     slow.destroy();
@@ -119,12 +122,17 @@ test('events and status are never dropped for a slow client, even past the queue
     slow.resume();
     await slow.waitUntil(() => {
       const ms = slow.messages();
-      return ms.filter((m) => m.type === 'frame').length + ms.reduce((n, m) => n + (m.type === 'dropped' ? m.count : 0), 0) >= 1500
-        && ms.filter((m) => m.type === 'status').length >= events;
+      return (
+        ms.filter((m) => m.type === 'frame').length + ms.reduce((n, m) => n + (m.type === 'dropped' ? m.count : 0), 0) >= 1500 &&
+        ms.filter((m) => m.type === 'status').length >= events
+      );
     }, 20_000);
     const ms = slow.messages();
     assert.equal(ms.filter((m) => m.type === 'event').length, events);
-    assert.deepEqual(ms.flatMap((m) => (m.type === 'status' ? [m.detail] : [])), Array.from({ length: events }, (_, k) => String(k * 50)));
+    assert.deepEqual(
+      ms.flatMap((m) => (m.type === 'status' ? [m.detail] : [])),
+      Array.from({ length: events }, (_, k) => String(k * 50)),
+    );
     assert.ok(ms.some((m) => m.type === 'dropped'));
     slow.destroy();
   } finally {

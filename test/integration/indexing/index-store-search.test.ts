@@ -21,7 +21,15 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const DIM = 32;
 const key = (path: string, modelHash = 'm1'): VideoKey => ({
-  path, contentHash: 'h', sizeBytes: 1, model: 'm', modelHash, modelPath: '/m.onnx', untrained: true, embeddingDim: DIM, sampling: 'fps:1',
+  path,
+  contentHash: 'h',
+  sizeBytes: 1,
+  model: 'm',
+  modelHash,
+  modelPath: '/m.onnx',
+  untrained: true,
+  embeddingDim: DIM,
+  sampling: 'fps:1',
 });
 const info = { durationMs: 1000, fps: 25, width: 64, height: 64, codec: 'h264' };
 
@@ -45,7 +53,10 @@ describe('IndexStore', () => {
   test('refuses a file that is not an index, with E_INDEX', () => {
     const junk = join(dir, 'junk.db');
     writeFileSync(junk, 'this is not sqlite at all, just text padding '.repeat(100));
-    assert.throws(() => IndexStore.open(junk), (err: unknown) => err instanceof IndexFileError && err.code === 'E_INDEX');
+    assert.throws(
+      () => IndexStore.open(junk),
+      (err: unknown) => err instanceof IndexFileError && err.code === 'E_INDEX',
+    );
     assert.throws(() => IndexStore.open(join(dir, 'absent.db'), { readonly: true }), IndexFileError);
   });
 
@@ -89,7 +100,7 @@ describe('IndexStore', () => {
 });
 
 describe('GET /api/search', () => {
-  test('label and frame searches with the CLI\'s options; thumbnails; bad queries are 400; other routes unchanged', async () => {
+  test("label and frame searches with the CLI's options; thumbnails; bad queries are 400; other routes unchanged", async () => {
     const file = join(dir, 'http.db');
     const w = IndexStore.open(file);
     const v = w.startVideo(key('/videos/cat.mp4'), info);
@@ -100,7 +111,12 @@ describe('GET /api/search', () => {
     w.close();
     const store = IndexStore.open(file, { readonly: true });
     const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
-    const handler = createHttpHandler({ backend, authorize: () => true, logger: createLogger({ level: 'silent' }), search: createSearchRoute(store, routeLimits()) });
+    const handler = createHttpHandler({
+      backend,
+      authorize: () => true,
+      logger: createLogger({ level: 'silent' }),
+      search: createSearchRoute(store, routeLimits()),
+    });
     const server: Server = createServer(handler);
     const base = `http://127.0.0.1:${await listenOnFreePort(server)}`;
     try {

@@ -46,7 +46,16 @@ async function firstHit(res: Response): Promise<{ video: string; ptsMs: number }
 }
 
 before(async () => {
-  await indexColourClips({ model, labels, videos, db }, { 'red-blue.mp4': [['red', 2], ['blue', 2]], 'green.mp4': [['green', 2]] });
+  await indexColourClips(
+    { model, labels, videos, db },
+    {
+      'red-blue.mp4': [
+        ['red', 2],
+        ['blue', 2],
+      ],
+      'green.mp4': [['green', 2]],
+    },
+  );
   store = IndexStore.open(db, { readonly: true });
 });
 
@@ -59,7 +68,9 @@ describe('POST /api/search with a ReusableImageEmbedder (as serve --index runs i
   test('starts no engine before the first picture, then one engine serves every picture, also ones sent together; close() closes it', async () => {
     const metrics = new Metrics({ processMetrics: false });
     const embedder = new ReusableImageEmbedder({ ...PICTURE_LIMITS, metrics });
-    const server = createServer(createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, routeLimits({ embedImage: embedder.embed })) }));
+    const server = createServer(
+      createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, routeLimits({ embedImage: embedder.embed })) }),
+    );
     const base = await listen(server);
     try {
       assert.equal(embedder.enginesStarted, 0, 'lazy: nothing loaded before a picture comes');
@@ -70,7 +81,10 @@ describe('POST /api/search with a ReusableImageEmbedder (as serve --index runs i
       assert.ok(blue.video.endsWith('red-blue.mp4') && blue.ptsMs >= 2000, JSON.stringify(blue));
       // Three at once: queued one at a time behind the same engine.
       const together = await Promise.all(['green', 'red', 'green'].map(async (c) => firstHit(await post(base, picture(c)))));
-      assert.deepEqual(together.map((h) => h.video.split('/').pop()), ['green.mp4', 'red-blue.mp4', 'green.mp4']);
+      assert.deepEqual(
+        together.map((h) => h.video.split('/').pop()),
+        ['green.mp4', 'red-blue.mp4', 'green.mp4'],
+      );
       assert.equal(embedder.enginesStarted, 1, 'five pictures, one engine');
       assert.equal(embedder.enginesOpen, 1);
       assert.match((await metrics.render()).body, /^streamsight_search_image_engine_starts_total 1$/m);
@@ -86,7 +100,9 @@ describe('POST /api/search with a ReusableImageEmbedder (as serve --index runs i
 
   test('a model file changed on disk gets a new engine; a picture that is not one leaves the engine in place', async () => {
     const embedder = new ReusableImageEmbedder(PICTURE_LIMITS);
-    const server = createServer(createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, routeLimits({ embedImage: embedder.embed })) }));
+    const server = createServer(
+      createHttpHandler({ backend, authorize: () => true, logger, search: createSearchRoute(store, routeLimits({ embedImage: embedder.embed })) }),
+    );
     const base = await listen(server);
     try {
       await firstHit(await post(base, picture('green')));
@@ -94,7 +110,7 @@ describe('POST /api/search with a ReusableImageEmbedder (as serve --index runs i
       assert.equal(bad.status, 400);
       assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'bad_picture');
       await firstHit(await post(base, picture('green')));
-      assert.equal(embedder.enginesStarted, 1, 'a bad picture is not the engine\'s fault');
+      assert.equal(embedder.enginesStarted, 1, "a bad picture is not the engine's fault");
       // Same bytes (the index's model hash still matches), a new mtime: as after `models pull` again.
       const later = new Date(Date.now() + 5_000);
       utimesSync(model, later, later);

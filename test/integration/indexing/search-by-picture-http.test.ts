@@ -31,10 +31,20 @@ function picture(colour: string, format: 'png' | 'jpg'): Buffer {
   return readFileSync(file);
 }
 
-const post = (body: Uint8Array, query = ''): Promise<Response> => fetch(`${base}/api/search${query}`, { method: 'POST', body: new Blob([Uint8Array.from(body)]), headers: { 'content-type': 'application/octet-stream' } });
+const post = (body: Uint8Array, query = ''): Promise<Response> =>
+  fetch(`${base}/api/search${query}`, { method: 'POST', body: new Blob([Uint8Array.from(body)]), headers: { 'content-type': 'application/octet-stream' } });
 
 before(async () => {
-  await indexColourClips({ model, labels, videos, db }, { 'red-blue.mp4': [['red', 3], ['blue', 3]], 'green.mp4': [['green', 4]] });
+  await indexColourClips(
+    { model, labels, videos, db },
+    {
+      'red-blue.mp4': [
+        ['red', 3],
+        ['blue', 3],
+      ],
+      'green.mp4': [['green', 4]],
+    },
+  );
   store = IndexStore.open(db, { readonly: true });
   const backend = { listStreams: () => [], hasStream: () => false, readiness: () => ({ ready: true, reasons: [] }) } as unknown as HttpBackend;
   const search = createSearchRoute(store, routeLimits({ maxImageBytes: 64 * 1024 }));
@@ -50,7 +60,11 @@ after(() => {
 
 describe('POST /api/search (search by picture over HTTP)', () => {
   test('a posted picture finds the frames of its colour first, with the query options of GET (video, limit, minScore)', async () => {
-    for (const [colour, format, video, fromMs, toMs] of [['red', 'png', 'red-blue.mp4', 0, 3000], ['blue', 'jpg', 'red-blue.mp4', 3000, 6000], ['green', 'png', 'green.mp4', 0, 4000]] as const) {
+    for (const [colour, format, video, fromMs, toMs] of [
+      ['red', 'png', 'red-blue.mp4', 0, 3000],
+      ['blue', 'jpg', 'red-blue.mp4', 3000, 6000],
+      ['green', 'png', 'green.mp4', 0, 4000],
+    ] as const) {
       const res = await post(picture(colour, format), '?limit=4');
       assert.equal(res.status, 200, await res.clone().text());
       const r = SearchResponseSchema.parse(await res.json());
@@ -67,7 +81,11 @@ describe('POST /api/search (search by picture over HTTP)', () => {
     assert.ok(onlyGreen.hits.length > 0 && onlyGreen.hits.every((h) => h.video.endsWith('green.mp4')));
     const strict = SearchResponseSchema.parse(await (await post(picture('red', 'png'), '?minScore=0.99&limit=100')).json());
     assert.equal(strict.hits.length, 6, 'only the 6 red frames (3 s at 2 fps) are that similar');
-    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('ss-query-')), [], 'no temporary picture left behind');
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((n) => n.startsWith('ss-query-')),
+      [],
+      'no temporary picture left behind',
+    );
   });
 
   test('bad requests: not a picture 400, empty 400, too large 413, unknown option 400, POST elsewhere 405', async () => {

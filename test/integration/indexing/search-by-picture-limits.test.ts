@@ -56,11 +56,19 @@ async function serve(options: Partial<SearchRouteOptions> = {}, token?: string):
     return inner(p, m);
   };
   const authorize = (req: IncomingMessage): boolean => authorizeUpgrade(req.headers, req.url, { token }).ok;
-  const server: Server = createServer(createHttpHandler({ backend, authorize, logger: createLogger({ level: 'silent' }), search: createSearchRoute(store, routeLimits({ embedImage, ...options })) }));
+  const server: Server = createServer(
+    createHttpHandler({
+      backend,
+      authorize,
+      logger: createLogger({ level: 'silent' }),
+      search: createSearchRoute(store, routeLimits({ embedImage, ...options })),
+    }),
+  );
   return { base: `http://127.0.0.1:${await listenOnFreePort(server)}`, embeds: () => count, close: () => server.close() };
 }
 
-const post = (base: string, body: Uint8Array, query = '?limit=3'): Promise<Response> => fetch(`${base}/api/search${query}`, { method: 'POST', body: new Blob([Uint8Array.from(body)]) });
+const post = (base: string, body: Uint8Array, query = '?limit=3'): Promise<Response> =>
+  fetch(`${base}/api/search${query}`, { method: 'POST', body: new Blob([Uint8Array.from(body)]) });
 
 async function errorOf(res: Response): Promise<{ status: number; code: string; message: string }> {
   const { error } = (await res.json()) as { error: { code: string; message: string } };
@@ -80,14 +88,25 @@ after(() => {
 });
 
 describe('a posted picture is not a playlist', () => {
-  for (const [name, body, format] of [['HLS playlist', hls, 'hls'], ['ffconcat list', ffconcat, 'concat']] as const) {
+  for (const [name, body, format] of [
+    ['HLS playlist', hls, 'hls'],
+    ['ffconcat list', ffconcat, 'concat'],
+  ] as const) {
     test(`an ${name} naming a local video: 400 bad_picture (format ${format}), one line; the video is never opened and nothing is embedded`, async () => {
       const { base, embeds, close } = await serve();
       try {
         const send = async (): Promise<Response> => post(base, Buffer.from(body));
         const { result: res, opened } = canWatchOpens ? await watchOpens(send) : { result: await send(), opened: [] };
-        assert.deepEqual(await errorOf(res), { status: 400, code: 'bad_picture', message: `the request body: not a picture (format ${format}): send a JPEG, PNG, WebP, BMP, TIFF or GIF` });
-        assert.deepEqual(opened.filter((p) => p.includes('secret')), [], 'strace: the video named in the body was not opened');
+        assert.deepEqual(await errorOf(res), {
+          status: 400,
+          code: 'bad_picture',
+          message: `the request body: not a picture (format ${format}): send a JPEG, PNG, WebP, BMP, TIFF or GIF`,
+        });
+        assert.deepEqual(
+          opened.filter((p) => p.includes('secret')),
+          [],
+          'strace: the video named in the body was not opened',
+        );
         assert.equal(embeds(), 0);
         // And a real picture still searches.
         assert.equal((await post(base, picture('red.png', 'color=red:s=200x150'))).status, 200);
@@ -109,12 +128,17 @@ describe('a posted picture is not a playlist', () => {
     }
     const log = join(dir, 'cli.strace');
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile('strace', ['-f', '-qq', '-e', 'trace=open,openat,openat2', '-o', log, process.execPath, CLI, ...args], { cwd: ROOT }, (err, _out, stderrText) => resolve({ code: err ? (child.exitCode ?? 1) : 0, stderr: stderrText }));
+      const child = execFile(
+        'strace',
+        ['-f', '-qq', '-e', 'trace=open,openat,openat2', '-o', log, process.execPath, CLI, ...args],
+        { cwd: ROOT },
+        (err, _out, stderrText) => resolve({ code: err ? (child.exitCode ?? 1) : 0, stderr: stderrText }),
+      );
     });
     assert.equal(code, 3, stderr);
     assert.equal(stderr.trim(), `error[E_NOT_A_VIDEO]: ${playlist}: not a picture (format hls): send a JPEG, PNG, WebP, BMP, TIFF or GIF`);
     const trace = readFileSync(log, 'utf8');
-    assert.match(trace, /query\.m3u8/, 'the trace holds the playlist\'s own open');
+    assert.match(trace, /query\.m3u8/, "the trace holds the playlist's own open");
     assert.doesNotMatch(trace, /secret/, 'strace: the video it names was not opened');
   });
 });
@@ -128,7 +152,9 @@ describe('pixel limit (decode.maxPixels), checked from the header before decodin
     try {
       const res = await post(base, big);
       assert.deepEqual(await errorOf(res), {
-        status: 413, code: 'too_many_pixels', message: 'the request body is a png of 16000x16000 (256000000 pixels), above the limit of 50000000 pixels (decode.maxPixels): not decoded',
+        status: 413,
+        code: 'too_many_pixels',
+        message: 'the request body is a png of 16000x16000 (256000000 pixels), above the limit of 50000000 pixels (decode.maxPixels): not decoded',
       });
       assert.equal((await errorOf(await post(low.base, fourMpx))).code, 'too_many_pixels');
       assert.equal(embeds() + low.embeds(), 0, 'refused before the picture reached the model or ffmpeg');
@@ -146,7 +172,10 @@ describe('pixel limit (decode.maxPixels), checked from the header before decodin
     writeFileSync(file, blackPng(16000, 16000));
     const r = await runCli(['search', '--index', db, '--image', file]);
     assert.equal(r.code, 3, r.stderr);
-    assert.equal(r.stderr.trim(), `error[E_TOO_MANY_PIXELS]: ${file} is a png of 16000x16000 (256000000 pixels), above the limit of 50000000 pixels (decode.maxPixels): not decoded`);
+    assert.equal(
+      r.stderr.trim(),
+      `error[E_TOO_MANY_PIXELS]: ${file} is a png of 16000x16000 (256000000 pixels), above the limit of 50000000 pixels (decode.maxPixels): not decoded`,
+    );
   });
 });
 
@@ -160,12 +189,22 @@ describe('the picture queue is bounded before bodies are read (search.maxPending
     const url = new URL(`${base}/api/search?limit=2`);
     try {
       const sent = Array.from({ length: 8 }, () => {
-        const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', agent: false, headers: { 'content-length': body.length } });
+        const req = request({
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          method: 'POST',
+          agent: false,
+          headers: { 'content-length': body.length },
+        });
         req.on('error', () => undefined); // a 503'd request's socket closes under it
         const answered = new Promise<{ status: number; connection: string | undefined; text: string }>((resolve) => {
           req.on('response', (res) => {
             let text = '';
-            res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+            res
+              .setEncoding('utf8')
+              .on('data', (d: string) => (text += d))
+              .on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
           });
         });
         req.write(head);

@@ -44,7 +44,10 @@ test('results do not depend on how frames are batched', async () => {
     const split = parts.flatMap((p) => p.frames);
     assert.equal(split.length, 6);
     whole.frames.forEach((f, i) => {
-      assert.deepEqual(f.top.map((c) => c.index), split[i]!.top.map((c) => c.index));
+      assert.deepEqual(
+        f.top.map((c) => c.index),
+        split[i]!.top.map((c) => c.index),
+      );
       f.embedding!.forEach((v, j) => assert.ok(Math.abs(v - split[i]!.embedding![j]!) < 1e-5));
     });
     assert.equal(engine.provider, 'cpu');
@@ -64,7 +67,12 @@ test('a model with a fixed batch size gets short batches padded, and only real f
     const got = await engine.infer(frames);
     const want = await reference.infer(frames);
     assert.equal(got.frames.length, 2);
-    got.frames.forEach((f, i) => assert.deepEqual(f.top.map((c) => c.index), want.frames[i]!.top.map((c) => c.index)));
+    got.frames.forEach((f, i) =>
+      assert.deepEqual(
+        f.top.map((c) => c.index),
+        want.frames[i]!.top.map((c) => c.index),
+      ),
+    );
     await assert.rejects(engine.infer(Array.from({ length: 5 }, (_, i) => frame(i))), RangeError);
   } finally {
     await engine.close();

@@ -96,11 +96,7 @@ class TestServer {
     }
   }
 
-  private serveRange(
-    req: IncomingMessage,
-    _entry: RequestLog,
-    send: (body: Buffer, status: number, headers: Record<string, string | number>) => void,
-  ): void {
+  private serveRange(req: IncomingMessage, _entry: RequestLog, send: (body: Buffer, status: number, headers: Record<string, string | number>) => void): void {
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (!m) return send(DATA, 200, { 'accept-ranges': 'bytes' });
     const start = Number(m[1]);
@@ -233,14 +229,11 @@ describe('downloadModel against a real HTTP server', () => {
   });
 
   it('gives up on a stalled connection and keeps what arrived', async () => {
-    await assert.rejects(
-      downloadModel(server.url('/stall'), dest, { sha256: SHA, bytes: DATA.length, stallTimeoutMs: 200 }),
-      (err: unknown) => {
-        assert.ok(err instanceof DownloadError);
-        assert.match(err.message, /stalled, no data for 200 ms/);
-        return true;
-      },
-    );
+    await assert.rejects(downloadModel(server.url('/stall'), dest, { sha256: SHA, bytes: DATA.length, stallTimeoutMs: 200 }), (err: unknown) => {
+      assert.ok(err instanceof DownloadError);
+      assert.match(err.message, /stalled, no data for 200 ms/);
+      return true;
+    });
     assert.equal(statSync(`${dest}.part`).size, HALF);
   });
 

@@ -18,9 +18,18 @@ test('a Hugging Face export: labels from config.json, preprocessing from preproc
   mkdirSync(hf);
   writeFileSync(join(hf, 'model.onnx'), encodeModel(synthResnetModel({ ...tiny, headStyle: 'hf' })));
   writeFileSync(join(hf, 'config.json'), JSON.stringify({ id2label: { 0: 'cat', 1: 'dog', 2: 'bird' } }));
-  writeFileSync(join(hf, 'preprocessor_config.json'), JSON.stringify({
-    do_resize: true, size: { shortest_edge: 64 }, crop_pct: 0.875, do_normalize: true, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5], rescale_factor: 1 / 255,
-  }));
+  writeFileSync(
+    join(hf, 'preprocessor_config.json'),
+    JSON.stringify({
+      do_resize: true,
+      size: { shortest_edge: 64 },
+      crop_pct: 0.875,
+      do_normalize: true,
+      image_mean: [0.5, 0.5, 0.5],
+      image_std: [0.5, 0.5, 0.5],
+      rescale_factor: 1 / 255,
+    }),
+  );
   const m = loadModel(join(hf, 'model.onnx'));
   assert.deepEqual(m.labels, ['cat', 'dog', 'bird']);
   assert.match(m.labelsSource, /config\.json/);
@@ -57,7 +66,10 @@ test('--labels overrides everything, and a count that does not match the classes
   assert.deepEqual(loadModel(file, { labelsFile: labels }).labels, ['red', 'green', 'blue']);
   const wrong = join(dir, 'wrong.txt');
   writeFileSync(wrong, 'a\nb\n');
-  assert.throws(() => loadModel(file, { labelsFile: wrong }), (e: unknown) => e instanceof ModelInvalidError && /2 names but the model has 3 classes/.test(e.message));
+  assert.throws(
+    () => loadModel(file, { labelsFile: wrong }),
+    (e: unknown) => e instanceof ModelInvalidError && /2 names but the model has 3 classes/.test(e.message),
+  );
   // No labels anywhere: numbered classes.
   assert.deepEqual(loadModel(file).labels, ['class_0', 'class_1', 'class_2']);
 });

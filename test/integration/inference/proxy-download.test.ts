@@ -81,7 +81,10 @@ class ForwardProxy {
       });
       for (const s of [client, upstream]) {
         this.tunnels.add(s);
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
         s.on('close', () => this.tunnels.delete(s));
       }
     });
@@ -138,14 +141,35 @@ describe('downloadModel through HTTP_PROXY / HTTPS_PROXY', () => {
 
   before(async () => {
     // A certificate for localhost and 127.0.0.1, valid for a day; P-256 is quick to make.
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(work, 'key.pem'),
+        '-out',
+        join(work, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(join(work, 'cert.pem'));
     httpServer = createHttpServer(targetHandler(httpLog, () => httpsUrl('/file')));
-    httpsServer = createHttpsServer({ key: readFileSync(join(work, 'key.pem')), cert: ca }, targetHandler(httpsLog, () => httpUrl('/file')));
+    httpsServer = createHttpsServer(
+      { key: readFileSync(join(work, 'key.pem')), cert: ca },
+      targetHandler(httpsLog, () => httpUrl('/file')),
+    );
     await Promise.all([listen(httpServer), listen(httpsServer), proxy.listen()]);
     httpUrl = (path) => `http://127.0.0.1:${portOf(httpServer)}${path}`;
     httpsUrl = (path) => `https://localhost:${portOf(httpsServer)}${path}`;
@@ -165,7 +189,11 @@ describe('downloadModel through HTTP_PROXY / HTTPS_PROXY', () => {
 
   it('an http:// URL goes to HTTP_PROXY as an absolute-form request, with the proxy credentials as Basic auth', async () => {
     proxy.auth = 'alice:p@ss word';
-    const result = await downloadModel(httpUrl('/file'), dest, { sha256: SHA, bytes: DATA.length, proxy: settings({ http: proxy.url('alice:p%40ss%20word@') }) });
+    const result = await downloadModel(httpUrl('/file'), dest, {
+      sha256: SHA,
+      bytes: DATA.length,
+      proxy: settings({ http: proxy.url('alice:p%40ss%20word@') }),
+    });
     assert.equal(result.fetched, DATA.length);
     assert.deepEqual(readFileSync(dest), DATA);
     assert.deepEqual(proxy.log, [`GET ${httpUrl('/file')} auth=alice:p@ss word`]);
@@ -175,7 +203,10 @@ describe('downloadModel through HTTP_PROXY / HTTPS_PROXY', () => {
   it('an https:// URL goes through a CONNECT tunnel to HTTPS_PROXY, TLS to the target inside it; a Range resume works through it', async () => {
     writeFileSync(`${dest}.part`, DATA.subarray(0, HALF));
     const result = await downloadModel(httpsUrl('/file'), dest, {
-      sha256: SHA, bytes: DATA.length, proxy: settings(), fetchImpl: createProxyFetch(settings(), { ca }),
+      sha256: SHA,
+      bytes: DATA.length,
+      proxy: settings(),
+      fetchImpl: createProxyFetch(settings(), { ca }),
     });
     assert.equal(result.resumedFrom, HALF);
     assert.equal(result.fetched, DATA.length - HALF);

@@ -105,7 +105,11 @@ test('a truncated mp4 yields the frames before the cut, then DecodeError', async
   const { frames, error } = await decode(path);
   const err = assertCode(error, 'E_DECODE');
   assert.ok(frames.length > 30 && frames.length < 120, `${frames.length} frames before the cut`);
-  assert.deepEqual(frames.map((f) => f.ptsMs), goodPts.slice(0, frames.length), 'the same frames as the intact file');
+  assert.deepEqual(
+    frames.map((f) => f.ptsMs),
+    goodPts.slice(0, frames.length),
+    'the same frames as the intact file',
+  );
   assert.match(err.message, new RegExp(`after ${frames.length} frames`));
   assert.match(err.message, /partial file|truncat|Invalid/i, 'carries ffmpeg reason');
 });
@@ -146,7 +150,10 @@ test('an HTTP 404 is SourceUnreachableError; a served clip decodes over HTTP', a
   assertCode((await decode(`${baseUrl}/missing.mp4`)).error, 'E_SOURCE_UNREACHABLE');
   const { frames, error } = await decode(`${baseUrl}/good.mp4`, { sampling: { mode: 'fps', fps: 1 } });
   assert.equal(error, null);
-  assert.deepEqual(frames.map((f) => f.ptsMs), [0, 1000, 2000, 3000]);
+  assert.deepEqual(
+    frames.map((f) => f.ptsMs),
+    [0, 1000, 2000, 3000],
+  );
 });
 
 test('a missing ffmpeg binary is FfmpegMissingError', async () => {
@@ -229,9 +236,7 @@ test('ffmpeg children die with the process that started them (exit hook)', async
       process.exit(0);
     }`;
   const { execFileSync } = await import('node:child_process');
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 })
-    .toString()
-    .trim();
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 }).toString().trim();
   const pids = out.split(',').filter(Boolean).map(Number);
   assert.equal(pids.length, 1, `one ffmpeg child while decoding (${out})`);
   const gone = (pid: number): boolean => {

@@ -120,9 +120,15 @@ describe('sampled frames and their source timestamps match ffprobe', () => {
 
 test('fps sampling keeps one frame per second bucket: 4 s at 30 fps, --fps 1 and 2', async () => {
   const one = await decodeAll(clips.cfr30 ?? '', { mode: 'fps', fps: 1 });
-  assert.deepEqual(one.map((f) => f.ptsMs), [0, 1000, 2000, 3000]);
+  assert.deepEqual(
+    one.map((f) => f.ptsMs),
+    [0, 1000, 2000, 3000],
+  );
   const two = await decodeAll(clips.cfr30 ?? '', { mode: 'fps', fps: 2 });
-  assert.deepEqual(two.map((f) => f.ptsMs), [0, 500, 1000, 1500, 2000, 2500, 3000, 3500]);
+  assert.deepEqual(
+    two.map((f) => f.ptsMs),
+    [0, 500, 1000, 1500, 2000, 2500, 3000, 3500],
+  );
 });
 
 test('probe reports the clip and estimates the sampled frame count', async () => {

@@ -22,8 +22,27 @@ const geometry: FrameGeometry = { resizeShorter: 576, cropWidth: 512, cropHeight
 
 before(() => {
   // 50 moving pictures a second woven into 25 interlaced frames (top field first), as a PAL camera records.
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=50', '-t', '2', '-vf', 'tinterlace=interleave_top,setfield=tff',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-flags', '+ilme+ildct', '-x264-params', 'tff=1', '-r', '25', interlaced]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=720x576:rate=50',
+    '-t',
+    '2',
+    '-vf',
+    'tinterlace=interleave_top,setfield=tff',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-flags',
+    '+ilme+ildct',
+    '-x264-params',
+    'tff=1',
+    '-r',
+    '25',
+    interlaced,
+  ]);
   ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=25', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', progressive]);
 });
 after(cleanup);
@@ -56,7 +75,11 @@ test('deinterlaced: the comb is gone, and the frames and their times are the sam
   const combed = await decode(interlaced, false);
   const clean = await decode(interlaced, true);
   assert.equal(combed.length, 50);
-  assert.deepEqual(clean.map((f) => f.ptsMs), combed.map((f) => f.ptsMs), 'one frame out per frame in, same times');
+  assert.deepEqual(
+    clean.map((f) => f.ptsMs),
+    combed.map((f) => f.ptsMs),
+    'one frame out per frame in, same times',
+  );
   const mean = (fs: Frame[]): number => fs.reduce((n, f) => n + combing(f), 0) / fs.length;
   const before = mean(combed);
   const after = mean(clean);

@@ -41,15 +41,22 @@ async function decodeAsSource(path: string, maxPixels?: number): Promise<{ frame
   try {
     const source = describeSource(path, { maxPixels });
     for await (const f of decodeFrames(source.input, {
-      streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry, inputOptions: source.inputOptions, ...(tracer ? { ffmpegPath: tracer.ffmpeg } : {}),
-    })) frames.push(f);
+      streamId: 's',
+      runId: 'r',
+      sampling: { mode: 'every' },
+      geometry,
+      inputOptions: source.inputOptions,
+      ...(tracer ? { ffmpegPath: tracer.ffmpeg } : {}),
+    }))
+      frames.push(f);
     return { frames, error: null };
   } catch (error) {
     return { frames, error };
   }
 }
 
-const probe = (path: string, maxPixels?: number): ReturnType<typeof probeInput> => probeInput(path, { maxPixels, ...(tracer ? { binary: tracer.ffprobe } : {}) });
+const probe = (path: string, maxPixels?: number): ReturnType<typeof probeInput> =>
+  probeInput(path, { maxPixels, ...(tracer ? { binary: tracer.ffprobe } : {}) });
 
 /** Files under the test folder that ffmpeg/ffprobe tried to open since the last reset (links resolved). */
 function openedInTestFolder(): string[] {
@@ -115,12 +122,16 @@ describe('playlists and lists in an allowed folder that name a video outside it'
   test('ffprobe and ffmpeg refuse each with one line saying what it is, and never open the outside video', async () => {
     for (const attack of set.attacks) {
       tracer?.reset();
-      await assert.rejects(probe(attack.path), (err: unknown) => {
-        assert.ok(err instanceof StreamSightError, String(err));
-        assert.equal(err.code, 'E_NOT_A_VIDEO', `${attack.name}: ${err.message}`);
-        assert.match(err.message, new RegExp(`${attack.message.source}$`));
-        return true;
-      }, attack.name);
+      await assert.rejects(
+        probe(attack.path),
+        (err: unknown) => {
+          assert.ok(err instanceof StreamSightError, String(err));
+          assert.equal(err.code, 'E_NOT_A_VIDEO', `${attack.name}: ${err.message}`);
+          assert.match(err.message, new RegExp(`${attack.message.source}$`));
+          return true;
+        },
+        attack.name,
+      );
       const { frames, error } = await decodeAsSource(attack.path);
       assert.equal(frames.length, 0, `${attack.name}: ${frames.length} frames of the outside video came out`);
       assert.ok(error instanceof StreamSightError, `${attack.name}: ${String(error)}`);
@@ -129,16 +140,22 @@ describe('playlists and lists in an allowed folder that name a video outside it'
       const opened = openedInTestFolder();
       for (const outside of set.outsideFiles) assert.ok(!opened.includes(outside), `${attack.name}: ${outside} was opened`);
       // image2 is chosen by the name alone (the pattern), before the file is opened: then nothing is.
-      if (tracer) assert.ok(opened.every((p) => p === attack.path), `${attack.name}: only the list itself may be read, opened ${opened.join(', ')}`);
+      if (tracer)
+        assert.ok(
+          opened.every((p) => p === attack.path),
+          `${attack.name}: only the list itself may be read, opened ${opened.join(', ')}`,
+        );
     }
   });
 });
 
 describe('decode.maxPixels', () => {
-  test('a 320x240 video (76800 px) is refused by the probe over 76799 px and by ffmpeg\'s -max_pixels when not probed; at 76800 both read it', async () => {
+  test("a 320x240 video (76800 px) is refused by the probe over 76799 px and by ffmpeg's -max_pixels when not probed; at 76800 both read it", async () => {
     const clip = join(dir, 'qvga.mp4');
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=10', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
-    const message = new RegExp(`^${clip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is 320x240 \\(76800 pixels\\), above the limit of 76799 pixels \\(decode\\.maxPixels\\): not decoded$`);
+    const message = new RegExp(
+      `^${clip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is 320x240 \\(76800 pixels\\), above the limit of 76799 pixels \\(decode\\.maxPixels\\): not decoded$`,
+    );
     await assert.rejects(probe(clip, 76_799), { code: 'E_TOO_MANY_PIXELS', message });
     const refused = await decodeAsSource(clip, 76_799);
     assert.equal(refused.frames.length, 0);
@@ -157,7 +174,23 @@ describe('local names ffmpeg must take as they are', () => {
     test(`"${name}": probed and decoded as that file (a file: URL: no pattern, no protocol, no percent-decoding)`, async () => {
       const path = join(dir, 'names', name);
       execFileSync('mkdir', ['-p', join(dir, 'names')]);
-      ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mp4', `file:${path}`]);
+      ffmpeg([
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10',
+        '-t',
+        '1',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        '-f',
+        'mp4',
+        `file:${path}`,
+      ]);
       assert.equal((await probe(path)).width, 160);
       const { frames, error } = await decodeAsSource(path);
       assert.equal(error, null, String(error));

@@ -45,8 +45,26 @@ function assertCode(err: unknown, code: string, message?: RegExp): true {
 describe('every picture format: the frame a file decode gives, and the size ffprobe reads', () => {
   // An odd size, a quadrant pattern: resize and crop offsets matter.
   const q = 's=81x49:d=1';
-  const source = ['-f', 'lavfi', '-i', `color=red:${q}`, '-f', 'lavfi', '-i', `color=green:${q}`, '-f', 'lavfi', '-i', `color=blue:${q}`, '-f', 'lavfi', '-i', `color=white:${q}`,
-    '-filter_complex', '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack'];
+  const source = [
+    '-f',
+    'lavfi',
+    '-i',
+    `color=red:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=green:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=blue:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=white:${q}`,
+    '-filter_complex',
+    '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack',
+  ];
   const kinds: { name: string; args: string[]; skip?: string | false }[] = [
     { name: 'p.jpg', args: [] },
     { name: 'rgba.png', args: ['-pix_fmt', 'rgba'] },
@@ -66,7 +84,9 @@ describe('every picture format: the frame a file decode gives, and the size ffpr
     test(k.name, { skip: k.skip ?? false }, async () => {
       ffmpeg([...source, ...k.args, '-frames:v', '1', file(k.name)]);
       const bytes = readFileSync(file(k.name));
-      const probed = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file(k.name)]).toString().trim();
+      const probed = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file(k.name)])
+        .toString()
+        .trim();
       const header = readPictureHeader(bytes);
       assert.ok(header.ok, JSON.stringify(header));
       assert.equal(`${header.header.size?.width},${header.header.size?.height}`, probed);
@@ -85,32 +105,57 @@ describe('playlists and lists are not pictures: refused, and what they name is n
   const hostile: { name: string; body: string; format: string }[] = [
     { name: 'hls', body: `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n${secret}\n#EXT-X-ENDLIST\n`, format: 'hls' },
     { name: 'ffconcat', body: `ffconcat version 1.0\nfile '${secret}'\n`, format: 'concat' },
-    { name: 'dash', body: `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"><Period><AdaptationSet><Representation id="1" bandwidth="1"><BaseURL>file:${secret}</BaseURL></Representation></AdaptationSet></Period></MPD>\n`, format: 'dash' },
+    {
+      name: 'dash',
+      body: `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"><Period><AdaptationSet><Representation id="1" bandwidth="1"><BaseURL>file:${secret}</BaseURL></Representation></AdaptationSet></Period></MPD>\n`,
+      format: 'dash',
+    },
   ];
 
-  test('the hostile lists are real: ffmpeg given one as a file (as before) opens the video', { skip: !canWatchOpens && 'strace cannot attach here' }, async () => {
-    writeFileSync(file('list.m3u8'), hostile[0]!.body);
-    const { result, opened } = await watchOpens(() => firstFrame(decodeFrames(file('list.m3u8'), { streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry })));
-    assert.equal(result.width, 64);
-    assert.ok(opened.includes(secret), 'the check below can see an open');
-  });
+  test(
+    'the hostile lists are real: ffmpeg given one as a file (as before) opens the video',
+    { skip: !canWatchOpens && 'strace cannot attach here' },
+    async () => {
+      writeFileSync(file('list.m3u8'), hostile[0]!.body);
+      const { result, opened } = await watchOpens(() =>
+        firstFrame(decodeFrames(file('list.m3u8'), { streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry })),
+      );
+      assert.equal(result.width, 64);
+      assert.ok(opened.includes(secret), 'the check below can see an open');
+    },
+  );
 
   for (const h of hostile) {
     test(`${h.name}: not a picture (format ${h.format}), one line, the video never opened`, async () => {
-      const work = (): Promise<unknown> => decodePicture(Buffer.from(h.body), { geometry, maxPixels: DEFAULTS.decode.maxPixels }).then(() => assert.fail('decoded'), (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO', new RegExp(`^the picture: not a picture \\(format ${h.format}\\): send a JPEG, PNG, WebP, BMP, TIFF or GIF$`)));
+      const work = (): Promise<unknown> =>
+        decodePicture(Buffer.from(h.body), { geometry, maxPixels: DEFAULTS.decode.maxPixels }).then(
+          () => assert.fail('decoded'),
+          (err: unknown) =>
+            assertCode(err, 'E_NOT_A_VIDEO', new RegExp(`^the picture: not a picture \\(format ${h.format}\\): send a JPEG, PNG, WebP, BMP, TIFF or GIF$`)),
+        );
       if (!canWatchOpens) return void (await work());
       const { opened } = await watchOpens(work);
-      assert.deepEqual(opened.filter((p) => p.includes('secret')), []);
+      assert.deepEqual(
+        opened.filter((p) => p.includes('secret')),
+        [],
+      );
     });
   }
 
-  test('a playlist behind a picture\'s magic bytes is decoded by that picture\'s demuxer only: refused, nothing opened', async () => {
+  test("a playlist behind a picture's magic bytes is decoded by that picture's demuxer only: refused, nothing opened", async () => {
     // PNG signature, then a playlist: png_pipe is forced, so no other demuxer ever reads it.
     const body = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), Buffer.from(hostile[0]!.body)]);
-    const work = (): Promise<unknown> => decodePicture(body, { geometry, maxPixels: DEFAULTS.decode.maxPixels }).then(() => assert.fail('decoded'), (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO'));
+    const work = (): Promise<unknown> =>
+      decodePicture(body, { geometry, maxPixels: DEFAULTS.decode.maxPixels }).then(
+        () => assert.fail('decoded'),
+        (err: unknown) => assertCode(err, 'E_NOT_A_VIDEO'),
+      );
     if (!canWatchOpens) return void (await work());
     const { opened } = await watchOpens(work);
-    assert.deepEqual(opened.filter((p) => p.includes('secret')), []);
+    assert.deepEqual(
+      opened.filter((p) => p.includes('secret')),
+      [],
+    );
   });
 });
 
@@ -120,11 +165,17 @@ describe('pixel limit', () => {
   test('a 16000x16000 picture of a few KiB: refused from its header (E_TOO_MANY_PIXELS, one line) with the default 50 Mpx, before ffmpeg starts', async () => {
     assert.ok(big.length < 64 * 1024, `${big.length} bytes`);
     const started = performance.now();
-    await assert.rejects(decodePicture(big, { geometry, maxPixels: DEFAULTS.decode.maxPixels, name: 'big.png' }), (err) => assertCode(err, 'E_TOO_MANY_PIXELS', /^big\.png is a png of 16000x16000 \(256000000 pixels\), above the limit of 50000000 pixels \(decode\.maxPixels\): not decoded$/));
+    await assert.rejects(decodePicture(big, { geometry, maxPixels: DEFAULTS.decode.maxPixels, name: 'big.png' }), (err) =>
+      assertCode(
+        err,
+        'E_TOO_MANY_PIXELS',
+        /^big\.png is a png of 16000x16000 \(256000000 pixels\), above the limit of 50000000 pixels \(decode\.maxPixels\): not decoded$/,
+      ),
+    );
     assert.ok(performance.now() - started < 500, 'nothing decoded');
   });
 
-  test('the limit is width x height as stored: at the limit decodes (ffmpeg\'s stride rounding does not refuse it), one pixel over is refused', async () => {
+  test("the limit is width x height as stored: at the limit decodes (ffmpeg's stride rounding does not refuse it), one pixel over is refused", async () => {
     const png = blackPng(100, 100);
     assert.equal((await decodePicture(png, { geometry, maxPixels: 10_000 })).frame.width, 64);
     await assert.rejects(decodePicture(png, { geometry, maxPixels: 9_999 }), (err) => assertCode(err, 'E_TOO_MANY_PIXELS'));
@@ -133,7 +184,12 @@ describe('pixel limit', () => {
   test('backstop: ffmpeg given the picture options refuses a picture over -max_pixels without decoding it', async () => {
     const started = performance.now();
     const decode = decodeFrames('pipe:0', {
-      streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry, stdin: Readable.from([big]), protocolWhitelist: ['pipe'],
+      streamId: 's',
+      runId: 'r',
+      sampling: { mode: 'every' },
+      geometry,
+      stdin: Readable.from([big]),
+      protocolWhitelist: ['pipe'],
       inputOptions: pictureInputOptions({ format: 'png', size: undefined }, big.length, 1_000_000),
     });
     // E_TOO_MANY_PIXELS from ffmpeg's own refusal (ffmpeg-log.ts), not a crash or a half-decoded frame.

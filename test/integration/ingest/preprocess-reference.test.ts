@@ -25,15 +25,7 @@ import { join } from 'node:path';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { ffmpeg, videoCodecArgs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
-import {
-  centerCrop,
-  centerCropOffset,
-  cropAt,
-  pilBilinearResize,
-  referenceTransform,
-  resizedSize,
-  type RgbImage,
-} from './reference-transform.ts';
+import { centerCrop, centerCropOffset, cropAt, pilBilinearResize, referenceTransform, resizedSize, type RgbImage } from './reference-transform.ts';
 
 const TOLERANCE = { mean: 0.5, p99: 4, max: 12 };
 const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
@@ -44,18 +36,23 @@ after(cleanup);
 /** A one-frame clip with real content: testsrc2 (edges, gradients, text) plus noise. */
 function makeSource(width: number, height: number): string {
   const path = join(dir, `src_${width}x${height}.mkv`);
-  ffmpeg([
-    '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=10,noise=alls=12:allf=t`,
-    '-frames:v', '1', ...videoCodecArgs(1), path,
-  ]);
+  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=10,noise=alls=12:allf=t`, '-frames:v', '1', ...videoCodecArgs(1), path]);
   return path;
 }
 
 function decodeFullResolution(path: string, width: number, height: number): RgbImage {
   const data = ffmpeg([
-    '-i', path,
-    '-vf', "select='eq(n,0)',scale=flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24",
-    '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-i',
+    path,
+    '-vf',
+    "select='eq(n,0)',scale=flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24",
+    '-frames:v',
+    '1',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
   ]);
   assert.equal(data.length, width * height * 3);
   return { width, height, data };
@@ -125,4 +122,3 @@ test('the comparison has teeth: a crop one pixel off is far outside the toleranc
   assert.ok(bad.mean > TOLERANCE.mean * 4, `one-pixel shift: mean=${bad.mean.toFixed(3)}`);
   t.diagnostic(`aligned mean=${good.mean.toFixed(3)}, shifted by one pixel mean=${bad.mean.toFixed(3)}`);
 });
-

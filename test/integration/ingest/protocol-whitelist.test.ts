@@ -17,8 +17,32 @@ const geometry = { resizeShorter: 32, cropWidth: 32, cropHeight: 32 };
 before(async () => {
   mkdirSync(videos);
   mkdirSync(web);
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast',
-    '-g', '10', '-f', 'hls', '-hls_time', '1', '-hls_list_size', '0', '-hls_playlist_type', 'vod', join(web, 'good.m3u8')]);
+  execFileSync('ffmpeg', [
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x120:rate=10',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    '10',
+    '-f',
+    'hls',
+    '-hls_time',
+    '1',
+    '-hls_list_size',
+    '0',
+    '-hls_playlist_type',
+    'vod',
+    join(web, 'good.m3u8'),
+  ]);
   server = await startStaticServer(web);
   const good = readFileSync(join(web, 'good.m3u8'), 'utf8');
   // Served over HTTP, pointing at local files, directly and through ffmpeg's combining protocols.
@@ -37,7 +61,15 @@ async function decode(url: string, whitelist: string[]): Promise<{ frames: numbe
   const log: string[] = [];
   let frames = 0;
   try {
-    for await (const _ of decodeFrames(url, { streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry, protocolWhitelist: whitelist, onLogLine: (l) => log.push(l) })) frames++;
+    for await (const _ of decodeFrames(url, {
+      streamId: 's',
+      runId: 'r',
+      sampling: { mode: 'every' },
+      geometry,
+      protocolWhitelist: whitelist,
+      onLogLine: (l) => log.push(l),
+    }))
+      frames++;
     return { frames, error: '', log };
   } catch (err) {
     return { frames, error: (err as Error).message, log };
@@ -56,7 +88,11 @@ test('an HTTP playlist cannot make ffmpeg read local files, directly or through 
     assert.equal(r.frames, 0, name);
     assert.notEqual(r.error, '', name);
     // ffmpeg's HLS demuxer refuses concat: and subfile: itself; file: is stopped by the whitelist.
-    if (name === 'to-file') assert.ok(r.log.some((l) => /not on whitelist/.test(l)), `${name}: ${r.log.join('\n')}`);
+    if (name === 'to-file')
+      assert.ok(
+        r.log.some((l) => /not on whitelist/.test(l)),
+        `${name}: ${r.log.join('\n')}`,
+      );
   }
 });
 
@@ -66,14 +102,27 @@ test('an allowed local playlist cannot reach another host: the file whitelist st
   assert.ok(checked.ok);
   const r = await decode(checked.url, protocolWhitelistFor(checked.scheme));
   assert.equal(r.frames, 0);
-  assert.ok(r.log.some((l) => /Protocol 'http' not on whitelist/.test(l)), r.log.join('\n'));
+  assert.ok(
+    r.log.some((l) => /Protocol 'http' not on whitelist/.test(l)),
+    r.log.join('\n'),
+  );
 });
 
 test('the allowlist refuses file:, concat:, subfile:, stacked protocols, stdin, devices and hosts not listed', () => {
   const allow: SourceAllowlist = { schemes: ['file', 'http', 'rtsp', 'v4l2', 'udp'], hosts: ['127.0.0.1'], folders: [videos], devices: ['/dev/video0'] };
   for (const bad of [
-    'file:///etc/passwd', '/etc/passwd', `concat:${videos}/a.ts|/etc/passwd`, `subfile:,start,0,end,0,:/etc/passwd`, 'crypto+file:///etc/passwd',
-    'hls+http://127.0.0.1/x.m3u8', '-', 'pipe:0', '/dev/video1', 'http://10.9.9.9/cam.mjpg', 'rtsp://evil.example/x', 'udp://@:1234',
+    'file:///etc/passwd',
+    '/etc/passwd',
+    `concat:${videos}/a.ts|/etc/passwd`,
+    `subfile:,start,0,end,0,:/etc/passwd`,
+    'crypto+file:///etc/passwd',
+    'hls+http://127.0.0.1/x.m3u8',
+    '-',
+    'pipe:0',
+    '/dev/video1',
+    'http://10.9.9.9/cam.mjpg',
+    'rtsp://evil.example/x',
+    'udp://@:1234',
   ]) {
     assert.equal(checkSource(bad, allow).ok, false, bad);
   }

@@ -36,13 +36,36 @@ const hasEncoder = (name: string): boolean => new RegExp(`\\s${name}\\s`).test(e
 /** A quadrant pattern, `w`x`h`, at `rate` fps for `seconds` (a filtergraph for -filter_complex with inputs). */
 function quadInputs(w: number, h: number, rate: number, seconds: number): string[] {
   const q = `s=${w / 2}x${h / 2}:r=${rate}:d=${seconds}`;
-  return ['-f', 'lavfi', '-i', `color=red:${q}`, '-f', 'lavfi', '-i', `color=green:${q}`, '-f', 'lavfi', '-i', `color=blue:${q}`, '-f', 'lavfi', '-i', `color=white:${q}`];
+  return [
+    '-f',
+    'lavfi',
+    '-i',
+    `color=red:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=green:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=blue:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=white:${q}`,
+  ];
 }
 const QUAD_GRAPH = '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack';
 
 function makeQuad(name: string, opts: { size?: [number, number]; rate?: number; seconds?: number; post?: string; out: string[] }): string {
   const [w, h] = opts.size ?? [160, 120];
-  ffmpeg([...quadInputs(w, h, opts.rate ?? 25, opts.seconds ?? 2), '-filter_complex', QUAD_GRAPH + (opts.post ? `,${opts.post}` : ''), ...opts.out, file(name)]);
+  ffmpeg([
+    ...quadInputs(w, h, opts.rate ?? 25, opts.seconds ?? 2),
+    '-filter_complex',
+    QUAD_GRAPH + (opts.post ? `,${opts.post}` : ''),
+    ...opts.out,
+    file(name),
+  ]);
   return file(name);
 }
 
@@ -81,9 +104,23 @@ function expectedPts(rate: number, seconds: number, fps: number): number[] {
 /** The same sampling done on ffprobe's independent list of the frames: the first frame of each 1/fps s bucket, ms from the start. */
 function sampledByFfprobe(path: string, fps: number): number[] {
   // best_effort_timestamp: some containers (MPEG-PS) leave a frame's pts unset.
-  const csv = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=best_effort_timestamp_time', '-of', 'csv=p=0', path]).toString();
+  const csv = execFileSync('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'frame=best_effort_timestamp_time',
+    '-of',
+    'csv=p=0',
+    path,
+  ]).toString();
   const start = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time', '-of', 'csv=p=0', path]).toString().trim() || 0);
-  const times = csv.split('\n').filter((l) => l.trim() !== '').map((l) => (Number(l.split(',')[0]) - start) * 1000).sort((a, b) => a - b);
+  const times = csv
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => (Number(l.split(',')[0]) - start) * 1000)
+    .sort((a, b) => a - b);
   const out: number[] = [];
   let lastBucket = -1;
   for (const t of times) {
@@ -120,29 +157,54 @@ describe('containers and codecs: frame count, times and picture', () => {
     { name: 'anim.gif', encoder: 'gif', out: [], rate: 10 },
   ];
   for (const c of cases) {
-    test(`${c.name}: --fps 2 over 2 s gives 4 frames at the first frame of each half second, upright`, { skip: !hasEncoder(c.encoder) && `no ${c.encoder} encoder` }, async () => {
-      const rate = c.rate ?? 25;
-      const path = makeQuad(c.name, { rate, out: c.out });
-      const { frames, error } = await decode(path);
-      assert.equal(error, null, String(error));
-      assert.deepEqual(frames.map((f) => f.ptsMs), sampledByFfprobe(path, 2));
-      if (!c.sparse) assert.deepEqual(frames.map((f) => f.ptsMs), expectedPts(rate, 2, 2));
-      for (const f of frames) assert.equal(quadrants(f), 'RGBW', `${c.name} at ${f.ptsMs} ms`);
-    });
+    test(
+      `${c.name}: --fps 2 over 2 s gives 4 frames at the first frame of each half second, upright`,
+      { skip: !hasEncoder(c.encoder) && `no ${c.encoder} encoder` },
+      async () => {
+        const rate = c.rate ?? 25;
+        const path = makeQuad(c.name, { rate, out: c.out });
+        const { frames, error } = await decode(path);
+        assert.equal(error, null, String(error));
+        assert.deepEqual(
+          frames.map((f) => f.ptsMs),
+          sampledByFfprobe(path, 2),
+        );
+        if (!c.sparse)
+          assert.deepEqual(
+            frames.map((f) => f.ptsMs),
+            expectedPts(rate, 2, 2),
+          );
+        for (const f of frames) assert.equal(quadrants(f), 'RGBW', `${c.name} at ${f.ptsMs} ms`);
+      },
+    );
   }
 });
 
 describe('picture geometry', () => {
   /** The display rotation ffprobe reads from the file, counter-clockwise degrees (0 when none). */
   function probedRotation(path: string): number {
-    const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream_side_data=rotation', '-of', 'csv=p=0', path]).toString();
+    const out = execFileSync('ffprobe', [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream_side_data=rotation',
+      '-of',
+      'csv=p=0',
+      path,
+    ]).toString();
     const n = Number(out.trim().split(/\s+/)[0] ?? '0');
     return Number.isFinite(n) ? ((n % 360) + 360) % 360 : 0;
   }
   /** RGBW (TL, TR, BL, BR) turned counter-clockwise by `deg`. */
   const turnedCcw = (deg: number): string => ({ 0: 'RGBW', 90: 'GWRB', 180: 'WBGR', 270: 'BRWG' })[deg] ?? '?';
 
-  for (const [name, rotate] of [['phone-90.mp4', 90], ['phone-180.mp4', 180], ['phone-270.mov', 270]] as const) {
+  for (const [name, rotate] of [
+    ['phone-90.mp4', 90],
+    ['phone-180.mp4', 180],
+    ['phone-270.mov', 270],
+  ] as const) {
     test(`rotation metadata (${name}, rotate=${rotate}): frames come out turned as players show them`, async () => {
       const plain = makeQuad(`plain-${name}`, { out: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'] });
       ffmpeg(['-i', plain, '-c', 'copy', '-metadata:s:v', `rotate=${rotate}`, file(name)]);
@@ -217,20 +279,29 @@ describe('timestamps', () => {
     const start = Number(execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=start_time', '-of', 'csv=p=0', file('offset.ts')]).toString());
     assert.ok(start >= 1000, `start_time ${start}`);
     const { frames } = await decode(file('offset.ts'));
-    assert.deepEqual(frames.map((f) => f.ptsMs), expectedPts(25, 2, 2));
+    assert.deepEqual(
+      frames.map((f) => f.ptsMs),
+      expectedPts(25, 2, 2),
+    );
   });
 
   test('variable frame rate (frames 10-40 missing): each half second yields the first frame it holds, none where it holds none', async () => {
     ffmpeg([...quadInputs(160, 120, 25, 3), '-filter_complex', `${QUAD_GRAPH},select='lt(n\\,10)+gt(n\\,40)'`, '-fps_mode', 'vfr', ...x264, file('vfr.mp4')]);
     const { frames } = await decode(file('vfr.mp4'));
     // Frames at 0-360 ms, then from 1640 ms: buckets [0.5,1) and [1,1.5) are empty.
-    assert.deepEqual(frames.map((f) => f.ptsMs), [0, 1640, 2000, 2520]);
+    assert.deepEqual(
+      frames.map((f) => f.ptsMs),
+      [0, 1640, 2000, 2520],
+    );
   });
 
   test('B-frames, and an edit list from a cut without re-encoding: times rise from 0, count follows the duration', async () => {
     makeQuad('bframes.mp4', { seconds: 3, out: [...x264, '-bf', '3', '-g', '25'] });
     const b = await decode(file('bframes.mp4'));
-    assert.deepEqual(b.frames.map((f) => f.ptsMs), expectedPts(25, 3, 2));
+    assert.deepEqual(
+      b.frames.map((f) => f.ptsMs),
+      expectedPts(25, 3, 2),
+    );
     // -ss before -i with -c copy starts at the keyframe before 1.3 s and writes an edit list that hides the frames before it.
     ffmpeg(['-ss', '1.3', '-i', file('bframes.mp4'), '-c', 'copy', file('editlist.mp4')]);
     const probe = await probeInput(file('editlist.mp4'));
@@ -266,13 +337,34 @@ describe('streams: which one is the video', () => {
       const { frames, error } = await decode(file(name));
       assert.equal(error, null, String(error));
       assert.equal(frames.length, 4, name);
-      assert.ok(frames.every((f) => quadrants(f) === 'RGBW'), name);
+      assert.ok(
+        frames.every((f) => quadrants(f) === 'RGBW'),
+        name,
+      );
     }
   });
 
   test('audio with a cover picture (.m4a and .mp4): no video stream, not one frame of the cover', async () => {
     for (const name of ['song.m4a', 'song.mp4']) {
-      ffmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-i', cover, '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'copy', '-disposition:v:0', 'attached_pic', file(name)]);
+      ffmpeg([
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=d=1',
+        '-i',
+        cover,
+        '-map',
+        '0',
+        '-map',
+        '1',
+        '-c:a',
+        'aac',
+        '-c:v',
+        'copy',
+        '-disposition:v:0',
+        'attached_pic',
+        file(name),
+      ]);
       const { frames, error } = await decode(file(name));
       assert.equal(frames.length, 0, `${name}: the cover was decoded as a frame`);
       assertFailure(error, 'E_NOT_A_VIDEO', /has no video stream/);
@@ -355,7 +447,7 @@ describe('pictures for search --image (decodeQueryImage)', () => {
     assert.equal(damage, undefined, 'a clean picture is not reported damaged');
   });
 
-  test('a JPEG cut short: decoded (the missing part grey) and reported damaged with ffmpeg\'s reason', async () => {
+  test("a JPEG cut short: decoded (the missing part grey) and reported damaged with ffmpeg's reason", async () => {
     ffmpeg([...quadInputs(320, 240, 1, 1), '-filter_complex', QUAD_GRAPH, '-frames:v', '1', file('whole.jpg')]);
     const whole = readFileSync(file('whole.jpg'));
     writeFileSync(file('cut.jpg'), whole.subarray(0, Math.floor(whole.length / 2)));

@@ -20,17 +20,41 @@ export interface Recorded {
 }
 
 /** `watchdog`: the keys the test sets; the others are the config schema's defaults. */
-export function recordedRunner(opts: { id?: string; url: string; input?: string; live?: boolean; inputOptions?: string[]; protocolWhitelist?: string[]; watchdog: TestWatchdogTuning; fps?: number; hostGuard?: HostGuardRules | false }): Recorded {
+export function recordedRunner(opts: {
+  id?: string;
+  url: string;
+  input?: string;
+  live?: boolean;
+  inputOptions?: string[];
+  protocolWhitelist?: string[];
+  watchdog: TestWatchdogTuning;
+  fps?: number;
+  hostGuard?: HostGuardRules | false;
+}): Recorded {
   const statuses: Recorded['statuses'] = [];
   const logs: string[] = [];
-  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { logs.push(chunk.toString('utf8')); cb(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
   const metrics = new Metrics({ processMetrics: false });
   let taken = 0;
   const runner: StreamRunner = new StreamRunner({
-    id: opts.id ?? 'cam', url: opts.url, input: opts.input, sampling: { mode: 'fps', fps: opts.fps ?? 5 },
+    id: opts.id ?? 'cam',
+    url: opts.url,
+    input: opts.input,
+    sampling: { mode: 'fps', fps: opts.fps ?? 5 },
     geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
-    live: opts.live ?? true, realtime: false, loop: false, bufferFrames: DEFAULTS.live.bufferFrames,
-    inputOptions: opts.inputOptions, protocolWhitelist: opts.protocolWhitelist, watchdog: watchdogTuning(opts.watchdog), hostGuard: opts.hostGuard,
+    live: opts.live ?? true,
+    realtime: false,
+    loop: false,
+    bufferFrames: DEFAULTS.live.bufferFrames,
+    inputOptions: opts.inputOptions,
+    protocolWhitelist: opts.protocolWhitelist,
+    watchdog: watchdogTuning(opts.watchdog),
+    hostGuard: opts.hostGuard,
     // No inference: frames are taken as soon as they wait.
     onFrame: () => void (taken += runner.take(16).length),
     onStatus: (s) => statuses.push({ ...s, at: Date.now() }),
@@ -38,7 +62,11 @@ export function recordedRunner(opts: { id?: string; url: string; input?: string;
     metrics,
   });
   return {
-    runner, statuses, logs, metrics, frames: () => taken,
+    runner,
+    statuses,
+    logs,
+    metrics,
+    frames: () => taken,
     async waitFor(state, timeoutMs, after = 0) {
       const until = Date.now() + timeoutMs;
       for (;;) {

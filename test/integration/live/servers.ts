@@ -73,10 +73,30 @@ export async function startRtspServer(port: number, fps = 10): Promise<ServerPro
  * serves one client, then exits.
  */
 export async function startMjpegServer(port: number, fps = 10): Promise<ServerProcess> {
-  const child = spawn('ffmpeg', [
-    '-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${fps}`,
-    '-c:v', 'mjpeg', '-q:v', '5', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'ffmpeg',
+    [
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=320x240:rate=${fps}`,
+      '-c:v',
+      'mjpeg',
+      '-q:v',
+      '5',
+      '-f',
+      'mpjpeg',
+      '-listen',
+      '1',
+      `http://127.0.0.1:${port}/cam.mjpg`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   // ffmpeg says nothing when it listens, and a probing connection would use
   // up its one client: watch the kernel's table of listening sockets instead.
   const until = Date.now() + 10_000;
@@ -91,10 +111,12 @@ export async function startMjpegServer(port: number, fps = 10): Promise<ServerPr
 /** True when something listens on 127.0.0.1:port (from /proc/net/tcp; state 0A = LISTEN). */
 export function isListening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  return readFileSync('/proc/net/tcp', 'utf8').split('\n').some((line) => {
-    const cols = line.trim().split(/\s+/);
-    return cols[1]?.endsWith(`:${hex}`) === true && cols[3] === '0A';
-  });
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const cols = line.trim().split(/\s+/);
+      return cols[1]?.endsWith(`:${hex}`) === true && cols[3] === '0A';
+    });
 }
 
 export interface StaticServer {
@@ -134,7 +156,11 @@ export async function startStaticServer(dir: string, port = 0, host = '127.0.0.1
     port: (server.address() as { port: number }).port,
     requests,
     redirects,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -163,10 +189,11 @@ export async function startSilentServer(opts: { resetAllBut?: number } = {}): Pr
   return {
     port: (server.address() as { port: number }).port,
     connections: () => total,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -214,16 +241,19 @@ export interface VlcServerOptions {
  */
 export async function startVlcServer(port: number, opts: VlcServerOptions): Promise<ServerProcess> {
   const { size = '320x240', fps = 10 } = opts;
-  const encode = opts.kind === 'rtsp'
-    ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p', '-f', 'mpegts']
-    : ['-c:v', 'mjpeg', '-q:v', '5', '-f', 'matroska'];
-  const sout = opts.kind === 'rtsp'
-    ? `#rtp{sdp=rtsp://127.0.0.1:${port}/cam}`
-    : `#standard{access=http,mux=mpjpeg,dst=127.0.0.1:${port}/cam.mjpg}`;
-  const feed = spawn('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`, ...encode, 'pipe:1'],
-    { stdio: ['ignore', 'pipe', 'ignore'] });
+  const encode =
+    opts.kind === 'rtsp'
+      ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(fps), '-pix_fmt', 'yuv420p', '-f', 'mpegts']
+      : ['-c:v', 'mjpeg', '-q:v', '5', '-f', 'matroska'];
+  const sout = opts.kind === 'rtsp' ? `#rtp{sdp=rtsp://127.0.0.1:${port}/cam}` : `#standard{access=http,mux=mpjpeg,dst=127.0.0.1:${port}/cam.mjpg}`;
+  const feed = spawn(
+    'ffmpeg',
+    ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`, ...encode, 'pipe:1'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const vlcArgs = ['-I', 'dummy', '--no-audio', '-', '--sout', sout, '--sout-keep'];
-  const vlc = vlcAsNobody() ? spawn('setpriv', [...NOBODY, 'cvlc', ...vlcArgs], { stdio: ['pipe', 'ignore', 'pipe'], env: vlcEnv() })
+  const vlc = vlcAsNobody()
+    ? spawn('setpriv', [...NOBODY, 'cvlc', ...vlcArgs], { stdio: ['pipe', 'ignore', 'pipe'], env: vlcEnv() })
     : spawn('cvlc', vlcArgs, { stdio: ['pipe', 'ignore', 'pipe'], env: vlcEnv() });
   feed.stdout!.pipe(vlc.stdin!);
   // VLC gone: the feed's pipe breaks, and it must not linger either.
@@ -259,11 +289,38 @@ export async function startVlcServer(port: number, opts: VlcServerOptions): Prom
  */
 export function startHlsWriter(dir: string, opts: { size?: string; fps?: number } = {}): ServerProcess {
   const { size = '320x240', fps = 10 } = opts;
-  const child = spawn('ffmpeg', [
-    '-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(fps), '-pix_fmt', 'yuv420p',
-    '-f', 'hls', '-hls_time', '2', '-hls_list_size', '5', '-hls_flags', 'delete_segments+append_list', join(dir, 'live.m3u8'),
-  ], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(
+    'ffmpeg',
+    [
+      '-nostdin',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${size}:rate=${fps}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      String(fps),
+      '-pix_fmt',
+      'yuv420p',
+      '-f',
+      'hls',
+      '-hls_time',
+      '2',
+      '-hls_list_size',
+      '5',
+      '-hls_flags',
+      'delete_segments+append_list',
+      join(dir, 'live.m3u8'),
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
   return processHandle(child);
 }
 

@@ -19,21 +19,52 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('`-` reads MPEG-TS from stdin: frames flow, and the end of input ends the stream (it cannot be reconnected)', { timeout: 30_000 }, async () => {
   const ts = join(dir, 'clip.ts');
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', ts]);
+  execFileSync('ffmpeg', [
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x120:rate=10',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-f',
+    'mpegts',
+    ts,
+  ]);
   const source = describeSource('-');
   const statuses: StreamStatus[] = [];
   let frames = 0;
   const runner: StreamRunner = new StreamRunner({
-    id: 'piped', url: '-', input: source.input, sampling: { mode: 'every' }, geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
-    live: true, realtime: false, loop: false, restartable: false, stdin: createReadStream(ts),
-    bufferFrames: DEFAULTS.live.bufferFrames, watchdog: watchdogTuning(),
-    onFrame: () => void (frames += runner.take(16).length), onStatus: (s) => statuses.push(s), logger: createLogger({ level: 'silent' }),
+    id: 'piped',
+    url: '-',
+    input: source.input,
+    sampling: { mode: 'every' },
+    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    live: true,
+    realtime: false,
+    loop: false,
+    restartable: false,
+    stdin: createReadStream(ts),
+    bufferFrames: DEFAULTS.live.bufferFrames,
+    watchdog: watchdogTuning(),
+    onFrame: () => void (frames += runner.take(16).length),
+    onStatus: (s) => statuses.push(s),
+    logger: createLogger({ level: 'silent' }),
   });
   runner.start();
   const until = Date.now() + 20_000;
   while (runner.state !== 'ended' && runner.state !== 'failed' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
   await runner.stop();
-  assert.deepEqual(statuses.map((s) => s.state), ['starting', 'live', 'ended']);
+  assert.deepEqual(
+    statuses.map((s) => s.state),
+    ['starting', 'live', 'ended'],
+  );
   assert.equal(frames, 20);
   assert.deepEqual(ffmpegChildrenOf(process.pid), []);
 });
@@ -43,12 +74,40 @@ test('udp:// passes through to ffmpeg: an MPEG-TS sender on loopback is a live s
   const url = `udp://127.0.0.1:${port}`;
   const source = describeSource(url);
   assert.equal(source.kind, 'udp');
-  const r = recordedRunner({ url, input: source.input, inputOptions: source.inputOptions, watchdog: { startTimeoutMs: 10_000, stallTimeoutMs: 2000, backoff: { initialMs: 200, maxMs: 500 } } });
+  const r = recordedRunner({
+    url,
+    input: source.input,
+    inputOptions: source.inputOptions,
+    watchdog: { startTimeoutMs: 10_000, stallTimeoutMs: 2000, backoff: { initialMs: 200, maxMs: 500 } },
+  });
   r.runner.start();
   // The sender starts after the receiver binds (UDP has no connection to wait for).
   await new Promise((res) => setTimeout(res, 500));
-  const sender = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '6',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-f', 'mpegts', `${url}?pkt_size=1316`], { stdio: 'ignore' });
+  const sender = spawn(
+    'ffmpeg',
+    [
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x120:rate=10',
+      '-t',
+      '6',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '10',
+      '-f',
+      'mpegts',
+      `${url}?pkt_size=1316`,
+    ],
+    { stdio: 'ignore' },
+  );
   try {
     await r.waitFor('live', 15_000);
     await new Promise((res) => setTimeout(res, 1000));
@@ -57,5 +116,8 @@ test('udp:// passes through to ffmpeg: an MPEG-TS sender on loopback is a live s
     sender.kill('SIGKILL');
     await r.runner.stop();
   }
-  assert.deepEqual(ffmpegChildrenOf(process.pid).filter((p) => p !== sender.pid), []);
+  assert.deepEqual(
+    ffmpegChildrenOf(process.pid).filter((p) => p !== sender.pid),
+    [],
+  );
 });

@@ -19,7 +19,12 @@ after(async () => {
   for (const s of servers) await s.kill();
 });
 
-const WATCHDOG = { stallTimeoutMs: 3000, startTimeoutMs: 15_000, stopGraceMs: 1000, backoff: { initialMs: 200, maxMs: 1000, jitter: 0.5, healthyAfterMs: 60_000 } };
+const WATCHDOG = {
+  stallTimeoutMs: 3000,
+  startTimeoutMs: 15_000,
+  stopGraceMs: 1000,
+  backoff: { initialMs: 200, maxMs: 1000, jitter: 0.5, healthyAfterMs: 60_000 },
+};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Frames keep coming: more after `ms` than before. */
@@ -57,38 +62,71 @@ async function killAndRestart(r: Recorded, start: () => Promise<ServerProcess>):
   assert.deepEqual(ffmpegChildrenOf(process.pid), []);
 }
 
-test('VLC RTSP server (RTP over UDP only): by default TCP is refused (461) and ffmpeg falls back to UDP; killed -> reconnecting; back at another size and rate -> live', { skip, timeout: 120_000 }, async () => {
-  const port = await freePort();
-  servers.push(await startVlcServer(port, { kind: 'rtsp' }));
-  const url = `rtsp://127.0.0.1:${port}/cam`;
-  const source = describeSource(url);
-  const r = recordedRunner({ url, input: source.input, inputOptions: source.inputOptions, protocolWhitelist: protocolWhitelistFor('rtsp'), watchdog: WATCHDOG });
-  await killAndRestart(r, () => startVlcServer(port, { kind: 'rtsp', size: '640x360', fps: 15 }));
-});
+test(
+  'VLC RTSP server (RTP over UDP only): by default TCP is refused (461) and ffmpeg falls back to UDP; killed -> reconnecting; back at another size and rate -> live',
+  { skip, timeout: 120_000 },
+  async () => {
+    const port = await freePort();
+    servers.push(await startVlcServer(port, { kind: 'rtsp' }));
+    const url = `rtsp://127.0.0.1:${port}/cam`;
+    const source = describeSource(url);
+    const r = recordedRunner({
+      url,
+      input: source.input,
+      inputOptions: source.inputOptions,
+      protocolWhitelist: protocolWhitelistFor('rtsp'),
+      watchdog: WATCHDOG,
+    });
+    await killAndRestart(r, () => startVlcServer(port, { kind: 'rtsp', size: '640x360', fps: 15 }));
+  },
+);
 
-test('VLC RTSP server with rtspTransport tcp forced: the status says the server refused the transport (461), not just "Protocol not supported"', { skip, timeout: 60_000 }, async () => {
-  const port = await freePort();
-  servers.push(await startVlcServer(port, { kind: 'rtsp' }));
-  const url = `rtsp://127.0.0.1:${port}/cam`;
-  const source = describeSource(url, { rtspTransport: 'tcp' });
-  const r = recordedRunner({ url, input: source.input, inputOptions: source.inputOptions, protocolWhitelist: protocolWhitelistFor('rtsp'), watchdog: WATCHDOG });
-  r.runner.start();
-  // Until its input is up, VLC answers DESCRIBE with 500; then SETUP over TCP with 461.
-  const until = Date.now() + 30_000;
-  const refused = (): string | undefined => r.statuses.find((s) => s.state === 'reconnecting' && /461/.test(s.detail ?? ''))?.detail;
-  while (refused() === undefined && Date.now() < until) await sleep(100);
-  assert.match(refused() ?? JSON.stringify(r.statuses), /SETUP failed: 461 Unsupported transport \(the server does not stream RTP over the RTSP transport asked for: see rtspTransport\)/);
-  assert.equal(r.frames(), 0);
-  await r.runner.stop();
-  await servers.pop()!.kill();
-  assert.deepEqual(ffmpegChildrenOf(process.pid), []);
-});
+test(
+  'VLC RTSP server with rtspTransport tcp forced: the status says the server refused the transport (461), not just "Protocol not supported"',
+  { skip, timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    servers.push(await startVlcServer(port, { kind: 'rtsp' }));
+    const url = `rtsp://127.0.0.1:${port}/cam`;
+    const source = describeSource(url, { rtspTransport: 'tcp' });
+    const r = recordedRunner({
+      url,
+      input: source.input,
+      inputOptions: source.inputOptions,
+      protocolWhitelist: protocolWhitelistFor('rtsp'),
+      watchdog: WATCHDOG,
+    });
+    r.runner.start();
+    // Until its input is up, VLC answers DESCRIBE with 500; then SETUP over TCP with 461.
+    const until = Date.now() + 30_000;
+    const refused = (): string | undefined => r.statuses.find((s) => s.state === 'reconnecting' && /461/.test(s.detail ?? ''))?.detail;
+    while (refused() === undefined && Date.now() < until) await sleep(100);
+    assert.match(
+      refused() ?? JSON.stringify(r.statuses),
+      /SETUP failed: 461 Unsupported transport \(the server does not stream RTP over the RTSP transport asked for: see rtspTransport\)/,
+    );
+    assert.equal(r.frames(), 0);
+    await r.runner.stop();
+    await servers.pop()!.kill();
+    assert.deepEqual(ffmpegChildrenOf(process.pid), []);
+  },
+);
 
-test('VLC HTTP MJPEG server (mpjpeg mux, served as application/octet-stream) through the host guard: live; killed -> reconnecting; back at another size and rate -> live', { skip, timeout: 120_000 }, async () => {
-  const port = await freePort();
-  servers.push(await startVlcServer(port, { kind: 'mjpeg' }));
-  const url = `http://127.0.0.1:${port}/cam.mjpg`;
-  const source = describeSource(url);
-  const r = recordedRunner({ url, input: source.input, inputOptions: source.inputOptions, protocolWhitelist: protocolWhitelistFor('http'), watchdog: WATCHDOG });
-  await killAndRestart(r, () => startVlcServer(port, { kind: 'mjpeg', size: '640x360', fps: 15 }));
-});
+test(
+  'VLC HTTP MJPEG server (mpjpeg mux, served as application/octet-stream) through the host guard: live; killed -> reconnecting; back at another size and rate -> live',
+  { skip, timeout: 120_000 },
+  async () => {
+    const port = await freePort();
+    servers.push(await startVlcServer(port, { kind: 'mjpeg' }));
+    const url = `http://127.0.0.1:${port}/cam.mjpg`;
+    const source = describeSource(url);
+    const r = recordedRunner({
+      url,
+      input: source.input,
+      inputOptions: source.inputOptions,
+      protocolWhitelist: protocolWhitelistFor('http'),
+      watchdog: WATCHDOG,
+    });
+    await killAndRestart(r, () => startVlcServer(port, { kind: 'mjpeg', size: '640x360', fps: 15 }));
+  },
+);

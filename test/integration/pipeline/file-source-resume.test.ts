@@ -24,16 +24,28 @@ test('a paused file goes on when the loop has emptied its buffer and calls take(
   const clip = makeClip(join(dir, 'six.mp4'), { seconds: 6, size: '64x48', rate: 1, gop: 1 });
   const states: StreamStatus[] = [];
   const runner = new StreamRunner({
-    id: 'file', url: clip, sampling: { mode: 'every' }, geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
-    live: false, realtime: false, loop: false, bufferFrames: 1, watchdog: watchdogTuning(),
-    onFrame: () => undefined, onStatus: (s) => states.push(s), logger: createLogger({ level: 'silent' }),
+    id: 'file',
+    url: clip,
+    sampling: { mode: 'every' },
+    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    live: false,
+    realtime: false,
+    loop: false,
+    bufferFrames: 1,
+    watchdog: watchdogTuning(),
+    onFrame: () => undefined,
+    onStatus: (s) => states.push(s),
+    logger: createLogger({ level: 'silent' }),
   });
   runner.start();
   let seen = 0;
   try {
     while (!states.some((s) => s.state === 'ended')) {
-      await waitFor(`frame ${seen + 1} in the buffer, or the end (states: ${states.map((s) => s.state).join(',')})`,
-        () => runner.buffer.length > 0 || states.some((s) => s.state === 'ended'), 10_000);
+      await waitFor(
+        `frame ${seen + 1} in the buffer, or the end (states: ${states.map((s) => s.state).join(',')})`,
+        () => runner.buffer.length > 0 || states.some((s) => s.state === 'ended'),
+        10_000,
+      );
       if (runner.buffer.length === 0) break;
       // As the batch loop does: the frames out of the buffer directly, then take(0) for the paused file.
       seen += runner.buffer.take(1).length;
@@ -43,5 +55,8 @@ test('a paused file goes on when the loop has emptied its buffer and calls take(
     await runner.stop();
   }
   assert.equal(seen, 6);
-  assert.deepEqual(states.map((s) => s.state), ['starting', 'live', 'ended']);
+  assert.deepEqual(
+    states.map((s) => s.state),
+    ['starting', 'live', 'ended'],
+  );
 });

@@ -38,9 +38,15 @@ test('four live streams faster than inference: oldest frames dropped and counted
   const results: FrameResult[] = [];
   const statuses: StreamStatus[] = [];
   const pipeline = new LivePipeline({
-    model, engine, batch: 4,
+    model,
+    engine,
+    batch: 4,
     live: { fps: 10, fileFps: 1, bufferFrames: 2, batchWaitMs: 50 },
-    events: DEFAULTS.events, allowlist: undefined, metrics, logger: createLogger({ level: 'silent' }), watchdog: watchdogTuning(),
+    events: DEFAULTS.events,
+    allowlist: undefined,
+    metrics,
+    logger: createLogger({ level: 'silent' }),
+    watchdog: watchdogTuning(),
     sink: { publishFrame: (r) => results.push(r), publishEvent: () => undefined, publishStatus: (s) => statuses.push(s) },
   });
   pipeline.start();
@@ -59,7 +65,10 @@ test('four live streams faster than inference: oldest frames dropped and counted
     const dropped = await counter(metrics, 'streamsight_frames_dropped_total', { stream: id });
     const waiting = 2; // at most bufferFrames per stream still waiting when the pipeline stopped
     assert.ok(processed > 0, `${id}: processed ${processed}`);
-    assert.ok(decoded - processed - dropped >= 0 && decoded - processed - dropped <= waiting + 4, `${id}: decoded ${decoded} processed ${processed} dropped ${dropped}`);
+    assert.ok(
+      decoded - processed - dropped >= 0 && decoded - processed - dropped <= waiting + 4,
+      `${id}: decoded ${decoded} processed ${processed} dropped ${dropped}`,
+    );
     totalDropped += dropped;
   }
   assert.ok(totalDropped > 0, 'inference is slower than the sources, so frames must be dropped');

@@ -31,46 +31,60 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a 320x240 file over maxPixels 10000 and a playlist file fail with their reason and never go live; at 76800 the file goes live', { timeout: 60_000 }, async () => {
-  const model = loadModel(modelFile);
-  const engine = await InferenceEngine.start(model, { device: 'cpu', threads: 1, topK: 5, embeddings: false });
-  const statuses: StreamStatus[] = [];
-  const start = (maxPixels: number): LivePipeline => {
-    const p = new LivePipeline({
-      model, engine, batch: 4, maxPixels,
-      live: { fps: 5, fileFps: 5, bufferFrames: 2, batchWaitMs: 20 },
-      events: DEFAULTS.events, allowlist: undefined, metrics: new Metrics({ processMetrics: false }), logger: createLogger({ level: 'silent' }), watchdog: watchdogTuning(),
-      sink: { publishFrame: () => undefined, publishEvent: () => undefined, publishStatus: (s) => statuses.push(s) },
-    });
-    p.start();
-    return p;
-  };
-  const settled = async (id: string): Promise<StreamStatus> => {
-    for (let i = 0; i < 200; i++) {
-      const s = statuses.find((x) => x.stream === id && (x.state === 'failed' || x.state === 'ended'));
-      if (s) return s;
-      await new Promise((r) => setTimeout(r, 50));
+test(
+  'a 320x240 file over maxPixels 10000 and a playlist file fail with their reason and never go live; at 76800 the file goes live',
+  { timeout: 60_000 },
+  async () => {
+    const model = loadModel(modelFile);
+    const engine = await InferenceEngine.start(model, { device: 'cpu', threads: 1, topK: 5, embeddings: false });
+    const statuses: StreamStatus[] = [];
+    const start = (maxPixels: number): LivePipeline => {
+      const p = new LivePipeline({
+        model,
+        engine,
+        batch: 4,
+        maxPixels,
+        live: { fps: 5, fileFps: 5, bufferFrames: 2, batchWaitMs: 20 },
+        events: DEFAULTS.events,
+        allowlist: undefined,
+        metrics: new Metrics({ processMetrics: false }),
+        logger: createLogger({ level: 'silent' }),
+        watchdog: watchdogTuning(),
+        sink: { publishFrame: () => undefined, publishEvent: () => undefined, publishStatus: (s) => statuses.push(s) },
+      });
+      p.start();
+      return p;
+    };
+    const settled = async (id: string): Promise<StreamStatus> => {
+      for (let i = 0; i < 200; i++) {
+        const s = statuses.find((x) => x.stream === id && (x.state === 'failed' || x.state === 'ended'));
+        if (s) return s;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`${id} did not end: ${JSON.stringify(statuses)}`);
+    };
+    const small = start(10_000);
+    const large = start(76_800);
+    try {
+      await small.addSource({ id: 'big', url: clip });
+      await small.addSource({ id: 'list', url: playlist });
+      await large.addSource({ id: 'fits', url: clip });
+      const big = await settled('big');
+      assert.equal(big.state, 'failed');
+      assert.ok(big.detail?.startsWith(`${clip} is 320x240 (76800 pixels), above the limit of 10000 pixels (decode.maxPixels): not decoded`), big.detail);
+      const list = await settled('list');
+      assert.equal(list.state, 'failed');
+      assert.ok(list.detail?.startsWith(`${playlist} is an HLS playlist (format hls): a file source must be one video file`), list.detail);
+      for (let i = 0; i < 200 && !statuses.some((s) => s.stream === 'fits' && s.state === 'live'); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(
+        statuses.some((s) => s.stream === 'fits' && s.state === 'live'),
+        JSON.stringify(statuses),
+      );
+      assert.ok(!statuses.some((s) => (s.stream === 'big' || s.stream === 'list') && s.state === 'live'));
+    } finally {
+      await small.close();
+      await large.close();
+      await engine.close();
     }
-    throw new Error(`${id} did not end: ${JSON.stringify(statuses)}`);
-  };
-  const small = start(10_000);
-  const large = start(76_800);
-  try {
-    await small.addSource({ id: 'big', url: clip });
-    await small.addSource({ id: 'list', url: playlist });
-    await large.addSource({ id: 'fits', url: clip });
-    const big = await settled('big');
-    assert.equal(big.state, 'failed');
-    assert.ok(big.detail?.startsWith(`${clip} is 320x240 (76800 pixels), above the limit of 10000 pixels (decode.maxPixels): not decoded`), big.detail);
-    const list = await settled('list');
-    assert.equal(list.state, 'failed');
-    assert.ok(list.detail?.startsWith(`${playlist} is an HLS playlist (format hls): a file source must be one video file`), list.detail);
-    for (let i = 0; i < 200 && !statuses.some((s) => s.stream === 'fits' && s.state === 'live'); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(statuses.some((s) => s.stream === 'fits' && s.state === 'live'), JSON.stringify(statuses));
-    assert.ok(!statuses.some((s) => (s.stream === 'big' || s.stream === 'list') && s.state === 'live'));
-  } finally {
-    await small.close();
-    await large.close();
-    await engine.close();
-  }
-});
+  },
+);

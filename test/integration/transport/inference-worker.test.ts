@@ -25,7 +25,14 @@ let engine: InferenceEngine;
 
 function frames(run: string, n: number, bytes = 64 * 64 * 3, from = 0): Frame[] {
   return Array.from({ length: n }, (_, i) => ({
-    streamId: 's', runId: run, seq: from + i, ptsMs: (from + i) * 40, capturedAt: Date.now(), width: 64, height: 64, data: Buffer.alloc(bytes, (from + i) % 256),
+    streamId: 's',
+    runId: run,
+    seq: from + i,
+    ptsMs: (from + i) * 40,
+    capturedAt: Date.now(),
+    width: 64,
+    height: 64,
+    data: Buffer.alloc(bytes, (from + i) % 256),
   }));
 }
 
@@ -73,7 +80,9 @@ describe('cross-job batcher', () => {
   test('jobs share a batch up to its size; a batch that fails is re-run job by job so only the bad job fails', async () => {
     const calls: number[] = [];
     const batcher = new CrossJobBatcher({
-      batch: 8, maxWaitMs: 30, maxInFlight: 2,
+      batch: 8,
+      maxWaitMs: 30,
+      maxInFlight: 2,
       runner: {
         async infer(fs) {
           calls.push(fs.length);
@@ -85,11 +94,20 @@ describe('cross-job batcher', () => {
     const good = (run: string, n: number, from: number): Frame[] => frames(run, n, 12, from);
     const [a, b] = await Promise.all([batcher.infer(good('a', 3, 0)), batcher.infer(good('b', 4, 10))]);
     assert.deepEqual(calls, [7]);
-    assert.deepEqual(a.map((r) => r.top[0]!.index), [0, 1, 2]);
-    assert.deepEqual(b.map((r) => r.top[0]!.index), [10, 11, 12, 13]);
+    assert.deepEqual(
+      a.map((r) => r.top[0]!.index),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      b.map((r) => r.top[0]!.index),
+      [10, 11, 12, 13],
+    );
     calls.length = 0;
     const results = await Promise.allSettled([batcher.infer(good('c', 2, 0)), batcher.infer(frames('d', 1, 5)), batcher.infer(good('e', 2, 0))]);
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.deepEqual(calls, [5, 2, 1, 2]);
   });
 });
@@ -104,15 +122,38 @@ describe('inference worker', () => {
     await Promise.all([producer, reader].map((c) => waitReady(c, URL_, 5000)));
     const queue = new Queue(names.framesQueue, { connection: producer, prefix });
     const worker = new InferenceWorker({
-      queueConnection: workerConn, frameConnection: workerConn, names, model, engine, batch: 8, batchWaitMs: 10, concurrency: 8, topK: 5,
-      lockDurationMs: 5000, stalledIntervalMs: 5000, resultsMaxLen: 1000, frameTtlMs: 60_000, logger,
+      queueConnection: workerConn,
+      frameConnection: workerConn,
+      names,
+      model,
+      engine,
+      batch: 8,
+      batchWaitMs: 10,
+      concurrency: 8,
+      topK: 5,
+      lockDurationMs: 5000,
+      stalledIntervalMs: 5000,
+      resultsMaxLen: 1000,
+      frameTtlMs: 60_000,
+      logger,
     });
     try {
       await worker.start();
       const store = new FrameStore(producer, names, 60_000);
       const replies = names.replyStream(randomUUID());
       const job = async (run: string, fs: Frame[], width = 64): Promise<string> => {
-        const data: FrameJob = { v: 1, stream: 's', run, model: model.name, width, height: 64, topK: 3, embeddings: true, results: replies, frames: await store.put(fs) };
+        const data: FrameJob = {
+          v: 1,
+          stream: 's',
+          run,
+          model: model.name,
+          width,
+          height: 64,
+          topK: 3,
+          embeddings: true,
+          results: replies,
+          frames: await store.put(fs),
+        };
         const id = jobIdFor(run, fs[0]!.seq, 1);
         await queue.add('infer', data, { jobId: id, attempts: 3, backoff: { type: 'fixed', delay: 100 }, removeOnComplete: true, removeOnFail: { count: 10 } });
         return id;
@@ -163,22 +204,50 @@ describe('remote inference (the analyze side)', () => {
     const workerConn = connect(URL_, 'worker', 'ri-worker');
     await waitReady(producer, URL_, 5000);
     const worker = new InferenceWorker({
-      queueConnection: workerConn, frameConnection: workerConn, names, model, engine, batch: 8, batchWaitMs: 10, concurrency: 8, topK: 5,
-      lockDurationMs: 5000, stalledIntervalMs: 5000, resultsMaxLen: 1000, frameTtlMs: 60_000, logger,
+      queueConnection: workerConn,
+      frameConnection: workerConn,
+      names,
+      model,
+      engine,
+      batch: 8,
+      batchWaitMs: 10,
+      concurrency: 8,
+      topK: 5,
+      lockDurationMs: 5000,
+      stalledIntervalMs: 5000,
+      resultsMaxLen: 1000,
+      frameTtlMs: 60_000,
+      logger,
     });
     await worker.start();
     const { RemoteInference } = await import('../../../src/transport/remote-inference.ts');
-    const remote = (modelName: string) => new RemoteInference({
-      queueConnection: producer, frameConnection: producer, readerConnection: reader, names,
-      model: { name: modelName, inputWidth: 64, inputHeight: 64 }, topK: 5, embeddings: false, frameTtlMs: 60_000,
-      queueHighWaterJobs: 100, resultTimeoutMs: 5000, maxResends: 2, jobAttempts: 3, failedJobsKept: 10, unavailableTimeoutMs: 5000, logger,
-    });
+    const remote = (modelName: string) =>
+      new RemoteInference({
+        queueConnection: producer,
+        frameConnection: producer,
+        readerConnection: reader,
+        names,
+        model: { name: modelName, inputWidth: 64, inputHeight: 64 },
+        topK: 5,
+        embeddings: false,
+        frameTtlMs: 60_000,
+        queueHighWaterJobs: 100,
+        resultTimeoutMs: 5000,
+        maxResends: 2,
+        jobAttempts: 3,
+        failedJobsKept: 10,
+        unavailableTimeoutMs: 5000,
+        logger,
+      });
     const ok = remote(model.name);
     try {
       const run = randomUUID();
       const [a, b] = await Promise.all([ok.infer(frames(run, 4)), ok.infer(frames(run, 4, undefined, 4))]);
       assert.equal(a.frames.length, 4);
-      assert.equal(b.frames.every((f) => f !== undefined && f.top.length === 5), true);
+      assert.equal(
+        b.frames.every((f) => f !== undefined && f.top.length === 5),
+        true,
+      );
       assert.equal(a.lost, undefined);
       await ok.close();
       const wrong = remote('another-model');

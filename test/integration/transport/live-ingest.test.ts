@@ -51,15 +51,28 @@ describe('distributed live ingest (a file played with --live)', () => {
     const metrics = new Metrics({ processMetrics: false });
     const p = model.preprocess;
     const session = await IngestSession.open({
-      redis: settings, name: 'test-ingest', logger, metrics, batch: 8,
-      model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      redis: settings,
+      name: 'test-ingest',
+      logger,
+      metrics,
+      batch: 8,
+      model: {
+        name: model.name,
+        topK: 5,
+        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+        inputWidth: p.inputWidth,
+        inputHeight: p.inputHeight,
+      },
       defaults: { liveFps: 10, fileFps: 1, watchdog: watchdogTuning() },
     });
     const inspect = redis.client();
     const readerConn = connect(redis.url, 'worker', 'test-reader');
     const results = new Map<number, number>();
     const reader = new ResultReader({
-      client: readerConn, streamKey: names.resultsStream, from: '0', logger,
+      client: readerConn,
+      streamKey: names.resultsStream,
+      from: '0',
+      logger,
       onEntry: (e: ResultEntry) => {
         if (e.kind === 'frames') for (const f of e.frames) results.set(f.seq, (results.get(f.seq) ?? 0) + 1);
       },
@@ -99,8 +112,20 @@ describe('distributed live ingest (a file played with --live)', () => {
       // A worker now: what it gets first is at most the high-water mark of old frames, then the live edge.
       engine = await InferenceEngine.start(model, { device: 'cpu', threads: 1, topK: 5, embeddings: true });
       worker = new InferenceWorker({
-        queueConnection: workerConn, frameConnection: workerConn, names, model, engine, batch: 8, batchWaitMs: 20, concurrency: 8, topK: 5,
-        lockDurationMs: 5000, stalledIntervalMs: 5000, resultsMaxLen: 10_000, frameTtlMs: 60_000, logger,
+        queueConnection: workerConn,
+        frameConnection: workerConn,
+        names,
+        model,
+        engine,
+        batch: 8,
+        batchWaitMs: 20,
+        concurrency: 8,
+        topK: 5,
+        lockDurationMs: 5000,
+        stalledIntervalMs: 5000,
+        resultsMaxLen: 10_000,
+        frameTtlMs: 60_000,
+        logger,
       });
       const seqAtStart = lastSeq;
       await worker.start();
@@ -113,12 +138,20 @@ describe('distributed live ingest (a file played with --live)', () => {
       const report = await run;
       assert.equal(report.state, 'ended');
       assert.equal(report.detail, 'stopped');
-      await waitFor('the queue to drain', async () => (await inspect.llen(`${prefix}:${names.framesQueue}:wait`)) === 0 && (await inspect.llen(`${prefix}:${names.framesQueue}:active`)) === 0);
-      await waitFor('the last results to be read', async () => results.size + (await counterValue(metrics, 'high_water')) >= decoded, 10_000).catch(() => undefined);
+      await waitFor(
+        'the queue to drain',
+        async () => (await inspect.llen(`${prefix}:${names.framesQueue}:wait`)) === 0 && (await inspect.llen(`${prefix}:${names.framesQueue}:active`)) === 0,
+      );
+      await waitFor('the last results to be read', async () => results.size + (await counterValue(metrics, 'high_water')) >= decoded, 10_000).catch(
+        () => undefined,
+      );
       // Exact accounting: each decoded frame was inferred once or dropped once, never both.
       const finalDropped = await counterValue(metrics, 'high_water');
       assert.equal(results.size + finalDropped, decoded, `results ${results.size} + dropped ${finalDropped} vs decoded ${decoded}`);
-      assert.ok([...results.values()].every((n) => n === 1), 'no frame inferred twice');
+      assert.ok(
+        [...results.values()].every((n) => n === 1),
+        'no frame inferred twice',
+      );
       assert.equal(await counterValue(metrics, 'redis_unavailable'), 0);
     } finally {
       abort.abort();
@@ -140,23 +173,48 @@ describe('distributed live ingest (a file played with --live)', () => {
     const metrics = new Metrics({ processMetrics: false });
     const p = model.preprocess;
     const session = await IngestSession.open({
-      redis: { ...ConfigSchema.parse({}).redis, url: own.url, prefix }, name: 'test-ingest', logger, metrics, batch: 8,
-      model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      redis: { ...ConfigSchema.parse({}).redis, url: own.url, prefix },
+      name: 'test-ingest',
+      logger,
+      metrics,
+      batch: 8,
+      model: {
+        name: model.name,
+        topK: 5,
+        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+        inputWidth: p.inputWidth,
+        inputHeight: p.inputHeight,
+      },
       defaults: { liveFps: 10, fileFps: 1, watchdog: watchdogTuning() },
     });
     const readerConn = connect(own.url, 'worker', 'test-reader');
     const workerConn = connect(own.url, 'worker', 'test-worker');
     const results = new Map<string, number>();
     const reader = new ResultReader({
-      client: readerConn, streamKey: names.resultsStream, from: '0', logger,
+      client: readerConn,
+      streamKey: names.resultsStream,
+      from: '0',
+      logger,
       onEntry: (e: ResultEntry) => {
         if (e.kind === 'frames') for (const f of e.frames) results.set(`${e.run}/${f.seq}`, f.seq);
       },
     });
     const engine = await InferenceEngine.start(model, { device: 'cpu', threads: 1, topK: 5, embeddings: true });
     const worker = new InferenceWorker({
-      queueConnection: workerConn, frameConnection: workerConn, names, model, engine, batch: 8, batchWaitMs: 20, concurrency: 8, topK: 5,
-      lockDurationMs: 5000, stalledIntervalMs: 5000, resultsMaxLen: 10_000, frameTtlMs: 60_000, logger,
+      queueConnection: workerConn,
+      frameConnection: workerConn,
+      names,
+      model,
+      engine,
+      batch: 8,
+      batchWaitMs: 20,
+      concurrency: 8,
+      topK: 5,
+      lockDurationMs: 5000,
+      stalledIntervalMs: 5000,
+      resultsMaxLen: 10_000,
+      frameTtlMs: 60_000,
+      logger,
     });
     await worker.start();
     const abort = new AbortController();

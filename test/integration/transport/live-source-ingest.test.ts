@@ -46,14 +46,27 @@ describe('distributed ingest of a camera runs on the source watchdog (as embedde
     const metrics = new Metrics({ processMetrics: false });
     const p = model.preprocess;
     const session = await IngestSession.open({
-      redis: { ...ConfigSchema.parse({}).redis, url: redis.url, prefix }, name: 'test-ingest', logger, metrics, batch: 8,
-      model: { name: model.name, topK: 5, geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight }, inputWidth: p.inputWidth, inputHeight: p.inputHeight },
+      redis: { ...ConfigSchema.parse({}).redis, url: redis.url, prefix },
+      name: 'test-ingest',
+      logger,
+      metrics,
+      batch: 8,
+      model: {
+        name: model.name,
+        topK: 5,
+        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+        inputWidth: p.inputWidth,
+        inputHeight: p.inputHeight,
+      },
       defaults: { liveFps: 5, fileFps: 1, watchdog: watchdogTuning(WATCHDOG) },
     });
     const readerConn = connect(redis.url, 'worker', 'test-reader');
     const states: { state: string; detail?: string | undefined }[] = [];
     const reader = new ResultReader({
-      client: readerConn, streamKey: names.resultsStream, from: '0', logger,
+      client: readerConn,
+      streamKey: names.resultsStream,
+      from: '0',
+      logger,
       onEntry: (e: ResultEntry) => {
         if (e.kind === 'status') states.push({ state: e.state, detail: e.detail });
       },

@@ -3,7 +3,6 @@ import { freePort } from '../../helpers/ports.ts';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 
-
 /**
  * A redis-server of the test's own, on a free port, keeping nothing on disk,
  * so the test may kill and restart it. `stop()` kills it (SIGKILL: as a crash
@@ -12,7 +11,10 @@ import { Redis } from 'ioredis';
 export class TestRedis {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number, private readonly extraArgs: string[]) {}
+  private constructor(
+    readonly port: number,
+    private readonly extraArgs: string[],
+  ) {}
 
   static async start(extraArgs: string[] = []): Promise<TestRedis> {
     const r = new TestRedis(await freePort(), extraArgs);
@@ -25,8 +27,11 @@ export class TestRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--maxmemory-policy', 'noeviction', ...this.extraArgs], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', ...this.extraArgs],
+      { stdio: 'ignore' },
+    );
     this.child = child;
     // Ready when it answers PING.
     const deadline = Date.now() + 10_000;

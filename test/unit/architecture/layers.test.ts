@@ -69,12 +69,20 @@ test('the import reader sees static, export-from, side-effect and dynamic import
     "export { c } from './c.ts';",
     "import './d.ts';",
     "const e = await import('../transport/e.ts');",
-    "const [f] = await Promise.all([import(\"../cli/f.ts\")]);",
+    'const [f] = await Promise.all([import("../cli/f.ts")]);',
     '// import { g } from "../indexing/g.ts";',
     "/** import('../library/h.ts') */",
     "const entry = new URL('../../bench/run.ts', import.meta.url);",
   ].join('\n');
-  assert.deepEqual(importSpecifiers(text).sort(), ['../../bench/run.ts', '../cli/f.ts', '../gateway/b.ts', '../pipeline/a.ts', '../transport/e.ts', './c.ts', './d.ts']);
+  assert.deepEqual(importSpecifiers(text).sort(), [
+    '../../bench/run.ts',
+    '../cli/f.ts',
+    '../gateway/b.ts',
+    '../pipeline/a.ts',
+    '../transport/e.ts',
+    './c.ts',
+    './d.ts',
+  ]);
 });
 
 test('imports in src only point down the layers, and nothing imports bench/', () => {

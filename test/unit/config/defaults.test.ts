@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ConfigSchema, DEFAULTS } from '../../../src/config/schema.ts';
 
-test('a section left out is {} with its keys\' own defaults (no section-level copy that could drift)', () => {
+test("a section left out is {} with its keys' own defaults (no section-level copy that could drift)", () => {
   for (const [key, section] of Object.entries(ConfigSchema.shape)) {
     let fromEmpty: unknown;
     try {
@@ -18,7 +18,7 @@ test('a section left out is {} with its keys\' own defaults (no section-level co
   }
 });
 
-test('a section given in part keeps the other keys\' defaults', () => {
+test("a section given in part keeps the other keys' defaults", () => {
   const c = ConfigSchema.parse({ server: { port: 0 }, watchdog: { maxRestarts: 3 }, events: { enterFrames: 5 } });
   assert.deepEqual(c.server, { ...DEFAULTS.server, port: 0 });
   assert.deepEqual(c.watchdog, { ...DEFAULTS.watchdog, maxRestarts: 3 });
@@ -33,7 +33,7 @@ test('DEFAULTS is the schema with nothing set, frozen all the way down', () => {
   }, TypeError);
 });
 
-test('config/default.yaml documents the schema\'s defaults and changes none of them', () => {
+test("config/default.yaml documents the schema's defaults and changes none of them", () => {
   const file = parse(readFileSync(new URL('../../../config/default.yaml', import.meta.url), 'utf8')) as unknown;
   assert.deepEqual(ConfigSchema.parse(file), DEFAULTS);
 });

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  defaultModelsCacheDir, isCheckout, loadConfig, PACKAGE_ROOT, proxySettingsFromEnv, userConfigFile,
-} from '../../../src/config/loader.ts';
+import { defaultModelsCacheDir, isCheckout, loadConfig, PACKAGE_ROOT, proxySettingsFromEnv, userConfigFile } from '../../../src/config/loader.ts';
 import { ConfigError } from '../../../src/shared/errors.ts';
 
 /** A fake package folder (config/default.yaml, models/) laid out as npm installs it, or as a checkout with `.git`. */
@@ -32,7 +30,11 @@ describe('config paths for an installed package and a checkout', () => {
     assert.equal(isCheckout(root), false);
     assert.equal(defaultModelsCacheDir(env, root), join(dir, 'xdg-cache', 'streamsight', 'models'));
     assert.equal(defaultModelsCacheDir({ HOME: join(dir, 'home') }, root), join(dir, 'home', '.cache', 'streamsight', 'models'));
-    assert.equal(defaultModelsCacheDir({ HOME: join(dir, 'home'), XDG_CACHE_HOME: 'relative/cache' }, root), join(dir, 'home', '.cache', 'streamsight', 'models'), 'a relative XDG path is ignored');
+    assert.equal(
+      defaultModelsCacheDir({ HOME: join(dir, 'home'), XDG_CACHE_HOME: 'relative/cache' }, root),
+      join(dir, 'home', '.cache', 'streamsight', 'models'),
+      'a relative XDG path is ignored',
+    );
     assert.equal(loadConfig({ env, packageRoot: root }).models.cacheDir, join(dir, 'xdg-cache', 'streamsight', 'models'));
   });
 
@@ -86,13 +88,21 @@ describe('config paths for an installed package and a checkout', () => {
     mkdirSync(join(dir, 'xdg-config', 'streamsight'), { recursive: true });
     const userFile = join(dir, 'xdg-config', 'streamsight', 'config.yaml');
     writeFileSync(userFile, 'model: [unclosed');
-    assert.throws(() => loadConfig({ env, packageRoot: root }), (err: unknown) => err instanceof ConfigError && err.message.includes(userFile));
+    assert.throws(
+      () => loadConfig({ env, packageRoot: root }),
+      (err: unknown) => err instanceof ConfigError && err.message.includes(userFile),
+    );
   });
 });
 
 describe('proxy settings from the environment', () => {
   it('reads the lower-case name first, then the upper-case one; NO_PROXY splits on commas and blanks', () => {
-    const p = proxySettingsFromEnv({ https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128', HTTP_PROXY: 'proxy.corp:8080', NO_PROXY: 'localhost, .corp.example  10.0.0.0/8,,' });
+    const p = proxySettingsFromEnv({
+      https_proxy: 'http://lower:3128',
+      HTTPS_PROXY: 'http://upper:3128',
+      HTTP_PROXY: 'proxy.corp:8080',
+      NO_PROXY: 'localhost, .corp.example  10.0.0.0/8,,',
+    });
     assert.equal(p.https?.href, 'http://lower:3128/');
     assert.equal(p.http?.href, 'http://proxy.corp:8080/', 'a proxy without a scheme is http://');
     assert.deepEqual(p.noProxy, ['localhost', '.corp.example', '10.0.0.0/8']);
@@ -100,8 +110,13 @@ describe('proxy settings from the environment', () => {
   });
 
   it('refuses a proxy it cannot speak to, without repeating its password', () => {
-    assert.throws(() => proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://u:hunter2@p:1080' }), (err: unknown) =>
-      err instanceof ConfigError && /HTTPS_PROXY/.test(err.message) && /socks5/.test(err.message) && !err.message.includes('hunter2'));
-    assert.throws(() => proxySettingsFromEnv({ http_proxy: 'http://[bad' }), (err: unknown) => err instanceof ConfigError && /http_proxy/.test(err.message));
+    assert.throws(
+      () => proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://u:hunter2@p:1080' }),
+      (err: unknown) => err instanceof ConfigError && /HTTPS_PROXY/.test(err.message) && /socks5/.test(err.message) && !err.message.includes('hunter2'),
+    );
+    assert.throws(
+      () => proxySettingsFromEnv({ http_proxy: 'http://[bad' }),
+      (err: unknown) => err instanceof ConfigError && /http_proxy/.test(err.message),
+    );
   });
 });

@@ -35,15 +35,27 @@ test('file, then environment, then flags: the later wins', () => {
 
 test('a bad value names the key path', () => {
   withFile('model:\n  batch: -1\n', (file) => {
-    assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => err instanceof ConfigError && /"model\.batch"/.test(err.message));
+    assert.throws(
+      () => loadConfig({ file, env: {} }),
+      (err: unknown) => err instanceof ConfigError && /"model\.batch"/.test(err.message),
+    );
   });
-  assert.throws(() => loadConfig({ env: { STREAMSIGHT_DEVICE: 'tpu' } }), (err: unknown) => err instanceof ConfigError && /"model\.device"/.test(err.message));
-  assert.throws(() => loadConfig({ env: { STREAMSIGHT_BATCH: 'lots' } }), (err: unknown) => err instanceof ConfigError && /STREAMSIGHT_BATCH/.test(err.message));
+  assert.throws(
+    () => loadConfig({ env: { STREAMSIGHT_DEVICE: 'tpu' } }),
+    (err: unknown) => err instanceof ConfigError && /"model\.device"/.test(err.message),
+  );
+  assert.throws(
+    () => loadConfig({ env: { STREAMSIGHT_BATCH: 'lots' } }),
+    (err: unknown) => err instanceof ConfigError && /STREAMSIGHT_BATCH/.test(err.message),
+  );
 });
 
 test('an unknown key is refused, not ignored', () => {
   withFile('model:\n  bacth: 4\n', (file) => {
-    assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => err instanceof ConfigError && /model/.test(err.message));
+    assert.throws(
+      () => loadConfig({ file, env: {} }),
+      (err: unknown) => err instanceof ConfigError && /model/.test(err.message),
+    );
   });
 });
 

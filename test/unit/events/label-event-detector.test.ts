@@ -20,14 +20,21 @@ function frame(seq: number, scores: Record<string, number>, opts: { stream?: str
     seq,
     ptsMs,
     capturedAt: T0 + ptsMs,
-    labels: Object.entries(scores).map(([label, score], index) => ({ index, label, score })).sort((a, b) => b.score - a.score),
+    labels: Object.entries(scores)
+      .map(([label, score], index) => ({ index, label, score }))
+      .sort((a, b) => b.score - a.score),
     latencyMs: 5,
     model: 'test',
   };
 }
 
 /** Pushes one frame per score of `label`; returns [frame index the event came out on, event]. */
-function feed(d: LabelEventDetector, label: string, scores: readonly number[], opts: { stream?: string; run?: string; first?: number } = {}): Array<[number, LabelEvent]> {
+function feed(
+  d: LabelEventDetector,
+  label: string,
+  scores: readonly number[],
+  opts: { stream?: string; run?: string; first?: number } = {},
+): Array<[number, LabelEvent]> {
   const out: Array<[number, LabelEvent]> = [];
   scores.forEach((score, i) => {
     const seq = (opts.first ?? 0) + i;
@@ -79,7 +86,10 @@ describe('LabelEventDetector', () => {
     events.push(...d.push(frame(0, { cat: 0.9, dog: 0.05 })));
     events.push(...d.push(frame(1, { dog: 0.9 })));
     events.push(...d.push(frame(2, { dog: 0.9 })));
-    assert.deepEqual(events.map((e) => `${e.label}:${e.kind}@${e.ptsMs}`), ['cat:start@0', 'dog:start@100', 'cat:end@100']);
+    assert.deepEqual(
+      events.map((e) => `${e.label}:${e.kind}@${e.ptsMs}`),
+      ['cat:start@0', 'dog:start@100', 'cat:end@100'],
+    );
   });
 
   test('events of one frame come out by ptsMs, ends before starts', () => {
@@ -143,7 +153,10 @@ describe('LabelEventDetector', () => {
   test('a gap in seq (frames dropped upstream) does not break a run', () => {
     const d = detector({ enterFrames: 3 });
     const got = [0, 5, 9].flatMap((seq) => d.push(frame(seq, { cat: 0.9 })));
-    assert.deepEqual(got.map((e) => `${e.kind}@${e.ptsMs}`), ['start@0']);
+    assert.deepEqual(
+      got.map((e) => `${e.kind}@${e.ptsMs}`),
+      ['start@0'],
+    );
   });
 
   test('a new run of a stream keeps the label state; frames of the retired run are ignored', () => {
@@ -168,12 +181,18 @@ describe('LabelEventDetector', () => {
     d.push(frame(2, { cat: 0.95, dog: 0.1, bird: 0.9 }));
     d.push(frame(3, { cat: 0.7, bird: 0.1 }));
     const ends = d.flush('cam1');
-    assert.deepEqual(ends.map((e) => `${e.label}:${e.kind}@${e.ptsMs}/${e.capturedAt - T0}:${e.score}`), ['dog:end@200/200:0.85', 'cat:end@300/300:0.95']);
+    assert.deepEqual(
+      ends.map((e) => `${e.label}:${e.kind}@${e.ptsMs}/${e.capturedAt - T0}:${e.score}`),
+      ['dog:end@200/200:0.85', 'cat:end@300/300:0.95'],
+    );
     assert.deepEqual(d.openLabels('cam1'), []);
     assert.deepEqual(d.flush('cam1'), [], 'flush is idempotent');
     assert.deepEqual(d.flush('nobody'), []);
     // the identity cursor survives a flush: a late duplicate does not reopen anything
-    assert.deepEqual([0, 1, 2, 3].flatMap((s) => d.push(frame(s, { cat: 0.9 }))), []);
+    assert.deepEqual(
+      [0, 1, 2, 3].flatMap((s) => d.push(frame(s, { cat: 0.9 }))),
+      [],
+    );
   });
 
   test('forget drops a stream: its next frames start from nothing', () => {
@@ -190,14 +209,20 @@ describe('LabelEventDetector', () => {
     const got: string[] = [];
     for (let seq = 0; seq < 6; seq++) {
       // cam1 sees the cat all along; cam2 sees it on alternate frames only; cam3's frame 1 is a duplicate of cam1's seq
-      for (const [stream, score] of [['cam1', 0.9], ['cam2', seq % 2 ? 0.9 : 0]] as const) {
+      for (const [stream, score] of [
+        ['cam1', 0.9],
+        ['cam2', seq % 2 ? 0.9 : 0],
+      ] as const) {
         got.push(...d.push(frame(seq, score ? { cat: score } : {}, { stream })).map((e) => `${e.stream}:${e.kind}@${e.ptsMs}`));
       }
     }
     assert.deepEqual(got, ['cam1:start@0']);
     assert.deepEqual(d.openLabels('cam2'), []);
     assert.deepEqual(d.flush('cam2'), []);
-    assert.deepEqual(d.flush('cam1').map((e) => `${e.stream}:${e.kind}@${e.ptsMs}`), ['cam1:end@500']);
+    assert.deepEqual(
+      d.flush('cam1').map((e) => `${e.stream}:${e.kind}@${e.ptsMs}`),
+      ['cam1:end@500'],
+    );
   });
 
   test('bad options throw RangeError naming the option', () => {
@@ -216,7 +241,11 @@ describe('LabelEventDetector', () => {
       [{ labels: { ' ': {} } }, /^RangeError: labels\[" "\]: label name must not be empty/],
     ];
     for (const [options, message] of cases) {
-      assert.throws(() => detector(options), (err: unknown) => err instanceof RangeError && message.test(String(err)), JSON.stringify(options));
+      assert.throws(
+        () => detector(options),
+        (err: unknown) => err instanceof RangeError && message.test(String(err)),
+        JSON.stringify(options),
+      );
     }
     assert.doesNotThrow(() => detector({ enterScore: 0.4, exitScore: 0.4, enterFrames: 1, exitFrames: 1 }));
     // Thresholds are required (the config resolves them): a JavaScript caller that leaves one out is told which.
@@ -237,7 +266,6 @@ describe('LabelEventDetector', () => {
 });
 
 // ---- property test against a reference written differently ----------------
-
 
 interface RefEvent {
   kind: 'start' | 'end';
@@ -299,7 +327,8 @@ test('random score sequences: events match a whole-sequence reference, with dupl
     });
     const d = detector(h);
     const got = new Map<string, RefEvent[]>(labels.map((l) => [l, []]));
-    const mk = (i: number): FrameResult => frame(i, Object.fromEntries(labels.map((l, j) => [l, seqs[j]![i]!]).filter(([, s]) => (s as number) > 0)), { stream: 's' });
+    const mk = (i: number): FrameResult =>
+      frame(i, Object.fromEntries(labels.map((l, j) => [l, seqs[j]![i]!]).filter(([, s]) => (s as number) > 0)), { stream: 's' });
     for (let i = 0; i < n; i++) {
       for (const e of d.push(mk(i))) got.get(e.label)!.push({ kind: e.kind, at: e.ptsMs / 100, emittedOn: i, score: e.score });
       // at-least-once delivery: replays of this or earlier frames must change nothing

@@ -3,8 +3,14 @@ import assert from 'node:assert/strict';
 import type { LabelEvent } from '../../../src/contracts/results.ts';
 import { SegmentBuilder } from '../../../src/events/segment-builder.ts';
 
-const ev = (kind: LabelEvent['kind'], ptsMs: number, score: number, label = 'cat', stream = 'cam1'): LabelEvent =>
-  ({ stream, label, kind, ptsMs, capturedAt: 1_000 + ptsMs, score });
+const ev = (kind: LabelEvent['kind'], ptsMs: number, score: number, label = 'cat', stream = 'cam1'): LabelEvent => ({
+  stream,
+  label,
+  kind,
+  ptsMs,
+  capturedAt: 1_000 + ptsMs,
+  score,
+});
 
 test('a start and its end make one closed segment with the larger score as peak', () => {
   const b = new SegmentBuilder();

@@ -26,10 +26,16 @@ test('past maxFrames the oldest frame messages are dropped and counted per strea
   assert.deepEqual(drops, [0, 0, 0, 1, 1]);
   assert.equal(q.frameCount, 3);
   assert.equal(q.droppedTotal, 2);
-  assert.deepEqual(q.takeDropped(), [{ stream: 'a', count: 1 }, { stream: 'b', count: 1 }]);
+  assert.deepEqual(q.takeDropped(), [
+    { stream: 'a', count: 1 },
+    { stream: 'b', count: 1 },
+  ]);
   assert.deepEqual(q.takeDropped(), [], 'announced once');
   assert.equal(q.shift()!.type, 'event');
-  assert.deepEqual([q.shift(), q.shift(), q.shift()].map((m) => m!.data[0]), [2, 3, 4]);
+  assert.deepEqual(
+    [q.shift(), q.shift(), q.shift()].map((m) => m!.data[0]),
+    [2, 3, 4],
+  );
 });
 
 test('past maxBytes the oldest frames go until the queue fits; the byte count stays at or under the bound', () => {

@@ -5,8 +5,17 @@ import { decodeEmbedding, encodeEmbedding, FrameEncoder } from '../../../src/gat
 import { createSubscription } from '../../../src/gateway/subscription.ts';
 
 const RESULT: FrameResult = {
-  stream: 'cam1', run: 'r', seq: 3, ptsMs: 600, capturedAt: 1_700_000_000_000, latencyMs: 20, model: 'resnet50',
-  labels: [{ index: 1, label: 'goldfish', score: 0.7 }, { index: 2, label: 'great white shark', score: 0.2 }],
+  stream: 'cam1',
+  run: 'r',
+  seq: 3,
+  ptsMs: 600,
+  capturedAt: 1_700_000_000_000,
+  latencyMs: 20,
+  model: 'resnet50',
+  labels: [
+    { index: 1, label: 'goldfish', score: 0.7 },
+    { index: 2, label: 'great white shark', score: 0.2 },
+  ],
   embedding: new Float32Array([0.5, -1, 3.25e-5]),
 };
 

@@ -11,9 +11,18 @@ test('keeps the last `capacity` results per stream, oldest first', () => {
   const ring = new ResultRing({ capacity: 3 });
   for (let i = 0; i < 10; i++) ring.add(r('a', i));
   ring.add(r('b', 0));
-  assert.deepEqual(ring.recent('a', 100).map((x) => x.seq), [7, 8, 9]);
-  assert.deepEqual(ring.recent('a', 2).map((x) => x.seq), [8, 9]);
-  assert.deepEqual(ring.recent('b', 5).map((x) => x.seq), [0]);
+  assert.deepEqual(
+    ring.recent('a', 100).map((x) => x.seq),
+    [7, 8, 9],
+  );
+  assert.deepEqual(
+    ring.recent('a', 2).map((x) => x.seq),
+    [8, 9],
+  );
+  assert.deepEqual(
+    ring.recent('b', 5).map((x) => x.seq),
+    [0],
+  );
   assert.deepEqual(ring.recent('nope', 5), []);
   assert.deepEqual(ring.streamIds().sort(), ['a', 'b']);
 });
@@ -39,9 +48,15 @@ test('remembers identities beyond the replay capacity, and even with capacity 0'
 test('out-of-order arrivals are sorted in by seq; one older than everything kept is not stored when full', () => {
   const ring = new ResultRing({ capacity: 3 });
   for (const s of [5, 3, 4, 7]) ring.add(r('a', s));
-  assert.deepEqual(ring.recent('a', 3).map((x) => x.seq), [4, 5, 7]);
+  assert.deepEqual(
+    ring.recent('a', 3).map((x) => x.seq),
+    [4, 5, 7],
+  );
   ring.add(r('a', 1));
-  assert.deepEqual(ring.recent('a', 3).map((x) => x.seq), [4, 5, 7]);
+  assert.deepEqual(
+    ring.recent('a', 3).map((x) => x.seq),
+    [4, 5, 7],
+  );
 });
 
 test('a new run sorts after the old one by capture time, whatever its seq', () => {
@@ -50,7 +65,10 @@ test('a new run sorts after the old one by capture time, whatever its seq', () =
   ring.add(r('a', 101, 'old', 1001));
   ring.add(r('a', 0, 'new', 2000));
   ring.add(r('a', 1, 'new', 2001));
-  assert.deepEqual(ring.recent('a', 5).map((x) => `${x.run}:${x.seq}`), ['old:100', 'old:101', 'new:0', 'new:1']);
+  assert.deepEqual(
+    ring.recent('a', 5).map((x) => `${x.run}:${x.seq}`),
+    ['old:100', 'old:101', 'new:0', 'new:1'],
+  );
 });
 
 test('options are validated', () => {

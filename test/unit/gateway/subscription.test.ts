@@ -1,7 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Label } from '../../../src/contracts/analyze-output.ts';
-import { createSubscription, EMPTY_SUBSCRIPTION, labelMatches, labelSynonyms, selectLabels, subscribesTo, withoutStreams } from '../../../src/gateway/subscription.ts';
+import {
+  createSubscription,
+  EMPTY_SUBSCRIPTION,
+  labelMatches,
+  labelSynonyms,
+  selectLabels,
+  subscribesTo,
+  withoutStreams,
+} from '../../../src/gateway/subscription.ts';
 
 const LABELS: Label[] = [
   { index: 281, label: 'tabby, tabby cat', score: 0.6 },
@@ -53,21 +61,33 @@ test('selectLabels: without a filter every label passes and the same array comes
 
 test('selectLabels: the label filter keeps only matching labels; none matching means no message', () => {
   const sub = createSubscription({ type: 'subscribe', streams: '*', labels: ['tiger cat', 'tabby cat'] });
-  assert.deepEqual(selectLabels(sub, LABELS)!.map((l) => l.index), [281, 282]);
+  assert.deepEqual(
+    selectLabels(sub, LABELS)!.map((l) => l.index),
+    [281, 282],
+  );
   assert.equal(selectLabels(createSubscription({ type: 'subscribe', streams: '*', labels: ['dog'] }), LABELS), null);
 });
 
 test('selectLabels: minScore is inclusive and drops the frame when no label reaches it', () => {
-  assert.deepEqual(selectLabels(createSubscription({ type: 'subscribe', streams: '*', minScore: 0.25 }), LABELS)!.map((l) => l.score), [0.6, 0.25]);
+  assert.deepEqual(
+    selectLabels(createSubscription({ type: 'subscribe', streams: '*', minScore: 0.25 }), LABELS)!.map((l) => l.score),
+    [0.6, 0.25],
+  );
   assert.equal(selectLabels(createSubscription({ type: 'subscribe', streams: '*', minScore: 0.7 }), LABELS), null);
   assert.equal(selectLabels(createSubscription({ type: 'subscribe', streams: '*', minScore: 0 }), LABELS), LABELS, 'minScore 0 filters nothing');
 });
 
 test('selectLabels: topK cuts to the best K, after the filter', () => {
-  assert.deepEqual(selectLabels(createSubscription({ type: 'subscribe', streams: '*', topK: 2 }), LABELS)!.map((l) => l.index), [281, 285]);
+  assert.deepEqual(
+    selectLabels(createSubscription({ type: 'subscribe', streams: '*', topK: 2 }), LABELS)!.map((l) => l.index),
+    [281, 285],
+  );
   assert.equal(selectLabels(createSubscription({ type: 'subscribe', streams: '*', topK: 10 }), LABELS), LABELS);
   const both = createSubscription({ type: 'subscribe', streams: '*', labels: ['missile', 'egyptian cat'], topK: 1 });
-  assert.deepEqual(selectLabels(both, LABELS)!.map((l) => l.index), [285]);
+  assert.deepEqual(
+    selectLabels(both, LABELS)!.map((l) => l.index),
+    [285],
+  );
 });
 
 test('filterKey is the same for subscriptions whose frame messages are the same, and differs otherwise', () => {

@@ -1,7 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SKETCH_DIMS, binaryCodeInto, cellCount, codeBytes, cosineDistance, kmeans, nearestRow, nearestRows, sketchInto, sketchPlan,
+  SKETCH_DIMS,
+  binaryCodeInto,
+  cellCount,
+  codeBytes,
+  cosineDistance,
+  kmeans,
+  nearestRow,
+  nearestRows,
+  sketchInto,
+  sketchPlan,
 } from '../../../src/indexing/ivf-math.ts';
 
 const f32 = (...v: number[]): Float32Array => new Float32Array(v);
@@ -13,7 +22,7 @@ describe('count sketch', () => {
   test('each dimension gets a fixed bucket and sign: b adds to bucket b, -b-1 subtracts from it', () => {
     assert.equal(SKETCH_DIMS, 64);
     assert.deepEqual([...sketchPlan(6)], [-42, -27, 11, -61, 45, 30]);
-    assert.deepEqual([...sketchPlan(3)], [...sketchPlan(6).subarray(0, 3)], 'a dimension\'s bucket does not depend on the vector\'s length');
+    assert.deepEqual([...sketchPlan(3)], [...sketchPlan(6).subarray(0, 3)], "a dimension's bucket does not depend on the vector's length");
     assert.ok([...sketchPlan(2048)].every((p) => (p >= 0 ? p : -p - 1) < SKETCH_DIMS));
   });
 
@@ -35,7 +44,11 @@ describe('count sketch', () => {
     const plan = sketchPlan(16);
     const a = Float32Array.from({ length: 16 }, (_, i) => i * 0.5 - 3);
     const b = Float32Array.from({ length: 16 }, (_, i) => (i % 3) - 1);
-    const sum = sketchInto(a.map((x, i) => x + b[i]!), plan, new Float32Array(SKETCH_DIMS));
+    const sum = sketchInto(
+      a.map((x, i) => x + b[i]!),
+      plan,
+      new Float32Array(SKETCH_DIMS),
+    );
     const sa = sketchInto(a, plan, new Float32Array(SKETCH_DIMS));
     const sb = sketchInto(b, plan, new Float32Array(SKETCH_DIMS));
     sum.forEach((v, i) => assert.ok(Math.abs(v - (sa[i]! + sb[i]!)) < 1e-5, `bucket ${i}`));
@@ -61,18 +74,21 @@ describe('nearest rows', () => {
 });
 
 describe('kmeans', () => {
-  test('two separated groups: the centroids are the groups\' means', () => {
+  test("two separated groups: the centroids are the groups' means", () => {
     // Width 2; group A around (0,0), group B around (10,10).
     const points = f32(0, 0, 1, 0, 0, 1, 10, 10, 11, 10, 10, 11);
     const c = kmeans(points, 6, 2, 2, 10, 7);
-    const rows = [[c[0]!, c[1]!], [c[2]!, c[3]!]].sort((a, b) => a[0]! - b[0]!);
+    const rows = [
+      [c[0]!, c[1]!],
+      [c[2]!, c[3]!],
+    ].sort((a, b) => a[0]! - b[0]!);
     const close = (got: number[], want: number[]): boolean => got.every((v, i) => Math.abs(v - want[i]!) < 1e-5);
     assert.ok(close(rows[0]!, [1 / 3, 1 / 3]), JSON.stringify(rows));
     assert.ok(close(rows[1]!, [31 / 3, 31 / 3]), JSON.stringify(rows));
   });
 
   test('the same seed gives the same centroids (a rebuilt index is the same index)', () => {
-    const points = Float32Array.from({ length: 200 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+    const points = Float32Array.from({ length: 200 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
     assert.deepEqual([...kmeans(points, 50, 4, 5, 5, 3)], [...kmeans(points, 50, 4, 5, 5, 3)]);
   });
 

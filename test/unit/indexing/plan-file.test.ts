@@ -5,17 +5,42 @@ import type { VideoRow } from '../../../src/indexing/index-schema.ts';
 import type { VideoKey } from '../../../src/indexing/index-store.ts';
 
 const key: VideoKey = {
-  path: '/v/a.mp4', contentHash: 'h1', sizeBytes: 1000, model: 'resnet18', modelHash: 'm1', modelPath: '/m/resnet18.onnx',
-  untrained: false, embeddingDim: 512, sampling: 'fps:1',
+  path: '/v/a.mp4',
+  contentHash: 'h1',
+  sizeBytes: 1000,
+  model: 'resnet18',
+  modelHash: 'm1',
+  modelPath: '/m/resnet18.onnx',
+  untrained: false,
+  embeddingDim: 512,
+  sampling: 'fps:1',
 };
 
 /** The row a run with `key` stored, in `status`, with `frames` committed. */
 function row(status: VideoRow['status'], frames: number, over: Partial<VideoRow> = {}): VideoRow {
   return {
-    id: 1, path: key.path, content_hash: key.contentHash, size_bytes: key.sizeBytes, duration_ms: 4000, fps: 25, width: 320, height: 240,
-    codec: 'h264', model: key.model, model_hash: key.modelHash, model_path: key.modelPath, untrained: 0, embedding_dim: key.embeddingDim,
-    sampling: key.sampling, status, failure_code: status === 'failed' ? 'E_INPUT_CORRUPT' : null,
-    failure_reason: status === 'failed' ? 'moov atom not found' : null, frames, started_at: 1, finished_at: status === 'indexing' ? null : 2, ...over,
+    id: 1,
+    path: key.path,
+    content_hash: key.contentHash,
+    size_bytes: key.sizeBytes,
+    duration_ms: 4000,
+    fps: 25,
+    width: 320,
+    height: 240,
+    codec: 'h264',
+    model: key.model,
+    model_hash: key.modelHash,
+    model_path: key.modelPath,
+    untrained: 0,
+    embedding_dim: key.embeddingDim,
+    sampling: key.sampling,
+    status,
+    failure_code: status === 'failed' ? 'E_INPUT_CORRUPT' : null,
+    failure_reason: status === 'failed' ? 'moov atom not found' : null,
+    frames,
+    started_at: 1,
+    finished_at: status === 'indexing' ? null : 2,
+    ...over,
   };
 }
 

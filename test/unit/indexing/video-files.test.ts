@@ -25,7 +25,10 @@ test('folders: video extensions only, hidden entries skipped; symlinks followed 
   symlinkSync(join(root, 'gone.txt'), join(archive, 'broken.txt'));
 
   const { files, missing } = await collectVideoFiles([archive]);
-  assert.deepEqual(files.map((f) => f.slice(archive.length + 1)), ['B.MOV', 'a.mp4', 'link-to-outside.mp4', 'linked-folder/d.webm', 'sub/c.mkv']);
+  assert.deepEqual(
+    files.map((f) => f.slice(archive.length + 1)),
+    ['B.MOV', 'a.mp4', 'link-to-outside.mp4', 'linked-folder/d.webm', 'sub/c.mkv'],
+  );
   assert.deepEqual(missing, [{ path: join(archive, 'broken.mp4'), reason: 'broken symbolic link' }]);
 });
 

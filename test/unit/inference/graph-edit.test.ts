@@ -194,16 +194,16 @@ test('a model with a non-float or non-NCHW input is refused', () => {
     outputDims: ['n', 3, 1, 1] as (number | string)[],
   };
   assertRefused(tinyModel({ ...body, input: tensorValueInfo('x', DataType.UINT8, ['n', 3, 8, 8]) }), /element type uint8, expected float32/);
-  assertRefused(tinyModel({ ...body, input: tensorValueInfo('x', DataType.FLOAT, ['n', 8, 8, 3]) }), /8 channels in dim 1, expected 3 \(NCHW\) \(looks like NHWC\)/);
+  assertRefused(
+    tinyModel({ ...body, input: tensorValueInfo('x', DataType.FLOAT, ['n', 8, 8, 3]) }),
+    /8 channels in dim 1, expected 3 \(NCHW\) \(looks like NHWC\)/,
+  );
 });
 
 test('a model without a Gemm or MatMul head is refused', () => {
   const bytes = tinyModel({
     input: tensorValueInfo('x', DataType.FLOAT, ['n', 3, 8, 8]),
-    nodes: [
-      makeNode('GlobalAveragePool', ['x'], ['pooled'], 'pool'),
-      makeNode('Flatten', ['pooled'], ['y'], 'flatten', [attrInt('axis', 1)]),
-    ],
+    nodes: [makeNode('GlobalAveragePool', ['x'], ['pooled'], 'pool'), makeNode('Flatten', ['pooled'], ['y'], 'flatten', [attrInt('axis', 1)])],
     output: 'y',
     outputDims: ['n', 3],
   });

@@ -4,13 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  labelsFromMetadata,
-  loadLabels,
-  parseLabels,
-  parsePythonLiteral,
-  preprocessFromHf,
-} from '../../../src/inference/labels.ts';
+import { labelsFromMetadata, loadLabels, parseLabels, parsePythonLiteral, preprocessFromHf } from '../../../src/inference/labels.ts';
 import { IMAGENET_PREPROCESS } from '../../../src/contracts/preprocess.ts';
 import { InputNotFoundError, ModelInvalidError } from '../../../src/shared/errors.ts';
 
@@ -42,18 +36,18 @@ describe('loadLabels', () => {
   });
 
   it('strips ImageNet synset ids when every line has one', () => {
-    assert.deepEqual(loadLabels(write('synset.txt', 'n01440764 tench, Tinca tinca\nn01443537 goldfish\n')), [
-      'tench, Tinca tinca',
-      'goldfish',
-    ]);
+    assert.deepEqual(loadLabels(write('synset.txt', 'n01440764 tench, Tinca tinca\nn01443537 goldfish\n')), ['tench, Tinca tinca', 'goldfish']);
   });
 
   it('rejects a blank line in the middle, which would shift later indices', () => {
-    assert.throws(() => loadLabels(write('gap.txt', 'a\n\nb\n')), (err: unknown) => {
-      assert.ok(err instanceof ModelInvalidError);
-      assert.match(err.message, /gap\.txt: line 2 is empty/);
-      return true;
-    });
+    assert.throws(
+      () => loadLabels(write('gap.txt', 'a\n\nb\n')),
+      (err: unknown) => {
+        assert.ok(err instanceof ModelInvalidError);
+        assert.match(err.message, /gap\.txt: line 2 is empty/);
+        return true;
+      },
+    );
   });
 
   it('reads a JSON array', () => {
@@ -96,22 +90,20 @@ describe('labelsFromMetadata', () => {
   });
 
   it('throws ModelInvalidError naming the key when the value is not a label table', () => {
-    assert.throws(() => labelsFromMetadata({ names: "__import__('os').system('x')" }), (err: unknown) => {
-      assert.ok(err instanceof ModelInvalidError);
-      assert.match(err.message, /metadata "names"/);
-      return true;
-    });
+    assert.throws(
+      () => labelsFromMetadata({ names: "__import__('os').system('x')" }),
+      (err: unknown) => {
+        assert.ok(err instanceof ModelInvalidError);
+        assert.match(err.message, /metadata "names"/);
+        return true;
+      },
+    );
   });
 });
 
 describe('parsePythonLiteral', () => {
   it('parses lists, tuples, nested dicts, escapes and trailing commas', () => {
-    assert.deepEqual(parsePythonLiteral("[ 'a', ('b', 2), {'k': -1,}, '\\x41\\u00e9\\n' ]"), [
-      'a',
-      ['b', 2],
-      { k: -1 },
-      'A\u00e9\n',
-    ]);
+    assert.deepEqual(parsePythonLiteral("[ 'a', ('b', 2), {'k': -1,}, '\\x41\\u00e9\\n' ]"), ['a', ['b', 2], { k: -1 }, 'A\u00e9\n']);
   });
 
   it('rejects unterminated strings and trailing garbage with an offset', () => {

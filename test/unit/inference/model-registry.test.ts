@@ -66,11 +66,14 @@ describe('loadManifest errors', () => {
     const bad = JSON.parse(JSON.stringify(good)) as { models: { sha256: string }[] };
     (bad.models[1] as { sha256: string }).sha256 = 'abc';
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(bad));
-    assert.throws(() => loadManifest(dir), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /models\.1\.sha256/);
-      return true;
-    });
+    assert.throws(
+      () => loadManifest(dir),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /models\.1\.sha256/);
+        return true;
+      },
+    );
   });
 
   it('rejects duplicate names', () => {
@@ -118,30 +121,39 @@ describe('resolveModel', () => {
   });
 
   it('throws ModelNotFoundError listing known names for a missing path', () => {
-    assert.throws(() => resolveModel(join(dir, 'missing.onnx'), { modelsDir: dir, cacheDir }), (err: unknown) => {
-      assert.ok(err instanceof ModelNotFoundError);
-      assert.match(err.message, /model file not found: .*missing\.onnx/);
-      assert.match(err.hint ?? '', /known models: tiny/);
-      return true;
-    });
+    assert.throws(
+      () => resolveModel(join(dir, 'missing.onnx'), { modelsDir: dir, cacheDir }),
+      (err: unknown) => {
+        assert.ok(err instanceof ModelNotFoundError);
+        assert.match(err.message, /model file not found: .*missing\.onnx/);
+        assert.match(err.hint ?? '', /known models: tiny/);
+        return true;
+      },
+    );
   });
 
   it('throws ModelNotFoundError listing known names for an unknown name', () => {
-    assert.throws(() => resolveModel('resnet9000', { manifest, cacheDir }), (err: unknown) => {
-      assert.ok(err instanceof ModelNotFoundError);
-      assert.equal(err.code, 'E_MODEL_NOT_FOUND');
-      assert.equal(err.toLine(), 'error[E_MODEL_NOT_FOUND]: unknown model "resnet9000" (known models: tiny)');
-      return true;
-    });
+    assert.throws(
+      () => resolveModel('resnet9000', { manifest, cacheDir }),
+      (err: unknown) => {
+        assert.ok(err instanceof ModelNotFoundError);
+        assert.equal(err.code, 'E_MODEL_NOT_FOUND');
+        assert.equal(err.toLine(), 'error[E_MODEL_NOT_FOUND]: unknown model "resnet9000" (known models: tiny)');
+        return true;
+      },
+    );
   });
 
   it('tells the user to pull a registry model that is not downloaded', () => {
-    assert.throws(() => resolveModel('tiny', { modelsDir: dir, cacheDir }), (err: unknown) => {
-      assert.ok(err instanceof ModelNotFoundError);
-      assert.match(err.message, /model tiny is not downloaded \(expected .*tiny\.onnx\)/);
-      assert.equal(err.hint, 'run: streamsight models pull tiny');
-      return true;
-    });
+    assert.throws(
+      () => resolveModel('tiny', { modelsDir: dir, cacheDir }),
+      (err: unknown) => {
+        assert.ok(err instanceof ModelNotFoundError);
+        assert.match(err.message, /model tiny is not downloaded \(expected .*tiny\.onnx\)/);
+        assert.equal(err.hint, 'run: streamsight models pull tiny');
+        return true;
+      },
+    );
   });
 
   it('resolves a pulled registry model to <cacheDir>/<name>.onnx with its entry and labels', () => {

@@ -15,7 +15,13 @@ test('rgb24ToNchw puts each channel in its own plane, normalised with ImageNet m
 });
 
 test('rgb24ToNchw swaps the red and blue planes for BGR models', () => {
-  const spec = { ...IMAGENET_PREPROCESS, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], scale: 1, channelOrder: 'BGR' as const };
+  const spec = {
+    ...IMAGENET_PREPROCESS,
+    mean: [0, 0, 0] as [number, number, number],
+    std: [1, 1, 1] as [number, number, number],
+    scale: 1,
+    channelOrder: 'BGR' as const,
+  };
   const out = rgb24ToNchw(Uint8Array.from([1, 2, 3]), 1, 1, 1, spec);
   assert.deepEqual(Array.from(out), [3, 2, 1]);
 });

@@ -32,7 +32,10 @@ function everyFieldModel(): ModelProto {
   const subgraph = { name: 'body', node: [makeNode('Identity', ['a'], ['b'], 'id')] };
   return {
     ir_version: 10,
-    opset_import: [{ domain: '', version: 21 }, { domain: 'com.example', version: 1 }],
+    opset_import: [
+      { domain: '', version: 21 },
+      { domain: 'com.example', version: 1 },
+    ],
     producer_name: 'test',
     producer_version: '1.2',
     domain: 'org.example',
@@ -78,7 +81,10 @@ function everyFieldModel(): ModelProto {
           name: 'ext',
           doc_string: 'external',
           segment: { begin: 0, end: 4 },
-          external_data: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: '0' }],
+          external_data: [
+            { key: 'location', value: 'weights.bin' },
+            { key: 'offset', value: '0' },
+          ],
           data_location: 1,
           metadata_props: [{ key: 'tk', value: 'tv' }],
         },
@@ -227,8 +233,20 @@ test('field numbers match onnx.proto on the wire', () => {
   // Tag byte = field number << 3 | wire type (0 varint, 2 length-delimited).
   const bytes = encodeModel({ ir_version: 8, graph: { name: 'g' }, metadata_props: [{ key: 'k', value: 'v' }] });
   assert.deepEqual(Array.from(bytes), [
-    (1 << 3) | 0, 8, // ir_version = 1
-    (7 << 3) | 2, 3, (2 << 3) | 2, 1, 0x67, // graph = 7 { name = 2: "g" }
-    (14 << 3) | 2, 6, (1 << 3) | 2, 1, 0x6b, (2 << 3) | 2, 1, 0x76, // metadata_props = 14 { key = 1, value = 2 }
+    (1 << 3) | 0,
+    8, // ir_version = 1
+    (7 << 3) | 2,
+    3,
+    (2 << 3) | 2,
+    1,
+    0x67, // graph = 7 { name = 2: "g" }
+    (14 << 3) | 2,
+    6,
+    (1 << 3) | 2,
+    1,
+    0x6b,
+    (2 << 3) | 2,
+    1,
+    0x76, // metadata_props = 14 { key = 1, value = 2 }
   ]);
 });

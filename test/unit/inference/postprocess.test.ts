@@ -23,14 +23,22 @@ test('topKSoftmax agrees with a full sort on random logits', () => {
     const n = 1 + Math.floor(Math.random() * 300);
     const logits = Float32Array.from({ length: n }, () => Math.random() * 20 - 10);
     const k = 1 + Math.floor(Math.random() * 7);
-    const expected = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!).slice(0, k);
-    assert.deepEqual(topKSoftmax(logits, k).map((c) => logits[c.index]), expected.map((i) => logits[i]));
+    const expected = Array.from(logits.keys())
+      .sort((a, b) => logits[b]! - logits[a]!)
+      .slice(0, k);
+    assert.deepEqual(
+      topKSoftmax(logits, k).map((c) => logits[c.index]),
+      expected.map((i) => logits[i]),
+    );
   }
 });
 
 test('topKSoftmax keeps scores as they are for a model that already ends in Softmax', () => {
   const top = topKSoftmax(Float32Array.from([0.2, 0.7, 0.1]), 2, true);
-  assert.deepEqual(top.map((c) => c.index), [1, 0]);
+  assert.deepEqual(
+    top.map((c) => c.index),
+    [1, 0],
+  );
   assert.ok(Math.abs(top[0]!.score - 0.7) < 1e-6);
 });
 

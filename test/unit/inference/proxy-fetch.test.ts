@@ -43,5 +43,9 @@ test('proxyFor: https URLs take the https proxy, http URLs the http proxy, NO_PR
   assert.equal(proxyFor(new URL('https://github.com/x'), settings)?.host, 'p-https:3128');
   assert.equal(proxyFor(new URL('http://github.com/x'), settings)?.host, 'p-http:3128');
   assert.equal(proxyFor(new URL('https://models.internal.example/x'), settings), undefined);
-  assert.equal(proxyFor(new URL('https://github.com/x'), { http: settings.http, https: undefined, noProxy: [] }), undefined, 'the http proxy is not used for https');
+  assert.equal(
+    proxyFor(new URL('https://github.com/x'), { http: settings.http, https: undefined, noProxy: [] }),
+    undefined,
+    'the http proxy is not used for https',
+  );
 });

@@ -5,13 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { decodeModel, metadataRecord } from '../../../src/inference/onnx-proto.ts';
-import {
-  TORCHVISION_PARAM_COUNTS,
-  countParameters,
-  synthResnet,
-  synthResnetModel,
-  type ResnetArch,
-} from '../../../src/inference/resnet-synth.ts';
+import { TORCHVISION_PARAM_COUNTS, countParameters, synthResnet, synthResnetModel, type ResnetArch } from '../../../src/inference/resnet-synth.ts';
 
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], logSeverityLevel: 3 };
 
@@ -29,7 +23,7 @@ function standardDeviation(values: Float32Array): number {
   return Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
 }
 
-test('parameter counts of all five architectures equal torchvision\'s', () => {
+test("parameter counts of all five architectures equal torchvision's", () => {
   for (const arch of Object.keys(TORCHVISION_PARAM_COUNTS) as ResnetArch[]) {
     assert.equal(countParameters(synthResnetModel({ arch })), TORCHVISION_PARAM_COUNTS[arch], arch);
   }
@@ -57,14 +51,20 @@ test('resnet18 loads in ONNX Runtime from a file and gives finite, input-depende
   }
   const row0 = scores.subarray(0, 1000);
   const row1 = scores.subarray(1000, 2000);
-  assert.ok(row0.some((v, i) => Math.abs(v - (row1[i] ?? v)) > 1e-3), 'different images give different scores');
+  assert.ok(
+    row0.some((v, i) => Math.abs(v - (row1[i] ?? v)) > 1e-3),
+    'different images give different scores',
+  );
 
   // Batch 1 of the first image gives that image's row: the batch dim is really dynamic.
   const first = new ort.Tensor('float32', (batch3.data as Float32Array).slice(0, 3 * 224 * 224), [1, 3, 224, 224]);
   const out1 = (await session.run({ input: first })).output!;
   assert.deepEqual(out1.dims, [1, 1000]);
   const single = out1.data as Float32Array;
-  assert.ok(single.every((v, i) => Math.abs(v - (row0[i] ?? NaN)) < 1e-4), 'batch 1 equals row 0 of batch 3');
+  assert.ok(
+    single.every((v, i) => Math.abs(v - (row0[i] ?? NaN)) < 1e-4),
+    'batch 1 equals row 0 of batch 3',
+  );
 });
 
 test('activations stay finite and input-dependent through the 50 blocks of a (narrow) resnet152', async (t) => {
@@ -75,7 +75,10 @@ test('activations stay finite and input-dependent through the 50 blocks of a (na
   t.after(() => session.release());
   const scores = (await session.run({ input: randomImages(3, 2, 64) })).output!.data as Float32Array;
   assert.ok(scores.every(Number.isFinite));
-  assert.ok(scores.every((v) => Math.abs(v) < 1e3), 'no explosion');
+  assert.ok(
+    scores.every((v) => Math.abs(v) < 1e3),
+    'no explosion',
+  );
   const row0 = scores.subarray(0, 1000);
   const row1 = scores.subarray(1000);
   assert.ok(standardDeviation(row0) > 1e-2, 'not constant across classes');
@@ -105,7 +108,7 @@ test('the model is marked untrained and has opset 17, IR 8 and a dynamic batch',
   assert.match(model.doc_string ?? '', /UNTRAINED/);
 });
 
-test('head styles use their exporter\'s input and output names', async (t) => {
+test("head styles use their exporter's input and output names", async (t) => {
   const expected = {
     torchvision: ['input', 'output'],
     'zoo-v1': ['data', 'resnetv17_dense0_fwd'],

@@ -1,12 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  buildDecodeArgs,
-  buildFilterChain,
-  ffmpegInput,
-  fpsSelectExpr,
-  localPath,
-} from '../../../src/ingest/ffmpeg-args.ts';
+import { buildDecodeArgs, buildFilterChain, ffmpegInput, fpsSelectExpr, localPath } from '../../../src/ingest/ffmpeg-args.ts';
 import type { FrameGeometry } from '../../../src/contracts/frame.ts';
 
 const geometry: FrameGeometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };

@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  classifyFailure,
-  isErrorLine,
-  isTruncationLine,
-  logLevel,
-  mostRelevantLine,
-  stripLogPrefix,
-} from '../../../src/ingest/ffmpeg-log.ts';
+import { classifyFailure, isErrorLine, isTruncationLine, logLevel, mostRelevantLine, stripLogPrefix } from '../../../src/ingest/ffmpeg-log.ts';
 
 test('log levels are read from the [level] tag', () => {
   assert.equal(logLevel('[h264 @ 0x55d0] [error] error while decoding MB 5 13'), 'error');
@@ -47,11 +40,13 @@ test('failures map to the error classes', () => {
   }
   // An RTSP server's refusal says more than ffmpeg's errno line after it.
   assert.equal(
-    classifyFailure('rtsp://h/a', ['[rtsp @ 0x1] [error] method SETUP failed: 461 Unsupported transport', '[error] rtsp://h/a: Protocol not supported'], true).message,
+    classifyFailure('rtsp://h/a', ['[rtsp @ 0x1] [error] method SETUP failed: 461 Unsupported transport', '[error] rtsp://h/a: Protocol not supported'], true)
+      .message,
     'rtsp://h/a: ffmpeg failed: method SETUP failed: 461 Unsupported transport (the server does not stream RTP over the RTSP transport asked for: see rtspTransport)',
   );
   assert.match(
-    classifyFailure('rtsp://h/a', ['[rtsp @ 0x1] [error] method DESCRIBE failed: 404 Not Found', '[error] rtsp://h/a: Server returned 404 Not Found'], true).message,
+    classifyFailure('rtsp://h/a', ['[rtsp @ 0x1] [error] method DESCRIBE failed: 404 Not Found', '[error] rtsp://h/a: Server returned 404 Not Found'], true)
+      .message,
     /^rtsp:\/\/h\/a cannot be reached: method DESCRIBE failed: 404 Not Found$/,
   );
   assert.equal(
@@ -80,7 +75,7 @@ test("the cause is shown, not ffmpeg's wrap-up lines after it", () => {
   assert.equal(mostRelevantLine(['[error] x.txt: Invalid data found when processing input']), 'x.txt: Invalid data found when processing input');
   // A JPEG cut inside its headers (ffmpeg 5.1): the cause is a warning, the errors are all wrap-ups.
   const cutJpeg = [
-    "[image2 @ 0x1] [warning] Could not find codec parameters for stream 0 (Video: mjpeg (Baseline), none(bt470bg/unknown/unknown)): unspecified size",
+    '[image2 @ 0x1] [warning] Could not find codec parameters for stream 0 (Video: mjpeg (Baseline), none(bt470bg/unknown/unknown)): unspecified size',
     "[warning] Consider increasing the value for the 'analyzeduration' (0) and 'probesize' (5000000) options",
     '[error] Error while decoding stream #0:0: Invalid data found when processing input',
     '[error] Cannot determine format of input stream 0:0 after EOF',

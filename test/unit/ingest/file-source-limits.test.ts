@@ -50,7 +50,7 @@ test('a refused format is one line naming what it is, not ffmpeg\'s "Invalid arg
     '[error] file:/v/x: Invalid argument',
   ];
   assert.equal(refusedFormat(refused('hls')), 'hls');
-  assert.equal(refusedFormat(['[error] Protocol \'http\' not on whitelist \'file\'!']), undefined);
+  assert.equal(refusedFormat(["[error] Protocol 'http' not on whitelist 'file'!"]), undefined);
   const cases: [string, RegExp][] = [
     ['hls', /^\/v\/x is an HLS playlist \(format hls\): a file source must be one video file; playlists and lists that open other files are not read$/],
     ['dash', /is a DASH manifest \(format dash\)/],
@@ -71,17 +71,24 @@ test('a refused format is one line naming what it is, not ffmpeg\'s "Invalid arg
 });
 
 test('the decoder\'s max_pixels refusal is TooManyPixels with the size and the limit, not "Error while opening decoder"', () => {
-  const err = classifyFailure('cam', [
-    '[h264 @ 0x555eb17087c0] [IMGUTILS @ 0x7ffdcc24d7a0] [error] Picture size 320x240 exceeds specified max pixel count 10000, see the documentation if you wish to increase it',
-    '[error] Error while opening decoder for input stream #0:0 : Invalid argument',
-  ], true);
+  const err = classifyFailure(
+    'cam',
+    [
+      '[h264 @ 0x555eb17087c0] [IMGUTILS @ 0x7ffdcc24d7a0] [error] Picture size 320x240 exceeds specified max pixel count 10000, see the documentation if you wish to increase it',
+      '[error] Error while opening decoder for input stream #0:0 : Invalid argument',
+    ],
+    true,
+  );
   assert.equal(err.code, 'E_TOO_MANY_PIXELS');
   assert.equal(err.message, 'cam is 320x240 (76800 pixels), above the limit of 10000 pixels (decode.maxPixels): not decoded');
 });
 
-test('the probe\'s pixel limit counts pixels as stored, not as shown', () => {
+test("the probe's pixel limit counts pixels as stored, not as shown", () => {
   // DVD 720x480 at SAR 32:27 is shown 853x480 (409440 px) but decoded at 720x480 (345600 px).
-  const dvd = parseProbeJson('dvd.mpg', JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'mpeg2video', width: 720, height: 480, sample_aspect_ratio: '32:27' }] }));
+  const dvd = parseProbeJson(
+    'dvd.mpg',
+    JSON.stringify({ streams: [{ codec_type: 'video', codec_name: 'mpeg2video', width: 720, height: 480, sample_aspect_ratio: '32:27' }] }),
+  );
   assert.deepEqual([dvd.width, dvd.storedWidth, dvd.storedHeight], [853, 720, 480]);
   assert.equal(pixelLimitError('dvd.mpg', dvd, 345_600), undefined);
   const err = pixelLimitError('dvd.mpg', dvd, 345_599);

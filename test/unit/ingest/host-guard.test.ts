@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocolWhitelistFor } from '../../../src/ingest/source-allowlist.ts';
 import { buildDecodeArgs, proxiedEnv } from '../../../src/ingest/ffmpeg-args.ts';
-import { downgradeHttpsUrl, downgradeHttpsUrls, formatTarget, hostGuardRulesFor, hostMatches, isTargetAllowed, parseAuthority, targetOfUrl } from '../../../src/ingest/host-guard.ts';
+import {
+  downgradeHttpsUrl,
+  downgradeHttpsUrls,
+  formatTarget,
+  hostGuardRulesFor,
+  hostMatches,
+  isTargetAllowed,
+  parseAuthority,
+  targetOfUrl,
+} from '../../../src/ingest/host-guard.ts';
 
 test('a source reaches its own host:port (default ports filled in, case and brackets ignored), nothing else without patterns', () => {
   const rules = hostGuardRulesFor('http://user:pw@Cam.Local:8080/live.m3u8');
@@ -43,7 +52,10 @@ test('ffmpeg gets the proxy as an input option; its environment loses no_proxy a
   assert.equal(args[i + 1], 'http://127.0.0.1:4567');
   assert.throws(() => buildDecodeArgs({ input: 'http://cam/x', sampling: { mode: 'every' }, geometry, httpProxy: 'socks5://x:1' }), RangeError);
   assert.ok(!buildDecodeArgs({ input: 'http://cam/x', sampling: { mode: 'every' }, geometry }).includes('-http_proxy'));
-  const env = proxiedEnv({ PATH: '/bin', no_proxy: '127.0.0.1', NO_PROXY: '*', HTTPS_PROXY: 'http://corp:3128', http_proxy: 'http://corp:3128' }, 'http://127.0.0.1:4567');
+  const env = proxiedEnv(
+    { PATH: '/bin', no_proxy: '127.0.0.1', NO_PROXY: '*', HTTPS_PROXY: 'http://corp:3128', http_proxy: 'http://corp:3128' },
+    'http://127.0.0.1:4567',
+  );
   assert.deepEqual(env, { PATH: '/bin', http_proxy: 'http://127.0.0.1:4567' });
 });
 
@@ -53,14 +65,28 @@ test('the whitelists carry what proxying needs and nothing more: https is opened
 });
 
 test('an https URL is opened as http with its port spelled out; https URLs in a playlist are rewritten, the allowed ones named for TLS', () => {
-  assert.deepEqual(downgradeHttpsUrl('https://u:p@Cam.local/x.m3u8?a=1'), { url: 'http://u:p@cam.local:443/x.m3u8?a=1', tls: { host: 'cam.local', port: 443 } });
+  assert.deepEqual(downgradeHttpsUrl('https://u:p@Cam.local/x.m3u8?a=1'), {
+    url: 'http://u:p@cam.local:443/x.m3u8?a=1',
+    tls: { host: 'cam.local', port: 443 },
+  });
   assert.deepEqual(downgradeHttpsUrl('https://[::1]:8443'), { url: 'http://[::1]:8443/', tls: { host: '::1', port: 8443 } });
   assert.equal(downgradeHttpsUrl('https://cam?x')?.url, 'http://cam:443/?x');
   assert.equal(downgradeHttpsUrl('http://cam/x'), undefined);
-  const playlist = '#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="https://cam/key"\nhttps://CDN.example.com/seg1.ts\nhttps://evil:444/a.ts\nhttpproxy://evil:3128/x.ts\nseg.ts\n';
+  const playlist =
+    '#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="https://cam/key"\nhttps://CDN.example.com/seg1.ts\nhttps://evil:444/a.ts\nhttpproxy://evil:3128/x.ts\nseg.ts\n';
   const d = downgradeHttpsUrls(playlist, hostGuardRulesFor('https://cam/live.m3u8', ['cdn.example.com']));
-  assert.equal(d.text, '#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="http://cam:443/key"\nhttp://cdn.example.com:443/seg1.ts\nhttp://evil:444/a.ts\nhttpproxy://evil:3128/x.ts\nseg.ts\n');
-  assert.deepEqual(d.tls, [{ host: 'cam', port: 443 }, { host: 'cdn.example.com', port: 443 }], 'evil:444 is not allowed: asked in the clear, then refused');
+  assert.equal(
+    d.text,
+    '#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="http://cam:443/key"\nhttp://cdn.example.com:443/seg1.ts\nhttp://evil:444/a.ts\nhttpproxy://evil:3128/x.ts\nseg.ts\n',
+  );
+  assert.deepEqual(
+    d.tls,
+    [
+      { host: 'cam', port: 443 },
+      { host: 'cdn.example.com', port: 443 },
+    ],
+    'evil:444 is not allowed: asked in the clear, then refused',
+  );
 });
 
 test('allowlist host entries: parsed with an optional port, matched on that port only', async () => {

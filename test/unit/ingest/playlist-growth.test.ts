@@ -2,11 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mediaSegments, PlaylistGrowth } from '../../../src/ingest/playlist-growth.ts';
 
-const media = (first: number, n: number, end = false): string => [
-  '#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:2', `#EXT-X-MEDIA-SEQUENCE:${first}`,
-  ...Array.from({ length: n }, (_, i) => [`#EXTINF:2.000000,`, `live${first + i}.ts`]).flat(),
-  ...(end ? ['#EXT-X-ENDLIST'] : []), '',
-].join('\n');
+const media = (first: number, n: number, end = false): string =>
+  [
+    '#EXTM3U',
+    '#EXT-X-VERSION:3',
+    '#EXT-X-TARGETDURATION:2',
+    `#EXT-X-MEDIA-SEQUENCE:${first}`,
+    ...Array.from({ length: n }, (_, i) => [`#EXTINF:2.000000,`, `live${first + i}.ts`]).flat(),
+    ...(end ? ['#EXT-X-ENDLIST'] : []),
+    '',
+  ].join('\n');
 const master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nlow/index.m3u8\n';
 
 test('mediaSegments: the URIs of a media playlist; none for a master playlist', () => {

@@ -14,7 +14,17 @@ test('probe JSON: the first video stream that is not a cover picture, at its sho
   const json = JSON.stringify({
     streams: [
       { codec_type: 'video', codec_name: 'mjpeg', width: 600, height: 600, disposition: { attached_pic: 1 } },
-      { codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, sample_aspect_ratio: '1:1', avg_frame_rate: '30/1', duration: '2.0', nb_frames: '60', side_data_list: [{ rotation: -90 }] },
+      {
+        codec_type: 'video',
+        codec_name: 'h264',
+        width: 1920,
+        height: 1080,
+        sample_aspect_ratio: '1:1',
+        avg_frame_rate: '30/1',
+        duration: '2.0',
+        nb_frames: '60',
+        side_data_list: [{ rotation: -90 }],
+      },
     ],
     format: { duration: '2.0', format_name: 'mov,mp4,m4a,3gp,3g2,mj2' },
   });

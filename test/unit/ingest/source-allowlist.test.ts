@@ -32,8 +32,15 @@ test('files only inside allowed folders, by real path after links', () => {
 
 test('ffmpeg tricks and unknown hosts are refused', () => {
   for (const bad of [
-    `concat:${join(videos, 'ok.mp4')}|/etc/passwd`, `subfile:,start,0,end,0,:${join(videos, 'ok.mp4')}`, 'http://cam1.local/x.m3u8',
-    'rtsp://evil.example.org/stream', 'https://cams.example.com.evil.org/x', 'data:video/mp4;base64,AAAA', 'pipe:0', 'rtsp://', 'file://otherhost/etc/passwd',
+    `concat:${join(videos, 'ok.mp4')}|/etc/passwd`,
+    `subfile:,start,0,end,0,:${join(videos, 'ok.mp4')}`,
+    'http://cam1.local/x.m3u8',
+    'rtsp://evil.example.org/stream',
+    'https://cams.example.com.evil.org/x',
+    'data:video/mp4;base64,AAAA',
+    'pipe:0',
+    'rtsp://',
+    'file://otherhost/etc/passwd',
     'rtsp://cam1.local/a\nb',
   ]) {
     assert.equal(checkSource(bad, allow).ok, false, bad);
@@ -51,7 +58,11 @@ test('host patterns and protocol whitelists', () => {
 });
 
 test('a host entry with a port allows that port only; without one, every port', () => {
-  const ported = { schemes: ['rtsp', 'http', 'https', 'srt'], hosts: ['cam1.local:8554', '10.0.0.5', '[fe80::1]:554', '*.cams.example:443', 'srt.local:9000'], folders: [] };
+  const ported = {
+    schemes: ['rtsp', 'http', 'https', 'srt'],
+    hosts: ['cam1.local:8554', '10.0.0.5', '[fe80::1]:554', '*.cams.example:443', 'srt.local:9000'],
+    folders: [],
+  };
   assert.equal(checkSource('rtsp://cam1.local:8554/s', ported).ok, true);
   assert.equal(checkSource('rtsp://cam1.local:554/s', ported).ok, false);
   // No port in the URL: the scheme's default (rtsp 554) is what ffmpeg reaches.
@@ -75,8 +86,9 @@ test('a path outside the allowed folders gets the same answer whether it exists 
   const throughLinkExisting = join(videos, 'secret-dir', 'passwd');
   const throughLinkMissing = join(videos, 'secret-dir', 'nothing-here.mp4');
   symlinkSync(secret, join(videos, 'secret-dir'));
-  const answers = [outsideExisting, outsideMissing, throughLinkExisting, throughLinkMissing, '/nonexistent-root/x.mp4', join(videos, 'link.mp4')]
-    .map((p) => checkSource(p, allow));
+  const answers = [outsideExisting, outsideMissing, throughLinkExisting, throughLinkMissing, '/nonexistent-root/x.mp4', join(videos, 'link.mp4')].map((p) =>
+    checkSource(p, allow),
+  );
   for (const a of answers) assert.deepEqual(a, { ok: false, reason: 'file is not inside an allowed folder' });
   // Inside an allowed folder, a missing file may be said to be missing.
   assert.deepEqual(checkSource(join(videos, 'missing.mp4'), allow), { ok: false, reason: 'file not found' });

@@ -27,7 +27,13 @@ test('each kind of source and how ffmpeg opens it', () => {
 });
 
 test('input options go right before -i; -i among them is refused', () => {
-  const args = buildDecodeArgs({ input: 'rtsp://cam/x', sampling: { mode: 'fps', fps: 5 }, geometry, inputOptions: ['-rtsp_transport', 'tcp'], protocolWhitelist: ['rtsp', 'tcp'] });
+  const args = buildDecodeArgs({
+    input: 'rtsp://cam/x',
+    sampling: { mode: 'fps', fps: 5 },
+    geometry,
+    inputOptions: ['-rtsp_transport', 'tcp'],
+    protocolWhitelist: ['rtsp', 'tcp'],
+  });
   const i = args.indexOf('-i');
   assert.deepEqual(args.slice(i - 2, i + 2), ['-rtsp_transport', 'tcp', '-i', 'rtsp://cam/x']);
   assert.ok(args.indexOf('-protocol_whitelist') < i);

@@ -47,10 +47,19 @@ test('a stall timeout within one sampling period is refused: it would restart a 
   const { createLogger } = await import('../../../src/shared/logger.ts');
   const base = {
     ...watchdogTuning(),
-    id: 'cam', url: 'rtsp://127.0.0.1:1/x', live: true, loop: false, geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
-    onFrame: () => undefined, onState: () => undefined, logger: createLogger({ level: 'silent' }),
+    id: 'cam',
+    url: 'rtsp://127.0.0.1:1/x',
+    live: true,
+    loop: false,
+    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    onFrame: () => undefined,
+    onState: () => undefined,
+    logger: createLogger({ level: 'silent' }),
   };
-  assert.throws(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, stallTimeoutMs: 200 }), /stallTimeoutMs \(200 ms\) must be above the sampling period \(200 ms at 5 fps\)/);
+  assert.throws(
+    () => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, stallTimeoutMs: 200 }),
+    /stallTimeoutMs \(200 ms\) must be above the sampling period \(200 ms at 5 fps\)/,
+  );
   assert.throws(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 0.5 }, stallTimeoutMs: 1500 }), /above the sampling period \(2000 ms/);
   assert.throws(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, maxStartsPerMinute: 0 }), /maxStartsPerMinute/);
   assert.doesNotThrow(() => new SourceWatchdog({ ...base, sampling: { mode: 'fps', fps: 5 }, stallTimeoutMs: 201 }));

@@ -19,9 +19,12 @@ test('secret query parameters are redacted by name', () => {
   assert.equal(redactUrl('https://cdn/live.m3u8?sig=xyz&api_key=k1'), 'https://cdn/live.m3u8?sig=***&api_key=***');
 });
 
-test('ffmpeg log lines: URL forms and the source\'s own secrets, also decoded', () => {
+test("ffmpeg log lines: URL forms and the source's own secrets, also decoded", () => {
   const redact = redactorFor('rtsp://admin:p%40ssw0rd@10.0.0.5/live');
-  assert.equal(redact('[rtsp @ 0x55d0] rtsp://admin:p%40ssw0rd@10.0.0.5/live: Connection refused'), '[rtsp @ 0x55d0] rtsp://***@10.0.0.5/live: Connection refused');
+  assert.equal(
+    redact('[rtsp @ 0x55d0] rtsp://admin:p%40ssw0rd@10.0.0.5/live: Connection refused'),
+    '[rtsp @ 0x55d0] rtsp://***@10.0.0.5/live: Connection refused',
+  );
   assert.equal(redact('auth failed for p@ssw0rd'), 'auth failed for ***');
   assert.deepEqual(urlSecrets('rtsp://admin:p%40ssw0rd@h/x'), ['p%40ssw0rd', 'p@ssw0rd', 'admin']);
   assert.deepEqual(urlSecrets('/path/file.mp4'), []);

@@ -11,7 +11,10 @@ test('a full buffer drops its oldest frame and counts it', () => {
   for (let i = 0; i < 10; i++) b.push(f('a', i));
   assert.equal(b.length, 3);
   assert.equal(b.dropped, 7);
-  assert.deepEqual(b.take(10).map((x) => x.seq), [7, 8, 9]);
+  assert.deepEqual(
+    b.take(10).map((x) => x.seq),
+    [7, 8, 9],
+  );
   assert.throws(() => new LatestFrameBuffer(0), RangeError);
 });
 
@@ -35,9 +38,15 @@ test('pickBatch takes round robin across streams so a busy stream cannot starve 
   c.push(f('c', 0));
   c.push(f('c', 1));
   const first = pickBatch([a, b, c], 5, 0);
-  assert.deepEqual(first.frames.map((x) => `${x.streamId}${x.seq}`), ['a0', 'b0', 'c0', 'a1', 'c1']);
+  assert.deepEqual(
+    first.frames.map((x) => `${x.streamId}${x.seq}`),
+    ['a0', 'b0', 'c0', 'a1', 'c1'],
+  );
   const second = pickBatch([a, b, c], 4, first.next);
-  assert.deepEqual(second.frames.map((x) => `${x.streamId}${x.seq}`), ['a2', 'a3', 'a4', 'a5']);
+  assert.deepEqual(
+    second.frames.map((x) => `${x.streamId}${x.seq}`),
+    ['a2', 'a3', 'a4', 'a5'],
+  );
   assert.deepEqual(pickBatch([], 4, 0).frames, []);
   assert.deepEqual(pickBatch([new LatestFrameBuffer(1)], 4, 3).frames, []);
 });

@@ -24,7 +24,12 @@ function setup(): { publisher: LiveResultPublisher; frames: FrameResult[]; event
 
 function frame(stream: string, seq: number, scores: Array<[string, number]>, capturedAt = Date.now()): InferredFrame {
   return {
-    stream, run: 'r1', seq, ptsMs: seq * 200, capturedAt, model: 'm',
+    stream,
+    run: 'r1',
+    seq,
+    ptsMs: seq * 200,
+    capturedAt,
+    model: 'm',
     labels: scores.map(([label, score], index) => ({ index, label, score })),
   };
 }
@@ -34,14 +39,34 @@ async function metricValue(metrics: Metrics, name: string): Promise<number> {
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
-test('scores are rounded to 6 decimals, then the stream\'s topK and minScore apply; latency is measured from capture', () => {
+test("scores are rounded to 6 decimals, then the stream's topK and minScore apply; latency is measured from capture", () => {
   const { publisher, frames } = setup();
   publisher.track('cam', { topK: 2, minScore: 0.1 });
-  publisher.publishFrame(frame('cam', 0, [['dog', 0.61234567], ['cat', 0.30000049], ['cow', 0.09]], Date.now() - 40));
-  assert.deepEqual(frames[0]!.labels, [{ index: 0, label: 'dog', score: 0.612346 }, { index: 1, label: 'cat', score: 0.3 }]);
+  publisher.publishFrame(
+    frame(
+      'cam',
+      0,
+      [
+        ['dog', 0.61234567],
+        ['cat', 0.30000049],
+        ['cow', 0.09],
+      ],
+      Date.now() - 40,
+    ),
+  );
+  assert.deepEqual(frames[0]!.labels, [
+    { index: 0, label: 'dog', score: 0.612346 },
+    { index: 1, label: 'cat', score: 0.3 },
+  ]);
   assert.ok(frames[0]!.latencyMs >= 40 && frames[0]!.latencyMs < 5000, String(frames[0]!.latencyMs));
   // Another stream keeps every label.
-  publisher.publishFrame(frame('door', 0, [['dog', 0.5], ['cat', 0.3], ['cow', 0.09]]));
+  publisher.publishFrame(
+    frame('door', 0, [
+      ['dog', 0.5],
+      ['cat', 0.3],
+      ['cow', 0.09],
+    ]),
+  );
   assert.equal(frames[1]!.labels.length, 3);
 });
 
@@ -52,15 +77,21 @@ test('each frame counts once in frames processed and once in the latency histogr
   assert.equal(await metricValue(metrics, 'streamsight_latency_seconds_count'), 7);
 });
 
-test('label events start after enterFrames, end at a stream\'s end, and are counted', async () => {
+test("label events start after enterFrames, end at a stream's end, and are counted", async () => {
   const { publisher, events, states, metrics } = setup();
   publisher.publishFrame(frame('cam', 0, [['dog', 0.9]]));
   assert.equal(events.length, 0);
   publisher.publishFrame(frame('cam', 1, [['dog', 0.9]]));
-  assert.deepEqual(events.map((e) => [e.stream, e.label, e.kind]), [['cam', 'dog', 'start']]);
+  assert.deepEqual(
+    events.map((e) => [e.stream, e.label, e.kind]),
+    [['cam', 'dog', 'start']],
+  );
   publisher.publishStatus({ stream: 'cam', state: 'ended' });
   assert.deepEqual(states, [{ stream: 'cam', state: 'ended' }]);
-  assert.deepEqual(events.map((e) => e.kind), ['start', 'end']);
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ['start', 'end'],
+  );
   assert.equal(await metricValue(metrics, 'streamsight_label_events_total'), 2);
 });
 
@@ -70,7 +101,10 @@ test('a stream removed ends its open labels at once and its results still in fli
   publisher.publishFrame(frame('cam', 0, [['dog', 0.9]]));
   publisher.publishFrame(frame('cam', 1, [['dog', 0.9]]));
   publisher.forget('cam');
-  assert.deepEqual(events.map((e) => e.kind), ['start', 'end']);
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ['start', 'end'],
+  );
   assert.equal(publisher.isGone('cam'), true);
   publisher.publishFrame(frame('cam', 2, [['dog', 0.9]]));
   assert.equal(frames.length, 2);

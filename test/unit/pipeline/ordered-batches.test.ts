@@ -127,7 +127,13 @@ test('a write that throws stops at that batch, as an inference error does', asyn
     },
   });
   await batches.submit(0);
-  await assert.rejects(batches.submit(1).then(() => batches.submit(2)).then(() => batches.drain()), RangeError);
+  await assert.rejects(
+    batches
+      .submit(1)
+      .then(() => batches.submit(2))
+      .then(() => batches.drain()),
+    RangeError,
+  );
   assert.deepEqual(written, [0]);
 });
 
@@ -161,7 +167,10 @@ test('with an aborted signal drain() discards what is left instead of writing it
 test('maxInFlight must be a positive integer', () => {
   const infer = (n: number): Promise<number> => Promise.resolve(n);
   for (const bad of [0, -1, 1.5, Number.NaN]) {
-    assert.throws(() => new OrderedBatches({ maxInFlight: bad, infer, write: () => undefined }), (err: unknown) => err instanceof RangeError && /maxInFlight/.test(err.message));
+    assert.throws(
+      () => new OrderedBatches({ maxInFlight: bad, infer, write: () => undefined }),
+      (err: unknown) => err instanceof RangeError && /maxInFlight/.test(err.message),
+    );
   }
 });
 

@@ -3,10 +3,15 @@ import assert from 'node:assert/strict';
 import { planSource } from '../../../src/pipeline/source-plan.ts';
 import { watchdogTuning } from '../../helpers/watchdog.ts';
 
-const defaults = { liveFps: 5, fileFps: 1, allowedHosts: ['*.cams.example'], watchdog: watchdogTuning({ stallTimeoutMs: 10_000, backoff: { initialMs: 1000, maxMs: 30_000, jitter: 0.5, healthyAfterMs: 30_000 } }) };
+const defaults = {
+  liveFps: 5,
+  fileFps: 1,
+  allowedHosts: ['*.cams.example'],
+  watchdog: watchdogTuning({ stallTimeoutMs: 10_000, backoff: { initialMs: 1000, maxMs: 30_000, jitter: 0.5, healthyAfterMs: 30_000 } }),
+};
 
 describe('planSource (how distributed ingest opens a source: the rules of embedded serve)', () => {
-  test('an RTSP camera is live, restarted whatever the error, TCP first by default (UDP if the server refuses TCP), limited to its scheme\'s protocols', () => {
+  test("an RTSP camera is live, restarted whatever the error, TCP first by default (UDP if the server refuses TCP), limited to its scheme's protocols", () => {
     const p = planSource({ id: 'door', url: 'rtsp://10.0.0.5/s1' }, defaults);
     assert.equal(p.kind, 'rtsp');
     assert.deepEqual([p.live, p.camera, p.realtime, p.restartable, p.fps], [true, true, false, true, 5]);
@@ -23,7 +28,7 @@ describe('planSource (how distributed ingest opens a source: the rules of embedd
     assert.deepEqual([played.live, played.camera, played.realtime, played.loop, played.fps], [true, false, true, true, 2]);
   });
 
-  test('an http source gets the host guard: its own host:port and the allowlist\'s patterns', () => {
+  test("an http source gets the host guard: its own host:port and the allowlist's patterns", () => {
     const p = planSource({ id: 'h', url: 'http://cam1.cams.example:8080/mjpeg' }, defaults);
     assert.equal(p.kind, 'http');
     assert.deepEqual(p.hostGuard?.patterns, ['*.cams.example']);
@@ -31,7 +36,7 @@ describe('planSource (how distributed ingest opens a source: the rules of embedd
     assert.equal(p.hostGuard?.exact[0]!.port, 8080);
   });
 
-  test('stdin cannot be restarted; a source\'s watchdog overrides merge over the defaults key by key', () => {
+  test("stdin cannot be restarted; a source's watchdog overrides merge over the defaults key by key", () => {
     assert.equal(planSource({ id: 'p', url: '-' }, defaults).restartable, false);
     const p = planSource({ id: 'slow', url: 'rtsp://h/x', watchdog: { stallTimeoutMs: 60_000, backoff: { maxMs: 5000 } } }, defaults);
     assert.equal(p.watchdog.stallTimeoutMs, 60_000);

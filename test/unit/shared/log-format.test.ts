@@ -24,12 +24,25 @@ function logOnce(options: LoggerOptions & { tty: boolean }): string {
   return text();
 }
 
-const isJsonLines = (text: string): boolean => text.trim().split('\n').every((l) => l.startsWith('{') && typeof JSON.parse(l) === 'object');
+const isJsonLines = (text: string): boolean =>
+  text
+    .trim()
+    .split('\n')
+    .every((l) => l.startsWith('{') && typeof JSON.parse(l) === 'object');
 
 afterEach(() => setDefaultLogFormat('auto'));
 
 test('a JSON log line reads as time, level, message and key=value fields', () => {
-  const line = JSON.stringify({ level: 30, time: Date.UTC(2025, 0, 1, 12, 4, 5, 123), pid: 42, msg: 'stream started', stream: 'cam1', fps: 5, note: 'two words', box: { w: 1 } });
+  const line = JSON.stringify({
+    level: 30,
+    time: Date.UTC(2025, 0, 1, 12, 4, 5, 123),
+    pid: 42,
+    msg: 'stream started',
+    stream: 'cam1',
+    fps: 5,
+    note: 'two words',
+    box: { w: 1 },
+  });
   const out = formatLogLine(line, { colors: false });
   assert.match(out, /^\d\d:\d\d:\d\d\.123 INFO {2}stream started stream=cam1 fps=5 note="two words" box=\{"w":1\}\n$/);
   assert.doesNotMatch(out, /pid/);

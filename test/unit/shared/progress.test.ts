@@ -25,7 +25,11 @@ class FakeStream implements ProgressStream {
     return true;
   }
   jsonLines(): ProgressEvent[] {
-    return this.chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as ProgressEvent);
+    return this.chunks
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ProgressEvent);
   }
 }
 

@@ -33,7 +33,10 @@ test('jobs of several streams share a batch that closes when full; each job gets
   const b = new CrossJobBatcher({ runner, batch: 4, maxWaitMs: 10_000, maxInFlight: 2 });
   const [a, c] = await Promise.all([b.infer(frames('a', 2)), b.infer(frames('c', 2))]);
   assert.equal(runner.batches.length, 1);
-  assert.deepEqual(runner.batches[0]!.map((f) => f.streamId), ['a', 'a', 'c', 'c']);
+  assert.deepEqual(
+    runner.batches[0]!.map((f) => f.streamId),
+    ['a', 'a', 'c', 'c'],
+  );
   assert.deepEqual(labels(a), [0, 1]);
   assert.deepEqual(labels(c), [0, 1]);
 });
@@ -52,7 +55,10 @@ test('a job is never split: one that would overflow the batch waits for the next
   const runner = recordingRunner();
   const b = new CrossJobBatcher({ runner, batch: 4, maxWaitMs: 20, maxInFlight: 1 });
   await Promise.all([b.infer(frames('a', 3)), b.infer(frames('b', 3)), b.infer(frames('big', 6))]);
-  assert.deepEqual(runner.batches.map((batch) => batch.length), [3, 3, 6]);
+  assert.deepEqual(
+    runner.batches.map((batch) => batch.length),
+    [3, 3, 6],
+  );
 });
 
 test('at most maxInFlight batches run at once', async () => {
@@ -77,5 +83,8 @@ test('a shared batch that fails is run again job by job: only the poisoned job f
   const results = await Promise.allSettled([b.infer(frames('good', 2)), b.infer(frames('bad', 2))]);
   assert.equal(results[0]!.status, 'fulfilled');
   assert.equal(results[1]!.status, 'rejected');
-  assert.deepEqual(runner.batches.map((batch) => batch.map((f) => f.streamId).join(',')), ['good,good,bad,bad', 'good,good', 'bad,bad']);
+  assert.deepEqual(
+    runner.batches.map((batch) => batch.map((f) => f.streamId).join(',')),
+    ['good,good,bad,bad', 'good,good', 'bad,bad'],
+  );
 });
