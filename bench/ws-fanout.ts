@@ -16,6 +16,8 @@
  * [--streams N] [--fps N] [--seconds N] [--slow N] [--json-out FILE]` prints a
  * table, then one JSON line (the last line of stdout).
  */
+import { DEFAULTS } from '../src/config/schema.ts';
+import { wsGatewaySettings } from '../src/gateway/server-settings.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type ClientRequestArgs } from 'node:http';
@@ -121,6 +123,7 @@ async function runGatewayChild(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   let streamInfos: StreamInfo[] = [];
   const gateway = new WsGateway({
+    ...wsGatewaySettings(DEFAULTS.server),
     server,
     listStreams: () => streamInfos,
     logger: createLogger({ level: 'silent' }),

@@ -17,13 +17,12 @@ export interface QueuedMessage {
 }
 
 export interface ClientQueueOptions {
-  /** Frame messages queued at most, count (default 256). */
-  maxFrames?: number;
+  /** Frame messages queued at most, count (config `server.clientQueueMessages`). */
+  maxFrames: number;
   /** Bytes queued at most (frames and the rest together), bytes (default 4 MiB). */
   maxBytes?: number;
 }
 
-export const DEFAULT_QUEUE_FRAMES = 256;
 export const DEFAULT_QUEUE_BYTES = 4 * 1024 * 1024;
 
 interface Entry {
@@ -75,8 +74,8 @@ export class ClientQueue {
   private readonly droppedByStream = new Map<string, number>();
   private droppedSum = 0;
 
-  constructor(options: ClientQueueOptions = {}) {
-    this.maxFrames = options.maxFrames ?? DEFAULT_QUEUE_FRAMES;
+  constructor(options: ClientQueueOptions) {
+    this.maxFrames = options.maxFrames;
     this.maxBytes = options.maxBytes ?? DEFAULT_QUEUE_BYTES;
     if (!Number.isInteger(this.maxFrames) || this.maxFrames < 1) throw new RangeError(`maxFrames must be an integer >= 1, got ${this.maxFrames}`);
     if (!Number.isInteger(this.maxBytes) || this.maxBytes < 1) throw new RangeError(`maxBytes must be an integer >= 1, got ${this.maxBytes}`);

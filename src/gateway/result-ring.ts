@@ -6,8 +6,8 @@
 import type { FrameResult } from '../contracts/results.ts';
 
 export interface ResultRingOptions {
-  /** Results kept per stream for replay, count (default 100; 0 keeps none). */
-  capacity?: number;
+  /** Results kept per stream for replay, count (config `server.replayLimit`; 0 keeps none). */
+  capacity: number;
   /**
    * Frame identities remembered per stream to recognise duplicates, count
    * (default max(capacity, 1024)): a redelivery later than this many newer
@@ -16,7 +16,6 @@ export interface ResultRingOptions {
   identityCapacity?: number;
 }
 
-export const DEFAULT_REPLAY_LIMIT = 100;
 const DEFAULT_IDENTITY_CAPACITY = 1024;
 
 interface StreamRing {
@@ -43,8 +42,8 @@ export class ResultRing {
   readonly identityCapacity: number;
   private readonly streams = new Map<string, StreamRing>();
 
-  constructor(options: ResultRingOptions = {}) {
-    this.capacity = options.capacity ?? DEFAULT_REPLAY_LIMIT;
+  constructor(options: ResultRingOptions) {
+    this.capacity = options.capacity;
     this.identityCapacity = options.identityCapacity ?? Math.max(this.capacity, DEFAULT_IDENTITY_CAPACITY);
     if (!Number.isInteger(this.capacity) || this.capacity < 0) throw new RangeError(`capacity must be an integer >= 0, got ${this.capacity}`);
     if (!Number.isInteger(this.identityCapacity) || this.identityCapacity < Math.max(1, this.capacity)) {

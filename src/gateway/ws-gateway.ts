@@ -14,10 +14,10 @@ import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { authorizeUpgrade } from './auth.ts';
 import { parseClientMessage } from './client-message.ts';
-import { DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_FRAMES } from './client-queue.ts';
+import { DEFAULT_QUEUE_BYTES } from './client-queue.ts';
 import { FrameEncoder, encodeMessage } from './frame-message.ts';
 import { isWellFormedTarget, MALFORMED_TARGET_MESSAGE } from './request-target.ts';
-import { DEFAULT_REPLAY_LIMIT, ResultRing } from './result-ring.ts';
+import { ResultRing } from './result-ring.ts';
 import { createSubscription, labelMatches, subscribesTo, withoutStreams } from './subscription.ts';
 import { DEFAULT_SOCKET_HIGH_WATER_BYTES, WsClient, type WsClientStats } from './ws-client.ts';
 
@@ -30,25 +30,24 @@ export interface WsGatewayOptions {
   token?: string;
   /** When set, a handshake with another `Origin` gets HTTP 403 (one without `Origin`, i.e. not a browser, passes). */
   allowedOrigins?: readonly string[];
-  /** Largest client message, bytes (default 64 KiB); past it the connection is closed with 1009. */
-  maxMessageBytes?: number;
-  /** Frame messages queued per client at most, count (default 256); the oldest go first. */
-  clientQueueMessages?: number;
+  /** Largest client message, bytes (config `server.maxMessageBytes`); past it the connection is closed with 1009. */
+  maxMessageBytes: number;
+  /** Frame messages queued per client at most, count (config `server.clientQueueMessages`); the oldest go first. */
+  clientQueueMessages: number;
   /** Bytes queued per client at most, bytes (default 4 MiB); the oldest frame messages go first. */
   clientQueueBytes?: number;
   /** Bytes waiting in a client's socket buffer before the queue holds messages back, bytes (default 64 KiB). */
   socketHighWaterBytes?: number;
   /**
-   * WebSocket clients connected at once, count (default 1000, config
-   * `server.maxClients`). The upgrade past it is answered HTTP 503 before the
+   * WebSocket clients connected at once, count (config `server.maxClients`). The upgrade past it is answered HTTP 503 before the
    * handshake, so a flood of clients costs a refused request each, not a
    * queue and a socket held open.
    */
-  maxClients?: number;
-  /** Ping period, milliseconds (default 30000); a client with no pong since the previous ping is terminated. 0 = no heartbeat. */
-  heartbeatIntervalMs?: number;
-  /** Results kept per stream for `replay`, count (default 100). */
-  replayLimit?: number;
+  maxClients: number;
+  /** Ping period, milliseconds (config `server.heartbeatIntervalMs`); a client with no pong since the previous ping is terminated. 0 = no heartbeat. */
+  heartbeatIntervalMs: number;
+  /** Results kept per stream for `replay`, count (config `server.replayLimit`). */
+  replayLimit: number;
   /** How long `close()` waits for clients to complete the closing handshake before cutting them off, milliseconds (default 2000). */
   closeTimeoutMs?: number;
   /** The streams as they are now (for `hello`, `*` and `unknown_stream`). */
@@ -64,9 +63,6 @@ function pathOf(url: string | undefined): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
 }
-
-/** WebSocket clients at once when `maxClients` is not given, count: config `server.maxClients`'s default. */
-export const DEFAULT_MAX_CLIENTS = 1000;
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
 
@@ -111,13 +107,13 @@ export class WsGateway {
     this.options = options;
     this.path = options.path ?? '/ws';
     this.log = options.logger.child({ component: 'ws-gateway' });
-    const maxPayload = options.maxMessageBytes ?? 64 * 1024;
+    const maxPayload = options.maxMessageBytes;
     if (!Number.isInteger(maxPayload) || maxPayload < 1) throw new RangeError(`maxMessageBytes must be an integer >= 1, got ${maxPayload}`);
-    const heartbeatMs = options.heartbeatIntervalMs ?? 30_000;
+    const heartbeatMs = options.heartbeatIntervalMs;
     if (!(heartbeatMs >= 0)) throw new RangeError(`heartbeatIntervalMs must be >= 0, got ${heartbeatMs}`);
-    this.maxClients = options.maxClients ?? DEFAULT_MAX_CLIENTS;
+    this.maxClients = options.maxClients;
     if (!(this.maxClients >= 1)) throw new RangeError(`maxClients must be >= 1, got ${this.maxClients}`);
-    this.ring = new ResultRing({ capacity: options.replayLimit ?? DEFAULT_REPLAY_LIMIT });
+    this.ring = new ResultRing({ capacity: options.replayLimit });
     // No compression: it would cost CPU per client per message and hide the
     // bytes actually queued from the bounds.
     this.wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
@@ -251,7 +247,7 @@ export class WsGateway {
     const id = this.nextClientId++;
     const metrics = this.options.metrics;
     const client = new WsClient(id, ws, socket, {
-      queue: { maxFrames: this.options.clientQueueMessages ?? DEFAULT_QUEUE_FRAMES, maxBytes: this.options.clientQueueBytes ?? DEFAULT_QUEUE_BYTES },
+      queue: { maxFrames: this.options.clientQueueMessages, maxBytes: this.options.clientQueueBytes ?? DEFAULT_QUEUE_BYTES },
       socketHighWaterBytes: this.options.socketHighWaterBytes ?? DEFAULT_SOCKET_HIGH_WATER_BYTES,
       onSent: metrics ? (type) => this.sentCounter(type).inc() : undefined,
       onDropped: metrics ? (n) => metrics.wsDroppedMessages.inc(n) : undefined,

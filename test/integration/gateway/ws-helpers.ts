@@ -4,6 +4,8 @@
  * receives, and a raw TCP client that does the WebSocket handshake by hand
  * (so a test controls exactly when, and whether, it reads).
  */
+import { DEFAULTS } from '../../../src/config/schema.ts';
+import { wsGatewaySettings } from '../../../src/gateway/server-settings.ts';
 import { createServer, type Server } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +39,9 @@ export async function startGateway(options: Partial<Omit<WsGatewayOptions, 'serv
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const streams = STREAMS.map((s) => ({ ...s }));
-  const gateway = new WsGateway({ server, listStreams: () => streams, logger: createLogger({ level: 'silent' }), ...options });
+  // The config's defaults (server section), then the test's own.
+  const defaults = { ...wsGatewaySettings(DEFAULTS.server), maxClients: DEFAULTS.server.maxClients };
+  const gateway = new WsGateway({ ...defaults, server, listStreams: () => streams, logger: createLogger({ level: 'silent' }), ...definedOnly(options) });
   return {
     server,
     gateway,
@@ -331,4 +335,9 @@ export function sleep(ms: number): Promise<void> {
 /** Waits until `cond()` holds, polling every 10 ms (`waitFor` of test/helpers/wait.ts, in the argument order these tests use). */
 export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   await waitFor(what, cond, { timeoutMs, intervalMs: 10 });
+}
+
+/** The keys of `o` whose value is not undefined (a test's `{ replayLimit: undefined }` keeps the default). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

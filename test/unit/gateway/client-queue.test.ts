@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULTS } from '../../../src/config/schema.ts';
 import { ClientQueue, type QueuedMessage } from '../../../src/gateway/client-queue.ts';
 
 function frame(stream: string, n: number, bytes = 10): QueuedMessage {
@@ -10,7 +11,7 @@ function other(type: string, bytes = 10): QueuedMessage {
 }
 
 test('messages come out in the order they went in, frames and others interleaved', () => {
-  const q = new ClientQueue();
+  const q = new ClientQueue({ maxFrames: DEFAULTS.server.clientQueueMessages });
   const ins = [frame('a', 1), other('event'), frame('b', 2), other('status'), frame('a', 3)];
   for (const m of ins) q.push(m);
   const outs: QueuedMessage[] = [];
@@ -50,14 +51,14 @@ test('past maxBytes the oldest frames go until the queue fits; the byte count st
 });
 
 test('a frame bigger than maxBytes drops itself', () => {
-  const q = new ClientQueue({ maxBytes: 100 });
+  const q = new ClientQueue({ maxBytes: 100, maxFrames: DEFAULTS.server.clientQueueMessages });
   assert.equal(q.push(frame('s', 0, 101)), 1);
   assert.equal(q.length, 0);
   assert.equal(q.bytes, 0);
 });
 
 test('never-dropped messages make room by dropping frames, and overflow only when they alone exceed maxBytes', () => {
-  const q = new ClientQueue({ maxBytes: 100 });
+  const q = new ClientQueue({ maxBytes: 100, maxFrames: DEFAULTS.server.clientQueueMessages });
   q.push(frame('s', 0, 40));
   q.push(frame('s', 1, 40));
   q.push(other('status', 50));
@@ -85,5 +86,5 @@ test('the FIFO stays correct across many pushes and shifts (compaction)', () => 
 
 test('bounds are validated', () => {
   assert.throws(() => new ClientQueue({ maxFrames: 0 }), RangeError);
-  assert.throws(() => new ClientQueue({ maxBytes: 1.5 }), RangeError);
+  assert.throws(() => new ClientQueue({ maxBytes: 1.5, maxFrames: DEFAULTS.server.clientQueueMessages }), RangeError);
 });
