@@ -6,9 +6,7 @@ import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { DEFAULTS } from '../config/schema.ts';
 import type { Hysteresis } from '../events/hysteresis-config.ts';
-import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
-import type { BatchInferer } from '../inference/batch-inferer.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
@@ -16,6 +14,7 @@ import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createProgress } from '../shared/progress.ts';
 import { flagsToSettings, modelOptions, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
+import { startInferer } from './inferer-start.ts';
 import { onInterrupt } from './signals.ts';
 import type { CommandContext } from './context.ts';
 
@@ -155,40 +154,7 @@ Examples:
     const engineEmbeddings = (flags.embeddings ?? false) || store !== undefined;
     const redisUrl = config.redis.url;
     const abort = new AbortController();
-    const starting: Promise<BatchInferer & { close(): Promise<void> }> =
-      redisUrl !== undefined
-        ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) =>
-            openRemoteAnalyze({
-              redis: { ...config.redis, url: redisUrl },
-              model,
-              topK: config.model.topK,
-              embeddings: engineEmbeddings,
-              logger,
-              signal: abort.signal,
-            }),
-          )
-        : InferenceEngine.start(model, {
-            device: config.model.device,
-            threads: config.model.threads,
-            topK: config.model.topK,
-            embeddings: engineEmbeddings,
-          }).then((engine) => {
-            if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-            logger.info(
-              {
-                model: model.name,
-                provider: engine.provider,
-                batch,
-                labels: model.labelsSource,
-                preprocess: model.preprocess.source,
-                untrained: model.untrained,
-              },
-              `inference on ${engine.provider}`,
-            );
-            return engine;
-          });
-    // Observed by the pipeline; this keeps a failed start from being reported as unhandled first.
-    starting.catch(() => undefined);
+    const starting = startInferer(config, model, { embeddings: engineEmbeddings, batch, logger, signal: abort.signal });
     const indexing =
       store === undefined || indexMods === undefined
         ? undefined

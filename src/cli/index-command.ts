@@ -4,9 +4,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
-import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel } from '../inference/model-loader.ts';
-import type { BatchInferer } from '../inference/batch-inferer.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { IndexProgress } from '../indexing/index-progress.ts';
 import { runIndex } from '../indexing/index-pipeline.ts';
@@ -16,6 +14,7 @@ import { collectVideoFiles } from '../indexing/video-files.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import { flagsToSettings, modelOptions, nonNegativeInt, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
+import { startInferer } from './inferer-start.ts';
 import { onInterrupt } from './signals.ts';
 import type { CommandContext } from './context.ts';
 
@@ -82,26 +81,7 @@ Examples:
     const modelHash = createHash('sha256').update(model.bytes).digest('hex');
     const redisUrl = config.redis.url;
     const abort = new AbortController();
-    const starting: Promise<BatchInferer & { close(): Promise<void> }> =
-      redisUrl !== undefined
-        ? import('../transport/remote-analyze.ts').then(({ openRemoteAnalyze }) =>
-            openRemoteAnalyze({
-              redis: { ...config.redis, url: redisUrl },
-              model,
-              topK: config.model.topK,
-              embeddings: true,
-              logger,
-              signal: abort.signal,
-            }),
-          )
-        : InferenceEngine.start(model, { device: config.model.device, threads: config.model.threads, topK: config.model.topK, embeddings: true }).then(
-            (engine) => {
-              if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
-              logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
-              return engine;
-            },
-          );
-    starting.catch(() => undefined);
+    const starting = startInferer(config, model, { embeddings: true, batch, logger, signal: abort.signal });
     const totalBytes = files.reduce((n, f) => n + (statSync(f, { throwIfNoEntry: false })?.size ?? 0), 0);
     const progress = new IndexProgress({
       mode: flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none'),

@@ -1,9 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import type { Readiness } from '../gateway/health-server.ts';
-import { overridesFromSettings, tuningFromSettings } from '../ingest/source-watchdog.ts';
+import { overridesFromSettings } from '../ingest/source-watchdog.ts';
 import type { SourceSpec } from '../pipeline/source-plan.ts';
-import { labelsComputed } from '../pipeline/stream-model-options.ts';
 import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
@@ -76,7 +75,7 @@ that truly got no result are named and the exit code is 13.`,
     if (sources.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
     const logger = createLogger({ level: config.log.level });
 
-    const [{ loadModel }, { IngestSession }, { Metrics }] = await Promise.all([
+    const [{ loadModel }, { IngestSession, ingestSessionOptions }, { Metrics }] = await Promise.all([
       import('../inference/model-loader.ts'),
       import('../transport/ingest-session.ts'),
       import('../shared/metrics.ts'),
@@ -86,31 +85,12 @@ that truly got no result are named and the exit code is 13.`,
     // /healthz: 503 until connected, then 200 while Redis is reachable.
     let readiness = (): Readiness => ({ ready: false, reasons: ['starting: connecting to Redis'] });
     const health = await startHealth('ingest', flags, { readiness: () => readiness(), metrics, server: config.server, logger });
-    const p = model.preprocess;
-    const session = await IngestSession.open({
-      redis: { ...config.redis, url },
-      name: `ingest-${process.pid}`,
-      model: {
-        name: model.name,
-        topK: labelsComputed(config.model.topK),
-        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
-        inputWidth: p.inputWidth,
-        inputHeight: p.inputHeight,
+    const session = await IngestSession.open(ingestSessionOptions(config, model, { url, name: `ingest-${process.pid}`, logger, metrics })).catch(
+      async (err: unknown) => {
+        await health?.close();
+        throw err;
       },
-      batch: model.fixedBatch ?? config.model.batch,
-      defaults: {
-        liveFps: config.live.fps,
-        fileFps: config.sampling.fps,
-        watchdog: tuningFromSettings(config.watchdog),
-        allowedHosts: config.allowlist?.hosts,
-        maxPixels: config.decode.maxPixels,
-      },
-      logger,
-      metrics,
-    }).catch(async (err: unknown) => {
-      await health?.close();
-      throw err;
-    });
+    );
     readiness = () => (session.ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['Redis unreachable'] });
     const abort = new AbortController();
     const offInterrupt = onInterrupt(() => abort.abort());

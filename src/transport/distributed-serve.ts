@@ -1,12 +1,10 @@
 import type { Config } from '../config/schema.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
 import { loadModel } from '../inference/model-loader.ts';
-import { tuningFromSettings } from '../ingest/source-watchdog.ts';
-import type { PlanDefaults, SourceSpec } from '../pipeline/source-plan.ts';
-import { labelsComputed } from '../pipeline/stream-model-options.ts';
+import type { SourceSpec } from '../pipeline/source-plan.ts';
 import type { Logger } from '../shared/logger.ts';
 import { Metrics } from '../shared/metrics.ts';
-import { IngestSession } from './ingest-session.ts';
+import { IngestSession, ingestSessionOptions } from './ingest-session.ts';
 import { redactUrl } from './redis-keys.ts';
 import { openResultGateway } from './result-gateway.ts';
 
@@ -39,29 +37,9 @@ export async function openDistributedServe(opts: DistributedServeOptions): Promi
   const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
   if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
   const metrics = new Metrics();
-  const p = model.preprocess;
-  const plan: PlanDefaults = {
-    liveFps: config.live.fps,
-    fileFps: opts.fileFps ?? config.sampling.fps,
-    watchdog: tuningFromSettings(config.watchdog),
-    allowedHosts: config.allowlist?.hosts,
-    maxPixels: config.decode.maxPixels,
-  };
-  const session = await IngestSession.open({
-    redis: { ...config.redis, url: opts.url },
-    name: `serve-${process.pid}`,
-    model: {
-      name: model.name,
-      topK: labelsComputed(config.model.topK),
-      geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
-      inputWidth: p.inputWidth,
-      inputHeight: p.inputHeight,
-    },
-    batch: model.fixedBatch ?? config.model.batch,
-    defaults: plan,
-    logger,
-    metrics,
-  });
+  const sessionOptions = ingestSessionOptions(config, model, { url: opts.url, name: `serve-${process.pid}`, fileFps: opts.fileFps, logger, metrics });
+  const plan = sessionOptions.defaults;
+  const session = await IngestSession.open(sessionOptions);
   let gateway;
   try {
     gateway = await openResultGateway({

@@ -1,6 +1,10 @@
 import type { Readable } from 'node:stream';
+import type { Config } from '../config/schema.ts';
 import type { Frame, FrameGeometry } from '../contracts/frame.ts';
 import type { StreamState } from '../contracts/results.ts';
+import { tuningFromSettings } from '../ingest/source-watchdog.ts';
+import type { LoadedModel } from '../inference/model-loader.ts';
+import { labelsComputed } from '../pipeline/stream-model-options.ts';
 import { planSource, type PlanDefaults, type SourcePlan, type SourceSpec } from '../pipeline/source-plan.ts';
 import { ClosingError, StdinTakenError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -21,6 +25,40 @@ export interface IngestSessionOptions {
   stdin?: Readable | undefined;
   logger: Logger;
   metrics: Metrics;
+}
+
+/**
+ * The session options of an ingest process (`streamsight ingest`, `serve
+ * --redis`) from the config and the loaded model: one recipe for both.
+ */
+export function ingestSessionOptions(
+  config: Readonly<Config>,
+  model: LoadedModel,
+  run: { url: string; name: string; fileFps?: number | undefined; logger: Logger; metrics: Metrics },
+): IngestSessionOptions {
+  const p = model.preprocess;
+  return {
+    redis: { ...config.redis, url: run.url },
+    name: run.name,
+    model: {
+      name: model.name,
+      // Workers compute the labels every stream may ask for (max(topK, 5)), as embedded serve does.
+      topK: labelsComputed(config.model.topK),
+      geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+      inputWidth: p.inputWidth,
+      inputHeight: p.inputHeight,
+    },
+    batch: model.fixedBatch ?? config.model.batch,
+    defaults: {
+      liveFps: config.live.fps,
+      fileFps: run.fileFps ?? config.sampling.fps,
+      watchdog: tuningFromSettings(config.watchdog),
+      allowedHosts: config.allowlist?.hosts,
+      maxPixels: config.decode.maxPixels,
+    },
+    logger: run.logger,
+    metrics: run.metrics,
+  };
 }
 
 export interface IngestHooks {
