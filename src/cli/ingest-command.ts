@@ -1,13 +1,13 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import type { Readiness } from '../gateway/health-server.ts';
-import { overridesFromSettings } from '../ingest/source-watchdog.ts';
-import type { SourceSpec } from '../pipeline/source-plan.ts';
 import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
 import { healthOptions, startHealth, type HealthFlags } from './health-options.ts';
 import { flagsToSettings, modelOptions, positiveNumber, type ModelFlags } from './options.ts';
+import { commandSources } from '../pipeline/source-plan.ts';
+import { sourceFlag } from './source-flags.ts';
 import { onInterrupt } from './signals.ts';
 
 interface IngestFlags extends ModelFlags, HealthFlags {
@@ -16,12 +16,6 @@ interface IngestFlags extends ModelFlags, HealthFlags {
   live?: boolean;
   loop?: boolean;
   config?: string;
-}
-
-function sourceFlag(value: string, previous: string[] = []): string[] {
-  const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`--source must be NAME=URL, got "${value}"`);
-  return [...previous, value];
 }
 
 export function ingestCommand(ctx: CommandContext): Command {
@@ -52,27 +46,9 @@ that truly got no result are named and the exit code is 13.`,
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
     if (url === undefined) throw new UsageError("ingest needs the queue's Redis: --redis URL or REDIS_URL");
-    const sources: SourceSpec[] = config.sources
-      .filter((s) => s.enabled)
-      .map((s) => ({
-        id: s.id,
-        url: s.url,
-        fps: s.fps ?? flags.fps,
-        live: s.live ?? (flags.live ? true : undefined),
-        loop: s.loop ?? flags.loop,
-        rtspTransport: s.rtspTransport,
-        ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
-      }));
-    for (const pair of flags.source) {
-      const eq = pair.indexOf('=');
-      const id = pair.slice(0, eq);
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id))
-        throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
-      if (sources.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
-      sources.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop });
-    }
+    // A source's own model options do not apply here: workers run one model, and ingest publishes no labels.
+    const sources = commandSources(config, flags).map(({ model: _model, ...spec }) => spec);
     if (sources.length === 0) throw new UsageError('ingest needs at least one --source NAME=URL (or sources in the config)');
-    if (sources.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
     const logger = createLogger({ level: config.log.level });
 
     const [{ loadModel }, { IngestSession, ingestSessionOptions }, { Metrics }] = await Promise.all([

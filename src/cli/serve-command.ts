@@ -1,12 +1,12 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig } from '../config/loader.ts';
 import { checkConnectionLimits } from '../gateway/gateway-server.ts';
 import { assembleServer, openSearch } from '../library/server.ts';
-import type { SourceSpec } from '../pipeline/source-plan.ts';
-import { overridesFromSettings } from '../ingest/source-watchdog.ts';
 import { UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
+import { commandSources } from '../pipeline/source-plan.ts';
+import { sourceFlag } from './source-flags.ts';
 import { waitForStopSignal } from './stop-signal.ts';
 import { flagsToSettings, modelOptions, nonNegativeInt, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
 
@@ -21,12 +21,6 @@ interface ServeFlags extends ModelFlags {
   config?: string;
   rtspTransport?: 'tcp' | 'udp';
   redis?: string;
-}
-
-function sourceFlag(value: string, previous: string[] = []): string[] {
-  const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`--source must be NAME=URL, got "${value}"`);
-  return [...previous, value];
 }
 
 export function serveCommand(ctx: CommandContext): Command {
@@ -72,27 +66,7 @@ Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed
     checkConnectionLimits(config.server);
     const logger = createLogger({ level: config.log.level, secrets: config.server.token === undefined ? [] : [config.server.token] });
 
-    const specs: SourceSpec[] = config.sources
-      .filter((s) => s.enabled)
-      .map((s) => ({
-        id: s.id,
-        url: s.url,
-        fps: s.fps ?? flags.fps,
-        live: s.live ?? (flags.live ? true : undefined),
-        loop: s.loop ?? flags.loop,
-        rtspTransport: s.rtspTransport ?? flags.rtspTransport,
-        ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
-        ...(s.model ? { model: s.model } : {}),
-      }));
-    for (const pair of flags.source) {
-      const eq = pair.indexOf('=');
-      const id = pair.slice(0, eq);
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(id))
-        throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
-      if (specs.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
-      specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop, rtspTransport: flags.rtspTransport });
-    }
-    if (specs.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
+    const specs = commandSources(config, flags);
     // The workers run one model (POST is refused the same way by DistributedSources).
     const otherModel = config.redis.url === undefined ? undefined : specs.find((s) => s.model?.name !== undefined && s.model.name !== config.model.name);
     if (otherModel) throw new UsageError(`source ${otherModel.id}: model.name is not supported with --redis: workers run one model (${config.model.name})`);

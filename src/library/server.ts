@@ -20,12 +20,12 @@ import type { FrameResult, LabelEvent, StreamInfo, StreamStatus } from '../contr
 import { checkConnectionLimits } from '../gateway/gateway-server.ts';
 import { LiveGateway } from '../gateway/live-gateway.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
-import { overridesFromSettings, tuningFromSettings } from '../ingest/source-watchdog.ts';
+import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
 import { loadModel, type LoadedModel } from '../inference/model-loader.ts';
 import { LivePipeline } from '../pipeline/live-pipeline.ts';
 import type { ResultSink } from '../pipeline/live-result-publisher.ts';
-import type { SourceSpec } from '../pipeline/source-plan.ts';
+import { configuredSources, type SourceSpec } from '../pipeline/source-plan.ts';
 import { labelsComputed } from '../pipeline/stream-model-options.ts';
 import { ModelUnavailableError, NotListeningError } from '../shared/errors.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
@@ -125,22 +125,6 @@ export async function openSearch(
       store.close();
     },
   };
-}
-
-/** The enabled `sources[]` of the config as the pipeline takes them. */
-export function configuredSources(config: Readonly<Config>): SourceSpec[] {
-  return config.sources
-    .filter((s) => s.enabled)
-    .map((s) => ({
-      id: s.id,
-      url: s.url,
-      fps: s.fps,
-      live: s.live,
-      loop: s.loop,
-      rtspTransport: s.rtspTransport,
-      ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
-      ...(s.model ? { model: s.model } : {}),
-    }));
 }
 
 /** serve in process, embedded inference (no Redis). */

@@ -1,7 +1,9 @@
 import { hostGuardRulesFor, type HostGuardRules } from '../ingest/host-guard.ts';
 import { protocolWhitelistFor } from '../ingest/source-allowlist.ts';
 import { describeSource, type RtspTransport, type SourceKind } from '../ingest/source-kind.ts';
-import type { WatchdogOverrides, WatchdogTuning } from '../ingest/source-watchdog.ts';
+import type { Config } from '../config/schema.ts';
+import { UsageError } from '../shared/errors.ts';
+import { overridesFromSettings, type WatchdogOverrides, type WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { StreamModelOptions } from './stream-model-options.ts';
 
 /** A source as the config's `sources[]`, `--source` or POST /api/streams names it. */
@@ -101,4 +103,56 @@ function mergeTuning(base: WatchdogTuning, over: WatchdogOverrides | undefined):
   const defined = <T extends object>(o: T | undefined): { [K in keyof T]?: Exclude<T[K], undefined> } =>
     Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
   return { ...base, ...defined(over), backoff: { ...base.backoff, ...defined(over.backoff) } };
+}
+
+/** The enabled `sources[]` of the config as the pipeline takes them. */
+export function configuredSources(config: Readonly<Config>): SourceSpec[] {
+  return config.sources
+    .filter((s) => s.enabled)
+    .map((s) => ({
+      id: s.id,
+      url: s.url,
+      fps: s.fps,
+      live: s.live,
+      loop: s.loop,
+      rtspTransport: s.rtspTransport,
+      ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
+      ...(s.model ? { model: s.model } : {}),
+    }));
+}
+
+/** Command-line source options (`serve`, `ingest`): `--source NAME=URL` pairs, and what a source does not say itself. */
+export interface SourceFlags {
+  /** `NAME=URL`, each checked by the flag parser to hold a `=` with text on both sides. */
+  source: readonly string[];
+  fps?: number | undefined;
+  live?: boolean | undefined;
+  loop?: boolean | undefined;
+  rtspTransport?: RtspTransport | undefined;
+}
+
+const SOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * The sources a command starts: the config's (the flags filling in what a
+ * source leaves unset), then each `--source`. A bad or repeated name, or a
+ * second reader of standard input, is a UsageError (one line).
+ */
+export function commandSources(config: Readonly<Config>, flags: SourceFlags): SourceSpec[] {
+  const specs: SourceSpec[] = configuredSources(config).map((s) => ({
+    ...s,
+    fps: s.fps ?? flags.fps,
+    live: s.live ?? (flags.live ? true : undefined),
+    loop: s.loop ?? flags.loop,
+    rtspTransport: s.rtspTransport ?? flags.rtspTransport,
+  }));
+  for (const pair of flags.source) {
+    const eq = pair.indexOf('=');
+    const id = pair.slice(0, eq);
+    if (!SOURCE_ID.test(id)) throw new UsageError(`--source name "${id}": 1-64 letters, digits, _ . - (starting with a letter or digit)`);
+    if (specs.some((s) => s.id === id)) throw new UsageError(`--source ${id}: a stream with this name is already configured`);
+    specs.push({ id, url: pair.slice(eq + 1), fps: flags.fps, live: flags.live ? true : undefined, loop: flags.loop, rtspTransport: flags.rtspTransport });
+  }
+  if (specs.filter((s) => s.url === '-').length > 1) throw new UsageError('only one source can read standard input (-)');
+  return specs;
 }

@@ -48,3 +48,32 @@ describe('planSource (how distributed ingest opens a source: the rules of embedd
     assert.deepEqual(planSource({ id: 'f', url: '/srv/a.mp4', protocolWhitelist: ['file'] }, defaults).protocolWhitelist, ['file']);
   });
 });
+
+test("commandSources: the config's sources with the flags filling what they leave unset, then each --source; bad names, repeats and two stdin readers are usage errors", async () => {
+  const { commandSources } = await import('../../../src/pipeline/source-plan.ts');
+  const { loadConfig } = await import('../../../src/config/loader.ts');
+  const config = loadConfig({
+    env: {},
+    flags: {
+      sources: [
+        { id: 'lobby', url: '/srv/a.mp4', fps: 2 },
+        { id: 'off', url: '/srv/b.mp4', enabled: false },
+        { id: 'door', url: 'rtsp://h/x', rtspTransport: 'udp' },
+      ],
+    },
+  });
+  const specs = commandSources(config, { source: ['cam=rtsp://h/y'], fps: 4, live: true, loop: true, rtspTransport: 'tcp' });
+  assert.deepEqual(
+    specs.map((s) => [s.id, s.fps, s.live, s.loop, s.rtspTransport]),
+    [
+      ['lobby', 2, true, true, 'tcp'],
+      ['door', 4, true, true, 'udp'],
+      ['cam', 4, true, true, 'tcp'],
+    ],
+  );
+  const usage = (fn: () => unknown, re: RegExp): void =>
+    assert.throws(fn, (err: unknown) => (err as { code?: string }).code === 'E_USAGE' && re.test((err as Error).message));
+  usage(() => commandSources(config, { source: ['lobby=/x.mp4'] }), /--source lobby: a stream with this name is already configured/);
+  usage(() => commandSources(config, { source: ['bad name=/x.mp4'] }), /--source name "bad name"/);
+  usage(() => commandSources(config, { source: ['a=-', 'b=-'] }), /only one source can read standard input/);
+});
