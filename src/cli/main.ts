@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { isStreamSightError } from '../shared/errors.ts';
+import { isStreamSightError, OutputError } from '../shared/errors.ts';
 import { setDefaultLogFormat, type LogFormat } from '../shared/log-format.ts';
 import type { CommandContext } from './context.ts';
 
@@ -30,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
  */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
+  process.stdout.on('error', onStdoutError);
   const program = new Command('streamsight')
     .description('StreamSight: video analytics on ffmpeg and ONNX Runtime (ResNet labels and embeddings per frame)')
     .version(packageVersion())
@@ -89,4 +90,17 @@ export function packageVersion(): string {
   const { version } = JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown };
   if (typeof version !== 'string') throw new Error(`no version in ${file.pathname}`);
   return version;
+}
+
+/**
+ * A reader that goes away (`streamsight models list --json | head -1`) is
+ * one line and exit 11, not an unhandled EPIPE with a stack trace. Commands
+ * that write through OutputSink (analyze, export) listen themselves and say
+ * the same in their own way; this listener then leaves it to them.
+ */
+function onStdoutError(err: NodeJS.ErrnoException): void {
+  if (process.stdout.listenerCount('error') > 1) return;
+  const error = new OutputError(err.code === 'EPIPE' ? 'stdout was closed by the reader' : `cannot write stdout: ${err.code ?? err.message}`, { cause: err });
+  process.stderr.write(error.toLine() + '\n');
+  process.exit(error.exitCode);
 }
