@@ -100,3 +100,28 @@ export function probeFrames(path: string): ProbedFrames {
 export function ptsToMs(p: ProbedFrames, pts: number): number {
   return Math.round(((pts * p.tbNum * 1000) / p.tbDen) * 1000) / 1000;
 }
+
+/** A quadrant pattern, `w`x`h`, at `rate` fps for `seconds` (a filtergraph for -filter_complex with inputs). */
+export function quadInputs(w: number, h: number, rate: number, seconds: number): string[] {
+  const q = `s=${w / 2}x${h / 2}:r=${rate}:d=${seconds}`;
+  return [
+    '-f',
+    'lavfi',
+    '-i',
+    `color=red:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=green:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=blue:${q}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `color=white:${q}`,
+  ];
+}
+/** Stacks quadInputs' four inputs: red top left, green top right, blue bottom left, white bottom right. */
+export const QUAD_GRAPH = '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack';

@@ -19,7 +19,7 @@ import { readPictureHeader } from '../../../src/ingest/picture-header.ts';
 import { StreamSightError } from '../../../src/shared/errors.ts';
 import { blackPng } from '../../helpers/black-png.ts';
 import { canWatchOpens, watchOpens } from '../../helpers/open-watch.ts';
-import { ffmpeg } from '../../helpers/clips.ts';
+import { ffmpeg, QUAD_GRAPH, quadInputs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const geometry: FrameGeometry = { resizeShorter: 64, cropWidth: 64, cropHeight: 64 };
@@ -44,27 +44,7 @@ function assertCode(err: unknown, code: string, message?: RegExp): true {
 
 describe('every picture format: the frame a file decode gives, and the size ffprobe reads', () => {
   // An odd size, a quadrant pattern: resize and crop offsets matter.
-  const q = 's=81x49:d=1';
-  const source = [
-    '-f',
-    'lavfi',
-    '-i',
-    `color=red:${q}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `color=green:${q}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `color=blue:${q}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `color=white:${q}`,
-    '-filter_complex',
-    '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack',
-  ];
+  const source = [...quadInputs(162, 98, 25, 1), '-filter_complex', QUAD_GRAPH];
   const kinds: { name: string; args: string[]; skip?: string | false }[] = [
     { name: 'p.jpg', args: [] },
     { name: 'rgba.png', args: ['-pix_fmt', 'rgba'] },

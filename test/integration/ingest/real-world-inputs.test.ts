@@ -19,7 +19,7 @@ import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { probeInput } from '../../../src/ingest/probe.ts';
 import { decodeQueryImage } from '../../../src/indexing/image-query.ts';
 import { StreamSightError } from '../../../src/shared/errors.ts';
-import { ffmpeg } from '../../helpers/clips.ts';
+import { ffmpeg, QUAD_GRAPH, quadInputs } from '../../helpers/clips.ts';
 import { PICTURE_LIMITS } from '../../helpers/picture-limits.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
@@ -32,30 +32,6 @@ const file = (name: string): string => join(dir, name);
 
 const encoders = execFileSync('ffmpeg', ['-hide_banner', '-encoders']).toString();
 const hasEncoder = (name: string): boolean => new RegExp(`\\s${name}\\s`).test(encoders);
-
-/** A quadrant pattern, `w`x`h`, at `rate` fps for `seconds` (a filtergraph for -filter_complex with inputs). */
-function quadInputs(w: number, h: number, rate: number, seconds: number): string[] {
-  const q = `s=${w / 2}x${h / 2}:r=${rate}:d=${seconds}`;
-  return [
-    '-f',
-    'lavfi',
-    '-i',
-    `color=red:${q}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `color=green:${q}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `color=blue:${q}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `color=white:${q}`,
-  ];
-}
-const QUAD_GRAPH = '[0][1]hstack[t];[2][3]hstack[b];[t][b]vstack';
 
 function makeQuad(name: string, opts: { size?: [number, number]; rate?: number; seconds?: number; post?: string; out: string[] }): string {
   const [w, h] = opts.size ?? [160, 120];
