@@ -1,0 +1,202 @@
+/**
+ * `streamsight models quantize`: static INT8 quantization of a float ONNX
+ * classifier, calibrated on frames of the user's videos.
+ *
+ *   1. load and check the model as analyze does (loadModel), fold BatchNormalization;
+ *   2. decode frames with the model's geometry: even ones calibrate, odd ones are held out;
+ *   3. run the float model with every tensor to quantize as an output: histograms, and
+ *      per-channel means of each Conv output; uint8 ranges by percentile clipping;
+ *   4. run the QDQ model (its Conv outputs exposed, so ONNX Runtime emulates the integer
+ *      arithmetic in float) on the same frames: the per-channel mean shift of each Conv
+ *      output is subtracted from its bias (bias correction);
+ *   5. write the corrected QDQ model with its metadata, and compare it with FP32 on the
+ *      held-out frames.
+ */
+import { readFileSync } from 'node:fs';
+import type { PreprocessSpec } from '../../contracts/preprocess.ts';
+import { ModelInvalidError } from '../../shared/errors.ts';
+import { addEmbeddingOutput } from '../graph-edit.ts';
+import { loadModel, type LoadedModel } from '../model-loader.ts';
+import { decodeModel, encodeModel, type GraphProto, type ModelProto, type StringStringEntryProto } from '../onnx-proto.ts';
+import { compareOutputs, type Agreement } from './agreement.ts';
+import { collectCalibrationFrames, type CalibrationFrame, type InputSampling } from './calibration-frames.ts';
+import { collectTensorStats } from './calibration-session.ts';
+import { foldBatchNorm } from './fold-batchnorm.ts';
+import { buildQdqModel } from './qdq-graph.ts';
+import { planQdq, type QdqPlan } from './qdq-plan.ts';
+import { activationParams, type ActivationParams } from './quant-params.ts';
+import { runOutputs } from './run-outputs.ts';
+import { TensorStats } from './tensor-stats.ts';
+
+/** metadata_props keys written into the quantized file. */
+export const PRECISION_KEY = 'streamsight.precision';
+export const PREPROCESS_KEY = 'streamsight.preprocess';
+export const LABELS_KEY = 'labels';
+
+export type QuantizePhase = 'decode' | 'calibrate' | 'bias-correction' | 'compare';
+
+export interface QuantizeOptions {
+  /** Registry name or .onnx file of the float model. */
+  model: string;
+  videos: readonly string[];
+  /** Calibration frames (as many again are held out). Default 200. */
+  frames?: number;
+  /** Fewest calibration frames accepted. Default 8. */
+  minFrames?: number;
+  /** Fraction of values inside each activation range. Default 0.9999. */
+  percentile?: number;
+  /** Subtract the mean shift of each Conv output from its bias. Default true. */
+  biasCorrection?: boolean;
+  /** Frames per ONNX Runtime run. Default 8. */
+  batch?: number;
+  /** Intra-op threads, 0 = ONNX Runtime's default. */
+  threads?: number;
+  cacheDir?: string | undefined;
+  labelsFile?: string | undefined;
+  onProgress?: (phase: QuantizePhase, done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface QuantizeReport {
+  model: string;
+  calibrationFrames: number;
+  heldOutFrames: number;
+  percentile: number;
+  biasCorrection: boolean;
+  /** Nodes that ONNX Runtime runs in integer arithmetic. */
+  quantized: { conv: number; add: number; activations: number };
+  /** Op types left in float, with counts. */
+  floatOps: Record<string, number>;
+  agreement: Agreement;
+  inputs: InputSampling[];
+  /** Which frames were held out: per input, their positions and timestamps in its sampled sequence. */
+  heldOut: Array<{ input: string; seq: number; ptsMs: number }>;
+}
+
+export interface QuantizeResult {
+  bytes: Uint8Array;
+  report: QuantizeReport;
+}
+
+export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeResult> {
+  const frames = options.frames ?? 200;
+  const percentile = options.percentile ?? 0.9999;
+  const batch = options.batch ?? 8;
+  const threads = options.threads ?? 0;
+  const biasCorrection = options.biasCorrection ?? true;
+  const progress = options.onProgress ?? ((): void => undefined);
+
+  const loaded = loadModel(options.model, { cacheDir: options.cacheDir, labelsFile: options.labelsFile });
+  const model = decodeModel(readFileSync(loaded.path));
+  checkFloatModel(model, loaded.name);
+  const graph = model.graph as GraphProto;
+  foldBatchNorm(graph);
+  const plan = planQdq(graph);
+  if (plan.convs.length === 0) throw new ModelInvalidError(`${loaded.name}: no Conv layer to quantize; only convolutional classifiers are supported`);
+
+  const pre = loaded.preprocess;
+  const split = await collectCalibrationFrames(options.videos, {
+    geometry: { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight },
+    frames,
+    minFrames: options.minFrames ?? 8,
+    onFrame: (done, total) => progress('decode', done, total),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const runOpts = { inputName: loaded.inputName, preprocess: pre, batch, threads };
+  const calib = split.calibration;
+
+  const convChannels = new Map(plan.convs.map((c) => [c.output, c.outChannels]));
+  const floatStats = new TensorStats(plan.tensors, biasCorrection ? convChannels : new Map());
+  await collectTensorStats(model, calib, floatStats, { ...runOpts, onBatch: (n) => progress('calibrate', n, calib.length) });
+  const params = rangesToParams(plan, floatStats, percentile);
+
+  let biasShift: Map<string, Float32Array> | undefined;
+  if (biasCorrection) {
+    const emulated = buildQdqModel({ model, plan, params });
+    const quantStats = new TensorStats([], convChannels);
+    await collectTensorStats(emulated, calib, quantStats, { ...runOpts, onBatch: (n) => progress('bias-correction', n, calib.length) });
+    biasShift = new Map();
+    for (const [name, q] of quantStats.channelMeans) {
+      const f = floatStats.channelMeans.get(name)!.means();
+      const qm = q.means();
+      biasShift.set(
+        name,
+        Float32Array.from(qm, (v, c) => v - f[c]!),
+      );
+    }
+  }
+
+  const quantized = buildQdqModel({ model, plan, params, ...(biasShift ? { biasShift } : {}) });
+  setMetadata(quantized, pre, loaded.labels);
+  const bytes = encodeModel(quantized);
+
+  const agreement = await compareOnHeldOut(loaded, bytes, split.heldOut, { preprocess: pre, batch, threads }, (n) =>
+    progress('compare', n, 2 * split.heldOut.length),
+  );
+  return {
+    bytes,
+    report: {
+      model: loaded.name,
+      calibrationFrames: calib.length,
+      heldOutFrames: split.heldOut.length,
+      percentile,
+      biasCorrection,
+      quantized: { conv: plan.convs.length, add: plan.adds.length, activations: plan.tensors.length },
+      floatOps: plan.floatOps,
+      agreement,
+      inputs: split.inputs,
+      heldOut: split.heldOut.map((f) => ({ input: f.input, seq: f.seq, ptsMs: f.ptsMs })),
+    },
+  };
+}
+
+/** Refuses what this quantizer cannot take: an already quantized model, an opset without per-channel DequantizeLinear. */
+function checkFloatModel(model: ModelProto, name: string): void {
+  const meta = Object.fromEntries((model.metadata_props ?? []).map((p) => [p.key, p.value]));
+  const quantOps = (model.graph?.node ?? []).filter((n) => /^(QuantizeLinear|DequantizeLinear|QLinear\w+|ConvInteger|MatMulInteger)$/.test(n.op_type ?? ''));
+  if (meta[PRECISION_KEY] === 'int8' || quantOps.length > 0) {
+    throw new ModelInvalidError(`${name} is already quantized (${quantOps.length} quantization nodes); give the float model`);
+  }
+  const opset = (model.opset_import ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx')?.version ?? 0;
+  if (opset < 13) {
+    throw new ModelInvalidError(`${name} uses ONNX opset ${opset}; per-channel quantization needs opset 13 or later`, {
+      hint: 're-export the model with opset_version >= 13',
+    });
+  }
+}
+
+function rangesToParams(plan: QdqPlan, stats: TensorStats, percentile: number): Map<string, ActivationParams> {
+  const params = new Map<string, ActivationParams>();
+  for (const t of plan.tensors) {
+    if (plan.sharesParamsWith.has(t)) continue;
+    const range = stats.histograms.get(t)!.clippedRange(percentile);
+    // A Relu folded into its producer: the quantized range starts at 0, so that ONNX Runtime drops the Relu.
+    params.set(t, activationParams(plan.reluOutputs.has(t) ? { lo: 0, hi: range.hi } : range));
+  }
+  for (const [t, from] of plan.sharesParamsWith) params.set(t, params.get(from)!);
+  return params;
+}
+
+function setMetadata(model: ModelProto, preprocess: PreprocessSpec, labels: readonly string[]): void {
+  const { source: _source, ...spec } = preprocess;
+  const set: Record<string, string> = {
+    [PRECISION_KEY]: 'int8',
+    [PREPROCESS_KEY]: JSON.stringify(spec),
+    [LABELS_KEY]: JSON.stringify(labels),
+  };
+  const kept: StringStringEntryProto[] = (model.metadata_props ?? []).filter((p) => !(p.key !== undefined && p.key in set));
+  model.metadata_props = [...kept, ...Object.entries(set).map(([key, value]) => ({ key, value }))];
+}
+
+async function compareOnHeldOut(
+  loaded: LoadedModel,
+  int8Bytes: Uint8Array,
+  heldOut: readonly CalibrationFrame[],
+  opts: { preprocess: PreprocessSpec; batch: number; threads: number },
+  onFrames: (done: number) => void,
+): Promise<Agreement> {
+  const fp32 = await runOutputs(loaded, heldOut, { ...opts, onBatch: onFrames });
+  const int8Model = addEmbeddingOutput(int8Bytes);
+  const int8 = await runOutputs(int8Model, heldOut, { ...opts, onBatch: (n) => onFrames(heldOut.length + n) });
+  return compareOutputs(fp32, int8, heldOut.length);
+}
