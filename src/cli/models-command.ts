@@ -9,13 +9,14 @@ import { synthResnet, TORCHVISION_PARAM_COUNTS, type ResnetArch } from '../infer
 import { ModelNotFoundError, OutputError, UsageError } from '../shared/errors.ts';
 import { createProgress } from '../shared/progress.ts';
 import type { CommandContext } from './context.ts';
+import { quantizeCommand } from './models-quantize.ts';
 import { nonNegativeInt, positiveInt } from './options.ts';
 
 const RESNET_ARCHS = Object.keys(TORCHVISION_PARAM_COUNTS) as ResnetArch[];
 const MODELS_DIR_HELP = 'where downloaded models live [default: models/ in a checkout, ~/.cache/streamsight/models installed; STREAMSIGHT_MODELS_DIR]';
 
 export function modelsCommand(_ctx: CommandContext): Command {
-  const models = new Command('models').description('the model registry: list, pull, synth, inspect');
+  const models = new Command('models').description('the model registry: list, pull, synth, inspect, quantize');
 
   models
     .command('list')
@@ -110,6 +111,8 @@ export function modelsCommand(_ctx: CommandContext): Command {
       process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatInspect(report));
     });
 
+  models.addCommand(quantizeCommand(cacheDirOf));
+
   return models;
 }
 
@@ -124,6 +127,7 @@ function formatInspect(r: ReturnType<typeof inspectModel>): string {
   const lines = [
     `model:        ${r.name}${r.untrained ? '  (UNTRAINED: labels mean nothing)' : ''}`,
     `file:         ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)`,
+    `precision:    ${r.precision === 'int8' ? 'INT8 (static QDQ, written by models quantize)' : 'float32'}`,
     `input:        ${r.input.name} ${JSON.stringify(r.input.shape)} float32 NCHW`,
     `outputs:      ${r.outputs.map((o) => `${o.name} ${JSON.stringify(o.shape)}`).join(', ')}`,
     `classifier:   ${r.classifier.op} ${r.classifier.name} (${r.classCount} classes${r.outputIsProbability ? ', ends in Softmax' : ''})`,

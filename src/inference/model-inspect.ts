@@ -1,6 +1,7 @@
 import type { PreprocessSpec } from '../contracts/preprocess.ts';
 import { loadModel, type LoadModelOptions } from './model-loader.ts';
 import { decodeModel, type ValueInfoProto } from './onnx-proto.ts';
+import { precisionOf } from './quantize/metadata-keys.ts';
 
 export interface TensorDescription {
   name: string;
@@ -13,6 +14,8 @@ export interface ModelReport {
   path: string;
   bytes: number;
   untrained: boolean;
+  /** int8: written by `models quantize` (metadata streamsight.precision). */
+  precision: 'int8' | 'float32';
   opset: number | null;
   producer: string;
   input: TensorDescription;
@@ -44,6 +47,7 @@ export function inspectModel(nameOrPath: string, options: LoadModelOptions = {})
     path: model.path,
     bytes: model.fileBytes,
     untrained: model.untrained,
+    precision: precisionOf(model.metadata),
     opset: opset?.version ?? null,
     producer: [proto.producer_name, proto.producer_version].filter(Boolean).join(' '),
     input: describe(input),

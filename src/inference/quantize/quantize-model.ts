@@ -22,16 +22,12 @@ import { compareOutputs, type Agreement } from './agreement.ts';
 import { collectCalibrationFrames, type CalibrationFrame, type InputSampling } from './calibration-frames.ts';
 import { collectTensorStats } from './calibration-session.ts';
 import { foldBatchNorm } from './fold-batchnorm.ts';
+import { LABELS_KEY, PRECISION_KEY, PREPROCESS_KEY } from './metadata-keys.ts';
 import { buildQdqModel } from './qdq-graph.ts';
 import { planQdq, type QdqPlan } from './qdq-plan.ts';
 import { activationParams, type ActivationParams } from './quant-params.ts';
 import { runOutputs } from './run-outputs.ts';
 import { TensorStats } from './tensor-stats.ts';
-
-/** metadata_props keys written into the quantized file. */
-export const PRECISION_KEY = 'streamsight.precision';
-export const PREPROCESS_KEY = 'streamsight.preprocess';
-export const LABELS_KEY = 'labels';
 
 export type QuantizePhase = 'decode' | 'calibrate' | 'bias-correction' | 'compare';
 

@@ -1,0 +1,105 @@
+/**
+ * `streamsight models quantize`: the command shell around quantizeModel
+ * (inference/quantize/quantize-model.ts): flags, progress bar, writing the
+ * file atomically, the agreement report.
+ */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { quantizeModel, type QuantizePhase } from '../inference/quantize/quantize-model.ts';
+import { formatQuantizeReport } from '../inference/quantize/report-text.ts';
+import { OutputError } from '../shared/errors.ts';
+import { createProgress, type Progress, type ProgressMode } from '../shared/progress.ts';
+import { nonNegativeInt, positiveInt } from './options.ts';
+
+const PHASE_LABELS: Record<QuantizePhase, string> = {
+  decode: 'decoding frames',
+  calibrate: 'calibrating ranges',
+  'bias-correction': 'bias correction',
+  compare: 'FP32 vs INT8 on held-out frames',
+};
+
+interface QuantizeFlags {
+  calibrate: string[];
+  out: string;
+  frames?: number;
+  percentile?: number;
+  biasCorrection: boolean;
+  batch?: number;
+  threads?: number;
+  labels?: string;
+  modelsDir?: string;
+  progress?: ProgressMode;
+  json?: boolean;
+}
+
+function percentileArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 50 || n > 100) throw new InvalidArgumentError(`--percentile must be a number in (50, 100], got "${value}"`);
+  return n;
+}
+
+export function quantizeCommand(cacheDirOf: (flag: string | undefined) => string): Command {
+  return new Command('quantize')
+    .description(
+      'write a static INT8 copy of a float classifier, calibrated on frames of your own videos (decoded as analyze decodes them); prints how often it agrees with FP32 on held-out frames',
+    )
+    .argument('<model>', 'registry name or float .onnx file')
+    .requiredOption('--calibrate <video...>', 'videos to calibrate on (frames spread over each; every other one held out for the report)')
+    .requiredOption('--out <file>', 'where to write the INT8 .onnx file')
+    .addOption(new Option('--frames <n>', 'calibration frames in all; as many again are held out [default: 200]').argParser(positiveInt('--frames')))
+    .addOption(new Option('--percentile <p>', 'activation ranges keep this percentile of values [default: 99.99]').argParser(percentileArg))
+    .option('--no-bias-correction', 'do not fold the measured mean shift of each Conv output into its bias')
+    .addOption(new Option('--batch <n>', 'frames per ONNX Runtime run [default: 8]').argParser(positiveInt('--batch')))
+    .addOption(new Option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')))
+    .option('--labels <file>', 'class names to record in the file, as analyze would use them')
+    .option('--models-dir <dir>', 'where downloaded registry models live')
+    .addOption(new Option('--progress <mode>', 'progress on stderr [default: bar on a terminal]').choices(['bar', 'json', 'none']))
+    .option('--json', 'print the report as one JSON object')
+    .action(async (model: string, flags: QuantizeFlags) => {
+      const mode: ProgressMode = flags.progress ?? (process.stderr.isTTY ? 'bar' : 'none');
+      let phase: QuantizePhase | undefined;
+      let bar: Progress | undefined;
+      const onProgress = (next: QuantizePhase, done: number, total: number): void => {
+        if (next !== phase) {
+          bar?.finish();
+          phase = next;
+          bar = createProgress({ mode, stream: process.stderr, label: PHASE_LABELS[next] });
+        }
+        bar?.update({ done, total, unit: 'frames' });
+      };
+      let result: Awaited<ReturnType<typeof quantizeModel>>;
+      try {
+        result = await quantizeModel({
+          model,
+          videos: flags.calibrate,
+          ...(flags.frames !== undefined ? { frames: flags.frames } : {}),
+          ...(flags.percentile !== undefined ? { percentile: flags.percentile / 100 } : {}),
+          biasCorrection: flags.biasCorrection,
+          ...(flags.batch !== undefined ? { batch: flags.batch } : {}),
+          ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+          labelsFile: flags.labels,
+          cacheDir: cacheDirOf(flags.modelsDir),
+          onProgress,
+        });
+      } finally {
+        bar?.finish();
+      }
+      writeAtomically(flags.out, result.bytes);
+      const { report } = result;
+      if (flags.json) process.stdout.write(JSON.stringify({ type: 'quantize', out: flags.out, bytes: result.bytes.byteLength, ...report }) + '\n');
+      else process.stdout.write(formatQuantizeReport(report, flags.out, result.bytes.byteLength));
+    });
+}
+
+function writeAtomically(path: string, bytes: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new OutputError(`cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}
