@@ -26,12 +26,14 @@ export class RangeHistogram {
   add(values: ArrayLike<number>): void {
     let lo = Infinity;
     let hi = -Infinity;
+    let nan = false;
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
+      if (v !== v) nan = true;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
-    if (values.length === 0 || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+    if (values.length === 0 || nan || !Number.isFinite(lo) || !Number.isFinite(hi)) {
       if (values.length > 0) throw new RangeError('calibration values are not finite (NaN or infinity in the float model)');
       return;
     }

@@ -1,0 +1,245 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
+import { inspectModel } from '../../../src/inference/model-inspect.ts';
+import { loadModel, type LoadedModel } from '../../../src/inference/model-loader.ts';
+import { DataType, decodeModel, encodeModel, findAttr, type ModelProto, type TensorProto } from '../../../src/inference/onnx-proto.ts';
+import { foldBatchNorm } from '../../../src/inference/quantize/fold-batchnorm.ts';
+import { planQdq } from '../../../src/inference/quantize/qdq-plan.ts';
+import { quantizeModel, type QuantizeReport } from '../../../src/inference/quantize/quantize-model.ts';
+import { synthResnet, synthResnetModel } from '../../../src/inference/resnet-synth.ts';
+import { ModelInvalidError, NotAVideoError, UsageError } from '../../../src/shared/errors.ts';
+import { makeClip } from '../../helpers/clips.ts';
+import { makeTempDir } from '../../helpers/temp-dir.ts';
+
+const { dir, cleanup } = makeTempDir('ss-quantize-');
+const floatPath = join(dir, 'r18.onnx');
+const int8Path = join(dir, 'r18-int8.onnx');
+const clip = join(dir, 'clip.mp4');
+const SYNTH = { arch: 'resnet18', baseWidth: 16, inputSize: 64, numClasses: 10, seed: 3 } as const;
+let report: QuantizeReport;
+
+before(async () => {
+  writeFileSync(floatPath, synthResnet(SYNTH));
+  makeClip(clip, { seconds: 4, size: '320x240', rate: 25 });
+  const phases = new Set<string>();
+  const result = await quantizeModel({ model: floatPath, videos: [clip], frames: 24, onProgress: (p) => phases.add(p) });
+  assert.deepEqual([...phases], ['decode', 'calibrate', 'bias-correction', 'compare']);
+  writeFileSync(int8Path, result.bytes);
+  report = result.report;
+});
+
+after(cleanup);
+
+function opCounts(model: ModelProto): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const n of model.graph?.node ?? []) counts.set(n.op_type ?? '', (counts.get(n.op_type ?? '') ?? 0) + 1);
+  return counts;
+}
+
+/** NCHW float32 of rgb24 frames, written here from the spec (not with the module under test). */
+function toTensor(frames: Buffer[], m: LoadedModel): ort.Tensor {
+  const { inputWidth: w, inputHeight: h, mean, std, scale } = m.preprocess;
+  const out = new Float32Array(frames.length * 3 * w * h);
+  frames.forEach((f, n) => {
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) out[((n * 3 + c) * h + y) * w + x] = (f[(y * w + x) * 3 + c]! * scale - mean[c]!) / std[c]!;
+  });
+  return new ort.Tensor('float32', out, [frames.length, 3, h, w]);
+}
+
+async function outputs(m: LoadedModel, frames: Buffer[]): Promise<{ logits: Float32Array; embeddings: Float32Array }> {
+  const session = await ort.InferenceSession.create(m.bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const logits: number[] = [];
+  const embeddings: number[] = [];
+  for (let i = 0; i < frames.length; i += 8) {
+    const out = await session.run({ [m.inputName]: toTensor(frames.slice(i, i + 8), m) }, [m.logitsName, m.embeddingName]);
+    logits.push(...(out[m.logitsName]!.data as Float32Array));
+    embeddings.push(...(out[m.embeddingName]!.data as Float32Array));
+  }
+  await session.release();
+  return { logits: Float32Array.from(logits), embeddings: Float32Array.from(embeddings) };
+}
+
+describe('models quantize (quantizeModel) on a synthesized resnet18 and a generated clip', () => {
+  test('ONNX Runtime fuses every Conv into QLinearConv and every Add into QLinearAdd: no float Conv left', async () => {
+    const optimized = join(dir, 'optimized.onnx');
+    const session = await ort.InferenceSession.create(readFileSync(int8Path), {
+      graphOptimizationLevel: 'all',
+      optimizedModelFilePath: optimized,
+      logSeverityLevel: 3,
+    });
+    await session.release();
+    const ops = opCounts(decodeModel(readFileSync(optimized)));
+    const floatOps = opCounts(decodeModel(readFileSync(floatPath)));
+    const leftConv = [...ops.keys()].filter((op) => /Conv/.test(op) && op !== 'QLinearConv');
+    assert.deepEqual(leftConv, [], `float convolutions left: ${JSON.stringify([...ops])}`);
+    assert.equal(ops.get('QLinearConv'), floatOps.get('Conv'));
+    assert.equal(ops.get('QLinearAdd'), floatOps.get('Add'));
+    assert.equal(ops.get('Add'), undefined);
+    assert.equal(ops.get('Relu'), undefined, 'every Relu folded into its producer');
+    // The only conversions left: the input once into uint8, the last block once back to float.
+    assert.equal(ops.get('QuantizeLinear'), 1);
+    assert.equal(ops.get('DequantizeLinear'), 1);
+    assert.deepEqual(report.quantized, { conv: floatOps.get('Conv'), add: floatOps.get('Add'), activations: report.quantized.activations });
+    assert.deepEqual(report.floatOps, { GlobalAveragePool: 1, Flatten: 1, Gemm: 1 });
+  });
+
+  test('weights int8 per output channel (axis 0), biases int32 at input scale x weight scale, activations uint8 per tensor', () => {
+    const model = decodeModel(readFileSync(int8Path));
+    const init = new Map<string, TensorProto>((model.graph?.initializer ?? []).map((t) => [t.name ?? '', t]));
+    const scalar = (name: string): number => new Float32Array(Uint8Array.prototype.slice.call(init.get(name)!.raw_data!).buffer)[0]!;
+    const dqByOutput = new Map((model.graph?.node ?? []).filter((n) => n.op_type === 'DequantizeLinear').map((n) => [n.output![0]!, n]));
+    const convs = (model.graph?.node ?? []).filter((n) => n.op_type === 'Conv');
+    assert.equal(convs.length, 20);
+    for (const conv of convs) {
+      const [x, w, b] = conv.input!.map((i) => dqByOutput.get(i)!);
+      const weight = init.get(w!.input![0]!)!;
+      assert.equal(weight.data_type, DataType.INT8);
+      assert.equal(findAttr(w!, 'axis')?.i, 0);
+      const channels = weight.dims![0]!;
+      assert.deepEqual(init.get(w!.input![1]!)!.dims, [channels]);
+      assert.equal(init.get(w!.input![2]!)!.data_type, DataType.INT8);
+      const bias = init.get(b!.input![0]!)!;
+      assert.equal(bias.data_type, DataType.INT32);
+      const xScale = scalar(x!.input![1]!);
+      assert.equal(init.get(x!.input![2]!)!.data_type, DataType.UINT8);
+      const wScales = new Float32Array(Uint8Array.prototype.slice.call(init.get(w!.input![1]!)!.raw_data!).buffer);
+      const bScales = new Float32Array(Uint8Array.prototype.slice.call(init.get(b!.input![1]!)!.raw_data!).buffer);
+      bScales.forEach((s, c) => assert.ok(Math.abs(s - xScale * wScales[c]!) <= 1e-6 * s, `bias scale of channel ${c}`));
+    }
+  });
+
+  test('the file records INT8, its preprocessing without source, and the labels; analyze loads it with a float embedding output', () => {
+    const meta = Object.fromEntries((decodeModel(readFileSync(int8Path)).metadata_props ?? []).map((p) => [p.key, p.value]));
+    assert.equal(meta['streamsight.precision'], 'int8');
+    const floatModel = loadModel(floatPath);
+    const { source: _source, ...spec } = floatModel.preprocess;
+    assert.deepEqual(JSON.parse(meta['streamsight.preprocess']!), spec);
+    assert.deepEqual(JSON.parse(meta.labels!), floatModel.labels);
+    const loaded = loadModel(int8Path);
+    assert.equal(loaded.labelsSource, 'model metadata');
+    assert.equal(loaded.embeddingDim, floatModel.embeddingDim);
+    assert.equal(loaded.classCount, 10);
+    assert.equal(inspectModel(int8Path).precision, 'int8');
+    assert.equal(inspectModel(floatPath).precision, 'float32');
+  });
+
+  test("the report's figures, recomputed here from FP32 and INT8 sessions on the held-out frames", async () => {
+    assert.equal(report.calibrationFrames, 24);
+    assert.equal(report.heldOutFrames, 24);
+    assert.equal(report.heldOut.length, 24);
+    const fp32Model = loadModel(floatPath);
+    const int8Model = loadModel(int8Path);
+    const input = report.inputs[0]!;
+    assert.equal(input.input, clip);
+    const pre = fp32Model.preprocess;
+    const held = new Map(report.heldOut.map((h) => [h.seq, h.ptsMs]));
+    const calibrationSeqs = new Set<number>();
+    const frames: Buffer[] = [];
+    let seq = 0;
+    const decode = decodeFrames(clip, {
+      streamId: 't',
+      runId: 't',
+      sampling: input.sampling,
+      geometry: { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight },
+    });
+    for await (const f of decode) {
+      if (held.has(seq)) {
+        assert.equal(f.ptsMs, held.get(seq));
+        frames.push(Buffer.from(f.data));
+      } else calibrationSeqs.add(seq);
+      seq++;
+    }
+    assert.equal(frames.length, 24);
+    assert.ok(calibrationSeqs.size >= 24, 'held-out frames are not calibration frames');
+
+    const a = await outputs(fp32Model, frames);
+    const b = await outputs(int8Model, frames);
+    const classes = 10;
+    const dim = fp32Model.embeddingDim;
+    const argmax = (v: Float32Array): number => v.indexOf(Math.max(...v));
+    let same = 0;
+    let inTop5 = 0;
+    const cosines: number[] = [];
+    for (let f = 0; f < frames.length; f++) {
+      const la = a.logits.subarray(f * classes, (f + 1) * classes);
+      const lb = b.logits.subarray(f * classes, (f + 1) * classes);
+      const best = argmax(la);
+      const top5 = [...lb.keys()].sort((i, j) => lb[j]! - lb[i]!).slice(0, 5);
+      if (argmax(lb) === best) same++;
+      if (top5.includes(best)) inTop5++;
+      const ea = a.embeddings.subarray(f * dim, (f + 1) * dim);
+      const eb = b.embeddings.subarray(f * dim, (f + 1) * dim);
+      let dot = 0;
+      let na = 0;
+      let nb = 0;
+      ea.forEach((x, i) => {
+        dot += x * eb[i]!;
+        na += x * x;
+        nb += eb[i]! * eb[i]!;
+      });
+      cosines.push(dot / Math.sqrt(na * nb));
+    }
+    cosines.sort((x, y) => x - y);
+    assert.equal(report.agreement.frames, 24);
+    assert.equal(report.agreement.top1Agreement, same / 24);
+    assert.equal(report.agreement.top1InTop5, inTop5 / 24);
+    assert.ok(Math.abs(report.agreement.embeddingCosine.min - cosines[0]!) < 1e-5);
+    assert.ok(Math.abs(report.agreement.embeddingCosine.median - (cosines[11]! + cosines[12]!) / 2) < 1e-5);
+    // And the INT8 model is a faithful copy: what a broken scale or zero point would not give.
+    assert.ok(cosines[0]! > 0.99, `embedding cosine min ${cosines[0]}`);
+    assert.ok(inTop5 >= 22, `FP32 top-1 within INT8 top-5 on ${inTop5}/24 frames`);
+  });
+
+  test('folding BatchNormalization into the convolutions keeps the outputs', async () => {
+    const model = synthResnetModel(SYNTH);
+    const before = encodeModel(model);
+    const folded = foldBatchNorm(model.graph!);
+    assert.equal(folded, 20);
+    assert.equal(opCounts(model).get('BatchNormalization'), undefined);
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 2 * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.37) * 2),
+      [2, 3, 64, 64],
+    );
+    const run = async (bytes: Uint8Array): Promise<Float32Array> => {
+      const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+      const out = await s.run({ input: x });
+      await s.release();
+      return out.output!.data as Float32Array;
+    };
+    const a = await run(before);
+    const b = await run(encodeModel(model));
+    const scale = Math.max(...a.map(Math.abs));
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= 1e-4 * scale, `logit ${i}: ${v} vs ${b[i]}`));
+  });
+
+  test('the plan: Relu outputs at [0, hi], MaxPool shares its input parameters, the classifier stays float', () => {
+    const model = synthResnetModel(SYNTH);
+    foldBatchNorm(model.graph!);
+    const plan = planQdq(model.graph!);
+    assert.equal(plan.convs.length, 20);
+    assert.equal(plan.adds.length, 8);
+    // stem Relu + (Relu after conv1 and after the Add) in each of 8 blocks
+    assert.equal(plan.reluOutputs.size, 17);
+    assert.equal(plan.sharesParamsWith.size, 1);
+    assert.deepEqual(plan.floatOps, { GlobalAveragePool: 1, Flatten: 1, Gemm: 1 });
+  });
+
+  test('refused with one clear error: an INT8 model, a video that cannot be decoded, too few frames', async () => {
+    await assert.rejects(
+      quantizeModel({ model: int8Path, videos: [clip] }),
+      (e: unknown) => e instanceof ModelInvalidError && /already quantized/.test(e.message),
+    );
+    const notVideo = join(dir, 'notes.mp4');
+    writeFileSync(notVideo, 'not a video');
+    await assert.rejects(quantizeModel({ model: floatPath, videos: [notVideo] }), NotAVideoError);
+    const short = join(dir, 'short.mp4');
+    makeClip(short, { seconds: 0.2, rate: 25 });
+    await assert.rejects(quantizeModel({ model: floatPath, videos: [short] }), (e: unknown) => e instanceof UsageError && /too few frames/.test(e.message));
+  });
+});
