@@ -4,11 +4,10 @@
  *
  *   1. load and check the model as analyze does (loadModel), fold BatchNormalization;
  *   2. decode frames with the model's geometry: even ones calibrate, odd ones are held out;
- *   3. run the float model with every tensor to quantize as an output: histograms, and
- *      per-channel means of each Conv output; uint8 ranges by percentile clipping;
- *   4. run the QDQ model (its Conv outputs exposed, so ONNX Runtime emulates the integer
- *      arithmetic in float) on the same frames: the per-channel mean shift of each Conv
- *      output is subtracted from its bias (bias correction);
+ *   3. run the float model with every tensor to quantize as an output: histograms;
+ *      uint8 ranges by percentile clipping;
+ *   4. run the QDQ model with a float twin of each Conv (bias-correction.ts) on the same
+ *      frames: the per-channel mean shift of each Conv's output is subtracted from its bias;
  *   5. write the corrected QDQ model with its metadata, and compare it with FP32 on the
  *      held-out frames.
  */
@@ -19,6 +18,7 @@ import { addEmbeddingOutput } from '../graph-edit.ts';
 import { loadModel, type LoadedModel } from '../model-loader.ts';
 import { decodeModel, encodeModel, type GraphProto, type ModelProto, type StringStringEntryProto } from '../onnx-proto.ts';
 import { compareOutputs, type Agreement } from './agreement.ts';
+import { biasShifts, correctionTensors, withReferenceConvs } from './bias-correction.ts';
 import { collectCalibrationFrames, type CalibrationFrame, type InputSampling } from './calibration-frames.ts';
 import { collectTensorStats } from './calibration-session.ts';
 import { foldBatchNorm } from './fold-batchnorm.ts';
@@ -101,25 +101,16 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   const runOpts = { inputName: loaded.inputName, preprocess: pre, batch, threads };
   const calib = split.calibration;
 
-  const convChannels = new Map(plan.convs.map((c) => [c.output, c.outChannels]));
-  const floatStats = new TensorStats(plan.tensors, biasCorrection ? convChannels : new Map());
+  const floatStats = new TensorStats(plan.tensors, new Map());
   await collectTensorStats(model, calib, floatStats, { ...runOpts, onBatch: (n) => progress('calibrate', n, calib.length) });
   const params = rangesToParams(plan, floatStats, percentile);
 
   let biasShift: Map<string, Float32Array> | undefined;
   if (biasCorrection) {
-    const emulated = buildQdqModel({ model, plan, params });
-    const quantStats = new TensorStats([], convChannels);
+    const emulated = withReferenceConvs(buildQdqModel({ model, plan, params }), model, plan);
+    const quantStats = new TensorStats([], correctionTensors(plan));
     await collectTensorStats(emulated, calib, quantStats, { ...runOpts, onBatch: (n) => progress('bias-correction', n, calib.length) });
-    biasShift = new Map();
-    for (const [name, q] of quantStats.channelMeans) {
-      const f = floatStats.channelMeans.get(name)!.means();
-      const qm = q.means();
-      biasShift.set(
-        name,
-        Float32Array.from(qm, (v, c) => v - f[c]!),
-      );
-    }
+    biasShift = biasShifts(plan, quantStats);
   }
 
   const quantized = buildQdqModel({ model, plan, params, ...(biasShift ? { biasShift } : {}) });

@@ -7,7 +7,11 @@ import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { inspectModel } from '../../../src/inference/model-inspect.ts';
 import { loadModel, type LoadedModel } from '../../../src/inference/model-loader.ts';
 import { DataType, decodeModel, encodeModel, findAttr, type ModelProto, type TensorProto } from '../../../src/inference/onnx-proto.ts';
+import { biasShifts, correctionTensors, withReferenceConvs } from '../../../src/inference/quantize/bias-correction.ts';
+import { collectCalibrationFrames } from '../../../src/inference/quantize/calibration-frames.ts';
+import { collectTensorStats } from '../../../src/inference/quantize/calibration-session.ts';
 import { foldBatchNorm } from '../../../src/inference/quantize/fold-batchnorm.ts';
+import { TensorStats } from '../../../src/inference/quantize/tensor-stats.ts';
 import { planQdq } from '../../../src/inference/quantize/qdq-plan.ts';
 import { quantizeModel, type QuantizeReport } from '../../../src/inference/quantize/quantize-model.ts';
 import { synthResnet, synthResnetModel } from '../../../src/inference/resnet-synth.ts';
@@ -216,6 +220,32 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     const b = await run(encodeModel(model));
     const scale = Math.max(...a.map(Math.abs));
     a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= 1e-4 * scale, `logit ${i}: ${v} vs ${b[i]}`));
+  });
+
+  test('bias correction: the per-channel mean shift of each INT8 Conv against its float twin on the same input mostly vanishes', async () => {
+    const folded = synthResnetModel(SYNTH);
+    foldBatchNorm(folded.graph!);
+    const plan = planQdq(folded.graph!);
+    const loaded = loadModel(floatPath);
+    const pre = loaded.preprocess;
+    const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+    const frames = (await collectCalibrationFrames([clip], { geometry, frames: 24, minFrames: 8 })).calibration;
+    const meanAbsShift = async (bytes: Uint8Array): Promise<number> => {
+      const stats = new TensorStats([], correctionTensors(plan));
+      await collectTensorStats(withReferenceConvs(decodeModel(bytes), folded, plan), frames, stats, {
+        inputName: loaded.inputName,
+        preprocess: pre,
+        batch: 8,
+        threads: 0,
+      });
+      const all = [...biasShifts(plan, stats).values()].flatMap((s) => [...s].map(Math.abs));
+      return all.reduce((a, b) => a + b, 0) / all.length;
+    };
+    const without = await quantizeModel({ model: floatPath, videos: [clip], frames: 24, biasCorrection: false });
+    const corrected = await meanAbsShift(readFileSync(int8Path));
+    const uncorrected = await meanAbsShift(without.bytes);
+    assert.ok(corrected < uncorrected / 3, `mean |shift| ${corrected} with correction, ${uncorrected} without`);
+    assert.ok(report.agreement.embeddingCosine.mean >= without.report.agreement.embeddingCosine.mean - 1e-6);
   });
 
   test('the plan: Relu outputs at [0, hi], MaxPool shares its input parameters, the classifier stays float', () => {
