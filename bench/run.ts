@@ -5,7 +5,9 @@
  *   inference  analyze end to end on a clip that is cheap to decode, against the ceiling;
  *   decode     analyze --fps 1 on a long 1080p clip against ffmpeg alone running the same
  *              filter chain, and --keyframes against full decoding;
- *   memory     peak RSS of analyze (node + ffmpeg) on a short and a 10x longer clip.
+ *   memory     peak RSS of analyze (node + ffmpeg) on a short and a 10x longer clip;
+ *   quantize   INT8 against FP32: ceilings at batch 1 and 8 (resnet18, resnet50), analyze end to
+ *              end against ceiling and shared-CPU bound for each, agreement (bench/quantize.ts).
  * Prints a table, then one JSON line (the last line of stdout).
  *
  * Flags: --quick (smoke run, resnet18 and small clips), --only NAME...,
@@ -28,7 +30,7 @@ import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fix
 import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
 import { runTimed, type TimedRun } from './timed-process.ts';
 
-export const SUITE_NAMES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index'] as const;
+export const SUITE_NAMES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index', 'quantize'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface BenchOptions {
@@ -433,6 +435,21 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         if (sr.ivfDiskBytes !== null) rec.add(`${k}.ivfDiskMiB`, sr.ivfDiskBytes / MiB, 'MiB', 'IVF codes and cells in the file');
         rec.ratio(`${k}.ivf/exact.p50`, ivf, exact);
       }
+    });
+  }
+
+  // 8: INT8 against FP32 (models quantize).
+  if (only.has('quantize')) {
+    await suite('quantize', async () => {
+      const { runQuantizeBench } = await import('./quantize.ts');
+      const r = await runQuantizeBench({ quick: options.quick, cacheDir, batch, threads, device, log });
+      rec.measurements.push(...r.measurements);
+      const m = (name: string): Measurement => {
+        const found = r.measurements.find((x) => x.name === name);
+        if (!found) throw new Error(`quantize bench did not report ${name}`);
+        return found;
+      };
+      for (const q of r.ratios) rec.ratio(q.name, m(q.numerator), m(q.denominator), q.goal);
     });
   }
 
