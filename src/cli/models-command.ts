@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, proxySettingsFromEnv } from '../config/loader.ts';
 import { downloadModel } from '../inference/model-download.ts';
+import { describeResize, type PreprocessSpec } from '../contracts/preprocess.ts';
 import { inspectModel } from '../inference/model-inspect.ts';
 import { findEntry, loadManifest, modelCachePath } from '../inference/model-registry.ts';
 import { synthResnet, TORCHVISION_PARAM_COUNTS, type ResnetArch } from '../inference/resnet-synth.ts';
@@ -120,6 +121,22 @@ function cacheDirOf(flag: string | undefined): string {
   return dir;
 }
 
+/** One line per preprocessing field: the value and where it came from. */
+function formatPreprocess(p: PreprocessSpec): string[] {
+  const o = p.origins;
+  const rows: Array<[string, string, string]> = [
+    ['resize', describeResize(p.resize), o.resize],
+    ['crop', `centre ${p.inputWidth}x${p.inputHeight}`, o.crop],
+    ['interpolation', p.interpolation, o.interpolation],
+    ['mean', p.mean.join(', '), o.mean],
+    ['std', p.std.join(', '), o.std],
+    ['scale', p.scale === 1 / 255 ? '1/255' : String(p.scale), o.scale],
+    ['channels', p.channelOrder, o.channelOrder],
+    ['layout', p.layout, o.layout],
+  ];
+  return ['preprocess:', ...rows.map(([k, v, from]) => `  ${k.padEnd(14)}${v.padEnd(28)} from ${from}`)];
+}
+
 function formatInspect(r: ReturnType<typeof inspectModel>): string {
   const lines = [
     `model:        ${r.name}${r.untrained ? '  (UNTRAINED: labels mean nothing)' : ''}`,
@@ -129,7 +146,7 @@ function formatInspect(r: ReturnType<typeof inspectModel>): string {
     `classifier:   ${r.classifier.op} ${r.classifier.name} (${r.classCount} classes${r.outputIsProbability ? ', ends in Softmax' : ''})`,
     `embedding:    ${r.embedding.name} (${r.embedding.dim}-d, added as a graph output at load)`,
     `labels:       ${r.labelsSource} (e.g. ${r.labelExamples.join(' | ')})`,
-    `preprocess:   resize shorter side ${r.preprocess.resizeShorter}, centre crop ${r.preprocess.inputWidth}x${r.preprocess.inputHeight}, ${r.preprocess.channelOrder}, mean ${r.preprocess.mean.join('/')}, std ${r.preprocess.std.join('/')} (from ${r.preprocess.source})`,
+    ...formatPreprocess(r.preprocess),
     `opset:        ${r.opset}  producer: ${r.producer || '(none)'}`,
   ];
   return lines.join('\n') + '\n';

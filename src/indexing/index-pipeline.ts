@@ -12,6 +12,7 @@
  * their stored labels into the event detector, and goes on. So the index
  * ends with every frame exactly once, as if never interrupted.
  */
+import { frameGeometry } from '../contracts/preprocess.ts';
 import { stat } from 'node:fs/promises';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { Label } from '../contracts/analyze-output.ts';
@@ -230,11 +231,7 @@ async function decodeAndStore(
 ): Promise<FileOutcome> {
   const { store, model } = opts;
   const ctx = { model: model.name, labels: model.labels, untrained: model.untrained, embeddings: false };
-  const geometry: FrameGeometry = {
-    resizeShorter: model.preprocess.resizeShorter,
-    cropWidth: model.preprocess.inputWidth,
-    cropHeight: model.preprocess.inputHeight,
-  };
+  const geometry: FrameGeometry = frameGeometry(model.preprocess);
   const detector = new LabelEventDetector(opts.hysteresis);
   const builder = new SegmentBuilder();
   const segments: LabelSegment[] = [];

@@ -46,7 +46,7 @@ export interface ResultMessage {
   embeddingDim: number;
   /** Time of session.run alone, milliseconds. */
   runMs: number;
-  /** Normalisation + run + post-processing, milliseconds. */
+  /** Run (the graph normalises) + post-processing, milliseconds. */
   totalMs: number;
 }
 

@@ -7,7 +7,7 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import type { PreprocessLayer } from './preprocess-resolve.ts';
 import { ConfigError, ModelNotFoundError } from '../shared/errors.ts';
 
 /**
@@ -100,16 +100,18 @@ export function modelCachePath(name: string, cacheDir: string = DEFAULT_MODELS_D
 }
 
 /** The preprocessing a manifest entry declares, in the shared contract's shape. */
-export function preprocessFromEntry(entry: ManifestEntry): PreprocessSpec {
+export function preprocessFromEntry(entry: ManifestEntry): PreprocessLayer {
   return {
-    resizeShorter: entry.resizeShorter,
-    inputWidth: entry.inputSize,
-    inputHeight: entry.inputSize,
-    mean: [...entry.mean],
-    std: [...entry.std],
-    scale: 1 / 255,
-    channelOrder: 'RGB',
-    source: `manifest entry ${entry.name} (${entry.source})`,
+    origin: `registry entry ${entry.name}`,
+    values: {
+      resize: { shorter: entry.resizeShorter },
+      crop: { width: entry.inputSize, height: entry.inputSize },
+      interpolation: 'bilinear',
+      mean: [...entry.mean],
+      std: [...entry.std],
+      scale: 1 / 255,
+      channelOrder: 'RGB',
+    },
   };
 }
 

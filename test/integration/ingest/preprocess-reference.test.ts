@@ -28,7 +28,7 @@ import { makeTempDir } from '../../helpers/temp-dir.ts';
 import { centerCrop, centerCropOffset, cropAt, pilBilinearResize, referenceTransform, resizedSize, type RgbImage } from './reference-transform.ts';
 
 const TOLERANCE = { mean: 0.5, p99: 4, max: 12 };
-const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 
 const { dir, cleanup } = makeTempDir();
 after(cleanup);
