@@ -9,8 +9,11 @@ import type { PreprocessOverrides } from '../contracts/preprocess.ts';
 import { IMAGENET_CROP_RATIO, type PreprocessLayer } from './preprocess-resolve.ts';
 import { InputNotFoundError, ModelInvalidError } from '../shared/errors.ts';
 
+/** The metadata key StreamSight writes (`models import`, `models quantize`): a JSON array of class names. */
+export const STREAMSIGHT_LABELS_KEY = 'streamsight.labels';
+
 /** metadata_props keys that may hold class names, most specific first. */
-export const LABEL_METADATA_KEYS = ['names', 'labels', 'classes', 'id2label', 'class_names'] as const;
+export const LABEL_METADATA_KEYS = [STREAMSIGHT_LABELS_KEY, 'names', 'labels', 'classes', 'id2label', 'class_names'] as const;
 
 /** A synset id in front of the name, as in ImageNet's synset.txt: `n01440764 tench, Tinca tinca`. */
 const SYNSET_PREFIX = /^n\d{8}\s+/;
