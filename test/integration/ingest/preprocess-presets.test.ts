@@ -28,7 +28,7 @@ import { resolvePreprocess, type PreprocessLayer } from '../../../src/inference/
 import { presetLayer, ultralyticsLayer } from '../../../src/inference/preprocess-sources.ts';
 import { ffmpeg, videoCodecArgs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
-import { centerCrop, pilResize, resizedSize, type PilFilter, type RgbImage } from './reference-transform.ts';
+import { centerCrop, pilResize, resizedSize, type PilFilter, type RgbImage } from '../../helpers/reference-transform.ts';
 
 const { dir, cleanup } = makeTempDir();
 after(cleanup);
