@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Command, Option } from 'commander';
 import { loadConfig, proxySettingsFromEnv } from '../config/loader.ts';
 import { downloadModel } from '../inference/model-download.ts';
+import { LABELS_ONLY } from '../inference/graph-edit.ts';
 import { inspectModel } from '../inference/model-inspect.ts';
 import { findEntry, loadManifest, modelCachePath } from '../inference/model-registry.ts';
 import { synthResnet, TORCHVISION_PARAM_COUNTS, type ResnetArch } from '../inference/resnet-synth.ts';
@@ -124,10 +125,10 @@ function formatInspect(r: ReturnType<typeof inspectModel>): string {
   const lines = [
     `model:        ${r.name}${r.untrained ? '  (UNTRAINED: labels mean nothing)' : ''}`,
     `file:         ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)`,
-    `input:        ${r.input.name} ${JSON.stringify(r.input.shape)} float32 NCHW`,
+    `input:        ${r.input.name} ${JSON.stringify(r.input.shape)} float32 ${r.inputLayout}`,
     `outputs:      ${r.outputs.map((o) => `${o.name} ${JSON.stringify(o.shape)}`).join(', ')}`,
     `classifier:   ${r.classifier.op} ${r.classifier.name} (${r.classCount} classes${r.outputIsProbability ? ', ends in Softmax' : ''})`,
-    `embedding:    ${r.embedding.name} (${r.embedding.dim}-d, added as a graph output at load)`,
+    `embedding:    ${r.embedding === null ? LABELS_ONLY : `${r.embedding.name}: ${r.embedding.description}, added as a graph output at load`}`,
     `labels:       ${r.labelsSource} (e.g. ${r.labelExamples.join(' | ')})`,
     `preprocess:   resize shorter side ${r.preprocess.resizeShorter}, centre crop ${r.preprocess.inputWidth}x${r.preprocess.inputHeight}, ${r.preprocess.channelOrder}, mean ${r.preprocess.mean.join('/')}, std ${r.preprocess.std.join('/')} (from ${r.preprocess.source})`,
     `opset:        ${r.opset}  producer: ${r.producer || '(none)'}`,

@@ -46,7 +46,8 @@ async function handleRun(msg: RunMessage): Promise<void> {
   if (inputBuffer.length !== size) inputBuffer = new Float32Array(size);
   rgb24ToNchw(new Uint8Array(msg.pixels), msg.count, w, h, init.preprocess, tables, inputBuffer);
   const input = new ort.Tensor('float32', inputBuffer, [msg.count, 3, h, w]);
-  const fetches = init.embeddings ? [init.logitsName, init.embeddingName] : [init.logitsName];
+  const embeddingName = init.embeddings ? init.embeddingName : null;
+  const fetches = embeddingName !== null ? [init.logitsName, embeddingName] : [init.logitsName];
   const runStart = performance.now();
   const out = await session.run({ [init.inputName]: input }, fetches);
   const runMs = performance.now() - runStart;
@@ -65,9 +66,9 @@ async function handleRun(msg: RunMessage): Promise<void> {
   }
   let embeddings: Float32Array | undefined;
   let embeddingDim = 0;
-  if (init.embeddings) {
+  if (embeddingName !== null) {
     // Copy out of ONNX Runtime's buffer so it can be transferred.
-    embeddings = Float32Array.from(out[init.embeddingName]!.data as Float32Array);
+    embeddings = Float32Array.from(out[embeddingName]!.data as Float32Array);
     embeddingDim = embeddings.length / msg.count;
     for (let f = 0; f < msg.count; f++) l2Normalize(embeddings.subarray(f * embeddingDim, (f + 1) * embeddingDim));
   }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { IMAGENET_PREPROCESS, type PreprocessSpec } from '../contracts/preprocess.ts';
 import { InputNotFoundError, ModelInvalidError } from '../shared/errors.ts';
-import { addEmbeddingOutput } from './graph-edit.ts';
+import { addEmbeddingOutput, type EmbeddingInfo, type EmbeddingModel } from './graph-edit.ts';
 import { labelsFromMetadata, loadLabels, preprocessFromHf } from './labels.ts';
 import { preprocessFromEntry, resolveModel, type ManifestEntry } from './model-registry.ts';
 import type { EngineModel } from './inference-engine.ts';
@@ -17,7 +17,14 @@ export interface LoadedModel extends EngineModel {
   labels: string[];
   labelsSource: string;
   classCount: number;
-  embeddingDim: number;
+  /** The classifier's input width; null: the model gives labels only (see requireEmbedding). */
+  embeddingDim: number | null;
+  /** How the embedding was found (pooling, CLS token, hidden feature); null for labels-only models. */
+  embedding: EmbeddingInfo | null;
+  /** The layer that gives the class scores. */
+  classifier: EmbeddingModel['classifier'];
+  /** Where the input's colour channels sit: [N,3,H,W] or [N,H,W,3]. */
+  inputLayout: EmbeddingModel['inputLayout'];
   /** Batch size the file fixes (null: dynamic). Callers must not send bigger batches. */
   fixedBatch: number | null;
   /** Made by `models synth`: the labels mean nothing. */
@@ -52,7 +59,7 @@ export function loadModel(nameOrPath: string, options: LoadModelOptions = {}): L
   const edited = addEmbeddingOutput(raw);
   const classCount = edited.classCount;
   const embeddingDim = edited.embeddingDim;
-  if (classCount === null || embeddingDim === null) {
+  if (classCount === null || (edited.embedding !== null && embeddingDim === null)) {
     throw new ModelInvalidError(`${basename(resolved.path)}: cannot tell the number of classes or the embedding size from the classifier layer`);
   }
   const beside = dirname(resolved.path);
@@ -76,6 +83,9 @@ export function loadModel(nameOrPath: string, options: LoadModelOptions = {}): L
     labelsSource,
     classCount,
     embeddingDim,
+    embedding: edited.embedding,
+    classifier: edited.classifier,
+    inputLayout: edited.inputLayout,
     fixedBatch: edited.fixedBatch,
     untrained: edited.metadata['streamsight.untrained'] === 'true',
     metadata: edited.metadata,
@@ -130,4 +140,18 @@ function pickPreprocess(beside: string, entry: ManifestEntry | undefined, input:
     resizeShorter: Math.round(Math.min(h, w) / 0.875),
     source: `default ImageNet transform at the model's ${w}x${h} input`,
   };
+}
+
+/**
+ * The embedding of a model, for commands that need one (index, search by
+ * picture, --embeddings). Throws ModelInvalidError, one line, for a model that
+ * gives labels only (no pooled feature before its classifier, SqueezeNet-like).
+ */
+export function requireEmbedding(model: Pick<LoadedModel, 'name' | 'embeddingName' | 'embeddingDim'>, purpose: string): { name: string; dim: number } {
+  if (model.embeddingName === null || model.embeddingDim === null) {
+    throw new ModelInvalidError(`model "${model.name}" gives labels only (no pooled feature before its classifier): ${purpose} needs embeddings`, {
+      hint: 'use a model with a global pooling or a CLS token before its classifier (ResNet, MobileNet, EfficientNet, ConvNeXt, ViT); see docs/models.md',
+    });
+  }
+  return { name: model.embeddingName, dim: model.embeddingDim };
 }
