@@ -362,7 +362,7 @@ function isClsPick(node: NodeProto, constants: Map<string, number[] | null>, gra
     return index !== null && index.length === 1 && index[0] === 0;
   }
   if (node.op_type === 'Slice') {
-    const [, , startsName = '', endsName = '', axesName = ''] = node.input ?? [];
+    const [, startsName = '', endsName = '', axesName = ''] = node.input ?? [];
     const starts = node.input && node.input.length > 1 ? constantInts(graph, startsName) : attrIntsValue(node, 'starts', []);
     const ends = node.input && node.input.length > 1 ? constantInts(graph, endsName) : attrIntsValue(node, 'ends', []);
     const axes = node.input && node.input.length > 1 ? (axesName ? constantInts(graph, axesName) : null) : attrIntsValue(node, 'axes', []);
