@@ -150,7 +150,7 @@ function pickPreprocess(beside: string, entry: ManifestEntry | undefined, input:
 export function requireEmbedding(model: Pick<LoadedModel, 'name' | 'embeddingName' | 'embeddingDim'>, purpose: string): { name: string; dim: number } {
   if (model.embeddingName === null || model.embeddingDim === null) {
     throw new ModelInvalidError(`model "${model.name}" gives labels only (no pooled feature before its classifier): ${purpose} needs embeddings`, {
-      hint: 'use a model with a global pooling or a CLS token before its classifier (ResNet, MobileNet, EfficientNet, ConvNeXt, ViT); see docs/models.md',
+      hint: 'pick a model with a global pooling or a CLS token before its classifier; see docs/models.md',
     });
   }
   return { name: model.embeddingName, dim: model.embeddingDim };
