@@ -8,8 +8,8 @@
  * Works on torchvision, timm, ONNX model zoo (v1/v2), Hugging Face and
  * tf2onnx (NHWC input) exports of ResNet, MobileNet, EfficientNet, ConvNeXt
  * and ViT: the classifier is found by walking back from the first graph
- * output through Softmax/Identity/Reshape-like nodes to a Gemm, or a MatMul
- * (+ Add). The embedding is that classifier's input when, walking back from
+ * output through Softmax/Identity/Reshape-like nodes to a Gemm, a MatMul
+ * (+ Add), or a 1x1 Conv after the pooling (Keras MobileNet). The embedding is that classifier's input when, walking back from
  * it, a global pooling (or a CLS token picked from the sequence) comes
  * before any other layer; models whose classifier is a convolution before
  * the pooling (SqueezeNet) give labels only.
@@ -176,7 +176,7 @@ export function addEmbeddingOutput(modelBytes: Uint8Array): EmbeddingModel {
       embedding = { name: head.feature, dim: head.embeddingDim, kind: found.kind, description: describeEmbedding(found, head.embeddingDim) };
       const alreadyOutput = (graph.output ?? []).some((o) => o.name === head.feature);
       if (!alreadyOutput) {
-        (graph.output ??= []).push(embeddingValueInfo(graph, head.feature, head.embeddingDim, outputDims?.[0]));
+        (graph.output ??= []).push(embeddingValueInfo(graph, head.feature, head.embeddingDim, outputDims?.[0], head.featureIsMap ?? false));
       }
     }
   }
@@ -220,8 +220,10 @@ function batchDim(input: ValueInfoProto): number | null {
 }
 
 interface Classifier {
-  /** The feature tensor the classifier reads; null for a convolution classifier (labels only). */
+  /** The feature tensor the classifier reads; null for a convolution classifier over a spatial map (labels only). */
   feature: string | null;
+  /** The feature is [batch, dim, 1, 1] (a pooled map read by a 1x1 Conv), not [batch, dim]. */
+  featureIsMap?: boolean;
   embeddingDim: number | null;
   classCount: number | null;
   probability: boolean;
@@ -260,6 +262,14 @@ function findClassifier(producers: Map<string, NodeProto>, outputName: string, i
   }
 
   if (POOLING.has(node.op_type ?? '')) return convClassifier(node, producers, inputName, constants, probability, refuse);
+  if (node.op_type === 'Conv') {
+    // Keras MobileNet's head: pooling (keepdims) -> 1x1 Conv with one channel per class -> Reshape -> Softmax.
+    const weight = constants.get(node.input?.[1] ?? '') ?? null;
+    if (weight === null || weight.length !== 4 || weight[2] !== 1 || weight[3] !== 1 || attrIntValue(node, 'group', 1) !== 1) {
+      return refuse('expected Gemm, MatMul followed by Add, or a 1x1 Conv classifier');
+    }
+    return { feature: node.input?.[0] ?? '', featureIsMap: true, embeddingDim: weight[1] ?? null, classCount: weight[0] ?? null, probability, ...identity };
+  }
 
   let matmul: NodeProto | undefined = node;
   if (node.op_type === 'Add') {
@@ -423,7 +433,13 @@ function constantDims(graph: GraphProto): Map<string, number[] | null> {
   return out;
 }
 
-function embeddingValueInfo(graph: GraphProto, name: string, embeddingDim: number | null, batchDim: TensorShapeDimension | undefined): ValueInfoProto {
+function embeddingValueInfo(
+  graph: GraphProto,
+  name: string,
+  embeddingDim: number | null,
+  batchDim: TensorShapeDimension | undefined,
+  isMap: boolean,
+): ValueInfoProto {
   // Prefer the exporter's own shape annotation for this tensor, and move it:
   // a name listed in both value_info and output is redundant.
   const index = (graph.value_info ?? []).findIndex((vi) => vi.name === name);
@@ -431,7 +447,7 @@ function embeddingValueInfo(graph: GraphProto, name: string, embeddingDim: numbe
     return graph.value_info.splice(index, 1)[0] as ValueInfoProto;
   }
   const batch = batchDim?.dim_param ?? batchDim?.dim_value ?? null;
-  return tensorValueInfo(name, DataType.FLOAT, [batch, embeddingDim]);
+  return tensorValueInfo(name, DataType.FLOAT, isMap ? [batch, embeddingDim, 1, 1] : [batch, embeddingDim]);
 }
 
 function dimValue(dim: TensorShapeDimension | undefined): number | null {

@@ -15,6 +15,8 @@
  *   Slice -> Squeeze (Hugging Face), then MatMul + Add (or Gemm)
  * - `nhwc`: a TF/Keras export by tf2onnx: [N,H,W,3] input -> Transpose -> Conv -> Relu ->
  *   Transpose -> ReduceMean over H, W -> MatMul + Add -> Softmax
+ * - `keras-mobilenet`: Keras MobileNet by tf2onnx: [N,H,W,3] input -> Transpose -> Conv -> Clip ->
+ *   GlobalAveragePool (keepdims) -> 1x1 Conv classifier -> Reshape -> Softmax
  * - `squeezenet`: classifier Conv (one channel per class) -> Relu -> GlobalAveragePool -> Flatten:
  *   no pooled feature before the classifier, labels only
  * - `ultralytics`: YOLO-cls Classify head: Conv (SiLU) -> GlobalAveragePool -> Flatten -> Gemm -> Softmax
@@ -37,9 +39,19 @@ import {
   type TensorProto,
 } from '../../src/inference/onnx-proto.ts';
 
-export type Family = 'mobilenetv2' | 'mobilenetv3' | 'efficientnet' | 'convnext' | 'vit' | 'nhwc' | 'squeezenet' | 'ultralytics';
+export type Family = 'mobilenetv2' | 'mobilenetv3' | 'efficientnet' | 'convnext' | 'vit' | 'nhwc' | 'keras-mobilenet' | 'squeezenet' | 'ultralytics';
 
-export const FAMILIES: readonly Family[] = ['mobilenetv2', 'mobilenetv3', 'efficientnet', 'convnext', 'vit', 'nhwc', 'squeezenet', 'ultralytics'];
+export const FAMILIES: readonly Family[] = [
+  'mobilenetv2',
+  'mobilenetv3',
+  'efficientnet',
+  'convnext',
+  'vit',
+  'nhwc',
+  'keras-mobilenet',
+  'squeezenet',
+  'ultralytics',
+];
 
 export interface FamilyOptions {
   /** PRNG seed; the same seed gives the same bytes. Default 0. */
@@ -52,6 +64,8 @@ export interface FamilyOptions {
   softmax?: boolean;
   /** ConvNeXt: the pooling timm writes (ReduceMean) instead of torchvision's GlobalAveragePool. */
   reduceMean?: boolean;
+  /** LayerNorm written out op by op (ReduceMean, Sub, Pow, Sqrt, Div, Mul, Add), as exports below opset 17 do. */
+  decomposedLayerNorm?: boolean;
   /** ViT: Hugging Face's `[:, 0:1]` Slice -> Squeeze and a Gemm head instead of torchvision's Gather + MatMul/Add. */
   hfVit?: boolean;
   /** Classifier weights multiplied by this (a large value gives peaked probabilities). Default 1. */
@@ -65,7 +79,8 @@ export interface FamilyModel {
   inputLayout: 'NCHW' | 'NHWC';
   inputSize: number;
   /** The tensor the embedding must be, or null for a labels-only model. */
-  embedding: { name: string; dim: number; kind: 'pooling' | 'cls-token' | 'feature'; op: string } | null;
+  /** `map`: the tensor is [batch, dim, 1, 1] (read by a 1x1 Conv classifier). */
+  embedding: { name: string; dim: number; kind: 'pooling' | 'cls-token' | 'feature'; op: string; map?: boolean } | null;
   /** The op that computes the class scores. */
   classifierOp: 'Gemm' | 'MatMul' | 'Conv';
   numClasses: number;
@@ -75,7 +90,7 @@ export interface FamilyModel {
 
 /** A tiny untrained model of `family`; see the file comment for the heads. */
 export function synthFamily(family: Family, options: FamilyOptions = {}): FamilyModel {
-  const b = new GraphBuilder(options.seed ?? 0, options.headGain ?? 1);
+  const b = new GraphBuilder(options.seed ?? 0, options.headGain ?? 1, options.decomposedLayerNorm ?? false);
   const numClasses = options.numClasses ?? 5;
   const size = options.inputSize ?? 32;
   const built = BUILDERS[family](b, { numClasses, size, options });
@@ -220,6 +235,23 @@ const BUILDERS: Readonly<Record<Family, Build>> = {
     return { logits, embedding: { name: pooled, dim: 16, kind: 'pooling', op: 'ReduceMean' }, classifierOp: 'MatMul', probabilities: true, nhwc: true };
   },
 
+  'keras-mobilenet'(b, { numClasses }) {
+    let x = b.op('Transpose', ['input'], [attrInts('perm', [0, 3, 1, 2])]);
+    x = b.relu6(b.conv(x, 3, 8, 3, 2));
+    x = b.relu6(b.conv(x, 8, 16, 1, 1));
+    const pooled = b.op('GlobalAveragePool', [x]); // GlobalAveragePooling2D(keepdims=True): [b, 16, 1, 1]
+    const scores = b.conv(pooled, 16, numClasses, 1, 1, 1, 0, b.gain);
+    const flat = b.op('Reshape', [scores, b.ints([2], [-1, numClasses])]);
+    const logits = b.op('Softmax', [flat], [attrInt('axis', -1)]);
+    return {
+      logits,
+      embedding: { name: pooled, dim: 16, kind: 'pooling', op: 'GlobalAveragePool', map: true },
+      classifierOp: 'Conv',
+      probabilities: true,
+      nhwc: true,
+    };
+  },
+
   squeezenet(b, { numClasses }) {
     let x = b.op('Relu', [b.conv('input', 3, 8, 3, 2)]);
     x = b.op('MaxPool', [x], [attrInts('kernel_shape', [3, 3]), attrInts('strides', [2, 2])]);
@@ -253,6 +285,7 @@ class GraphBuilder {
   constructor(
     seed: number,
     readonly gain: number,
+    private readonly decomposed: boolean,
   ) {
     this.state = seed >>> 0;
   }
@@ -343,8 +376,15 @@ class GraphBuilder {
     return this.op('Relu', [x]);
   }
 
-  /** LayerNormalization over the last axis (opset 17). */
+  /** LayerNormalization over the last axis (opset 17), or the same written out op by op. */
   layerNorm(x: string, c: number): string {
+    if (this.decomposed) {
+      const mean = this.op('ReduceMean', [x], [attrInts('axes', [-1]), attrInt('keepdims', 1)]);
+      const centred = this.op('Sub', [x, mean]);
+      const variance = this.op('ReduceMean', [this.op('Pow', [centred, this.fill([], 2)])], [attrInts('axes', [-1]), attrInt('keepdims', 1)]);
+      const normed = this.op('Div', [centred, this.op('Sqrt', [this.op('Add', [variance, this.fill([], 1e-6)])])]);
+      return this.op('Add', [this.op('Mul', [normed, this.weight([c], 0.2)]), this.weight([c], 0.1)]);
+    }
     return this.op('LayerNormalization', [x, this.weight([c], 0.2), this.weight([c], 0.1)], [attrInt('axis', -1), attrFloat('epsilon', 1e-6)]);
   }
 

@@ -50,9 +50,21 @@ const CASES: ReadonlyArray<[string, Family, FamilyOptions, RegExp]> = [
   ['EfficientNet (squeeze-excitation pooling in the body, SiLU, Gemm)', 'efficientnet', {}, /^pooled feature of GlobalAveragePool '.+' \(20-d\)$/],
   ['ConvNeXt torchvision (GlobalAveragePool, LayerNorm2d, Flatten, Gemm)', 'convnext', {}, /^pooled feature of GlobalAveragePool '.+' \(12-d\)$/],
   ['ConvNeXt timm (ReduceMean, LayerNorm2d, Flatten, Gemm)', 'convnext', { reduceMean: true }, /^pooled feature of ReduceMean '.+' \(12-d\)$/],
+  [
+    'ConvNeXt below opset 17 (LayerNorm written out: ReduceMean, Sub, Pow, Sqrt, Div, Mul, Add)',
+    'convnext',
+    { decomposedLayerNorm: true },
+    /^pooled feature of GlobalAveragePool '.+' \(12-d\)$/,
+  ],
   ['ViT torchvision (Gather CLS token, MatMul + Add)', 'vit', {}, /^CLS token picked by Gather '.+' \(16-d\)$/],
   ['ViT Hugging Face (Slice + Squeeze CLS token, Gemm)', 'vit', { hfVit: true }, /^CLS token picked by Slice '.+' \(16-d\)$/],
   ['NHWC tf2onnx (Transpose, ReduceMean, MatMul + Add, Softmax)', 'nhwc', {}, /^pooled feature of ReduceMean '.+' \(16-d\)$/],
+  [
+    'Keras MobileNet by tf2onnx (NHWC, GlobalAveragePool, 1x1 Conv classifier, Reshape, Softmax)',
+    'keras-mobilenet',
+    {},
+    /^pooled feature of GlobalAveragePool '.+' \(16-d\)$/,
+  ],
   ['Ultralytics classify (GlobalAveragePool, Gemm, Softmax)', 'ultralytics', {}, /^pooled feature of GlobalAveragePool '.+' \(24-d\)$/],
   ['MobileNetV2 with a final Softmax', 'mobilenetv2', { softmax: true }, /^pooled feature of GlobalAveragePool '.+' \(24-d\)$/],
 ];
@@ -81,7 +93,7 @@ for (const [title, family, options, description] of CASES) {
     const byHand = await run(withOutputByHand(m, want.name), feeds);
     const after = await run(edited.bytes, feeds);
     const embedding = after[want.name]!;
-    assert.deepEqual(embedding.dims, [BATCH, want.dim]);
+    assert.deepEqual(embedding.dims, want.map ? [BATCH, want.dim, 1, 1] : [BATCH, want.dim]);
     assertClose(embedding.data as Float32Array, byHand[want.name]!.data as Float32Array, 'embedding');
     assertClose(after[edited.logitsName]!.data as Float32Array, byHand[edited.logitsName]!.data as Float32Array, 'logits');
     if (m.probabilities) {
