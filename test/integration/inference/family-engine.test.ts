@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Frame } from '../../../src/contracts/frame.ts';
+import { createImageEmbedder } from '../../../src/indexing/image-embedder.ts';
 import { InferenceEngine } from '../../../src/inference/inference-engine.ts';
 import { loadModel, requireEmbedding } from '../../../src/inference/model-loader.ts';
 import { DataType, decodeModel, encodeModel, tensorValueInfo } from '../../../src/inference/onnx-proto.ts';
@@ -119,4 +120,14 @@ test('requireEmbedding: one line naming the model for a labels-only model, the n
   const m = synthFamily('mobilenetv3', { seed: 1 });
   writeFileSync(v3, m.bytes);
   assert.deepEqual(requireEmbedding(loadModel(v3), 'index'), { name: m.embedding!.name, dim: 32 });
+});
+
+test('search by picture refuses a labels-only model with one line, before reading the picture', async () => {
+  const file = join(dir, 'squeeze-search.onnx');
+  writeFileSync(file, synthFamily('squeezenet', { seed: 1 }).bytes);
+  const embed = createImageEmbedder({ model: file, maxPixels: 1e7, maxBytes: 1e7 });
+  await assert.rejects(
+    embed(join(dir, 'no-such-picture.png'), file),
+    (err: unknown) => err instanceof ModelInvalidError && /gives labels only .*: search by picture needs embeddings$/.test(err.message),
+  );
 });
