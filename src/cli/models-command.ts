@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { loadConfig, proxySettingsFromEnv } from '../config/loader.ts';
 import { downloadModel } from '../inference/model-download.ts';
 import { describeResize, type PreprocessSpec } from '../contracts/preprocess.ts';
+import { LABELS_ONLY } from '../inference/graph-edit.ts';
 import { inspectModel } from '../inference/model-inspect.ts';
 import { importModel } from '../inference/model-import.ts';
 import { loadLocalModels } from '../inference/local-models.ts';
@@ -175,7 +176,7 @@ Examples:
           origins: settled.preprocess.origins,
           labels: model.labelsSource,
           classes: model.classCount,
-          embedding: model.embeddingName,
+          embedding: model.embedding,
         };
         process.stdout.write(JSON.stringify(summary) + '\n');
         return;
@@ -184,7 +185,7 @@ Examples:
         [
           `imported ${entry.name}: ${entry.path} (${(entry.bytes / 1e6).toFixed(1)} MB, sha256 ${entry.sha256})`,
           `classes:      ${model.classCount}, labels from ${model.labelsSource} (e.g. ${model.labels.slice(0, 3).join(' | ')})`,
-          `embedding:    ${model.embeddingName} (${model.embeddingDim}-d)`,
+          `embedding:    ${model.embedding === null ? `${LABELS_ONLY} (analyze and serve give labels; index and search need an embedding)` : `${model.embedding.name}: ${model.embedding.description}`}`,
           ...formatPreprocess(settled.preprocess),
           `written to its metadata (${PREPROCESS_METADATA_KEY}${settled.labelsSource === 'none (class_N)' ? '' : `, ${STREAMSIGHT_LABELS_KEY}`}); use it with: --model ${entry.name}`,
         ].join('\n') + '\n',
@@ -228,10 +229,10 @@ function formatInspect(r: ReturnType<typeof inspectModel>): string {
   const lines = [
     `model:        ${r.name}${r.untrained ? '  (UNTRAINED: labels mean nothing)' : ''}`,
     `file:         ${r.path} (${(r.bytes / 1e6).toFixed(1)} MB)`,
-    `input:        ${r.input.name} ${JSON.stringify(r.input.shape)} float32 NCHW`,
+    `input:        ${r.input.name} ${JSON.stringify(r.input.shape)} float32 ${r.inputLayout}`,
     `outputs:      ${r.outputs.map((o) => `${o.name} ${JSON.stringify(o.shape)}`).join(', ')}`,
     `classifier:   ${r.classifier.op} ${r.classifier.name} (${r.classCount} classes${r.outputIsProbability ? ', ends in Softmax' : ''})`,
-    `embedding:    ${r.embedding.name} (${r.embedding.dim}-d, added as a graph output at load)`,
+    `embedding:    ${r.embedding === null ? LABELS_ONLY : `${r.embedding.name}: ${r.embedding.description}, added as a graph output at load`}`,
     `labels:       ${r.labelsSource} (e.g. ${r.labelExamples.join(' | ')})`,
     ...formatPreprocess(r.preprocess),
     `opset:        ${r.opset}  producer: ${r.producer || '(none)'}`,

@@ -22,7 +22,7 @@ import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput, type ProbeResult } from '../ingest/probe.ts';
 import { sourceLimitOptions } from '../ingest/source-kind.ts';
-import type { LoadedModel } from '../inference/model-loader.ts';
+import { requireEmbedding, type LoadedModel } from '../inference/model-loader.ts';
 import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
 import { OrderedBatches } from '../pipeline/ordered-batches.ts';
@@ -185,7 +185,7 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
     modelHash: opts.modelHash,
     modelPath: model.path,
     untrained: model.untrained,
-    embeddingDim: model.embeddingDim,
+    embeddingDim: requireEmbedding(model, 'index').dim,
     sampling: samplingKey(opts.sampling),
   };
   try {

@@ -9,7 +9,8 @@ export interface InitMessage {
   model: ArrayBuffer;
   inputName: string;
   logitsName: string;
-  embeddingName: string;
+  /** Null for a labels-only model: no embedding is fetched. */
+  embeddingName: string | null;
   alreadyProbabilities: boolean;
   preprocess: PreprocessSpec;
   device: DeviceChoice;

@@ -45,7 +45,8 @@ async function handleRun(msg: RunMessage): Promise<void> {
   const { inputWidth: w, inputHeight: h } = init.preprocess;
   // The transferred bytes, as they are: uint8 NHWC RGB.
   const input = new ort.Tensor('uint8', new Uint8Array(msg.pixels), [msg.count, h, w, 3]);
-  const fetches = init.embeddings ? [init.logitsName, init.embeddingName] : [init.logitsName];
+  const embeddingName = init.embeddings ? init.embeddingName : null;
+  const fetches = embeddingName !== null ? [init.logitsName, embeddingName] : [init.logitsName];
   const runStart = performance.now();
   const out = await session.run({ [framesInput]: input }, fetches);
   const runMs = performance.now() - runStart;
@@ -64,9 +65,9 @@ async function handleRun(msg: RunMessage): Promise<void> {
   }
   let embeddings: Float32Array | undefined;
   let embeddingDim = 0;
-  if (init.embeddings) {
+  if (embeddingName !== null) {
     // Copy out of ONNX Runtime's buffer so it can be transferred.
-    embeddings = Float32Array.from(out[init.embeddingName]!.data as Float32Array);
+    embeddings = Float32Array.from(out[embeddingName]!.data as Float32Array);
     embeddingDim = embeddings.length / msg.count;
     for (let f = 0; f < msg.count; f++) l2Normalize(embeddings.subarray(f * embeddingDim, (f + 1) * embeddingDim));
   }

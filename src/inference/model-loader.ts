@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { PreprocessOverrides } from '../contracts/preprocess.ts';
 import { InputNotFoundError, ModelInvalidError } from '../shared/errors.ts';
-import { addEmbeddingOutput } from './graph-edit.ts';
+import { addEmbeddingOutput, type EmbeddingInfo, type EmbeddingModel } from './graph-edit.ts';
 import { labelsFromConfigJson, labelsFromMetadata, loadLabels, preprocessFromHf } from './labels.ts';
 import { resolvePreprocess, type PreprocessLayer } from './preprocess-resolve.ts';
 import { streamsightLayer, timmConfigLayer, ultralyticsLayer } from './preprocess-sources.ts';
@@ -19,7 +19,14 @@ export interface LoadedModel extends EngineModel {
   labels: string[];
   labelsSource: string;
   classCount: number;
-  embeddingDim: number;
+  /** The classifier's input width; null: the model gives labels only (see requireEmbedding). */
+  embeddingDim: number | null;
+  /** How the embedding was found (pooling, CLS token, hidden feature); null for labels-only models. */
+  embedding: EmbeddingInfo | null;
+  /** The layer that gives the class scores. */
+  classifier: EmbeddingModel['classifier'];
+  /** Where the input's colour channels sit: [N,3,H,W] or [N,H,W,3]. */
+  inputLayout: EmbeddingModel['inputLayout'];
   /** Batch size the file fixes (null: dynamic). Callers must not send bigger batches. */
   fixedBatch: number | null;
   /** Made by `models synth`: the labels mean nothing. */
@@ -81,7 +88,7 @@ export function loadModel(nameOrPath: string, options: LoadModelOptions = {}): L
   const edited = addEmbeddingOutput(raw);
   const classCount = edited.classCount;
   const embeddingDim = edited.embeddingDim;
-  if (classCount === null || embeddingDim === null) {
+  if (classCount === null || (edited.embedding !== null && embeddingDim === null)) {
     throw new ModelInvalidError(`${basename(resolved.path)}: cannot tell the number of classes or the embedding size from the classifier layer`);
   }
   const beside = dirname(resolved.path);
@@ -91,7 +98,7 @@ export function loadModel(nameOrPath: string, options: LoadModelOptions = {}): L
   const configJson = existsSync(configFile) ? readJson(configFile) : undefined;
   const { labels, source: labelsSource } = pickLabels(options.labelsFile, configFile, configJson, edited.metadata, resolved.labelsPath, classCount);
   const layers = [...(options.preprocess ?? []), ...(entry ? [preprocessFromEntry(entry)] : []), ...modelLayers(beside, edited.metadata, configJson)];
-  const preprocess = resolvePreprocess(layers, { layout: 'NCHW', height: edited.inputShape.height, width: edited.inputShape.width });
+  const preprocess = resolvePreprocess(layers, { layout: edited.inputLayout, height: edited.inputShape.height, width: edited.inputShape.width });
 
   return {
     name: entry?.name ?? basename(resolved.path).replace(/\.onnx$/i, ''),
@@ -108,6 +115,9 @@ export function loadModel(nameOrPath: string, options: LoadModelOptions = {}): L
     labelsSource,
     classCount,
     embeddingDim,
+    embedding: edited.embedding,
+    classifier: edited.classifier,
+    inputLayout: edited.inputLayout,
     fixedBatch: edited.fixedBatch,
     untrained: edited.metadata['streamsight.untrained'] === 'true',
     metadata: edited.metadata,
@@ -163,4 +173,18 @@ function readJson(file: string): unknown {
   } catch (err) {
     throw new ModelInvalidError(`${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * The embedding of a model, for commands that need one (index, search by
+ * picture, --embeddings). Throws ModelInvalidError, one line, for a model that
+ * gives labels only (no pooled feature before its classifier, SqueezeNet-like).
+ */
+export function requireEmbedding(model: Pick<LoadedModel, 'name' | 'embeddingName' | 'embeddingDim'>, purpose: string): { name: string; dim: number } {
+  if (model.embeddingName === null || model.embeddingDim === null) {
+    throw new ModelInvalidError(`model "${model.name}" gives labels only (no pooled feature before its classifier): ${purpose} needs embeddings`, {
+      hint: 'pick a model with a global pooling or a CLS token before its classifier; see docs/models.md',
+    });
+  }
+  return { name: model.embeddingName, dim: model.embeddingDim };
 }

@@ -54,7 +54,10 @@ test('class names from the model metadata (Ultralytics writes a Python dict)', (
   assert.deepEqual(m.preprocess.resize, { shorter: 73 });
   const report = inspectModel(file);
   assert.equal(report.classCount, 3);
-  assert.equal(report.embedding.dim, 64);
+  assert.equal(report.embedding?.dim, 64);
+  assert.equal(report.embedding.kind, 'pooling');
+  assert.match(report.embedding.description, /^pooled feature of GlobalAveragePool '.+' \(64-d\)$/);
+  assert.equal(report.inputLayout, 'NCHW');
   assert.equal(report.classifier.op, 'Gemm');
 });
 
