@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { frameGeometry } from '../src/contracts/preprocess.ts';
 import { buildDecodeArgs } from '../src/ingest/ffmpeg-args.ts';
 import { loadModel } from '../src/inference/model-loader.ts';
 import type { DeviceChoice } from '../src/inference/ort-session.ts';
@@ -113,12 +114,19 @@ export async function runQuantizeBench(opts: QuantizeBenchOptions): Promise<Quan
   for (const arch of plan.archs) {
     const floatPath = await ensureModel(opts.cacheDir, arch, opts.log);
     const q = await ensureQuantized(opts.cacheDir, arch, calibClip, plan.calibrationFrames, opts.log);
-    const agreement = q.report.agreement as { frames: number; top1Agreement: number; top1InTop5: number; embeddingCosine: { min: number; median: number } };
+    const agreement = q.report.agreement as {
+      frames: number;
+      top1Agreement: number;
+      top1InTop5: number;
+      embeddingCosine: { min: number; median: number } | null;
+    };
     const heldOut = `${agreement.frames} held-out frames of the calibration clip (testsrc2 ${plan.calibrationClip.width}x${plan.calibrationClip.height}), UNTRAINED ${arch}`;
     add(`quantize.${arch}.top1Agreement`, agreement.top1Agreement, '', `INT8 top-1 = FP32 top-1 on ${heldOut}`);
     add(`quantize.${arch}.top1InTop5`, agreement.top1InTop5, '', 'FP32 top-1 within INT8 top-5, same frames');
-    add(`quantize.${arch}.embeddingCosineMin`, agreement.embeddingCosine.min, '', 'embedding cosine FP32 vs INT8, minimum');
-    add(`quantize.${arch}.embeddingCosineMedian`, agreement.embeddingCosine.median, '', 'embedding cosine FP32 vs INT8, median');
+    if (agreement.embeddingCosine !== null) {
+      add(`quantize.${arch}.embeddingCosineMin`, agreement.embeddingCosine.min, '', 'embedding cosine FP32 vs INT8, minimum');
+      add(`quantize.${arch}.embeddingCosineMedian`, agreement.embeddingCosine.median, '', 'embedding cosine FP32 vs INT8, median');
+    }
 
     const fp32 = loadModel(floatPath);
     const int8 = loadModel(q.path);
@@ -145,7 +153,7 @@ export async function runQuantizeBench(opts: QuantizeBenchOptions): Promise<Quan
   const floatPath = await ensureModel(opts.cacheDir, arch, opts.log);
   const int8Path = (await ensureQuantized(opts.cacheDir, arch, calibClip, plan.calibrationFrames, opts.log)).path;
   const pre = loadModel(floatPath).preprocess;
-  const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+  const geometry = frameGeometry(pre);
   const ff = await runTimed('ffmpeg', ['-nostdin', '-hide_banner', ...buildDecodeArgs({ input: clip, sampling: { mode: 'every' }, geometry })]);
   const ffm = add(
     'quantize.e2e.ffmpeg.seconds',

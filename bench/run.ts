@@ -14,6 +14,7 @@
  * --json-out FILE, --batch N, --threads N, --device auto|cpu|cuda, --cache-dir DIR,
  * --vectors N,... (index suite's vector counts; 1000000 is opt-in).
  */
+import { frameGeometry } from '../src/contracts/preprocess.ts';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -216,7 +217,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       // What decoding this clip costs on its own: on a machine where ONNX Runtime already
       // uses every core, ffmpeg's CPU time is taken from inference, not hidden behind it.
       const pre = loadModel(model).preprocess;
-      const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+      const geometry = frameGeometry(pre);
       const ff = await runTimed('ffmpeg', ['-nostdin', '-hide_banner', ...buildDecodeArgs({ input: clip, sampling: { mode: 'every' }, geometry })]);
       const ffm = rec.add(
         'inference.ffmpeg.seconds',
@@ -244,7 +245,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const modelPath = await ensureModel(cacheDir, plan.lightModel, log);
       const clip = await ensureClip(cacheDir, plan.decodeClip, log);
       const pre = loadModel(modelPath).preprocess;
-      const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+      const geometry = frameGeometry(pre);
       // The wrapper (src/ingest/ffmpeg-process.ts) prepends these two.
       const ffmpegArgs = (sampling: Sampling): string[] => ['-nostdin', '-hide_banner', ...buildDecodeArgs({ input: clip, sampling, geometry })];
       const runs = { ffFps: [] as TimedRun[], anFps: [] as AnalyzeRun[], ffKey: [] as TimedRun[], anKey: [] as AnalyzeRun[] };

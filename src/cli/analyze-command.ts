@@ -6,7 +6,7 @@ import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { DEFAULTS } from '../config/schema.ts';
 import type { Hysteresis } from '../events/hysteresis-config.ts';
-import { loadModel } from '../inference/model-loader.ts';
+import { loadModel, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
@@ -127,7 +127,9 @@ Examples:
         throw new UsageError(`--index takes files only (an index stores a file's content hash), got ${notAFile === '-' ? 'stdin' : notAFile}`);
     }
     const logger = createLogger({ level: config.log.level });
-    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+    const model = loadModel(config.model.name, modelLoadOptions(config));
+    if (flags.index !== undefined) requireEmbedding(model, '--index');
+    if (flags.embeddings) requireEmbedding(model, '--embeddings');
     if (model.untrained) {
       process.stderr.write(
         `WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing; every output line is marked "untrained": true\n`,

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
-import { loadModel } from '../inference/model-loader.ts';
+import { loadModel, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { IndexProgress } from '../indexing/index-progress.ts';
 import { runIndex } from '../indexing/index-pipeline.ts';
@@ -73,7 +73,8 @@ Examples:
     const logger = createLogger({ level: config.log.level });
     const { files, missing } = await collectVideoFiles(paths);
     for (const m of missing) process.stderr.write(`error[E_INPUT_NOT_FOUND]: ${m.path}: ${m.reason}\n`);
-    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+    const model = loadModel(config.model.name, modelLoadOptions(config));
+    requireEmbedding(model, 'index');
     if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
     const batch = model.fixedBatch ?? config.model.batch;
     const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE));

@@ -51,12 +51,12 @@ that truly got no result are named and the exit code is 13.`,
     if (sources.length === 0) throw new UsageError('ingest needs at least one --source NAME=URL (or sources in the config)');
     const logger = createLogger({ level: config.log.level });
 
-    const [{ loadModel }, { IngestSession, ingestSessionOptions }, { Metrics }] = await Promise.all([
+    const [{ loadModel, modelLoadOptions }, { IngestSession, ingestSessionOptions }, { Metrics }] = await Promise.all([
       import('../inference/model-loader.ts'),
       import('../transport/ingest-session.ts'),
       import('../shared/metrics.ts'),
     ]);
-    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+    const model = loadModel(config.model.name, modelLoadOptions(config));
     const metrics = new Metrics({ processMetrics: flags.healthPort !== undefined });
     // /healthz: 503 until connected, then 200 while Redis is reachable.
     let readiness = (): Readiness => ({ ready: false, reasons: ['starting: connecting to Redis'] });

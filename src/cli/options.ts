@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { RawSettings } from '../config/loader.ts';
 import { setPath } from '../config/loader.ts';
+import { INTERPOLATIONS, type Interpolation, type PreprocessOverrides, type ResizeSpec } from '../contracts/preprocess.ts';
 
 /** Parsers that turn a bad flag value into one clear line. */
 export function positiveInt(name: string) {
@@ -27,9 +28,66 @@ export function positiveNumber(name: string) {
   };
 }
 
+/** `--resize 232` (shorter side) or `--resize 320x240` (straight to that size). */
+export function resizeArg(name: string) {
+  return (value: string): ResizeSpec => {
+    const m = /^(\d+)(?:x(\d+))?$/.exec(value.trim());
+    const [w, h] = [Number(m?.[1]), Number(m?.[2] ?? m?.[1])];
+    if (!m || !(w >= 1 && w <= 8192 && h >= 1 && h <= 8192)) throw new InvalidArgumentError(`${name} must be N (shorter side) or WxH, 1..8192, got "${value}"`);
+    return m[2] === undefined ? { shorter: w } : { width: w, height: h };
+  };
+}
+
+/** `--crop 224` or `--crop 224x192` (width x height). */
+export function cropArg(name: string) {
+  return (value: string): { width: number; height: number } => {
+    const r = resizeArg(name)(value);
+    return 'shorter' in r ? { width: r.shorter, height: r.shorter } : r;
+  };
+}
+
+/** `--mean 0.485,0.456,0.406`: three numbers, R,G,B; `positive` for std. */
+export function rgbArg(name: string, positive = false) {
+  return (value: string): [number, number, number] => {
+    const parts = value.split(',').map((p) => p.trim());
+    const nums = parts.map(Number);
+    if (parts.length !== 3 || parts.some((p) => p === '') || nums.some((n) => !Number.isFinite(n) || (positive && n <= 0))) {
+      throw new InvalidArgumentError(`${name} must be three ${positive ? 'positive ' : ''}numbers R,G,B, got "${value}"`);
+    }
+    return nums as [number, number, number];
+  };
+}
+
+/** The preprocessing flags (docs/models.md): over the config's model.preprocess and the model's own metadata. */
+export function preprocessOptions(): Option[] {
+  return [
+    new Option('--resize <N|WxH>', "resize the shorter side to N, or straight to WxH [default: the model's]").argParser(resizeArg('--resize')),
+    new Option('--crop <N|WxH>', "centre crop, the model's input size [default: the model's]").argParser(cropArg('--crop')),
+    new Option('--mean <r,g,b>', "per-channel mean after scaling to [0,1] [default: the model's, else ImageNet]").argParser(rgbArg('--mean')),
+    new Option('--std <r,g,b>', "per-channel std [default: the model's, else ImageNet]").argParser(rgbArg('--std', true)),
+    new Option('--interpolation <kind>', "resize filter [default: the model's, else bilinear]").choices(INTERPOLATIONS),
+  ];
+}
+
+export interface PreprocessFlags {
+  resize?: ResizeSpec;
+  crop?: { width: number; height: number };
+  mean?: [number, number, number];
+  std?: [number, number, number];
+  interpolation?: Interpolation;
+}
+
+/** The preprocessing flags given, as overrides (empty when none). */
+export function preprocessFromFlags(flags: PreprocessFlags): PreprocessOverrides {
+  const out: PreprocessOverrides = {};
+  for (const key of ['resize', 'crop', 'mean', 'std', 'interpolation'] as const) if (flags[key] !== undefined) Object.assign(out, { [key]: flags[key] });
+  return out;
+}
+
 /** The model flags shared by every command that runs inference. */
 export function modelOptions(): Option[] {
   return [
+    ...preprocessOptions(),
     new Option('--model <name|file>', 'registry name (see `models list`) or path to an .onnx file [default: resnet50]'),
     new Option('--labels <file>', 'class names: text (one per line), JSON array, or Hugging Face config.json'),
     new Option('--device <device>', 'execution provider [default: auto]').choices(['auto', 'cpu', 'cuda']),
@@ -41,7 +99,7 @@ export function modelOptions(): Option[] {
   ];
 }
 
-export interface ModelFlags {
+export interface ModelFlags extends PreprocessFlags {
   model?: string;
   labels?: string;
   device?: string;
@@ -68,5 +126,9 @@ export function flagsToSettings(flags: ModelFlags): RawSettings {
     ['logLevel', 'log.level'],
   ];
   for (const [flag, path] of map) if (flags[flag] !== undefined) setPath(out, path, flags[flag]);
+  const { resize, ...rest } = preprocessFromFlags(flags);
+  // A shorter side goes in as a bare number, which replaces a config file's {width, height} when merged.
+  if (resize !== undefined) setPath(out, 'model.preprocess.resize', 'shorter' in resize ? resize.shorter : resize);
+  for (const [key, value] of Object.entries(rest)) setPath(out, `model.preprocess.${key}`, value);
   return out;
 }

@@ -40,7 +40,7 @@ Run any number of workers, on any number of machines, with the model the produce
     if (url === undefined) throw new UsageError("worker needs the queue's Redis: --redis URL or REDIS_URL");
     const logger = createLogger({ level: config.log.level });
 
-    const [{ InferenceEngine }, { loadModel }, { RedisLinks }, { InferenceWorker }, { redactUrl }, { Metrics }] = await Promise.all([
+    const [{ InferenceEngine }, { loadModel, modelLoadOptions }, { RedisLinks }, { InferenceWorker }, { redactUrl }, { Metrics }] = await Promise.all([
       import('../inference/inference-engine.ts'),
       import('../inference/model-loader.ts'),
       import('../transport/redis-links.ts'),
@@ -58,7 +58,7 @@ Run any number of workers, on any number of machines, with the model the produce
     const metrics = new Metrics({ processMetrics: flags.healthPort !== undefined });
     const health = await startHealth('worker', flags, { readiness, metrics, server: config.server, logger });
     try {
-      const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+      const model = loadModel(config.model.name, modelLoadOptions(config));
       if (model.untrained)
         process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
       const topK = Math.max(config.model.topK, 5);

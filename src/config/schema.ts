@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PreprocessOverridesSchema } from '../contracts/preprocess.ts';
 import { parseHostEntry } from '../ingest/host-guard.ts';
 
 /** Watchdog tuning; see src/ingest/source-watchdog.ts. Per source, every key is optional and overrides these. */
@@ -62,6 +63,8 @@ export const SourceModelSchema = z
     topK: z.number().int().min(1).max(1000),
     /** Labels scoring below this are not published for this stream (nor seen by its label events), 0..1. */
     minScore: z.number().min(0).max(1),
+    /** This stream's preprocessing, over `model.preprocess` (docs/models.md); the model gets an engine of its own. */
+    preprocess: PreprocessOverridesSchema,
   })
   .partial()
   .strict();
@@ -84,6 +87,11 @@ export const ConfigSchema = z
         /** ONNX Runtime intra-op threads; 0 lets ONNX Runtime pick (one per core). */
         threads: z.number().int().min(0).max(256).default(0),
         topK: z.number().int().min(1).max(1000).default(5),
+        /**
+         * Preprocessing over what the model itself says (registry, metadata): any of resize
+         * ({shorter} or {width, height}), crop, interpolation, mean, std, scale, channelOrder, layout.
+         */
+        preprocess: PreprocessOverridesSchema.optional(),
       })
       .strict()
       .prefault({}),

@@ -1,3 +1,5 @@
+import type { Interpolation, ResizeSpec } from './preprocess.ts';
+
 /**
  * A decoded, sampled frame as it leaves ffmpeg: already resized and
  * centre-cropped to the model's input size, packed rgb24 (HWC, 3 bytes/pixel).
@@ -24,8 +26,11 @@ export type Sampling = { mode: 'fps'; fps: number } | { mode: 'every' } | { mode
 
 /** The geometry ffmpeg applies before frames reach inference. */
 export interface FrameGeometry {
-  /** Shorter side is resized to this many pixels (bilinear). */
-  resizeShorter: number;
+  /** Shorter side to N (longer truncated), or straight to width x height. */
+  resize: ResizeSpec;
+  /** Centre crop of the resized picture. */
   cropWidth: number;
   cropHeight: number;
+  /** Resize filter; default bilinear. */
+  interpolation?: Interpolation | undefined;
 }

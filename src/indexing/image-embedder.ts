@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { InferenceEngine } from '../inference/inference-engine.ts';
-import { loadModel, type LoadedModel } from '../inference/model-loader.ts';
+import { loadModel, requireEmbedding, type LoadedModel } from '../inference/model-loader.ts';
 import { resolveModel } from '../inference/model-registry.ts';
 import type { DeviceChoice } from '../inference/ort-session.ts';
 import { InferenceError } from '../shared/errors.ts';
@@ -51,6 +51,7 @@ async function startEngine(nameOrPath: string, options: ImageEmbedderOptions): P
     ...(options.labelsFile === undefined ? {} : { labelsFile: options.labelsFile }),
     ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
   });
+  requireEmbedding(model, 'search by picture');
   // Hashed before the engine starts: starting it transfers the model's bytes to the inference thread.
   const modelHash = createHash('sha256').update(model.bytes).digest('hex');
   const engine = await InferenceEngine.start(model, { device: options.device ?? 'cpu', threads: options.threads ?? 1, topK: 1, embeddings: true });

@@ -6,7 +6,7 @@
  * go to ffmpeg on a pipe, image formats only, its size checked first.
  */
 import type { InferenceEngine } from '../inference/inference-engine.ts';
-import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import { frameGeometry, type PreprocessSpec } from '../contracts/preprocess.ts';
 import { decodePicture, readPictureFile, type DecodedPicture } from '../ingest/picture-decoder.ts';
 
 /** A query picture, decoded. */
@@ -26,7 +26,7 @@ export interface PictureLimits {
 export async function decodeQueryImage(picture: PictureInput, preprocess: PreprocessSpec, limits: PictureLimits): Promise<QueryImage> {
   const bytes = typeof picture === 'string' ? await readPictureFile(picture, limits.maxBytes) : picture;
   return decodePicture(bytes, {
-    geometry: { resizeShorter: preprocess.resizeShorter, cropWidth: preprocess.inputWidth, cropHeight: preprocess.inputHeight },
+    geometry: frameGeometry(preprocess),
     maxPixels: limits.maxPixels,
     name: typeof picture === 'string' ? picture : 'the picture',
   });

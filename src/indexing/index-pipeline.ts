@@ -12,6 +12,7 @@
  * their stored labels into the event detector, and goes on. So the index
  * ends with every frame exactly once, as if never interrupted.
  */
+import { frameGeometry } from '../contracts/preprocess.ts';
 import { stat } from 'node:fs/promises';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { Label } from '../contracts/analyze-output.ts';
@@ -21,7 +22,7 @@ import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput, type ProbeResult } from '../ingest/probe.ts';
 import { sourceLimitOptions } from '../ingest/source-kind.ts';
-import type { LoadedModel } from '../inference/model-loader.ts';
+import { requireEmbedding, type LoadedModel } from '../inference/model-loader.ts';
 import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
 import { OrderedBatches } from '../pipeline/ordered-batches.ts';
@@ -184,7 +185,7 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
     modelHash: opts.modelHash,
     modelPath: model.path,
     untrained: model.untrained,
-    embeddingDim: model.embeddingDim,
+    embeddingDim: requireEmbedding(model, 'index').dim,
     sampling: samplingKey(opts.sampling),
   };
   try {
@@ -230,11 +231,7 @@ async function decodeAndStore(
 ): Promise<FileOutcome> {
   const { store, model } = opts;
   const ctx = { model: model.name, labels: model.labels, untrained: model.untrained, embeddings: false };
-  const geometry: FrameGeometry = {
-    resizeShorter: model.preprocess.resizeShorter,
-    cropWidth: model.preprocess.inputWidth,
-    cropHeight: model.preprocess.inputHeight,
-  };
+  const geometry: FrameGeometry = frameGeometry(model.preprocess);
   const detector = new LabelEventDetector(opts.hysteresis);
   const builder = new SegmentBuilder();
   const segments: LabelSegment[] = [];

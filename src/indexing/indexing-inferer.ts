@@ -22,7 +22,7 @@ import type { FrameResult, LabelSegment } from '../contracts/results.ts';
 import { LabelEventDetector, type HysteresisOptions } from '../events/label-event-detector.ts';
 import { SegmentBuilder } from '../events/segment-builder.ts';
 import { probeInput } from '../ingest/probe.ts';
-import type { LoadedModel } from '../inference/model-loader.ts';
+import { requireEmbedding, type LoadedModel } from '../inference/model-loader.ts';
 import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
 import { toFrameLine } from '../pipeline/frame-line.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -114,7 +114,7 @@ export class IndexingInferer implements BatchInferer {
       modelHash: this.opts.modelHash,
       modelPath: model.path,
       untrained: model.untrained,
-      embeddingDim: model.embeddingDim,
+      embeddingDim: requireEmbedding(model, '--index').dim,
       sampling: samplingKey(this.opts.sampling),
     };
   }

@@ -12,7 +12,8 @@ export interface EngineModel {
   bytes: Uint8Array;
   inputName: string;
   logitsName: string;
-  embeddingName: string;
+  /** The pooled-feature output; null for a labels-only model (frames then carry no embedding). */
+  embeddingName: string | null;
   alreadyProbabilities: boolean;
   preprocess: PreprocessSpec;
   /** Batch size fixed by the file; shorter batches are padded with black frames. */
@@ -23,7 +24,7 @@ export interface EngineOptions {
   device: DeviceChoice;
   threads: number;
   topK: number;
-  /** Return L2-normalised embeddings with each result. */
+  /** Return L2-normalised embeddings with each result (none when the model's embeddingName is null). */
   embeddings: boolean;
 }
 

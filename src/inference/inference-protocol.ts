@@ -9,7 +9,8 @@ export interface InitMessage {
   model: ArrayBuffer;
   inputName: string;
   logitsName: string;
-  embeddingName: string;
+  /** Null for a labels-only model: no embedding is fetched. */
+  embeddingName: string | null;
   alreadyProbabilities: boolean;
   preprocess: PreprocessSpec;
   device: DeviceChoice;
@@ -46,7 +47,7 @@ export interface ResultMessage {
   embeddingDim: number;
   /** Time of session.run alone, milliseconds. */
   runMs: number;
-  /** Normalisation + run + post-processing, milliseconds. */
+  /** Run (the graph normalises) + post-processing, milliseconds. */
   totalMs: number;
 }
 

@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { isStreamSightError } from '../shared/errors.ts';
 import type { FromWorker, InitMessage, RunMessage, ToWorker } from './inference-protocol.ts';
-import { buildNormalizeTables, rgb24ToNchw } from './normalize.ts';
+import { prefixFramesInput } from './input-prefix.ts';
 import { openSession } from './ort-session.ts';
 import { l2Normalize, topKSoftmax } from './postprocess.ts';
 
@@ -16,9 +16,8 @@ const port = parentPort;
 
 let init: InitMessage | undefined;
 let session: ort.InferenceSession | undefined;
-let tables: ReturnType<typeof buildNormalizeTables> | undefined;
-// Reused between batches of the same size: no per-batch 600 KB allocations.
-let inputBuffer = new Float32Array(0);
+/** The graph's uint8 frames input (input-prefix.ts): batches go in as the bytes ffmpeg wrote. */
+let framesInput = '';
 
 function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
@@ -32,23 +31,24 @@ function failure(err: unknown, id?: number): FromWorker {
 
 async function handleInit(msg: InitMessage): Promise<void> {
   init = msg;
-  tables = buildNormalizeTables(msg.preprocess);
-  const opened = await openSession(new Uint8Array(msg.model), { device: msg.device, threads: msg.threads });
+  // Scale, mean/std, channel order and layout become nodes of the graph, so no per-pixel work runs in JavaScript.
+  const prefixed = prefixFramesInput(new Uint8Array(msg.model), msg.inputName, msg.preprocess);
+  framesInput = prefixed.inputName;
+  const opened = await openSession(prefixed.bytes, { device: msg.device, threads: msg.threads });
   session = opened.session;
   post({ type: 'ready', provider: opened.provider, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) });
 }
 
 async function handleRun(msg: RunMessage): Promise<void> {
-  if (!init || !session || !tables) throw new Error('run before init');
+  if (!init || !session) throw new Error('run before init');
   const started = performance.now();
   const { inputWidth: w, inputHeight: h } = init.preprocess;
-  const size = msg.count * 3 * w * h;
-  if (inputBuffer.length !== size) inputBuffer = new Float32Array(size);
-  rgb24ToNchw(new Uint8Array(msg.pixels), msg.count, w, h, init.preprocess, tables, inputBuffer);
-  const input = new ort.Tensor('float32', inputBuffer, [msg.count, 3, h, w]);
-  const fetches = init.embeddings ? [init.logitsName, init.embeddingName] : [init.logitsName];
+  // The transferred bytes, as they are: uint8 NHWC RGB.
+  const input = new ort.Tensor('uint8', new Uint8Array(msg.pixels), [msg.count, h, w, 3]);
+  const embeddingName = init.embeddings ? init.embeddingName : null;
+  const fetches = embeddingName !== null ? [init.logitsName, embeddingName] : [init.logitsName];
   const runStart = performance.now();
-  const out = await session.run({ [init.inputName]: input }, fetches);
+  const out = await session.run({ [framesInput]: input }, fetches);
   const runMs = performance.now() - runStart;
 
   const logits = out[init.logitsName]!.data as Float32Array;
@@ -65,9 +65,9 @@ async function handleRun(msg: RunMessage): Promise<void> {
   }
   let embeddings: Float32Array | undefined;
   let embeddingDim = 0;
-  if (init.embeddings) {
+  if (embeddingName !== null) {
     // Copy out of ONNX Runtime's buffer so it can be transferred.
-    embeddings = Float32Array.from(out[init.embeddingName]!.data as Float32Array);
+    embeddings = Float32Array.from(out[embeddingName]!.data as Float32Array);
     embeddingDim = embeddings.length / msg.count;
     for (let f = 0; f < msg.count; f++) l2Normalize(embeddings.subarray(f * embeddingDim, (f + 1) * embeddingDim));
   }

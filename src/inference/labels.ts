@@ -5,11 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { IMAGENET_PREPROCESS, type PreprocessSpec } from '../contracts/preprocess.ts';
+import type { PreprocessOverrides } from '../contracts/preprocess.ts';
+import { IMAGENET_CROP_RATIO, type PreprocessLayer } from './preprocess-resolve.ts';
 import { InputNotFoundError, ModelInvalidError } from '../shared/errors.ts';
 
+/** The metadata key StreamSight writes (`models import`, `models quantize`): a JSON array of class names. */
+export const STREAMSIGHT_LABELS_KEY = 'streamsight.labels';
+
 /** metadata_props keys that may hold class names, most specific first. */
-export const LABEL_METADATA_KEYS = ['names', 'labels', 'classes', 'id2label', 'class_names'] as const;
+export const LABEL_METADATA_KEYS = [STREAMSIGHT_LABELS_KEY, 'names', 'labels', 'classes', 'id2label', 'class_names'] as const;
 
 /** A synset id in front of the name, as in ImageNet's synset.txt: `n01440764 tench, Tinca tinca`. */
 const SYNSET_PREFIX = /^n\d{8}\s+/;
@@ -107,6 +111,25 @@ function labelsFromIndexMap(map: Record<string, unknown>): string[] {
     if (labels[i] === undefined) throw new ModelInvalidError(`class index ${i} has no label`);
   }
   return labels;
+}
+
+/**
+ * Class names from a parsed config.json beside a model: Hugging Face's
+ * `id2label`, timm's `label_names`; undefined when it holds neither (a timm
+ * config may carry only preprocessing).
+ */
+export function labelsFromConfigJson(json: unknown): string[] | undefined {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return undefined;
+  const obj = json as Record<string, unknown>;
+  for (const key of ['id2label', 'label_names'] as const) {
+    if (obj[key] === undefined) continue;
+    try {
+      return labelsFromJson(obj[key]);
+    } catch (err) {
+      throw new ModelInvalidError(`config.json "${key}": ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return undefined;
 }
 
 export interface MetadataLabels {
@@ -271,19 +294,22 @@ export const HfPreprocessorConfigSchema = z.looseObject({
   do_normalize: z.boolean().optional(),
   image_mean: Rgb.optional(),
   image_std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]).optional(),
+  resample: z.number().int().optional(),
 });
 export type HfPreprocessorConfig = z.infer<typeof HfPreprocessorConfigSchema>;
 
+/** PIL resample codes a Hugging Face image processor names (`resample`). */
+const PIL_RESAMPLE: Record<number, 'bilinear' | 'bicubic' | undefined> = { 2: 'bilinear', 3: 'bicubic' };
+
 /**
- * Turns a Hugging Face preprocessor_config.json (ConvNext/ResNet or Bit image
- * processor) into a PreprocessSpec. ConvNext rule: below 384 px the shorter
- * side is resized to shortest_edge / crop_pct (floored, as HF does) and
- * centre-cropped to shortest_edge; from 384 px up HF resizes straight to a
- * square without cropping, which we approximate by resize + crop to that side
- * (identical for square frames) and say so in `source`.
- * `origin` names the file for `source`.
+ * Turns a Hugging Face preprocessor_config.json (ConvNext/ResNet, ViT or Bit
+ * image processor) into a preprocessing layer. ConvNext rule: below 384 px
+ * the shorter side is resized to shortest_edge / crop_pct (floored, as HF
+ * does) and centre-cropped to shortest_edge; from 384 px up HF warps
+ * straight to a square, as does a `size` of height and width (ViT).
+ * `resample` 3 is bicubic, 2 bilinear (PIL's codes). `origin` names the file.
  */
-export function preprocessFromHf(config: unknown, origin = 'preprocessor_config.json'): PreprocessSpec {
+export function preprocessFromHf(config: unknown, origin = 'preprocessor_config.json'): PreprocessLayer {
   const parsed = HfPreprocessorConfigSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -293,12 +319,7 @@ export function preprocessFromHf(config: unknown, origin = 'preprocessor_config.
   }
   const c = parsed.data;
   const kind = c.image_processor_type ?? c.feature_extractor_type ?? 'image processor';
-  const notes: string[] = [];
-  const defaultSide = IMAGENET_PREPROCESS.inputWidth;
-
-  let resizeShorter = IMAGENET_PREPROCESS.resizeShorter;
-  let width = IMAGENET_PREPROCESS.inputWidth;
-  let height = IMAGENET_PREPROCESS.inputHeight;
+  const values: PreprocessOverrides = {};
   const size = c.size;
   const shortest = typeof size === 'number' ? size : size && 'shortest_edge' in size ? size.shortest_edge : undefined;
 
@@ -310,45 +331,31 @@ export function preprocessFromHf(config: unknown, origin = 'preprocessor_config.
         : 'height' in c.crop_size
           ? c.crop_size
           : { height: c.crop_size.shortest_edge, width: c.crop_size.shortest_edge };
-    width = crop.width;
-    height = crop.height;
-    resizeShorter = shortest ?? Math.min(width, height);
-    notes.push(`shortest_edge ${resizeShorter}, crop ${width}x${height}`);
+    values.crop = { width: crop.width, height: crop.height };
+    values.resize = { shorter: shortest ?? Math.min(crop.width, crop.height) };
   } else if (shortest !== undefined) {
-    width = height = shortest;
+    values.crop = { width: shortest, height: shortest };
     if (shortest < 384) {
-      const cropPct = c.crop_pct ?? defaultSide / IMAGENET_PREPROCESS.resizeShorter;
-      resizeShorter = Math.floor(shortest / cropPct + 1e-9);
-      notes.push(`shortest_edge ${shortest} / crop_pct ${cropPct} -> resize ${resizeShorter}, crop ${shortest}`);
+      const cropPct = c.crop_pct ?? IMAGENET_CROP_RATIO;
+      values.resize = { shorter: Math.floor(shortest / cropPct + 1e-9) };
     } else {
-      resizeShorter = shortest;
-      notes.push(`shortest_edge ${shortest} >= 384: HF warps to ${shortest}x${shortest}; approximated by resize + centre crop`);
+      values.resize = { width: shortest, height: shortest };
     }
   } else if (size !== undefined && typeof size === 'object' && 'height' in size) {
-    width = size.width;
-    height = size.height;
-    resizeShorter = Math.min(width, height);
-    notes.push(`size ${width}x${height}: HF warps to it; approximated by resize + centre crop`);
-  } else {
-    notes.push(`no size given; ImageNet default ${resizeShorter}/${width}`);
+    values.crop = { width: size.width, height: size.height };
+    values.resize = { width: size.width, height: size.height };
   }
-  if (c.do_resize === false) notes.push('do_resize is false: the model expects frames already at input size');
-
-  const normalize = c.do_normalize !== false;
-  const mean: [number, number, number] = normalize ? [...(c.image_mean ?? IMAGENET_PREPROCESS.mean)] : [0, 0, 0];
-  const std: [number, number, number] = normalize ? [...(c.image_std ?? IMAGENET_PREPROCESS.std)] : [1, 1, 1];
-  if (!normalize) notes.push('do_normalize is false');
-  const scale = c.do_rescale === false ? 1 : (c.rescale_factor ?? 1 / 255);
-  if (c.do_rescale === false) notes.push('do_rescale is false: raw 0..255 values');
-
-  return {
-    resizeShorter,
-    inputWidth: width,
-    inputHeight: height,
-    mean,
-    std,
-    scale,
-    channelOrder: 'RGB',
-    source: `Hugging Face ${origin} (${kind}): ${notes.join('; ')}`,
-  };
+  if (c.do_resize === false) delete values.resize;
+  const resample = c.resample === undefined ? undefined : PIL_RESAMPLE[c.resample];
+  if (resample) values.interpolation = resample;
+  if (c.do_normalize === false) {
+    values.mean = [0, 0, 0];
+    values.std = [1, 1, 1];
+  } else {
+    if (c.image_mean) values.mean = [...c.image_mean];
+    if (c.image_std) values.std = [...c.image_std];
+  }
+  values.scale = c.do_rescale === false ? 1 : (c.rescale_factor ?? 1 / 255);
+  values.channelOrder = 'RGB';
+  return { origin: `Hugging Face ${origin} (${kind})`, values };
 }

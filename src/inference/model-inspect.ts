@@ -1,4 +1,5 @@
 import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import type { EmbeddingInfo } from './graph-edit.ts';
 import { loadModel, type LoadModelOptions } from './model-loader.ts';
 import { decodeModel, type ValueInfoProto } from './onnx-proto.ts';
 import { precisionOf } from './quantize/metadata-keys.ts';
@@ -19,12 +20,14 @@ export interface ModelReport {
   opset: number | null;
   producer: string;
   input: TensorDescription;
+  inputLayout: 'NCHW' | 'NHWC';
   /** Outputs of the file as it is on disk (before the embedding output is added). */
   outputs: TensorDescription[];
   classifier: { op: string; name: string };
   classCount: number;
   outputIsProbability: boolean;
-  embedding: { name: string; dim: number };
+  /** The pooled feature and how it was found; null: the model gives labels only. */
+  embedding: EmbeddingInfo | null;
   labelsSource: string;
   labelExamples: string[];
   preprocess: PreprocessSpec;
@@ -40,7 +43,6 @@ export function inspectModel(nameOrPath: string, options: LoadModelOptions = {})
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const input = (graph.input ?? []).find((i) => !initializers.has(i.name ?? ''));
   const outputs = (graph.output ?? []).filter((o) => o.name !== model.embeddingName || o.name === model.logitsName);
-  const head = (graph.node ?? []).find((n) => (n.input ?? []).includes(model.embeddingName) && (n.op_type === 'Gemm' || n.op_type === 'MatMul'));
   const opset = (proto.opset_import ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
   return {
     name: model.name,
@@ -51,11 +53,12 @@ export function inspectModel(nameOrPath: string, options: LoadModelOptions = {})
     opset: opset?.version ?? null,
     producer: [proto.producer_name, proto.producer_version].filter(Boolean).join(' '),
     input: describe(input),
+    inputLayout: model.inputLayout,
     outputs: outputs.map(describe),
-    classifier: { op: head?.op_type ?? 'unknown', name: head?.name || head?.output?.[0] || 'unknown' },
+    classifier: model.classifier,
     classCount: model.classCount,
     outputIsProbability: model.alreadyProbabilities,
-    embedding: { name: model.embeddingName, dim: model.embeddingDim },
+    embedding: model.embedding,
     labelsSource: model.labelsSource,
     labelExamples: model.labels.slice(0, 3),
     preprocess: model.preprocess,

@@ -7,8 +7,9 @@ import { readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import type { PreprocessSpec } from '../contracts/preprocess.ts';
+import type { PreprocessLayer } from './preprocess-resolve.ts';
 import { ConfigError, ModelNotFoundError } from '../shared/errors.ts';
+import { findLocalModel, loadLocalModels, LOCAL_MODELS_FILE, type LocalModel } from './local-models.ts';
 
 /**
  * The package's own `models/` folder (beside `src/` and `dist/`): the
@@ -100,16 +101,18 @@ export function modelCachePath(name: string, cacheDir: string = DEFAULT_MODELS_D
 }
 
 /** The preprocessing a manifest entry declares, in the shared contract's shape. */
-export function preprocessFromEntry(entry: ManifestEntry): PreprocessSpec {
+export function preprocessFromEntry(entry: ManifestEntry): PreprocessLayer {
   return {
-    resizeShorter: entry.resizeShorter,
-    inputWidth: entry.inputSize,
-    inputHeight: entry.inputSize,
-    mean: [...entry.mean],
-    std: [...entry.std],
-    scale: 1 / 255,
-    channelOrder: 'RGB',
-    source: `manifest entry ${entry.name} (${entry.source})`,
+    origin: `registry entry ${entry.name}`,
+    values: {
+      resize: { shorter: entry.resizeShorter },
+      crop: { width: entry.inputSize, height: entry.inputSize },
+      interpolation: 'bilinear',
+      mean: [...entry.mean],
+      std: [...entry.std],
+      scale: 1 / 255,
+      channelOrder: 'RGB',
+    },
   };
 }
 
@@ -129,14 +132,17 @@ export interface ResolvedModel {
   entry?: ManifestEntry;
   /** Absolute path of the entry's labels file, when there is an entry. */
   labelsPath?: string;
-  source: 'file' | 'registry';
+  /** The local list's entry, for a model added with `models import` / `models quantize --name`. */
+  local?: LocalModel;
+  source: 'file' | 'registry' | 'local';
 }
 
 /**
  * Turns `--model` into a file. Anything that looks like a path (has a
  * separator or ends in `.onnx`) must be an existing file and is used as is;
  * anything else is a registry name and resolves to `<cacheDir>/<name>.onnx`,
- * which must have been pulled. Throws ModelNotFoundError otherwise, with the
+ * which must have been pulled, or the name of an imported model
+ * (local-models.ts). Throws ModelNotFoundError otherwise, with the
  * known names or the pull command as a hint.
  */
 export function resolveModel(nameOrPath: string, options: ResolveOptions = {}): ResolvedModel {
@@ -165,7 +171,10 @@ export function resolveModel(nameOrPath: string, options: ResolveOptions = {}): 
 
   const entry = findEntry(manifest, nameOrPath);
   if (!entry) {
-    throw new ModelNotFoundError(`unknown model "${nameOrPath}"`, { hint: knownHint });
+    const local = findLocalModel(cacheDir, nameOrPath);
+    if (local) return resolveLocal(local, cacheDir);
+    const locals = loadLocalModels(cacheDir).map((m) => m.name);
+    throw new ModelNotFoundError(`unknown model "${nameOrPath}"`, { hint: locals.length > 0 ? `${knownHint}; imported: ${locals.join(', ')}` : knownHint });
   }
   const path = resolve(modelCachePath(entry.name, cacheDir));
   const stat = statOrUndefined(path);
@@ -179,6 +188,18 @@ export function resolveModel(nameOrPath: string, options: ResolveOptions = {}): 
     throw new ModelNotFoundError(`model ${entry.name} at ${path} is ${stat.size} bytes, the manifest says ${entry.bytes}`, { hint: pullHint });
   }
   return { path, entry, labelsPath: resolve(modelsDir, entry.labels), source: 'registry' };
+}
+
+/** An imported model's file, which must still be the one imported (same size). */
+function resolveLocal(local: LocalModel, cacheDir: string): ResolvedModel {
+  const path = resolve(cacheDir, local.file);
+  const stat = statOrUndefined(path);
+  const hint = `import it again: streamsight models import FILE --name ${local.name} --force`;
+  if (!stat || !stat.isFile()) throw new ModelNotFoundError(`imported model ${local.name} is missing (expected ${path})`, { hint });
+  if (stat.size !== local.bytes) {
+    throw new ModelNotFoundError(`imported model ${local.name} at ${path} is ${stat.size} bytes, ${LOCAL_MODELS_FILE} says ${local.bytes}`, { hint });
+  }
+  return { path, local, source: 'local' };
 }
 
 function looksLikePath(s: string): boolean {

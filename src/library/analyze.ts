@@ -17,7 +17,7 @@ import type { FrameLine, Summary } from '../contracts/analyze-output.ts';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
-import { loadModel } from '../inference/model-loader.ts';
+import { loadModel, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
 import type { DeviceChoice } from '../inference/ort-session.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
@@ -86,9 +86,10 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
   if (options.everyFrame && options.keyframes) throw new TypeError('options.everyFrame and options.keyframes exclude each other');
   const sampling: Sampling = options.everyFrame ? { mode: 'every' } : options.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
   const logger = options.logger ?? createLogger({ level: 'silent' });
-  const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+  const model = loadModel(config.model.name, modelLoadOptions(config));
   const batch = model.fixedBatch ?? config.model.batch;
   const embeddings = options.embeddings ?? false;
+  if (embeddings) requireEmbedding(model, 'options.embeddings');
 
   const ready: FrameLine[] = [];
   /** Wakes the loop: a frame is ready or the run is over. */

@@ -22,7 +22,8 @@ import { LiveGateway } from '../gateway/live-gateway.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
-import { loadModel, type LoadedModel } from '../inference/model-loader.ts';
+import { loadModel, type LoadedModel, modelLoadOptions } from '../inference/model-loader.ts';
+import type { ModelRequest } from '../pipeline/model-engines.ts';
 import { LivePipeline } from '../pipeline/live-pipeline.ts';
 import type { ResultSink } from '../pipeline/live-result-publisher.ts';
 import { configuredSources, type SourceSpec } from '../pipeline/source-plan.ts';
@@ -158,17 +159,21 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
       closeIndex = search.close;
       searchRoute = search.route;
     }
-    const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+    const model = loadModel(config.model.name, modelLoadOptions(config));
     warnUntrained(model);
     const batch = model.fixedBatch ?? config.model.batch;
     const engineOptions = { device: config.model.device, threads: config.model.threads, topK: labelsComputed(config.model.topK), embeddings: true };
     engine = await InferenceEngine.start(model, engineOptions);
     if (engine.fallbackReason) logger.warn({ reason: engine.fallbackReason }, 'CUDA unavailable, falling back to CPU');
     logger.info({ model: model.name, provider: engine.provider, batch }, `inference on ${engine.provider}`);
-    // A stream's own model (sources[].model.name, POST model.name), started as the default one was; the pipeline closes it.
-    const startModel = async (name: string): Promise<{ model: LoadedModel; engine: InferenceEngine }> => {
-      // model.labels names the default model's classes, not another's.
-      const other = loadModel(name, { cacheDir: config.models.cacheDir });
+    // A stream's own model (sources[].model.name, POST model.name) or preprocessing, started as the default one was; the pipeline closes it.
+    const startModel = async (request: ModelRequest): Promise<{ model: LoadedModel; engine: InferenceEngine }> => {
+      const own = request.preprocess === undefined ? [] : [{ origin: "the stream's model.preprocess", values: request.preprocess }];
+      // model.labels and model.preprocess are the configured model's, not another's.
+      const isDefault = request.name === config.model.name || request.name === model.path;
+      const other = isDefault
+        ? loadModel(model.path, modelLoadOptions(config, own))
+        : loadModel(request.name, { cacheDir: config.models.cacheDir, preprocess: own });
       warnUntrained(other);
       const otherEngine = await InferenceEngine.start(other, engineOptions);
       if (otherEngine.fallbackReason) logger.warn({ model: other.name, reason: otherEngine.fallbackReason }, 'CUDA unavailable, falling back to CPU');

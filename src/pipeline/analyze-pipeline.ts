@@ -1,3 +1,4 @@
+import { frameGeometry } from '../contracts/preprocess.ts';
 import { randomUUID } from 'node:crypto';
 import type { Frame, Sampling } from '../contracts/frame.ts';
 import type { FrameLine, SegmentLine, Summary } from '../contracts/analyze-output.ts';
@@ -54,11 +55,7 @@ export interface AnalyzeOptions {
 export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
   const started = performance.now();
   const ctx = { model: opts.model.name, labels: opts.model.labels, untrained: opts.model.untrained, embeddings: opts.embeddings };
-  const geometry = {
-    resizeShorter: opts.model.preprocess.resizeShorter,
-    cropWidth: opts.model.preprocess.inputWidth,
-    cropHeight: opts.model.preprocess.inputHeight,
-  };
+  const geometry = frameGeometry(opts.model.preprocess);
   // An engine that cannot start (no CUDA with --device cuda, a model ONNX Runtime
   // refuses) fails the whole run, not one input.
   let engineError: unknown;

@@ -1,3 +1,4 @@
+import { frameGeometry } from '../contracts/preprocess.ts';
 import type { Frame } from '../contracts/frame.ts';
 import type { StreamState } from '../contracts/results.ts';
 import type { HysteresisOptions } from '../events/hysteresis-config.ts';
@@ -10,7 +11,7 @@ import { isStreamSightError, ModelNotServedError, ModelUnavailableError } from '
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { LiveResultPublisher, type ResultSink } from './live-result-publisher.ts';
-import { ModelEngines, type ModelSlot, type ModelStarter } from './model-engines.ts';
+import { type ModelRequest, ModelEngines, type ModelSlot, type ModelStarter } from './model-engines.ts';
 import type { SourcePlan, SourceSpec } from './source-plan.ts';
 import { StreamRegistry, type LiveStream, type StreamTransport } from './stream-registry.ts';
 import { StreamRunner } from './stream-runner.ts';
@@ -112,7 +113,11 @@ class EmbeddedTransport implements StreamTransport {
   }
 
   async open(spec: SourceSpec, plan: SourcePlan): Promise<LiveStream> {
-    const key = this.engines.isDefault(spec.model?.name) ? undefined : spec.model?.name;
+    const name = spec.model?.name;
+    const preprocess = spec.model?.preprocess;
+    // The default model with its own preprocessing is another engine too.
+    const key: ModelRequest | undefined =
+      this.engines.isDefault(name) && preprocess === undefined ? undefined : { name: name ?? this.opts.model.path, preprocess };
     const slot = key === undefined ? this.engines.default : await this.acquire(key);
     try {
       return this.run(spec, plan, slot, key);
@@ -136,19 +141,19 @@ class EmbeddedTransport implements StreamTransport {
   }
 
   /** A model other than the default, started on first use; paired with release(). */
-  private async acquire(key: string): Promise<ModelSlot> {
+  private async acquire(key: ModelRequest): Promise<ModelSlot> {
     if (!this.engines.canStartOthers) throw new ModelNotServedError(`model.name: this server runs one model (${this.opts.model.name})`);
     try {
       return await this.engines.acquire(key);
     } catch (err) {
       await this.engines.release(key);
       if (!isStreamSightError(err)) throw err;
-      const line = `model.name "${key}" cannot be used: ${err.message}${err.hint ? ` (${err.hint})` : ''}`.replace(/\s*\n\s*/g, ' ');
+      const line = `model.name "${key.name}" cannot be used: ${err.message}${err.hint ? ` (${err.hint})` : ''}`.replace(/\s*\n\s*/g, ' ');
       throw new ModelUnavailableError(line, { cause: err });
     }
   }
 
-  private run(spec: SourceSpec, plan: SourcePlan, slot: ModelSlot, key: string | undefined): LiveStream {
+  private run(spec: SourceSpec, plan: SourcePlan, slot: ModelSlot, key: ModelRequest | undefined): LiveStream {
     const { opts } = this;
     const { preprocess } = slot.model;
     const runner = new StreamRunner({
@@ -157,7 +162,7 @@ class EmbeddedTransport implements StreamTransport {
       input: plan.input,
       sampling: { mode: 'fps', fps: plan.fps },
       // Decoded to this stream's model's input.
-      geometry: { resizeShorter: preprocess.resizeShorter, cropWidth: preprocess.inputWidth, cropHeight: preprocess.inputHeight },
+      geometry: frameGeometry(preprocess),
       live: plan.live,
       camera: plan.camera,
       realtime: plan.realtime,

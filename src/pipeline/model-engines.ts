@@ -1,4 +1,5 @@
 import type { Frame } from '../contracts/frame.ts';
+import type { PreprocessOverrides } from '../contracts/preprocess.ts';
 import type { BatchInference, InferenceEngine } from '../inference/inference-engine.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -11,12 +12,23 @@ export interface StartedModel {
   engine: InferenceEngine;
 }
 
+/** A stream's model: a name (registry or .onnx file) and its own preprocessing, if any. */
+export interface ModelRequest {
+  name: string;
+  preprocess?: PreprocessOverrides | undefined;
+}
+
 /**
- * Loads a model (registry name or .onnx file) and starts its engine the way
- * the default one was started (same device, threads, topK, embeddings).
- * Rejects with a StreamSightError when the model cannot be loaded or run.
+ * Loads a model and starts its engine the way the default one was started
+ * (same device, threads, topK, embeddings). Rejects with a StreamSightError
+ * when the model cannot be loaded or run.
  */
-export type ModelStarter = (name: string) => Promise<StartedModel>;
+export type ModelStarter = (request: ModelRequest) => Promise<StartedModel>;
+
+/** Requests that load the same model the same way share one engine. */
+export function modelKey(request: ModelRequest): string {
+  return request.preprocess === undefined ? request.name : `${request.name} ${JSON.stringify(request.preprocess)}`;
+}
 
 /** One model in use: its engine and the batch loop over the streams on it. */
 export interface ModelSlot {
@@ -84,23 +96,24 @@ export class ModelEngines {
   }
 
   /**
-   * The slot of a model other than the default, started on first use (one
-   * start for concurrent callers). Every call, resolved or not, is paired
-   * with release(name).
+   * The slot of a model other than the default (or the default with its
+   * own preprocessing), started on first use (one start for concurrent
+   * callers). Every call, resolved or not, is paired with release(request).
    */
-  async acquire(name: string): Promise<ModelSlot> {
+  async acquire(request: ModelRequest): Promise<ModelSlot> {
     const start = this.opts.start;
     if (!start) throw new TypeError('acquire: no ModelStarter configured');
+    const name = modelKey(request);
     let entry = this.entries.get(name);
     if (!entry) {
       const created: Entry = {
         users: 0,
         slot: undefined,
-        ready: start(name).then((started) => {
+        ready: start(request).then((started) => {
           const slot = this.slot(started);
           created.slot = slot;
           if (this.running && !this.closed) slot.loop.start();
-          this.opts.logger.info({ model: started.model.name, requested: name, provider: started.engine.provider }, 'model started for a stream');
+          this.opts.logger.info({ model: started.model.name, requested: request.name, provider: started.engine.provider }, 'model started for a stream');
           return slot;
         }),
       };
@@ -111,8 +124,9 @@ export class ModelEngines {
     return entry.ready;
   }
 
-  /** One user of `name` less; the last one stops its loop and closes its engine. */
-  async release(name: string): Promise<void> {
+  /** One user of the request's model less; the last one stops its loop and closes its engine. */
+  async release(request: ModelRequest): Promise<void> {
+    const name = modelKey(request);
     const entry = this.entries.get(name);
     if (!entry || this.closed) return;
     entry.users -= 1;

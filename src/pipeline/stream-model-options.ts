@@ -3,9 +3,13 @@
  * `model`): which model a stream runs on, and how its results are
  * published. Pure.
  */
+import type { PreprocessOverrides } from '../contracts/preprocess.ts';
+
 export interface StreamModelOptions {
   /** Registry name or .onnx file; default: the pipeline's model. Another one gets its own engine (src/pipeline/model-engines.ts). */
   name?: string | undefined;
+  /** This stream's own preprocessing, over the model's (another engine for the same model). */
+  preprocess?: PreprocessOverrides | undefined;
   /** Labels published per frame at most; inference computes labelsComputed(model.topK) of them in every mode, so more is that many. */
   topK?: number | undefined;
   /** Labels scoring below this (0..1) are not published, nor seen by the stream's label events. */

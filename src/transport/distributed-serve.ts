@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import type { SearchRoute } from '../gateway/search-route.ts';
-import { loadModel } from '../inference/model-loader.ts';
+import { loadModel, modelLoadOptions } from '../inference/model-loader.ts';
 import type { SourceSpec } from '../pipeline/source-plan.ts';
 import type { Logger } from '../shared/logger.ts';
 import { Metrics } from '../shared/metrics.ts';
@@ -34,7 +34,7 @@ export interface DistributedServe {
  */
 export async function openDistributedServe(opts: DistributedServeOptions): Promise<DistributedServe> {
   const { config, logger } = opts;
-  const model = loadModel(config.model.name, { labelsFile: config.model.labels, cacheDir: config.models.cacheDir });
+  const model = loadModel(config.model.name, modelLoadOptions(config));
   if (model.untrained) process.stderr.write(`WARNING: model "${model.name}" is UNTRAINED (made by \`streamsight models synth\`): its labels mean nothing\n`);
   const metrics = new Metrics();
   const sessionOptions = ingestSessionOptions(config, model, { url: opts.url, name: `serve-${process.pid}`, fileFps: opts.fileFps, logger, metrics });

@@ -36,6 +36,9 @@ export class DistributedSources implements StreamTransport {
     if (spec.model?.name !== undefined && spec.model.name !== model.name) {
       throw new ModelNotServedError(`model.name is not supported with --redis: workers run one model (${model.name})`);
     }
+    if (spec.model?.preprocess !== undefined) {
+      throw new ModelNotServedError('model.preprocess is not supported with --redis: workers preprocess as the config says (model.preprocess)');
+    }
     const abort = new AbortController();
     let state: StreamState = 'starting';
     let latest: Frame | undefined;

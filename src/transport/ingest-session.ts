@@ -1,3 +1,4 @@
+import { frameGeometry } from '../contracts/preprocess.ts';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/schema.ts';
 import type { Frame, FrameGeometry } from '../contracts/frame.ts';
@@ -44,7 +45,7 @@ export function ingestSessionOptions(
       name: model.name,
       // Workers compute the labels every stream may ask for (max(topK, 5)), as embedded serve does.
       topK: labelsComputed(config.model.topK),
-      geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+      geometry: frameGeometry(p),
       inputWidth: p.inputWidth,
       inputHeight: p.inputHeight,
     },

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { FrameLine } from '../../src/contracts/analyze-output.ts';
@@ -17,6 +17,7 @@ const { dir, cleanup } = makeTempDir('ss-quantize-cli-');
 const floatModel = join(dir, 'tiny.onnx');
 const int8Model = join(dir, 'tiny-int8.onnx');
 const clip = join(dir, 'clip.mp4');
+const modelsDir = join(dir, 'models');
 const ANALYZE = ['analyze', '--every-frame', '--embeddings', '--batch', '8', '--json'];
 let quantizeJson: Record<string, unknown>;
 let int8Frames: FrameLine[];
@@ -26,10 +27,29 @@ const workers: WorkerProcess[] = [];
 before(async () => {
   writeTinyModel(floatModel);
   makeClip(clip, { seconds: 4, size: '160x120', rate: 25 });
-  const r = await runCli(['models', 'quantize', floatModel, '--calibrate', clip, '--frames', '16', '--out', int8Model, '--json', '--progress', 'json']);
+  const r = await runCli([
+    'models',
+    'quantize',
+    floatModel,
+    '--calibrate',
+    clip,
+    '--frames',
+    '16',
+    '--out',
+    int8Model,
+    '--name',
+    'tiny-int8',
+    '--models-dir',
+    modelsDir,
+    '--json',
+    '--progress',
+    'json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   quantizeJson = JSON.parse(r.stdout) as Record<string, unknown>;
-  const a = await runCli([...ANALYZE, '--model', int8Model, clip]);
+  assert.match(r.stderr, /"type":"progress"/);
+  // --name: the registered copy is what analyze --model NAME runs.
+  const a = await runCli([...ANALYZE, '--model', 'tiny-int8', '--models-dir', modelsDir, clip]);
   assert.equal(a.code, 0, a.stderr);
   int8Frames = frameLines(a.stdout);
 });
@@ -57,6 +77,25 @@ describe('streamsight models quantize, and the INT8 model through analyze, serve
     assert.equal(quantizeJson.type, 'quantize');
     assert.equal(quantizeJson.out, int8Model);
     assert.equal(quantizeJson.calibrationFrames, 16);
+    assert.equal(quantizeJson.name, 'tiny-int8');
+    assert.equal(readFileSync(quantizeJson.path as string).equals(readFileSync(int8Model)), true, 'the registered copy is the --out file');
+    const list = await runCli(['models', 'list', '--models-dir', modelsDir]);
+    assert.match(list.stdout, /tiny-int8/);
+    const again = await runCli([
+      'models',
+      'quantize',
+      floatModel,
+      '--calibrate',
+      clip,
+      '--out',
+      join(dir, 'x.onnx'),
+      '--name',
+      'tiny-int8',
+      '--models-dir',
+      modelsDir,
+    ]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr.trim(), /^error\[E_USAGE\]: a local model named "tiny-int8" exists; give --force to replace it$/);
     const agreement = quantizeJson.agreement as { frames: number; top1Agreement: number; top1InTop5: number; embeddingCosine: { min: number; median: number } };
     assert.equal(agreement.frames, 16);
     for (const v of [agreement.top1Agreement, agreement.top1InTop5, agreement.embeddingCosine.min, agreement.embeddingCosine.median])
@@ -70,7 +109,7 @@ describe('streamsight models quantize, and the INT8 model through analyze, serve
     assert.match(inspect.stdout, /precision:\s+INT8/);
   });
 
-  test('analyze with the INT8 model: labels and an embedding on every frame, close to FP32', async () => {
+  test('analyze with the INT8 model (by its --name): labels and an embedding on every frame, close to FP32', async () => {
     const fp32 = await runCli([...ANALYZE, '--model', floatModel, clip]);
     assert.equal(fp32.code, 0, fp32.stderr);
     const ref = frameLines(fp32.stdout);
@@ -85,7 +124,7 @@ describe('streamsight models quantize, and the INT8 model through analyze, serve
     });
   });
 
-  test('distributed workers running the INT8 model give what embedded analyze gives, frame by frame', async () => {
+  test('distributed workers running the INT8 model (its file) give what embedded analyze gives, frame by frame', async () => {
     redis = await TestRedis.start();
     const env = { REDIS_URL: redis.url, STREAMSIGHT_REDIS_PREFIX: 'q8' };
     workers.push(await startWorker(['--model', int8Model, '--threads', '1'], env));

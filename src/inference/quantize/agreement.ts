@@ -9,15 +9,15 @@ export interface Agreement {
   top1Agreement: number;
   /** Fraction of frames where FP32's top-1 class is among INT8's five best. */
   top1InTop5: number;
-  /** Cosine similarity of the two embeddings of a frame. */
-  embeddingCosine: { min: number; median: number; mean: number };
+  /** Cosine similarity of the two embeddings of a frame; null for a labels-only model. */
+  embeddingCosine: { min: number; median: number; mean: number } | null;
 }
 
 export interface ModelOutputs {
   /** [frames x classes], row-major. */
   logits: Float32Array;
-  /** [frames x dim], row-major. */
-  embeddings: Float32Array;
+  /** [frames x dim], row-major; null for a labels-only model. */
+  embeddings: Float32Array | null;
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
@@ -58,8 +58,8 @@ export function median(values: readonly number[]): number {
 export function compareOutputs(fp32: ModelOutputs, int8: ModelOutputs, frames: number): Agreement {
   if (frames < 1) throw new RangeError('compareOutputs needs at least one frame');
   const classes = fp32.logits.length / frames;
-  const dim = fp32.embeddings.length / frames;
-  if (int8.logits.length !== fp32.logits.length || int8.embeddings.length !== fp32.embeddings.length) {
+  const dim = (fp32.embeddings?.length ?? 0) / frames;
+  if (int8.logits.length !== fp32.logits.length || int8.embeddings?.length !== fp32.embeddings?.length) {
     throw new RangeError('FP32 and INT8 outputs differ in size');
   }
   let same = 0;
@@ -72,12 +72,14 @@ export function compareOutputs(fp32: ModelOutputs, int8: ModelOutputs, frames: n
     const top5 = topK(b, Math.min(5, classes));
     if (top5[0] === ref) same++;
     if (top5.includes(ref!)) within++;
-    cosines.push(cosine(fp32.embeddings.subarray(f * dim, (f + 1) * dim), int8.embeddings.subarray(f * dim, (f + 1) * dim)));
+    if (fp32.embeddings && int8.embeddings) {
+      cosines.push(cosine(fp32.embeddings.subarray(f * dim, (f + 1) * dim), int8.embeddings.subarray(f * dim, (f + 1) * dim)));
+    }
   }
   return {
     frames,
     top1Agreement: same / frames,
     top1InTop5: within / frames,
-    embeddingCosine: { min: Math.min(...cosines), median: median(cosines), mean: cosines.reduce((s, c) => s + c, 0) / frames },
+    embeddingCosine: cosines.length === 0 ? null : { min: Math.min(...cosines), median: median(cosines), mean: cosines.reduce((s, c) => s + c, 0) / frames },
   };
 }

@@ -1,14 +1,13 @@
 /**
  * Runs a model in ONNX Runtime on calibration frames with chosen
  * intermediate tensors added as graph outputs, and feeds each batch's values
- * to a TensorStats. Frames are normalised by rgb24ToNchw, the function the
- * inference thread uses, so calibration sees what inference sees.
+ * to a TensorStats. Frames go in through the same graph prefix as in the
+ * inference thread (frames-session.ts), so calibration sees what inference sees.
  */
 
 import type { PreprocessSpec } from '../../contracts/preprocess.ts';
-import { normalizeBatch } from './normalize-batch.ts';
 import { DataType, encodeModel, tensorValueInfo, type GraphProto, type ModelProto } from '../onnx-proto.ts';
-import { openSession } from '../ort-session.ts';
+import { openFramesSession } from './frames-session.ts';
 import type { CalibrationFrame } from './calibration-frames.ts';
 import type { TensorStats } from './tensor-stats.ts';
 
@@ -30,12 +29,11 @@ export interface CollectRunOptions {
 
 export async function collectTensorStats(model: ModelProto, frames: readonly CalibrationFrame[], stats: TensorStats, opts: CollectRunOptions): Promise<void> {
   const names = stats.names;
-  const { session } = await openSession(encodeModel(withOutputs(model, names)), { device: 'cpu', threads: opts.threads });
+  const session = await openFramesSession(encodeModel(withOutputs(model, names)), opts.inputName, opts.preprocess, opts.threads);
   try {
     for (let start = 0; start < frames.length; start += opts.batch) {
       const chunk = frames.slice(start, start + opts.batch);
-      const input = normalizeBatch(chunk, opts.preprocess);
-      const out = await session.run({ [opts.inputName]: input }, names);
+      const out = await session.run(chunk, names);
       for (const name of names) {
         const t = out[name]!;
         stats.add(name, t.data as Float32Array, t.dims);

@@ -12,10 +12,11 @@
  *      held-out frames.
  */
 import { readFileSync } from 'node:fs';
-import type { PreprocessSpec } from '../../contracts/preprocess.ts';
+import { frameGeometry, preprocessValues, type PreprocessSpec } from '../../contracts/preprocess.ts';
 import { ModelInvalidError } from '../../shared/errors.ts';
 import { addEmbeddingOutput } from '../graph-edit.ts';
 import { loadModel, type LoadedModel } from '../model-loader.ts';
+import type { PreprocessLayer } from '../preprocess-resolve.ts';
 import { decodeModel, encodeModel, type GraphProto, type ModelProto, type StringStringEntryProto } from '../onnx-proto.ts';
 import { compareOutputs, type Agreement } from './agreement.ts';
 import { biasShifts, correctionTensors, withReferenceConvs } from './bias-correction.ts';
@@ -49,6 +50,8 @@ export interface QuantizeOptions {
   threads?: number;
   cacheDir?: string | undefined;
   labelsFile?: string | undefined;
+  /** Preprocessing layers from flags and config, as analyze would be given them (loadModel's `preprocess`). */
+  preprocess?: readonly PreprocessLayer[] | undefined;
   onProgress?: (phase: QuantizePhase, done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -82,7 +85,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   const biasCorrection = options.biasCorrection ?? true;
   const progress = options.onProgress ?? ((): void => undefined);
 
-  const loaded = loadModel(options.model, { cacheDir: options.cacheDir, labelsFile: options.labelsFile });
+  const loaded = loadModel(options.model, { cacheDir: options.cacheDir, labelsFile: options.labelsFile, preprocess: options.preprocess });
   const model = decodeModel(readFileSync(loaded.path));
   checkFloatModel(model, loaded.name);
   const graph = model.graph as GraphProto;
@@ -92,7 +95,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
 
   const pre = loaded.preprocess;
   const split = await collectCalibrationFrames(options.videos, {
-    geometry: { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight },
+    geometry: frameGeometry(pre),
     frames,
     minFrames: options.minFrames ?? 8,
     onFrame: (done, total) => progress('decode', done, total),
@@ -114,7 +117,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   }
 
   const quantized = buildQdqModel({ model, plan, params, ...(biasShift ? { biasShift } : {}) });
-  setMetadata(quantized, pre, loaded.labels);
+  setMetadata(quantized, pre, loaded.labelsSource === 'none (class_N)' ? undefined : loaded.labels);
   const bytes = encodeModel(quantized);
 
   const agreement = await compareOnHeldOut(loaded, bytes, split.heldOut, { preprocess: pre, batch, threads }, (n) =>
@@ -164,12 +167,11 @@ function rangesToParams(plan: QdqPlan, stats: TensorStats, percentile: number): 
   return params;
 }
 
-function setMetadata(model: ModelProto, preprocess: PreprocessSpec, labels: readonly string[]): void {
-  const { source: _source, ...spec } = preprocess;
+function setMetadata(model: ModelProto, preprocess: PreprocessSpec, labels: readonly string[] | undefined): void {
   const set: Record<string, string> = {
     [PRECISION_KEY]: 'int8',
-    [PREPROCESS_KEY]: JSON.stringify(spec),
-    [LABELS_KEY]: JSON.stringify(labels),
+    [PREPROCESS_KEY]: JSON.stringify(preprocessValues(preprocess)),
+    ...(labels ? { [LABELS_KEY]: JSON.stringify(labels) } : {}),
   };
   const kept: StringStringEntryProto[] = (model.metadata_props ?? []).filter((p) => !(p.key !== undefined && p.key in set));
   model.metadata_props = [...kept, ...Object.entries(set).map(([key, value]) => ({ key, value }))];

@@ -19,7 +19,7 @@ export function formatQuantizeReport(r: QuantizeReport, out: string, bytes: numb
       `agreement with FP32 on ${a.frames} held-out frames of the same videos:`,
       `  top-1 agreement        ${pct(a.top1Agreement)}`,
       `  FP32 top-1 in top-5    ${pct(a.top1InTop5)}`,
-      `  embedding cosine       min ${a.embeddingCosine.min.toFixed(4)}, median ${a.embeddingCosine.median.toFixed(4)}`,
+      `  embedding cosine       ${a.embeddingCosine === null ? 'none (the model gives labels only)' : `min ${a.embeddingCosine.min.toFixed(4)}, median ${a.embeddingCosine.median.toFixed(4)}`}`,
     ].join('\n') + '\n'
   );
 }

@@ -36,7 +36,7 @@ test('a Hugging Face export: labels from config.json, preprocessing from preproc
   assert.equal(m.inputName, 'pixel_values');
   assert.deepEqual(m.preprocess.mean, [0.5, 0.5, 0.5]);
   assert.equal(m.preprocess.inputWidth, 64);
-  assert.equal(m.preprocess.resizeShorter, 73); // floor(64 / 0.875)
+  assert.deepEqual(m.preprocess.resize, { shorter: 73 }); // floor(64 / 0.875)
   assert.equal(m.embeddingDim, 64); // 8 * 8 (bottleneck-free resnet18 at width 8)
 });
 
@@ -51,10 +51,13 @@ test('class names from the model metadata (Ultralytics writes a Python dict)', (
   assert.equal(m.untrained, true);
   // The model's own 64x64 input gives the default transform at that size.
   assert.equal(m.preprocess.inputHeight, 64);
-  assert.equal(m.preprocess.resizeShorter, 73);
+  assert.deepEqual(m.preprocess.resize, { shorter: 73 });
   const report = inspectModel(file);
   assert.equal(report.classCount, 3);
-  assert.equal(report.embedding.dim, 64);
+  assert.equal(report.embedding?.dim, 64);
+  assert.equal(report.embedding.kind, 'pooling');
+  assert.match(report.embedding.description, /^pooled feature of GlobalAveragePool '.+' \(64-d\)$/);
+  assert.equal(report.inputLayout, 'NCHW');
   assert.equal(report.classifier.op, 'Gemm');
 });
 

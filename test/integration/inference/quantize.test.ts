@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { frameGeometry, preprocessValues } from '../../../src/contracts/preprocess.ts';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { inspectModel } from '../../../src/inference/model-inspect.ts';
 import { loadModel, type LoadedModel } from '../../../src/inference/model-loader.ts';
@@ -60,9 +61,9 @@ async function outputs(m: LoadedModel, frames: Buffer[]): Promise<{ logits: Floa
   const logits: number[] = [];
   const embeddings: number[] = [];
   for (let i = 0; i < frames.length; i += 8) {
-    const out = await session.run({ [m.inputName]: toTensor(frames.slice(i, i + 8), m) }, [m.logitsName, m.embeddingName]);
+    const out = await session.run({ [m.inputName]: toTensor(frames.slice(i, i + 8), m) }, [m.logitsName, m.embeddingName!]);
     logits.push(...(out[m.logitsName]!.data as Float32Array));
-    embeddings.push(...(out[m.embeddingName]!.data as Float32Array));
+    embeddings.push(...(out[m.embeddingName!]!.data as Float32Array));
   }
   await session.release();
   return { logits: Float32Array.from(logits), embeddings: Float32Array.from(embeddings) };
@@ -117,15 +118,16 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     }
   });
 
-  test('the file records INT8, its preprocessing without source, and the labels; analyze loads it with a float embedding output', () => {
+  test('the file records INT8 and its preprocessing, which the loader reads back; analyze loads it with a float embedding output', () => {
     const meta = Object.fromEntries((decodeModel(readFileSync(int8Path)).metadata_props ?? []).map((p) => [p.key, p.value]));
     assert.equal(meta['streamsight.precision'], 'int8');
     const floatModel = loadModel(floatPath);
-    const { source: _source, ...spec } = floatModel.preprocess;
-    assert.deepEqual(JSON.parse(meta['streamsight.preprocess']!), spec);
-    assert.deepEqual(JSON.parse(meta.labels!), floatModel.labels);
+    assert.deepEqual(JSON.parse(meta['streamsight.preprocess']!), JSON.parse(JSON.stringify(preprocessValues(floatModel.preprocess))));
+    assert.equal(floatModel.labelsSource, 'none (class_N)');
+    assert.equal(meta['streamsight.labels'], undefined, 'placeholder names are not written as labels');
     const loaded = loadModel(int8Path);
-    assert.equal(loaded.labelsSource, 'model metadata');
+    assert.equal(loaded.preprocess.origins.resize, 'model metadata streamsight.preprocess');
+    assert.deepEqual(preprocessValues(loaded.preprocess), preprocessValues(floatModel.preprocess));
     assert.equal(loaded.embeddingDim, floatModel.embeddingDim);
     assert.equal(loaded.classCount, 10);
     assert.equal(inspectModel(int8Path).precision, 'int8');
@@ -149,7 +151,7 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
       streamId: 't',
       runId: 't',
       sampling: input.sampling,
-      geometry: { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight },
+      geometry: frameGeometry(pre),
     });
     for await (const f of decode) {
       if (held.has(seq)) {
@@ -164,7 +166,7 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     const a = await outputs(fp32Model, frames);
     const b = await outputs(int8Model, frames);
     const classes = 10;
-    const dim = fp32Model.embeddingDim;
+    const dim = fp32Model.embeddingDim!;
     const argmax = (v: Float32Array): number => v.indexOf(Math.max(...v));
     let same = 0;
     let inTop5 = 0;
@@ -192,8 +194,8 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     assert.equal(report.agreement.frames, 24);
     assert.equal(report.agreement.top1Agreement, same / 24);
     assert.equal(report.agreement.top1InTop5, inTop5 / 24);
-    assert.ok(Math.abs(report.agreement.embeddingCosine.min - cosines[0]!) < 1e-5);
-    assert.ok(Math.abs(report.agreement.embeddingCosine.median - (cosines[11]! + cosines[12]!) / 2) < 1e-5);
+    assert.ok(Math.abs(report.agreement.embeddingCosine!.min - cosines[0]!) < 1e-5);
+    assert.ok(Math.abs(report.agreement.embeddingCosine!.median - (cosines[11]! + cosines[12]!) / 2) < 1e-5);
     // And the INT8 model is a faithful copy: what a broken scale or zero point would not give.
     assert.ok(cosines[0]! > 0.99, `embedding cosine min ${cosines[0]}`);
     assert.ok(inTop5 >= 22, `FP32 top-1 within INT8 top-5 on ${inTop5}/24 frames`);
@@ -228,7 +230,7 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     const plan = planQdq(folded.graph!);
     const loaded = loadModel(floatPath);
     const pre = loaded.preprocess;
-    const geometry = { resizeShorter: pre.resizeShorter, cropWidth: pre.inputWidth, cropHeight: pre.inputHeight };
+    const geometry = frameGeometry(pre);
     const frames = (await collectCalibrationFrames([clip], { geometry, frames: 24, minFrames: 8 })).calibration;
     const meanAbsShift = async (bytes: Uint8Array): Promise<number> => {
       const stats = new TensorStats([], correctionTensors(plan));
@@ -245,7 +247,7 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     const corrected = await meanAbsShift(readFileSync(int8Path));
     const uncorrected = await meanAbsShift(without.bytes);
     assert.ok(corrected < uncorrected / 3, `mean |shift| ${corrected} with correction, ${uncorrected} without`);
-    assert.ok(report.agreement.embeddingCosine.mean >= without.report.agreement.embeddingCosine.mean - 1e-6);
+    assert.ok(report.agreement.embeddingCosine!.mean >= without.report.agreement.embeddingCosine!.mean - 1e-6);
   });
 
   test('the plan: Relu outputs at [0, hi], MaxPool shares its input parameters, the classifier stays float', () => {

@@ -14,7 +14,7 @@ import { makeTempDir } from '../../helpers/temp-dir.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { listenOnFreePort } from '../../helpers/ports.ts';
 
-const geometry: FrameGeometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry: FrameGeometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 const every: Sampling = { mode: 'every' };
 
 interface Outcome {
@@ -227,7 +227,7 @@ test('ffmpeg children die with the process that started them (exit hook)', async
     import { decodeFrames } from ${JSON.stringify(new URL('../../../src/ingest/file-decoder.ts', import.meta.url).href)};
     import { readdirSync, readFileSync } from 'node:fs';
     for await (const _f of decodeFrames(${JSON.stringify(slow)}, { streamId: 's', runId: 'r', sampling: { mode: 'fps', fps: 0.05 },
-        geometry: { resizeShorter: 256, cropWidth: 224, cropHeight: 224 }, realtime: true })) {
+        geometry: { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 }, realtime: true })) {
       const kids = readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
         try { return readFileSync('/proc/' + p + '/stat', 'utf8').split(') ')[1].split(' ')[1] === String(process.pid); }
         catch { return false; }

@@ -9,7 +9,7 @@ import { childFfmpegPids } from '../../helpers/processes.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-const geometry: FrameGeometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry: FrameGeometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 
 /**
  * What each sampling mode must yield, computed from ffprobe's frame list

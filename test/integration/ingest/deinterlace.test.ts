@@ -18,7 +18,7 @@ const { dir, cleanup } = makeTempDir('streamsight-interlaced-');
 const interlaced = join(dir, 'interlaced.mp4');
 const progressive = join(dir, 'progressive.mp4');
 /** No downscale (576 lines stay 576): the comb would otherwise be blurred away before it is measured. */
-const geometry: FrameGeometry = { resizeShorter: 576, cropWidth: 512, cropHeight: 512 };
+const geometry: FrameGeometry = { resize: { shorter: 576 }, cropWidth: 512, cropHeight: 512 };
 
 before(() => {
   // 50 moving pictures a second woven into 25 interlaced frames (top field first), as a PAL camera records.

@@ -22,7 +22,7 @@ import { makeNestedOpenAttacks, type NestedOpenAttacks } from '../../helpers/nes
 import { ffmpeg } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const geometry = { resizeShorter: 32, cropWidth: 32, cropHeight: 32 };
+const geometry = { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 };
 const { dir, cleanup } = makeTempDir('ss-file-formats-');
 const tracer: OpenTracer | undefined = hasStrace ? openTracer() : undefined;
 let set: NestedOpenAttacks;

@@ -22,7 +22,7 @@ import { canWatchOpens, watchOpens } from '../../helpers/open-watch.ts';
 import { ffmpeg, QUAD_GRAPH, quadInputs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
-const geometry: FrameGeometry = { resizeShorter: 64, cropWidth: 64, cropHeight: 64 };
+const geometry: FrameGeometry = { resize: { shorter: 64 }, cropWidth: 64, cropHeight: 64 };
 const { dir, cleanup } = makeTempDir('streamsight-picture-decoder-');
 const file = (name: string): string => join(dir, name);
 after(cleanup);

@@ -25,10 +25,10 @@ import { join } from 'node:path';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { ffmpeg, videoCodecArgs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
-import { centerCrop, centerCropOffset, cropAt, pilBilinearResize, referenceTransform, resizedSize, type RgbImage } from './reference-transform.ts';
+import { centerCrop, centerCropOffset, cropAt, pilBilinearResize, referenceTransform, resizedSize, type RgbImage } from '../../helpers/reference-transform.ts';
 
 const TOLERANCE = { mean: 0.5, p99: 4, max: 12 };
-const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 
 const { dir, cleanup } = makeTempDir();
 after(cleanup);

@@ -12,7 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ss-whitelist-'));
 const videos = join(dir, 'videos');
 const web = join(dir, 'web');
 let server: Awaited<ReturnType<typeof startStaticServer>>;
-const geometry = { resizeShorter: 32, cropWidth: 32, cropHeight: 32 };
+const geometry = { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 };
 
 before(async () => {
   mkdirSync(videos);

@@ -9,6 +9,7 @@
  * pattern (top-left red, top-right green, bottom-left blue, bottom-right
  * white), and each decoded frame must show it as a player would.
  */
+import { IMAGENET_PREPROCESS } from '../../../src/contracts/preprocess.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -25,8 +26,8 @@ import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 /** Small frames: the checks are about geometry and time, not about detail. */
 const S = 64;
-const geometry: FrameGeometry = { resizeShorter: S, cropWidth: S, cropHeight: S };
-const preprocess = { resizeShorter: S, inputWidth: S, inputHeight: S } as Parameters<typeof decodeQueryImage>[1];
+const geometry: FrameGeometry = { resize: { shorter: S }, cropWidth: S, cropHeight: S };
+const preprocess = { ...IMAGENET_PREPROCESS, resize: { shorter: S }, inputWidth: S, inputHeight: S };
 const { dir, cleanup } = makeTempDir('streamsight-real-world-');
 const file = (name: string): string => join(dir, name);
 

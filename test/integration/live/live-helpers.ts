@@ -46,7 +46,7 @@ export function recordedRunner(opts: {
     url: opts.url,
     input: opts.input,
     sampling: { mode: 'fps', fps: opts.fps ?? 5 },
-    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    geometry: { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 },
     live: opts.live ?? true,
     realtime: false,
     loop: false,

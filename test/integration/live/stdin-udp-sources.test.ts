@@ -45,7 +45,7 @@ test('`-` reads MPEG-TS from stdin: frames flow, and the end of input ends the s
     url: '-',
     input: source.input,
     sampling: { mode: 'every' },
-    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    geometry: { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 },
     live: true,
     realtime: false,
     loop: false,

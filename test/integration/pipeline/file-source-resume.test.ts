@@ -27,7 +27,7 @@ test('a paused file goes on when the loop has emptied its buffer and calls take(
     id: 'file',
     url: clip,
     sampling: { mode: 'every' },
-    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    geometry: { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 },
     live: false,
     realtime: false,
     loop: false,

@@ -1,3 +1,4 @@
+import { frameGeometry } from '../../../src/contracts/preprocess.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -59,7 +60,7 @@ describe('distributed live ingest (a file played with --live)', () => {
       model: {
         name: model.name,
         topK: 5,
-        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+        geometry: frameGeometry(p),
         inputWidth: p.inputWidth,
         inputHeight: p.inputHeight,
       },
@@ -181,7 +182,7 @@ describe('distributed live ingest (a file played with --live)', () => {
       model: {
         name: model.name,
         topK: 5,
-        geometry: { resizeShorter: p.resizeShorter, cropWidth: p.inputWidth, cropHeight: p.inputHeight },
+        geometry: frameGeometry(p),
         inputWidth: p.inputWidth,
         inputHeight: p.inputHeight,
       },

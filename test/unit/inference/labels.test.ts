@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labelsFromMetadata, loadLabels, parseLabels, parsePythonLiteral, preprocessFromHf } from '../../../src/inference/labels.ts';
-import { IMAGENET_PREPROCESS } from '../../../src/contracts/preprocess.ts';
 import { InputNotFoundError, ModelInvalidError } from '../../../src/shared/errors.ts';
 
 const IMAGENET_FILE = fileURLToPath(new URL('../../../models/imagenet-classes.txt', import.meta.url));
@@ -114,8 +113,8 @@ describe('parsePythonLiteral', () => {
 });
 
 describe('preprocessFromHf', () => {
-  it('maps microsoft/resnet-50 (ConvNext processor, size 224, crop_pct 0.875) to resize 256 / crop 224', () => {
-    const spec = preprocessFromHf({
+  it('maps microsoft/resnet-50 (ConvNext processor, size 224, crop_pct 0.875, resample 3) to resize 256 / crop 224 bicubic', () => {
+    const { values, origin } = preprocessFromHf({
       crop_pct: 0.875,
       do_normalize: true,
       do_rescale: true,
@@ -127,43 +126,43 @@ describe('preprocessFromHf', () => {
       rescale_factor: 0.00392156862745098,
       size: { shortest_edge: 224 },
     });
-    assert.equal(spec.resizeShorter, 256);
-    assert.equal(spec.inputWidth, 224);
-    assert.equal(spec.inputHeight, 224);
-    assert.deepEqual(spec.mean, [0.485, 0.456, 0.406]);
-    assert.deepEqual(spec.std, [0.229, 0.224, 0.225]);
-    assert.equal(spec.scale, 0.00392156862745098);
-    assert.equal(spec.channelOrder, 'RGB');
-    assert.match(spec.source, /preprocessor_config\.json \(ConvNextImageProcessor\).*crop_pct 0\.875 -> resize 256/);
+    assert.deepEqual(values.resize, { shorter: 256 });
+    assert.deepEqual(values.crop, { width: 224, height: 224 });
+    assert.equal(values.interpolation, 'bicubic');
+    assert.deepEqual(values.mean, [0.485, 0.456, 0.406]);
+    assert.deepEqual(values.std, [0.229, 0.224, 0.225]);
+    assert.equal(values.scale, 0.00392156862745098);
+    assert.equal(values.channelOrder, 'RGB');
+    assert.match(origin, /preprocessor_config\.json \(ConvNextImageProcessor\)/);
   });
 
   it('accepts the legacy numeric size and defaults crop_pct to 224/256', () => {
-    const spec = preprocessFromHf({ feature_extractor_type: 'ConvNextFeatureExtractor', size: 224 }, 'hub/config');
-    assert.equal(spec.resizeShorter, 256);
-    assert.match(spec.source, /^Hugging Face hub\/config \(ConvNextFeatureExtractor\)/);
+    const { values, origin } = preprocessFromHf({ feature_extractor_type: 'ConvNextFeatureExtractor', size: 224 }, 'hub/config');
+    assert.deepEqual(values.resize, { shorter: 256 });
+    assert.match(origin, /^Hugging Face hub\/config \(ConvNextFeatureExtractor\)/);
   });
 
   it('uses crop_size for Bit-style processors (shortest_edge 256, crop 224)', () => {
-    const spec = preprocessFromHf({ size: { shortest_edge: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 } });
-    assert.deepEqual([spec.resizeShorter, spec.inputWidth, spec.inputHeight], [256, 224, 224]);
+    const { values } = preprocessFromHf({ size: { shortest_edge: 256 }, do_center_crop: true, crop_size: { height: 224, width: 224 } });
+    assert.deepEqual([values.resize, values.crop], [{ shorter: 256 }, { width: 224, height: 224 }]);
   });
 
-  it('says when a large shortest_edge is approximated (HF warps without cropping)', () => {
-    const spec = preprocessFromHf({ size: { shortest_edge: 384 } });
-    assert.deepEqual([spec.resizeShorter, spec.inputWidth], [384, 384]);
-    assert.match(spec.source, /approximated/);
+  it('warps straight to the size from 384 up, and for a height/width size (ViT), as HF does', () => {
+    assert.deepEqual(preprocessFromHf({ size: { shortest_edge: 384 } }).values.resize, { width: 384, height: 384 });
+    const vit = preprocessFromHf({ size: { height: 224, width: 224 }, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }).values;
+    assert.deepEqual([vit.resize, vit.crop, vit.interpolation], [{ width: 224, height: 224 }, { width: 224, height: 224 }, 'bilinear']);
   });
 
   it('honours do_normalize and do_rescale false', () => {
-    const spec = preprocessFromHf({ size: 224, do_normalize: false, do_rescale: false });
-    assert.deepEqual(spec.mean, [0, 0, 0]);
-    assert.deepEqual(spec.std, [1, 1, 1]);
-    assert.equal(spec.scale, 1);
+    const { values } = preprocessFromHf({ size: 224, do_normalize: false, do_rescale: false });
+    assert.deepEqual(values.mean, [0, 0, 0]);
+    assert.deepEqual(values.std, [1, 1, 1]);
+    assert.equal(values.scale, 1);
   });
 
-  it('falls back to the ImageNet values for missing keys', () => {
-    const spec = preprocessFromHf({});
-    assert.deepEqual({ ...spec, source: '' }, { ...IMAGENET_PREPROCESS, source: '' });
+  it('leaves missing keys to the next source', () => {
+    const { values } = preprocessFromHf({});
+    assert.deepEqual(Object.keys(values).sort(), ['channelOrder', 'scale']);
   });
 
   it('throws ModelInvalidError naming the bad key', () => {

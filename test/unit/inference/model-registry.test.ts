@@ -47,10 +47,11 @@ describe('shipped manifest', () => {
   it('turns an entry into the ImageNet preprocessing', () => {
     const entry = manifest.models[0];
     assert.ok(entry);
-    const spec = preprocessFromEntry(entry);
-    assert.deepEqual([spec.resizeShorter, spec.inputWidth, spec.inputHeight], [256, 224, 224]);
-    assert.deepEqual(spec.mean, [0.485, 0.456, 0.406]);
-    assert.match(spec.source, /resnet18/);
+    const layer = preprocessFromEntry(entry);
+    assert.deepEqual(layer.values.resize, { shorter: 256 });
+    assert.deepEqual(layer.values.crop, { width: 224, height: 224 });
+    assert.deepEqual(layer.values.mean, [0.485, 0.456, 0.406]);
+    assert.match(layer.origin, /resnet18/);
   });
 });
 

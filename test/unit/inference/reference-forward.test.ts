@@ -44,7 +44,7 @@ async function compareWithOrt(arch: ResnetArch, headStyle: HeadStyle, embeddingD
       const reference = referenceForward(model, image, INPUT_SIZE, INPUT_SIZE);
       assert.equal(reference.embedding.length, embeddingDim);
       assertClose(result[edited.logitsName]?.data as Float32Array, reference.logits, `${arch}/${headStyle} logits`);
-      assertClose(result[edited.embeddingName]?.data as Float32Array, reference.embedding, `${arch}/${headStyle} embedding`);
+      assertClose(result[edited.embeddingName!]?.data as Float32Array, reference.embedding, `${arch}/${headStyle} embedding`);
     }
   } finally {
     await session.release();

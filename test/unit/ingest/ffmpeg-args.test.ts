@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { buildDecodeArgs, buildFilterChain, ffmpegInput, fpsSelectExpr, localPath } from '../../../src/ingest/ffmpeg-args.ts';
 import type { FrameGeometry } from '../../../src/contracts/frame.ts';
 
-const geometry: FrameGeometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry: FrameGeometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 
 function valueAfter(args: string[], flag: string): string | undefined {
   const i = args.indexOf(flag);
@@ -61,7 +61,7 @@ test('the select expression takes the first frame of each 1/N s bucket', () => {
 });
 
 test('geometry: shorter side (of the shown picture: width times SAR) to resizeShorter, longer truncated; crop offsets round half to even', () => {
-  const chain = buildFilterChain({ mode: 'every' }, { resizeShorter: 256, cropWidth: 224, cropHeight: 200 });
+  const chain = buildFilterChain({ mode: 'every' }, { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 200 });
   assert.ok(chain.includes('scale=w=if(lte(iw*sar\\,ih)\\,256\\,trunc(256*iw*sar/ih)):h=if(lte(iw*sar\\,ih)\\,trunc(256*ih/(iw*sar))\\,256)'));
   assert.ok(chain.includes('crop=w=224:h=200:x=trunc((iw-ow)/2)+mod((iw-ow)\\,2)*mod(trunc((iw-ow)/2)\\,2)'));
   // The offset formula, evaluated here, is Python's int(round(d / 2)).
@@ -71,9 +71,10 @@ test('geometry: shorter side (of the shown picture: width times SAR) to resizeSh
 });
 
 test('bad geometry is a RangeError naming the field', () => {
-  assert.throws(() => buildFilterChain({ mode: 'every' }, { ...geometry, resizeShorter: 0 }), /resizeShorter/);
+  assert.throws(() => buildFilterChain({ mode: 'every' }, { ...geometry, resize: { shorter: 0 } }), /resize\.shorter/);
+  assert.throws(() => buildFilterChain({ mode: 'every' }, { ...geometry, resize: { width: 300, height: 100 } }), /larger than the resize to 300x100/);
   assert.throws(() => buildFilterChain({ mode: 'every' }, { ...geometry, cropWidth: 2.5 }), /cropWidth/);
-  assert.throws(() => buildFilterChain({ mode: 'every' }, { resizeShorter: 200, cropWidth: 224, cropHeight: 224 }), RangeError);
+  assert.throws(() => buildFilterChain({ mode: 'every' }, { resize: { shorter: 200 }, cropWidth: 224, cropHeight: 224 }), RangeError);
 });
 
 test('realtime, loop and protocol whitelist are input options', () => {

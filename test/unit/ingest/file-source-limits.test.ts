@@ -6,7 +6,7 @@ import { parseProbeJson, pixelLimitError } from '../../../src/ingest/probe.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
 import { watchdogTuning } from '../../helpers/watchdog.ts';
 
-const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 const valueAfter = (args: readonly string[], flag: string): string | undefined => {
   const i = args.indexOf(flag);
   return i < 0 ? undefined : args[i + 1];

@@ -45,7 +45,7 @@ test('CONNECT authorities and http(s) URLs parse to host:port; anything else is 
 });
 
 test('ffmpeg gets the proxy as an input option; its environment loses no_proxy and every other proxy variable', () => {
-  const geometry = { resizeShorter: 32, cropWidth: 32, cropHeight: 32 };
+  const geometry = { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 };
   const args = buildDecodeArgs({ input: 'http://cam/x.m3u8', sampling: { mode: 'every' }, geometry, httpProxy: 'http://127.0.0.1:4567' });
   const i = args.indexOf('-http_proxy');
   assert.ok(i >= 0 && i < args.indexOf('-i'));

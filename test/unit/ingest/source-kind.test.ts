@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { buildDecodeArgs } from '../../../src/ingest/ffmpeg-args.ts';
 import { describeSource } from '../../../src/ingest/source-kind.ts';
 
-const geometry = { resizeShorter: 256, cropWidth: 224, cropHeight: 224 };
+const geometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 
 test('each kind of source and how ffmpeg opens it', () => {
   const rtsp = describeSource('rtsp://u:p@cam/x');

@@ -51,7 +51,7 @@ test('a stall timeout within one sampling period is refused: it would restart a 
     url: 'rtsp://127.0.0.1:1/x',
     live: true,
     loop: false,
-    geometry: { resizeShorter: 32, cropWidth: 32, cropHeight: 32 },
+    geometry: { resize: { shorter: 32 }, cropWidth: 32, cropHeight: 32 },
     onFrame: () => undefined,
     onState: () => undefined,
     logger: createLogger({ level: 'silent' }),

@@ -20,7 +20,10 @@ describe('agreement of INT8 with FP32', () => {
     const a = compareOutputs({ logits: fp32, embeddings: e }, { logits: int8, embeddings: e8 }, 3);
     assert.equal(a.top1Agreement, 1 / 3);
     assert.equal(a.top1InTop5, 2 / 3);
-    assert.equal(a.embeddingCosine.min, 0);
-    assert.ok(Math.abs(a.embeddingCosine.median - Math.SQRT1_2) < 1e-12);
+    assert.equal(a.embeddingCosine!.min, 0);
+    assert.ok(Math.abs(a.embeddingCosine!.median - Math.SQRT1_2) < 1e-12);
+    const labelsOnly = compareOutputs({ logits: fp32, embeddings: null }, { logits: int8, embeddings: null }, 3);
+    assert.equal(labelsOnly.embeddingCosine, null);
+    assert.equal(labelsOnly.top1Agreement, 1 / 3);
   });
 });

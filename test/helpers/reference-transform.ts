@@ -29,10 +29,27 @@ interface Coeffs {
   weights: number[][];
 }
 
-function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
+/** PIL's filters (src/libImaging/Resample.c): support and kernel; bicubic with a = -0.5. */
+const FILTERS = {
+  bilinear: { support: 1, kernel: (x: number): number => (x < 1 ? 1 - x : 0) },
+  bicubic: {
+    support: 2,
+    kernel: (x: number): number => {
+      const a = -0.5;
+      if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+      if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+      return 0;
+    },
+  },
+} as const;
+
+export type PilFilter = keyof typeof FILTERS;
+
+function bilinearCoeffs(inSize: number, outSize: number, filter: PilFilter = 'bilinear'): Coeffs {
+  const { support: baseSupport, kernel } = FILTERS[filter];
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
-  const support = 1 * filterScale;
+  const support = baseSupport * filterScale;
   const start: number[] = [];
   const weights: number[][] = [];
   for (let i = 0; i < outSize; i++) {
@@ -42,8 +59,7 @@ function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
     const w: number[] = [];
     let total = 0;
     for (let x = xmin; x < xmax; x++) {
-      const d = Math.abs((x - center + 0.5) / filterScale);
-      const k = d < 1 ? 1 - d : 0;
+      const k = kernel(Math.abs((x - center + 0.5) / filterScale));
       w.push(k);
       total += k;
     }
@@ -60,9 +76,14 @@ function clip8(v: number): number {
 
 /** PIL `Image.resize((outW, outH), Image.BILINEAR)` on an RGB image. */
 export function pilBilinearResize(img: RgbImage, outW: number, outH: number): RgbImage {
+  return pilResize(img, outW, outH, 'bilinear');
+}
+
+/** PIL `Image.resize((outW, outH), BILINEAR or BICUBIC)` on an RGB image: horizontal pass, 8-bit rounding, vertical pass. */
+export function pilResize(img: RgbImage, outW: number, outH: number, filter: PilFilter): RgbImage {
   let src = img;
   if (outW !== img.width) {
-    const c = bilinearCoeffs(img.width, outW);
+    const c = bilinearCoeffs(img.width, outW, filter);
     const data = new Uint8Array(outW * img.height * 3);
     for (let y = 0; y < img.height; y++) {
       for (let x = 0; x < outW; x++) {
@@ -78,7 +99,7 @@ export function pilBilinearResize(img: RgbImage, outW: number, outH: number): Rg
     src = { width: outW, height: img.height, data };
   }
   if (outH !== src.height) {
-    const c = bilinearCoeffs(src.height, outH);
+    const c = bilinearCoeffs(src.height, outH, filter);
     const data = new Uint8Array(outW * outH * 3);
     for (let y = 0; y < outH; y++) {
       const s = c.start[y] ?? 0;
