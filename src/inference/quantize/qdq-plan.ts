@@ -38,7 +38,13 @@ export interface QdqPlan {
 /** Ops whose integer form needs the same input and output parameters. */
 const PARAM_PRESERVING = new Set(['MaxPool']);
 
-export function planQdq(graph: GraphProto): QdqPlan {
+/**
+ * `keepFloat` names nodes (by name, else first output) that stay float: the
+ * classifier, so that the graph edit still finds it at load (a Conv
+ * classifier, SqueezeNet or Keras MobileNet, would otherwise be quantized)
+ * and the class scores keep float precision.
+ */
+export function planQdq(graph: GraphProto, keepFloat: ReadonlySet<string> = new Set()): QdqPlan {
   const index = new GraphIndex(graph);
   const tensors = new Set<string>();
   const reluOutputs = new Set<string>();
@@ -61,6 +67,7 @@ export function planQdq(graph: GraphProto): QdqPlan {
 
   for (const node of graph.node ?? []) {
     const op = node.op_type ?? '';
+    if (keepFloat.has(node.name || node.output?.[0] || '')) continue;
     const [x = '', w = '', b = ''] = node.input ?? [];
     if (op === 'Conv' && activation(x) && index.isConstant(w) && (b === '' || index.isConstant(b))) {
       const dims = index.initializers.get(w)?.dims ?? [];

@@ -90,7 +90,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   checkFloatModel(model, loaded.name);
   const graph = model.graph as GraphProto;
   foldBatchNorm(graph);
-  const plan = planQdq(graph);
+  const plan = planQdq(graph, new Set([loaded.classifier.name]));
   if (plan.convs.length === 0) throw new ModelInvalidError(`${loaded.name}: no Conv layer to quantize; only convolutional classifiers are supported`);
 
   const pre = loaded.preprocess;

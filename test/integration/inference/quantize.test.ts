@@ -18,6 +18,7 @@ import { quantizeModel, type QuantizeReport } from '../../../src/inference/quant
 import { synthResnet, synthResnetModel } from '../../../src/inference/resnet-synth.ts';
 import { ModelInvalidError, NotAVideoError, UsageError } from '../../../src/shared/errors.ts';
 import { makeClip } from '../../helpers/clips.ts';
+import { FAMILIES, synthFamily } from '../../helpers/family-models.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const { dir, cleanup } = makeTempDir('ss-quantize-');
@@ -260,6 +261,27 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     assert.equal(plan.reluOutputs.size, 17);
     assert.equal(plan.sharesParamsWith.size, 1);
     assert.deepEqual(plan.floatOps, { GlobalAveragePool: 1, Flatten: 1, Gemm: 1 });
+  });
+
+  test('every model family of test/helpers/family-models.ts: each Conv but a Conv classifier fused, the classifier found again at load', async () => {
+    for (const family of FAMILIES) {
+      const m = synthFamily(family);
+      const path = join(dir, `family-${family}.onnx`);
+      writeFileSync(path, m.bytes);
+      const { bytes, report: r } = await quantizeModel({ model: path, videos: [clip], frames: 8 });
+      const optimized = join(dir, `family-${family}-optimized.onnx`);
+      await (await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 })).release();
+      const ops = opCounts(decodeModel(readFileSync(optimized)));
+      const floatConvs = [...ops].filter(([op]) => /Conv/.test(op) && op !== 'QLinearConv').reduce((n, [, c]) => n + c, 0);
+      assert.equal(floatConvs, m.classifierOp === 'Conv' ? 1 : 0, `${family}: ${JSON.stringify([...ops])}`);
+      assert.equal(ops.get('QLinearConv'), r.quantized.conv, family);
+      const fp32 = loadModel(path);
+      writeFileSync(join(dir, `family-${family}-int8.onnx`), bytes);
+      const loaded = loadModel(join(dir, `family-${family}-int8.onnx`));
+      assert.equal(loaded.classifier.op, m.classifierOp, family);
+      assert.equal(loaded.embeddingDim, fp32.embeddingDim, family);
+      assert.equal(loaded.inputLayout, m.inputLayout, family);
+    }
   });
 
   test('refused with one clear error: an INT8 model, a video that cannot be decoded, too few frames', async () => {
