@@ -58,6 +58,17 @@ const MEASUREMENTS = [
   'index.search.5000.p50Ms',
   'index.search.5000.recallAt10',
   'index.search.5000.exactP50Ms',
+  'quantize.resnet18.top1InTop5',
+  'quantize.resnet18.embeddingCosineMedian',
+  'quantize.resnet18.b1.fp32.fps',
+  'quantize.resnet18.b1.int8.fps',
+  'quantize.resnet18.b8.fp32.fps',
+  'quantize.resnet18.b8.int8.fps',
+  'quantize.e2e.ffmpeg.seconds',
+  'quantize.e2e.fp32.analyze.fps',
+  'quantize.e2e.int8.analyze.fps',
+  'quantize.e2e.fp32.sharedCpuBound.fps',
+  'quantize.e2e.int8.sharedCpuBound.fps',
 ];
 const RATIOS = [
   'startup.help/node',
@@ -86,6 +97,13 @@ const RATIOS = [
   'distributed.workers2/workers1',
   'index.index/analyze',
   'index.search.5000.ivf/exact.p50',
+  'quantize.resnet18.b1.int8/fp32',
+  'quantize.resnet18.b8.int8/fp32',
+  'quantize.e2e.fp32.analyze/ceiling',
+  'quantize.e2e.int8.analyze/ceiling',
+  'quantize.e2e.fp32.analyze/sharedCpuBound',
+  'quantize.e2e.int8.analyze/sharedCpuBound',
+  'quantize.e2e.analyze.int8/fp32',
 ];
 
 test('npm run bench -- --quick measures every suite for real and ends stdout with one parseable JSON line', () => {
