@@ -31,6 +31,7 @@ export interface QuantizeFlags extends PreprocessFlags {
   frames?: number;
   percentile?: number;
   biasCorrection: boolean;
+  weightZeroPoint?: '0' | '-1';
   batch?: number;
   threads?: number;
   labels?: string;
@@ -61,6 +62,12 @@ export function quantizeCommand(deps: QuantizeCommandDeps): Command {
     .requiredOption('--out <file>', 'where to write the INT8 .onnx file')
     .addOption(new Option('--frames <n>', 'calibration frames in all; as many again are held out [default: 200]').argParser(positiveInt('--frames')))
     .addOption(new Option('--percentile <p>', 'activation ranges keep this percentile of values [default: 99.99]').argParser(percentileArg))
+    .addOption(
+      new Option(
+        '--weight-zero-point <n>',
+        'int8 weights are on the symmetric grid -127..127 either way; stored with zero point -1 (offset by one) ONNX Runtime uses its QGEMM kernels, with 0 its symmetric direct convolution; same outputs, -1 measured faster here [default: -1]',
+      ).choices(['0', '-1']),
+    )
     .option('--no-bias-correction', 'do not fold the measured mean shift of each Conv output into its bias')
     .addOption(new Option('--batch <n>', 'frames per ONNX Runtime run [default: 8]').argParser(positiveInt('--batch')))
     .addOption(new Option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')))
@@ -104,6 +111,7 @@ Examples:
         ...(flags.frames !== undefined ? { frames: flags.frames } : {}),
         ...(flags.percentile !== undefined ? { percentile: flags.percentile / 100 } : {}),
         biasCorrection: flags.biasCorrection,
+        ...(flags.weightZeroPoint !== undefined ? { weightZeroPoint: flags.weightZeroPoint === '0' ? (0 as const) : (-1 as const) } : {}),
         ...(flags.batch !== undefined ? { batch: flags.batch } : {}),
         ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
         labelsFile: flags.labels ?? loadOptions.labelsFile,

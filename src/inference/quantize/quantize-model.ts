@@ -24,7 +24,7 @@ import { collectCalibrationFrames, type CalibrationFrame, type InputSampling } f
 import { collectTensorStats } from './calibration-session.ts';
 import { foldBatchNorm } from './fold-batchnorm.ts';
 import { LABELS_KEY, PRECISION_KEY, PREPROCESS_KEY } from './metadata-keys.ts';
-import { buildQdqModel } from './qdq-graph.ts';
+import { buildQdqModel, type WeightZeroPoint } from './qdq-graph.ts';
 import { planQdq, type QdqPlan } from './qdq-plan.ts';
 import { activationParams, type ActivationParams } from './quant-params.ts';
 import { runOutputs } from './run-outputs.ts';
@@ -44,6 +44,8 @@ export interface QuantizeOptions {
   percentile?: number;
   /** Subtract the mean shift of each Conv output from its bias. Default true. */
   biasCorrection?: boolean;
+  /** How the int8 weights are stored (qdq-graph.ts WeightZeroPoint). Default -1. */
+  weightZeroPoint?: WeightZeroPoint;
   /** Frames per ONNX Runtime run. Default 8. */
   batch?: number;
   /** Intra-op threads, 0 = ONNX Runtime's default. */
@@ -62,6 +64,7 @@ export interface QuantizeReport {
   heldOutFrames: number;
   percentile: number;
   biasCorrection: boolean;
+  weightZeroPoint: WeightZeroPoint;
   /** Nodes that ONNX Runtime runs in integer arithmetic. */
   quantized: { conv: number; add: number; activations: number };
   /** Op types left in float, with counts. */
@@ -83,6 +86,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   const batch = options.batch ?? 8;
   const threads = options.threads ?? 0;
   const biasCorrection = options.biasCorrection ?? true;
+  const weightZeroPoint = options.weightZeroPoint ?? -1;
   const progress = options.onProgress ?? ((): void => undefined);
 
   const loaded = loadModel(options.model, { cacheDir: options.cacheDir, labelsFile: options.labelsFile, preprocess: options.preprocess });
@@ -110,13 +114,13 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
 
   let biasShift: Map<string, Float32Array> | undefined;
   if (biasCorrection) {
-    const emulated = withReferenceConvs(buildQdqModel({ model, plan, params }), model, plan);
+    const emulated = withReferenceConvs(buildQdqModel({ model, plan, params, weightZeroPoint }), model, plan);
     const quantStats = new TensorStats([], correctionTensors(plan));
     await collectTensorStats(emulated, calib, quantStats, { ...runOpts, onBatch: (n) => progress('bias-correction', n, calib.length) });
     biasShift = biasShifts(plan, quantStats);
   }
 
-  const quantized = buildQdqModel({ model, plan, params, ...(biasShift ? { biasShift } : {}) });
+  const quantized = buildQdqModel({ model, plan, params, weightZeroPoint, ...(biasShift ? { biasShift } : {}) });
   setMetadata(quantized, pre, loaded.labelsSource === 'none (class_N)' ? undefined : loaded.labels);
   const bytes = encodeModel(quantized);
 
@@ -131,6 +135,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
       heldOutFrames: split.heldOut.length,
       percentile,
       biasCorrection,
+      weightZeroPoint,
       quantized: { conv: plan.convs.length, add: plan.adds.length, activations: plan.tensors.length },
       floatOps: plan.floatOps,
       agreement,

@@ -13,7 +13,7 @@ export function formatQuantizeReport(r: QuantizeReport, out: string, bytes: numb
   return (
     [
       `wrote ${out} (${(bytes / 1e6).toFixed(1)} MB, INT8) from ${r.model}`,
-      `integer:      ${r.quantized.conv} Conv, ${r.quantized.add} Add (${r.quantized.activations} activation tensors uint8, weights int8 per channel)`,
+      `integer:      ${r.quantized.conv} Conv, ${r.quantized.add} Add (${r.quantized.activations} activation tensors uint8, weights int8 per channel, stored with zero point ${r.weightZeroPoint})`,
       `float:        ${floatOps || 'none'}`,
       `calibration:  ${r.calibrationFrames} frames, ranges clipped at the ${(100 * r.percentile).toFixed(3)}th percentile, bias correction ${r.biasCorrection ? 'on' : 'off'}`,
       `agreement with FP32 on ${a.frames} held-out frames of the same videos:`,

@@ -108,7 +108,17 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
       assert.equal(findAttr(w!, 'axis')?.i, 0);
       const channels = weight.dims![0]!;
       assert.deepEqual(init.get(w!.input![1]!)!.dims, [channels]);
-      assert.equal(init.get(w!.input![2]!)!.data_type, DataType.INT8);
+      const zp = init.get(w!.input![2]!)!;
+      assert.equal(zp.data_type, DataType.INT8);
+      // Symmetric grid -127..127 per channel, stored offset by the zero point -1 (the default).
+      assert.deepEqual([...new Int8Array(Uint8Array.prototype.slice.call(zp.raw_data!).buffer)], new Array<number>(channels).fill(-1));
+      const q = new Int8Array(Uint8Array.prototype.slice.call(weight.raw_data!).buffer);
+      const per = q.length / channels;
+      for (let c = 0; c < channels; c++) {
+        let maxAbs = 0;
+        for (let i = c * per; i < (c + 1) * per; i++) maxAbs = Math.max(maxAbs, Math.abs(q[i]! + 1));
+        assert.equal(maxAbs, 127, `channel ${c} spans the symmetric grid`);
+      }
       const bias = init.get(b!.input![0]!)!;
       assert.equal(bias.data_type, DataType.INT32);
       const xScale = scalar(x!.input![1]!);
@@ -117,6 +127,27 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
       const bScales = new Float32Array(Uint8Array.prototype.slice.call(init.get(b!.input![1]!)!.raw_data!).buffer);
       bScales.forEach((s, c) => assert.ok(Math.abs(s - xScale * wScales[c]!) <= 1e-6 * s, `bias scale of channel ${c}`));
     }
+  });
+
+  test('weights stored with zero point 0 or -1: the same outputs bit for bit, every Conv fused either way', async () => {
+    const zero = await quantizeModel({ model: floatPath, videos: [clip], frames: 24, weightZeroPoint: 0 });
+    const offset = await quantizeModel({ model: floatPath, videos: [clip], frames: 24, weightZeroPoint: -1 });
+    assert.equal(zero.report.weightZeroPoint, 0);
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 3 * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.11) * 2),
+      [3, 3, 64, 64],
+    );
+    const logits = async (bytes: Uint8Array): Promise<Float32Array> => {
+      const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+      const out = await s.run({ input: x });
+      await s.release();
+      return out.output!.data as Float32Array;
+    };
+    assert.deepEqual(await logits(zero.bytes), await logits(offset.bytes));
+    const optimized = join(dir, 'optimized-zero.onnx');
+    await (await ort.InferenceSession.create(zero.bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 })).release();
+    assert.equal(opCounts(decodeModel(readFileSync(optimized))).get('QLinearConv'), 20);
   });
 
   test('the file records INT8 and its preprocessing, which the loader reads back; analyze loads it with a float embedding output', () => {
