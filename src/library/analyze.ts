@@ -14,6 +14,7 @@
  */
 import { Writable } from 'node:stream';
 import type { FrameLine, Summary } from '../contracts/analyze-output.ts';
+import type { PreprocessOverrides } from '../contracts/preprocess.ts';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
@@ -49,6 +50,12 @@ export interface AnalyzeOptions {
   labels?: string;
   /** Where registry models are looked up; default as the CLI (`models.cacheDir`). */
   cacheDir?: string;
+  /**
+   * Preprocessing over what the model says (docs/models.md): any of resize,
+   * crop, interpolation, mean, std, scale, channelOrder, layout, preset; as
+   * config `model.preprocess` or the CLI's `--resize`, `--preset`, ... flags.
+   */
+  preprocess?: PreprocessOverrides;
   /** Stops the run as leaving the loop does; the loop then ends without an error. */
   signal?: AbortSignal;
   /** Diagnostics (pino); default silent. */
@@ -78,6 +85,7 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
         ...(options.batch === undefined ? {} : { batch: options.batch }),
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.topK === undefined ? {} : { topK: options.topK }),
+        ...(options.preprocess === undefined ? {} : { preprocess: options.preprocess }),
       },
       ...(options.cacheDir === undefined ? {} : { models: { cacheDir: options.cacheDir } }),
       ...(options.fps === undefined ? {} : { sampling: { fps: options.fps } }),
