@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -6,7 +5,7 @@ import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { DEFAULTS } from '../config/schema.ts';
 import type { Hysteresis } from '../events/hysteresis-config.ts';
-import { loadModel, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
+import { loadModel, modelIdentity, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
@@ -145,7 +144,7 @@ Examples:
       batch = model.fixedBatch;
     }
     // Before the engine starts: starting it transfers the model's bytes to the inference thread.
-    const modelHash = flags.index === undefined ? '' : createHash('sha256').update(model.bytes).digest('hex');
+    const modelHash = flags.index === undefined ? '' : modelIdentity(model);
     const indexMods = flags.index === undefined ? undefined : await loadIndexing();
     const store = flags.index === undefined ? undefined : indexMods?.IndexStore.open(resolve(flags.index));
     const sink = await OutputSink.open(flags.out).catch((err: unknown) => {
