@@ -6,6 +6,7 @@ import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts'
 import type { Logger } from '../shared/logger.ts';
 import type { SourcePlan } from '../pipeline/source-plan.ts';
 import { setStateGauge, watchSource } from '../pipeline/watched-source.ts';
+import { FrameGate } from '../pipeline/change-gate.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { FrameQueue } from './frame-queue.ts';
 import { FrameStore } from './frame-store.ts';
@@ -100,6 +101,24 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
 
   let live: LiveEnqueuer | undefined;
   let file: FileBatches | undefined;
+  // --skip-unchanged: a live frame that did not change goes to the results stream as `reused`, never to the queue.
+  const gate = plan.live && plan.skipUnchanged ? new FrameGate(plan.skipUnchanged) : undefined;
+  let reusedSent = Promise.resolve();
+  const reuse = (frame: Frame, ref: number): void => {
+    const entry: ResultEntry = {
+      kind: 'reused',
+      stream: id,
+      run: frame.runId,
+      model: opts.model.name,
+      frames: [{ seq: frame.seq, ptsMs: frame.ptsMs, capturedAt: frame.capturedAt, ref }],
+    };
+    reusedSent = reusedSent
+      .then(() => publisher.publish(links.names.resultsStream, entry))
+      .catch((err: unknown) => {
+        metrics.framesDropped.inc({ stream: id, reason: 'redis_unavailable' });
+        logger.debug({ err: (err as Error).message }, 'reused frame dropped: Redis away');
+      });
+  };
   let decoded = 0;
   let finish!: (end: { state: 'ended' | 'failed'; detail: string | undefined }) => void;
   const finished = new Promise<{ state: 'ended' | 'failed'; detail: string | undefined }>((resolve) => (finish = resolve));
@@ -124,7 +143,10 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     onFrame: (frame) => {
       decoded++;
       opts.onFrame?.(frame);
-      return live ? live.add(frame) : file!.add(frame);
+      if (!live) return file!.add(frame);
+      const ref = gate?.check(frame, frame.capturedAt);
+      if (ref !== undefined) return reuse(frame, ref);
+      return live.add(frame);
     },
     onState: (state, detail) => {
       // A file is `ended` once its results are in, not when ffmpeg is done.
@@ -179,6 +201,7 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
       }
       // A file ends once its results are in: a drain that failed overrides the source's own end.
       setStateGauge(metrics, id, end.state);
+      await reusedSent;
       publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
       await published;
       return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [], unanswered: file?.pendingFrames ?? 0 };
