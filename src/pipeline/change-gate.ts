@@ -10,10 +10,13 @@
  * the fraction of blocks whose mean moved by more than `noiseFloor` levels
  * since the reference (the last inferred frame's thumbnail). Why this one:
  * - averaging a 7 x 7 block (224 px / 32) divides per-pixel sensor noise by
- *   7 (its standard deviation), so grain of +-20 levels moves a block mean
- *   by about 2: well under the floor;
- * - H.264 re-quantisation (a new GOP, a bitrate change) moves block means by
- *   1-3 levels (measured in test/integration/pipeline/change-gate-footage.test.ts);
+ *   7 (its standard deviation): temporal grain of +-20 levels on a 720p
+ *   H.264 picture moved no block mean by more than 5 levels;
+ * - H.264 re-quantisation (a key frame every 10 frames at a starved 150
+ *   kbit/s for 720p) moved a few blocks by 8-10 levels, hence a floor of 10
+ *   (measured in test/integration/pipeline/change-gate-footage.test.ts);
+ *   the price: a change of less than 10 levels (a dim shape on a dim
+ *   background) is not seen until maxSkipMs;
  * - counting blocks, not summing differences, makes the score independent
  *   of how strong a change is and proportional to how much of the picture
  *   it covers: a person walking in covers a few percent of the blocks by a
@@ -24,7 +27,7 @@
 /** Blocks per side of the thumbnail (fewer when the frame is smaller). */
 export const GATE_GRID = 32;
 /** A block whose mean luma moved more than this many levels (of 255) counts as changed. */
-export const GATE_NOISE_FLOOR = 8;
+export const GATE_NOISE_FLOOR = 10;
 
 export interface ChangeGateOptions {
   /** Fraction of blocks (0..1) that must change for a frame to be inferred. */
