@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { FrameLineSchema, SummarySchema, type FrameLine } from '../../src/contracts/analyze-output.ts';
 import { ServerMessageSchema, type ServerMessage } from '../../src/contracts/ws-messages.ts';
+import { launchBrowser } from '../helpers/browser.ts';
 import { CLI, ROOT, runCli } from '../helpers/cli.ts';
 import { ffmpeg, makeClip } from '../helpers/clips.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -160,7 +161,7 @@ after(() => {
 });
 
 describe('--skip-unchanged', () => {
-  test('serve: the still camera is mostly reused (labels repeated, in order, within maxSkipMs), the busy one always inferred; the metric counts the reused frames', async () => {
+  test('serve: the still camera is mostly reused (labels repeated, in order, within maxSkipMs), the busy one always inferred; the metric and the dashboard count the reused frames', async () => {
     const port = await freePort();
     logs = '';
     const serve = spawnCli([
@@ -196,6 +197,21 @@ describe('--skip-unchanged', () => {
       assert.ok(s.inferred >= 2, `still: ${s.inferred} inferred`);
       assert.ok((await metric(port, 'still')) >= s.reused);
       assert.equal(await metric(port, 'busy'), 0);
+
+      // The dashboard counts, per stream, the frames it received that were reused.
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.context.newPage();
+        await page.goto(`http://127.0.0.1:${port}/`);
+        const skipped = (id: string): string => `[data-testid="stream-card"][data-stream="${id}"] [data-testid="stat-skipped"]`;
+        await page.waitForFunction((sel) => Number(document.querySelector(sel)?.textContent) >= 3, skipped('still'), { timeout: 30_000 });
+        await page.waitForFunction((sel) => Number(document.querySelector(sel)?.textContent) >= 10, skipped('busy').replace('stat-skipped', 'stat-frames'), {
+          timeout: 30_000,
+        });
+        assert.equal(await page.locator(skipped('busy')).textContent(), '0');
+      } finally {
+        await browser.close();
+      }
     } finally {
       await stop(serve);
     }
