@@ -190,6 +190,8 @@ class EmbeddedTransport implements StreamTransport {
       bufferFrames: opts.live.bufferFrames,
       protocolWhitelist: plan.protocolWhitelist,
       inputOptions: plan.inputOptions,
+      decodeThreads: plan.decodeThreads,
+      hwaccel: plan.hwaccel,
       ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
       ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),
       watchdog: plan.watchdog,

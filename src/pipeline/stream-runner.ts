@@ -2,6 +2,7 @@ import { once, EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { StreamState, StreamStatus } from '../contracts/results.ts';
+import type { HwaccelKind } from '../ingest/ffmpeg-args.ts';
 import type { HostGuardRules } from '../ingest/host-guard.ts';
 import type { SourceWatchdog, WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -40,6 +41,10 @@ export interface StreamRunnerOptions {
   protocolWhitelist?: readonly string[] | undefined;
   /** ffmpeg input options before `-i` (e.g. `-rtsp_transport tcp`, `-f v4l2`). */
   inputOptions?: readonly string[] | undefined;
+  /** Decoder threads of ffmpeg; default ffmpeg's choice. */
+  decodeThreads?: number | undefined;
+  /** Hardware decoding; one that cannot start falls back to software (the `live` status says so). */
+  hwaccel?: HwaccelKind | undefined;
   /** Hosts an http(s) source may reach (host guard proxy); default its own host:port; false: no guard. */
   hostGuard?: HostGuardRules | false | undefined;
   /** ffmpeg's stdin, for a `-` source. */
@@ -98,6 +103,8 @@ export class StreamRunner {
       realtime: opts.realtime,
       protocolWhitelist: opts.protocolWhitelist,
       inputOptions: opts.inputOptions,
+      decodeThreads: opts.decodeThreads,
+      hwaccel: opts.hwaccel,
       hostGuard: opts.hostGuard,
       stdin: opts.stdin,
       watchdog: opts.watchdog,

@@ -130,6 +130,8 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     url: opts.url,
     input: plan.input,
     inputOptions: plan.inputOptions,
+    decodeThreads: plan.decodeThreads,
+    hwaccel: plan.hwaccel,
     protocolWhitelist: plan.protocolWhitelist,
     live: plan.camera,
     loop: plan.loop,
