@@ -93,9 +93,14 @@ const RES = [
   { w: 1920, h: 1080 },
 ];
 
-/** A scene's clip, made once: 8 s at 25 frames/s, x264 ultrafast, a key frame every 2 s (a camera's GOP). */
+/**
+ * A scene's clip, made once: 8 s at 25 frames/s, x264 ultrafast at a
+ * camera's bitrate (4 Mbit/s at 1080p, 2 at 720p, capped as a camera's
+ * encoder is: the still scene's noise then costs what it costs a camera,
+ * and its quality flickers with each key frame), a key frame every 2 s.
+ */
 function ensureScene(cacheDir: string, scene: Scene, w: number, h: number, log: (line: string) => void): Promise<string> {
-  const dest = join(cacheDir, `camera-${scene}-${w}x${h}.mp4`);
+  const dest = join(cacheDir, `camera-${scene}-${w}x${h}-cbr.mp4`);
   const source = scene === 'busy' ? `testsrc2=size=${w}x${h}:rate=25` : `smptehdbars=size=${w}x${h}:rate=25`;
   const vf = scene === 'still' ? ['-vf', 'noise=alls=12:allf=t'] : [];
   return makeAtomically(
@@ -119,8 +124,12 @@ function ensureScene(cacheDir: string, scene: Scene, w: number, h: number, log: 
         'libx264',
         '-preset',
         'ultrafast',
-        '-crf',
-        '26',
+        '-b:v',
+        `${h >= 1080 ? 4 : 2}M`,
+        '-maxrate',
+        `${h >= 1080 ? 4 : 2}M`,
+        '-bufsize',
+        `${h >= 1080 ? 8 : 4}M`,
         '-g',
         '50',
         '-pix_fmt',
