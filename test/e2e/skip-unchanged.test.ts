@@ -161,7 +161,7 @@ after(() => {
 });
 
 describe('--skip-unchanged', () => {
-  test('serve: the still camera is mostly reused (labels repeated, in order, within maxSkipMs), the busy one always inferred; the metric and the dashboard count the reused frames', async () => {
+  test('serve: three still cameras are mostly reused (labels repeated, in order, within maxSkipMs), the busy one always inferred; the metric and the dashboard count the reused frames', async () => {
     const port = await freePort();
     logs = '';
     const serve = spawnCli([
@@ -180,6 +180,10 @@ describe('--skip-unchanged', () => {
       '--source',
       `still=${still}`,
       '--source',
+      `still2=${still}`,
+      '--source',
+      `still3=${still}`,
+      '--source',
       `busy=${busy}`,
       '--live',
       '--loop',
@@ -187,15 +191,18 @@ describe('--skip-unchanged', () => {
     try {
       await waitFor('serve listening', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok || undefined);
       const { ws, frames } = await watch(port);
-      await waitFor('15 frames of each stream', () => ['still', 'busy'].every((s) => frames.filter((f) => f.stream === s).length >= 15));
+      const streams = ['still', 'still2', 'still3', 'busy'];
+      await waitFor('15 frames of each stream', () => streams.every((s) => frames.filter((f) => f.stream === s).length >= 15));
       ws.close();
-      const s = checkStream(frames, 'still');
       const b = checkStream(frames, 'busy');
       assert.equal(b.reused, 0, 'the busy camera loses nothing to the gate');
-      assert.ok(s.reused >= 8, `still: ${s.reused} reused, ${s.inferred} inferred`);
-      // Inferred at least at each run's start and once per maxSkipMs: more than once in 3 s.
-      assert.ok(s.inferred >= 2, `still: ${s.inferred} inferred`);
-      assert.ok((await metric(port, 'still')) >= s.reused);
+      for (const id of ['still', 'still2', 'still3']) {
+        const s = checkStream(frames, id);
+        assert.ok(s.reused >= 8, `${id}: ${s.reused} reused, ${s.inferred} inferred`);
+        // Inferred at least at each run's start and once per maxSkipMs: more than once in 3 s.
+        assert.ok(s.inferred >= 2, `${id}: ${s.inferred} inferred`);
+        assert.ok((await metric(port, id)) >= s.reused);
+      }
       assert.equal(await metric(port, 'busy'), 0);
 
       // The dashboard counts, per stream, the frames it received that were reused.
