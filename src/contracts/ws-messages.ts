@@ -64,7 +64,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('hello'),
       version: z.number().int(),
-      streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), fps: z.number() }).strict()),
+      streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), untrained: z.boolean().optional(), fps: z.number() }).strict()),
     })
     .strict(),
   z
