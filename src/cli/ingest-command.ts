@@ -76,7 +76,7 @@ that truly got no result are named and the exit code is 13.`,
       for (const [i, r] of reports.entries()) {
         const id = sources[i]!.id;
         process.stderr.write(
-          `${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`,
+          `${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.reused > 0 ? ` · ${r.reused} reused (unchanged, not queued)` : ''}${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`,
         );
         if (r.state === 'failed') ctx.setExitCode(1);
         if (r.lost.length > 0) {

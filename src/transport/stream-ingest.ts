@@ -58,6 +58,8 @@ export interface IngestReport {
   runs: number;
   /** Frames decoded. */
   frames: number;
+  /** Live frames the change gate kept from inference (`--skip-unchanged`): sent as `reused` entries, not queued. */
+  reused: number;
   /** Files: frames that got no result (never silently skipped: named here). */
   lost: LostFrame[];
   /** Files stopped early (SIGINT/SIGTERM): frames sent whose result had not come yet (left queued for the workers). */
@@ -104,7 +106,9 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   // --skip-unchanged: a live frame that did not change goes to the results stream as `reused`, never to the queue.
   const gate = plan.live && plan.skipUnchanged ? new FrameGate(plan.skipUnchanged) : undefined;
   let reusedSent = Promise.resolve();
+  let reusedFrames = 0;
   const reuse = (frame: Frame, ref: number): void => {
+    reusedFrames++;
     const entry: ResultEntry = {
       kind: 'reused',
       stream: id,
@@ -206,7 +210,15 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
       await reusedSent;
       publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
       await published;
-      return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [], unanswered: file?.pendingFrames ?? 0 };
+      return {
+        state: end.state,
+        detail: end.detail,
+        runs: watchdog.runs,
+        frames: decoded,
+        reused: reusedFrames,
+        lost: file?.lost ?? [],
+        unanswered: file?.pendingFrames ?? 0,
+      };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       await live?.close();

@@ -283,6 +283,9 @@ describe('--skip-unchanged', () => {
       assert.ok(s.reused >= 8, `still: ${s.reused} reused, ${s.inferred} inferred`);
       assert.ok((await metric(port, 'still')) >= s.reused);
       await stop(ingest);
+      // ingest's own account: the still stream's unchanged frames were never queued for the workers.
+      assert.match(logs, /still: ended[^\n]* reused \(unchanged, not queued\)/);
+      assert.doesNotMatch(logs, /busy: [^\n]*reused/);
       await stop(gateway);
     } finally {
       await worker?.stop();
