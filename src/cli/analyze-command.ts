@@ -31,6 +31,7 @@ interface AnalyzeFlags extends ModelFlags {
   exitFrames?: number;
   redis?: string;
   index?: string;
+  skipUnchanged?: boolean;
 }
 
 /** Loaded only with --index: analyze alone does not load SQLite or sharp. */
@@ -88,6 +89,10 @@ export function analyzeCommand(ctx: CommandContext): Command {
       '--index <file>',
       'also store every frame in this index file, as `streamsight index` does (unchanged files are left as they are, an interrupted one resumes)',
     )
+    .option(
+      '--skip-unchanged',
+      'a frame that did not change since the last inferred one is not inferred: its line repeats that frame\'s labels with "reused": true (threshold and maxSkipMs: config live.skipUnchanged)',
+    )
     .option('--segments', 'after each input\'s frame lines, one {"type":"segment",...} line per label segment (start, end, peak score)')
     .addOption(
       new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(
@@ -110,6 +115,7 @@ Examples:
   streamsight analyze --model resnet18 --fps 2 --embeddings --out clip.jsonl clip.mp4
   streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4
   streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4
+  streamsight analyze --fps 5 --skip-unchanged lobby-24h.mp4 > lobby.jsonl
   streamsight analyze --fps 2 --index archive.db --out clip.jsonl clip.mp4`,
   );
   return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
@@ -119,6 +125,8 @@ Examples:
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
     const segments = segmentOptions(flags);
+    if (flags.skipUnchanged && flags.index !== undefined)
+      throw new UsageError('--skip-unchanged does not go with --index: an index stores every frame inferred');
     if (flags.index !== undefined) {
       // An index stores a file's content hash and reads the file again to resume: no URL, stdin, pipe or device.
       const notAFile = inputs.find((i) => i === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(i) || statSync(i, { throwIfNoEntry: false })?.isFile() === false);
@@ -188,6 +196,7 @@ Examples:
         embeddings: flags.embeddings ?? false,
         logger,
         segments,
+        ...(flags.skipUnchanged ? { skipUnchanged: { threshold: config.live.skipUnchanged.threshold, maxSkipMs: config.live.skipUnchanged.maxSkipMs } } : {}),
         maxInFlight: batchesInFlight(batch, redisUrl === undefined ? undefined : config.redis.inFlightFrames),
         signal: abort.signal,
         progress: (input, i) =>
@@ -202,7 +211,8 @@ Examples:
         process.stderr.write(
           `${summary.interrupted ? 'interrupted: ' : ''}${summary.frames} frames from ${summary.inputs} input(s) in ${summary.seconds.toFixed(1)} s ` +
             `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}` +
-            `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}${failed}\n`,
+            `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}` +
+            `${summary.reusedFrames === undefined ? '' : ` · ${summary.reusedFrames} reused (unchanged)`}${failed}\n`,
         );
         if (indexed) {
           process.stderr.write(

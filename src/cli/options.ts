@@ -135,3 +135,37 @@ export function flagsToSettings(flags: ModelFlags): RawSettings {
   for (const [key, value] of Object.entries(rest)) setPath(out, `model.preprocess.${key}`, value);
   return out;
 }
+
+/** Flags of how live sources are decoded and gated (`serve`, `ingest`). */
+export interface LiveDecodeFlags {
+  skipUnchanged?: boolean;
+  decodeThreads?: number;
+  hwaccel?: string;
+}
+
+/** `--skip-unchanged`, `--decode-threads`, `--hwaccel` (serve, ingest). */
+export function liveDecodeOptions(): Option[] {
+  return [
+    new Option(
+      '--skip-unchanged',
+      'live sources: a frame that did not change since its stream\'s last inferred frame repeats its labels ("reused": true) instead of being inferred (config live.skipUnchanged)',
+    ),
+    new Option('--decode-threads <n>', "decoder threads per live source's ffmpeg, 0 = ffmpeg's choice [default: 1]").argParser(
+      nonNegativeInt('--decode-threads'),
+    ),
+    new Option('--hwaccel <kind>', 'hardware decoding of live sources; one that cannot start falls back to software [default: none]').choices([
+      'auto',
+      'none',
+      'vaapi',
+      'cuda',
+    ]),
+  ];
+}
+
+/** The live decoding flags given, into `settings` (config shape). */
+export function liveDecodeSettings(flags: LiveDecodeFlags, settings: RawSettings): RawSettings {
+  if (flags.skipUnchanged) setPath(settings, 'live.skipUnchanged.enabled', true);
+  if (flags.decodeThreads !== undefined) setPath(settings, 'live.decodeThreads', flags.decodeThreads);
+  if (flags.hwaccel !== undefined) setPath(settings, 'live.hwaccel', flags.hwaccel);
+  return settings;
+}

@@ -40,6 +40,13 @@ export interface AnalyzeOptions {
   embeddings?: boolean;
   /** Labels per frame; default 5. */
   topK?: number;
+  /**
+   * Infer only frames that changed since the last inferred one (as `analyze
+   * --skip-unchanged`; threshold and maxSkipMs: the config's
+   * `live.skipUnchanged`): the others repeat its labels with `reused: true`.
+   * Default false.
+   */
+  skipUnchanged?: boolean;
   /** Frames per inference call; default 8. */
   batch?: number;
   /** Default `auto`: CUDA when its provider is installed and works, else the CPU. */
@@ -137,6 +144,7 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
     batch,
     maxInFlight: batchesInFlight(batch),
     embeddings,
+    ...(options.skipUnchanged ? { skipUnchanged: { threshold: config.live.skipUnchanged.threshold, maxSkipMs: config.live.skipUnchanged.maxSkipMs } } : {}),
     logger,
     signal: abort.signal,
     progress: () => createProgress({ mode: 'none', stream: process.stderr, label: input }),
