@@ -45,7 +45,7 @@ export function runToCompletion(command: string, args: readonly string[]): Promi
   });
 }
 
-async function makeAtomically(dest: string, make: (tmp: string) => Promise<void>, tmpSuffix: string): Promise<string> {
+export async function makeAtomically(dest: string, make: (tmp: string) => Promise<void>, tmpSuffix: string): Promise<string> {
   if (existsSync(dest)) return dest;
   mkdirSync(join(dest, '..'), { recursive: true });
   const tmp = `${dest}.partial-${process.pid}${tmpSuffix}`;

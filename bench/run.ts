@@ -6,6 +6,7 @@
  *   decode     analyze --fps 1 on a long 1080p clip against ffmpeg alone running the same
  *              filter chain, and --keyframes against full decoding;
  *   memory     peak RSS of analyze (node + ffmpeg) on a short and a 10x longer clip;
+ *   cameras    the largest N of live 5 frames/s cameras carried, with and without --skip-unchanged (bench/cameras.ts);
  *   quantize   INT8 against FP32: ceilings at batch 1 and 8 (resnet18, resnet50), analyze end to
  *              end against ceiling and shared-CPU bound for each, agreement (bench/quantize.ts).
  * Prints a table, then one JSON line (the last line of stdout).
@@ -31,7 +32,7 @@ import { DEFAULT_CACHE_DIR, ensureClip, ensureModel, type ClipSpec } from './fix
 import { formatTable, ratioOf, type BenchReport, type Measurement, type Ratio } from './report.ts';
 import { runTimed, type TimedRun } from './timed-process.ts';
 
-export const SUITE_NAMES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index', 'quantize'] as const;
+export const SUITE_NAMES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'cameras', 'distributed', 'index', 'quantize'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 export interface BenchOptions {
@@ -378,6 +379,54 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         rec.add(`${key}.dropRate`, p.dropRate, '', `dropped / decoded (expected from capacity: ${p.expectedDropRate.toFixed(3)})`);
         rec.ratio(`${key}.p99/batch`, p99, batchMs, key.endsWith('overload') ? { op: '<=', value: 3 } : undefined);
       }
+    });
+  }
+
+  // 5c: cameras per machine: the largest N of 5 frames/s live sources carried, with and without --skip-unchanged.
+  if (only.has('cameras')) {
+    await suite('cameras', async () => {
+      const { runCamerasBench, formatCameras } = await import('./cameras.ts');
+      const r = await runCamerasBench({ quick: options.quick, batch, threads, cacheDir, log });
+      log(formatCameras(r));
+      for (const [m, ms] of Object.entries(r.batchMs))
+        rec.add(`cameras.${m}.batchMs`, ms, 'ms', `one inference batch of ${r.batch} frames, ${m} (untrained), median of 5`);
+      const byKey = new Map<string, Measurement>();
+      for (const l of r.largest) {
+        const key = `cameras.${l.model}.${l.mix}.${l.skip ? 'skip' : 'every'}`;
+        const best = r.points.find((p) => p.model === l.model && p.mix === l.mix && p.skip === l.skip && p.cameras === l.cameras);
+        const m = rec.add(
+          `${key}.largestN`,
+          l.cameras,
+          'cameras',
+          `largest N of ${r.fps} frames/s cameras (720p/1080p H.264, ${l.mix === 'still' ? 'all still scenes' : 'one busy in four'}) with drops <= 1%, p99 <= 3x batch, >= 90% of frames delivered${l.capped ? '; the cap of the bench was reached' : ''}`,
+        );
+        byKey.set(key, m);
+        if (best) {
+          rec.add(`${key}.decodeCores`, best.decodeCores, 'cores', `ffmpeg children's CPU at N=${l.cameras}`);
+          rec.add(`${key}.nodeCores`, best.nodeCores, 'cores', `this process's CPU (inference, ONNX Runtime, pipeline) at N=${l.cameras}`);
+        }
+      }
+      for (const m of Object.keys(r.batchMs)) {
+        const skip = byKey.get(`cameras.${m}.still.skip`);
+        const every = byKey.get(`cameras.${m}.still.every`);
+        if (skip && every && every.value > 0) rec.ratio(`cameras.${m}.still.skip/every`, skip, every, { op: '>=', value: 5 });
+      }
+      const busyReused = r.points.filter((p) => p.mix === 'mixed').reduce((s, p) => s + p.busyReused, 0);
+      rec.add('cameras.mixed.busyReused', busyReused, 'frames', 'frames of busy cameras reused by the gate over every mixed point (must be 0)');
+      for (const d of r.decodeThreads)
+        rec.add(
+          `cameras.decodeThreads.${d.threads.split(' ')[0]}.cores`,
+          d.decodeCores,
+          'cores',
+          `ffmpeg CPU, ${d.cameras} x 1080p busy camera(s), decoder threads ${d.threads}`,
+        );
+      for (const h of r.hwaccelStart)
+        rec.add(
+          `cameras.hwaccel.${h.hwaccel}.firstFrameMs`,
+          h.firstFrameMs,
+          'ms',
+          `1080p stream start to first frame, hwaccel ${h.hwaccel}${h.fellBack ? ' (not there: fell back to software)' : ''}`,
+        );
     });
   }
 

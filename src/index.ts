@@ -22,6 +22,8 @@ export {
 } from './library/index-api.ts';
 export { loadModel, type LoadedModel, type LoadModelOptions } from './inference/model-loader.ts';
 export type { DeviceChoice } from './inference/ort-session.ts';
+export type { PreprocessOverrides, PreprocessSpec, PresetName } from './contracts/preprocess.ts';
+export { importModel, type ImportOptions, type ImportResult } from './inference/model-import.ts';
 export type { FrameLine, Label, Summary } from './contracts/analyze-output.ts';
 export type { FrameResult, LabelEvent, StreamInfo, StreamStatus } from './contracts/results.ts';
 export type { ConfigInput } from './config/schema.ts';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -6,7 +5,7 @@ import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { DEFAULTS } from '../config/schema.ts';
 import type { Hysteresis } from '../events/hysteresis-config.ts';
-import { loadModel, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
+import { loadModel, modelIdentity, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
 import { runAnalyze } from '../pipeline/analyze-pipeline.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { OutputSink } from '../pipeline/output-sink.ts';
@@ -32,6 +31,7 @@ interface AnalyzeFlags extends ModelFlags {
   exitFrames?: number;
   redis?: string;
   index?: string;
+  skipUnchanged?: boolean;
 }
 
 /** Loaded only with --index: analyze alone does not load SQLite or sharp. */
@@ -89,6 +89,10 @@ export function analyzeCommand(ctx: CommandContext): Command {
       '--index <file>',
       'also store every frame in this index file, as `streamsight index` does (unchanged files are left as they are, an interrupted one resumes)',
     )
+    .option(
+      '--skip-unchanged',
+      'a frame that did not change since the last inferred one is not inferred: its line repeats that frame\'s labels with "reused": true (threshold and maxSkipMs: config live.skipUnchanged)',
+    )
     .option('--segments', 'after each input\'s frame lines, one {"type":"segment",...} line per label segment (start, end, peak score)')
     .addOption(
       new Option('--enter-score <p>', 'with --segments: a label starts after --enter-frames frames at or above this score [default: 0.5]').argParser(
@@ -111,6 +115,7 @@ Examples:
   streamsight analyze --model resnet18 --fps 2 --embeddings --out clip.jsonl clip.mp4
   streamsight analyze --model ./my-resnet.onnx --labels classes.txt --keyframes archive/*.mp4
   streamsight analyze --fps 2 --segments --enter-score 0.6 --exit-frames 5 clip.mp4
+  streamsight analyze --fps 5 --skip-unchanged lobby-24h.mp4 > lobby.jsonl
   streamsight analyze --fps 2 --index archive.db --out clip.jsonl clip.mp4`,
   );
   return cmd.action(async (inputs: string[], flags: AnalyzeFlags & { config?: string }) => {
@@ -120,6 +125,8 @@ Examples:
     const sampling: Sampling = flags.everyFrame ? { mode: 'every' } : flags.keyframes ? { mode: 'keyframes' } : { mode: 'fps', fps: config.sampling.fps };
     if (inputs.length === 0) throw new UsageError('analyze needs at least one input');
     const segments = segmentOptions(flags);
+    if (flags.skipUnchanged && flags.index !== undefined)
+      throw new UsageError('--skip-unchanged does not go with --index: an index stores every frame inferred');
     if (flags.index !== undefined) {
       // An index stores a file's content hash and reads the file again to resume: no URL, stdin, pipe or device.
       const notAFile = inputs.find((i) => i === '-' || /^[a-z][a-z0-9+.-]*:\/\//i.test(i) || statSync(i, { throwIfNoEntry: false })?.isFile() === false);
@@ -145,7 +152,7 @@ Examples:
       batch = model.fixedBatch;
     }
     // Before the engine starts: starting it transfers the model's bytes to the inference thread.
-    const modelHash = flags.index === undefined ? '' : createHash('sha256').update(model.bytes).digest('hex');
+    const modelHash = flags.index === undefined ? '' : modelIdentity(model);
     const indexMods = flags.index === undefined ? undefined : await loadIndexing();
     const store = flags.index === undefined ? undefined : indexMods?.IndexStore.open(resolve(flags.index));
     const sink = await OutputSink.open(flags.out).catch((err: unknown) => {
@@ -189,6 +196,7 @@ Examples:
         embeddings: flags.embeddings ?? false,
         logger,
         segments,
+        ...(flags.skipUnchanged ? { skipUnchanged: { threshold: config.live.skipUnchanged.threshold, maxSkipMs: config.live.skipUnchanged.maxSkipMs } } : {}),
         maxInFlight: batchesInFlight(batch, redisUrl === undefined ? undefined : config.redis.inFlightFrames),
         signal: abort.signal,
         progress: (input, i) =>
@@ -203,7 +211,8 @@ Examples:
         process.stderr.write(
           `${summary.interrupted ? 'interrupted: ' : ''}${summary.frames} frames from ${summary.inputs} input(s) in ${summary.seconds.toFixed(1)} s ` +
             `(${summary.framesPerSecond.toFixed(1)} frames/s) · model ${summary.model}${summary.untrained ? ' (UNTRAINED)' : ''} · device ${summary.device} · batch ${summary.batch}` +
-            `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}${failed}\n`,
+            `${summary.segments === undefined ? '' : ` · ${summary.segments} segments`}` +
+            `${summary.reusedFrames === undefined ? '' : ` · ${summary.reusedFrames} reused (unchanged)`}${failed}\n`,
         );
         if (indexed) {
           process.stderr.write(

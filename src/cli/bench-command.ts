@@ -20,7 +20,7 @@ interface BenchFlags {
 }
 
 /** bench/run.ts's SUITE_NAMES (src does not import bench/; test/integration/bench checks the two agree). */
-export const BENCH_SUITES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'distributed', 'index', 'quantize'];
+export const BENCH_SUITES = ['startup', 'ceiling', 'inference', 'decode', 'memory', 'ws', 'live', 'cameras', 'distributed', 'index', 'quantize'];
 
 /**
  * The benchmarks live in the repository's bench/ (TypeScript, with their

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
-import { loadModel, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
+import { loadModel, modelIdentity, modelLoadOptions, requireEmbedding } from '../inference/model-loader.ts';
 import { batchesInFlight } from '../pipeline/ordered-batches.ts';
 import { IndexProgress } from '../indexing/index-progress.ts';
 import { runIndex } from '../indexing/index-pipeline.ts';
@@ -79,7 +78,7 @@ Examples:
     const batch = model.fixedBatch ?? config.model.batch;
     const store = IndexStore.open(resolve(flags.index ?? DEFAULT_INDEX_FILE));
     // Before the engine starts: starting it transfers the model's bytes to the inference thread.
-    const modelHash = createHash('sha256').update(model.bytes).digest('hex');
+    const modelHash = modelIdentity(model);
     const redisUrl = config.redis.url;
     const abort = new AbortController();
     const starting = startInferer(config, model, { embeddings: true, batch, logger, signal: abort.signal });

@@ -5,12 +5,12 @@ import { FramesLostError, UsageError } from '../shared/errors.ts';
 import { createLogger } from '../shared/logger.ts';
 import type { CommandContext } from './context.ts';
 import { healthOptions, startHealth, type HealthFlags } from './health-options.ts';
-import { flagsToSettings, modelOptions, positiveNumber, type ModelFlags } from './options.ts';
+import { flagsToSettings, liveDecodeOptions, liveDecodeSettings, modelOptions, positiveNumber, type LiveDecodeFlags, type ModelFlags } from './options.ts';
 import { commandSources } from '../pipeline/source-plan.ts';
 import { sourceFlag } from './source-flags.ts';
 import { onInterrupt } from './signals.ts';
 
-interface IngestFlags extends ModelFlags, HealthFlags {
+interface IngestFlags extends ModelFlags, HealthFlags, LiveDecodeFlags {
   redis?: string;
   source: string[];
   live?: boolean;
@@ -28,7 +28,7 @@ export function ingestCommand(ctx: CommandContext): Command {
     .option('--live', 'play files at their real frame rate, latest-frame semantics (per-stream high-water mark)')
     .option('--loop', 'restart files at their end (a new run)')
     .addOption(new Option('--fps <n>', 'frames sampled per second [default: 5 live, 1 files]').argParser(positiveNumber('--fps')));
-  for (const o of [...modelOptions(), ...healthOptions()]) cmd.addOption(o);
+  for (const o of [...liveDecodeOptions(), ...modelOptions(), ...healthOptions()]) cmd.addOption(o);
   cmd.addHelpText(
     'after',
     `
@@ -41,7 +41,7 @@ that truly got no result are named and the exit code is 13.`,
   );
 
   return cmd.action(async (flags: IngestFlags) => {
-    const settings = flagsToSettings({ ...flags, fps: undefined });
+    const settings = liveDecodeSettings(flags, flagsToSettings({ ...flags, fps: undefined }));
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };
     const config = loadConfig({ file: flags.config, flags: settings });
     const url = config.redis.url;
@@ -76,7 +76,7 @@ that truly got no result are named and the exit code is 13.`,
       for (const [i, r] of reports.entries()) {
         const id = sources[i]!.id;
         process.stderr.write(
-          `${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`,
+          `${id}: ${r.state}${r.detail ? ` (${r.detail})` : ''} · ${r.frames} frame(s) decoded${r.reused > 0 ? ` · ${r.reused} reused (unchanged, not queued)` : ''}${r.unanswered > 0 ? ` · ${r.unanswered} without a result yet (left queued for the workers)` : ''}\n`,
         );
         if (r.state === 'failed') ctx.setExitCode(1);
         if (r.lost.length > 0) {

@@ -10,7 +10,7 @@ import { importModel } from '../inference/model-import.ts';
 import { loadLocalModels } from '../inference/local-models.ts';
 import { modelLoadOptions } from '../inference/model-loader.ts';
 import type { PreprocessLayer } from '../inference/preprocess-resolve.ts';
-import { PREPROCESS_METADATA_KEY, PRESETS, type PresetName } from '../inference/preprocess-sources.ts';
+import { PREPROCESS_METADATA_KEY } from '../inference/preprocess-sources.ts';
 import { STREAMSIGHT_LABELS_KEY } from '../inference/labels.ts';
 import { findEntry, loadManifest, modelCachePath } from '../inference/model-registry.ts';
 import { synthResnet, TORCHVISION_PARAM_COUNTS, type ResnetArch } from '../inference/resnet-synth.ts';
@@ -139,11 +139,6 @@ export function modelsCommand(_ctx: CommandContext): Command {
     )
     .argument('<file>', 'the .onnx file (Ultralytics, torchvision, timm, Hugging Face exports; docs/models.md)')
     .requiredOption('--name <name>', 'what --model will call it (lowercase letters, digits, ".", "_", "-")')
-    .addOption(
-      new Option('--preset <library>', "the library's evaluation transform, under the flags below [default: what the file says, else ImageNet]").choices(
-        PRESETS,
-      ),
-    )
     .option('--labels <file>', 'class names: text (one per line), JSON array, or Hugging Face config.json')
     .option('--models-dir <dir>', MODELS_DIR_HELP)
     .option('--force', 'replace an imported model of the same name')
@@ -158,41 +153,38 @@ Examples:
   streamsight models import convnext.onnx --name convnext --preset timm --resize 236 --crop 224
   streamsight analyze --model yolo-cls clip.mp4`,
   );
-  importCmd.action(
-    (file: string, flags: PreprocessFlags & { name: string; preset?: PresetName; labels?: string; modelsDir?: string; force?: boolean; json?: boolean }) => {
-      const cacheDir = cacheDirOf(flags.modelsDir);
-      const { entry, model, settled } = importModel(file, {
-        name: flags.name,
-        cacheDir,
-        preset: flags.preset,
-        overrides: preprocessFromFlags(flags),
-        labelsFile: flags.labels,
-        replace: flags.force ?? false,
-      });
-      if (flags.json) {
-        const { origins: _o, source: _s, ...preprocess } = model.preprocess;
-        const summary = {
-          ...entry,
-          preprocess,
-          origins: settled.preprocess.origins,
-          labels: model.labelsSource,
-          classes: model.classCount,
-          embedding: model.embedding,
-        };
-        process.stdout.write(JSON.stringify(summary) + '\n');
-        return;
-      }
-      process.stdout.write(
-        [
-          `imported ${entry.name}: ${entry.path} (${(entry.bytes / 1e6).toFixed(1)} MB, sha256 ${entry.sha256})`,
-          `classes:      ${model.classCount}, labels from ${model.labelsSource} (e.g. ${model.labels.slice(0, 3).join(' | ')})`,
-          `embedding:    ${model.embedding === null ? `${LABELS_ONLY} (analyze and serve give labels; index and search need an embedding)` : `${model.embedding.name}: ${model.embedding.description}`}`,
-          ...formatPreprocess(settled.preprocess),
-          `written to its metadata (${PREPROCESS_METADATA_KEY}${settled.labelsSource === 'none (class_N)' ? '' : `, ${STREAMSIGHT_LABELS_KEY}`}); use it with: --model ${entry.name}`,
-        ].join('\n') + '\n',
-      );
-    },
-  );
+  importCmd.action((file: string, flags: PreprocessFlags & { name: string; labels?: string; modelsDir?: string; force?: boolean; json?: boolean }) => {
+    const cacheDir = cacheDirOf(flags.modelsDir);
+    const { entry, model, settled } = importModel(file, {
+      name: flags.name,
+      cacheDir,
+      overrides: preprocessFromFlags(flags),
+      labelsFile: flags.labels,
+      replace: flags.force ?? false,
+    });
+    if (flags.json) {
+      const { origins: _o, source: _s, ...preprocess } = model.preprocess;
+      const summary = {
+        ...entry,
+        preprocess,
+        origins: settled.preprocess.origins,
+        labels: model.labelsSource,
+        classes: model.classCount,
+        embedding: model.embedding,
+      };
+      process.stdout.write(JSON.stringify(summary) + '\n');
+      return;
+    }
+    process.stdout.write(
+      [
+        `imported ${entry.name}: ${entry.path} (${(entry.bytes / 1e6).toFixed(1)} MB, sha256 ${entry.sha256})`,
+        `classes:      ${model.classCount}, labels from ${model.labelsSource} (e.g. ${model.labels.slice(0, 3).join(' | ')})`,
+        `embedding:    ${model.embedding === null ? `${LABELS_ONLY} (analyze and serve give labels; index and search need an embedding)` : `${model.embedding.name}: ${model.embedding.description}`}`,
+        ...formatPreprocess(settled.preprocess),
+        `written to its metadata (${PREPROCESS_METADATA_KEY}${settled.labelsSource === 'none (class_N)' ? '' : `, ${STREAMSIGHT_LABELS_KEY}`}); use it with: --model ${entry.name}`,
+      ].join('\n') + '\n',
+    );
+  });
 
   models.addCommand(
     quantizeCommand({

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import type { RawSettings } from '../config/loader.ts';
 import { setPath } from '../config/loader.ts';
-import { INTERPOLATIONS, type Interpolation, type PreprocessOverrides, type ResizeSpec } from '../contracts/preprocess.ts';
+import { INTERPOLATIONS, PRESETS, type Interpolation, type PreprocessOverrides, type PresetName, type ResizeSpec } from '../contracts/preprocess.ts';
 
 /** Parsers that turn a bad flag value into one clear line. */
 export function positiveInt(name: string) {
@@ -66,6 +66,7 @@ export function preprocessOptions(): Option[] {
     new Option('--mean <r,g,b>', "per-channel mean after scaling to [0,1] [default: the model's, else ImageNet]").argParser(rgbArg('--mean')),
     new Option('--std <r,g,b>', "per-channel std [default: the model's, else ImageNet]").argParser(rgbArg('--std', true)),
     new Option('--interpolation <kind>', "resize filter [default: the model's, else bilinear]").choices(INTERPOLATIONS),
+    new Option('--preset <library>', "a library's evaluation transform for what the flags above leave out (docs/models.md)").choices(PRESETS),
   ];
 }
 
@@ -75,12 +76,14 @@ export interface PreprocessFlags {
   mean?: [number, number, number];
   std?: [number, number, number];
   interpolation?: Interpolation;
+  preset?: PresetName;
 }
 
 /** The preprocessing flags given, as overrides (empty when none). */
 export function preprocessFromFlags(flags: PreprocessFlags): PreprocessOverrides {
   const out: PreprocessOverrides = {};
-  for (const key of ['resize', 'crop', 'mean', 'std', 'interpolation'] as const) if (flags[key] !== undefined) Object.assign(out, { [key]: flags[key] });
+  for (const key of ['resize', 'crop', 'mean', 'std', 'interpolation', 'preset'] as const)
+    if (flags[key] !== undefined) Object.assign(out, { [key]: flags[key] });
   return out;
 }
 
@@ -131,4 +134,38 @@ export function flagsToSettings(flags: ModelFlags): RawSettings {
   if (resize !== undefined) setPath(out, 'model.preprocess.resize', 'shorter' in resize ? resize.shorter : resize);
   for (const [key, value] of Object.entries(rest)) setPath(out, `model.preprocess.${key}`, value);
   return out;
+}
+
+/** Flags of how live sources are decoded and gated (`serve`, `ingest`). */
+export interface LiveDecodeFlags {
+  skipUnchanged?: boolean;
+  decodeThreads?: number;
+  hwaccel?: string;
+}
+
+/** `--skip-unchanged`, `--decode-threads`, `--hwaccel` (serve, ingest). */
+export function liveDecodeOptions(): Option[] {
+  return [
+    new Option(
+      '--skip-unchanged',
+      'live sources: a frame that did not change since its stream\'s last inferred frame repeats its labels ("reused": true) instead of being inferred (config live.skipUnchanged)',
+    ),
+    new Option('--decode-threads <n>', "decoder threads per live source's ffmpeg, 0 = ffmpeg's choice [default: 1]").argParser(
+      nonNegativeInt('--decode-threads'),
+    ),
+    new Option('--hwaccel <kind>', 'hardware decoding of live sources; one that cannot start falls back to software [default: none]').choices([
+      'auto',
+      'none',
+      'vaapi',
+      'cuda',
+    ]),
+  ];
+}
+
+/** The live decoding flags given, into `settings` (config shape). */
+export function liveDecodeSettings(flags: LiveDecodeFlags, settings: RawSettings): RawSettings {
+  if (flags.skipUnchanged) setPath(settings, 'live.skipUnchanged.enabled', true);
+  if (flags.decodeThreads !== undefined) setPath(settings, 'live.decodeThreads', flags.decodeThreads);
+  if (flags.hwaccel !== undefined) setPath(settings, 'live.hwaccel', flags.hwaccel);
+  return settings;
 }

@@ -8,9 +8,19 @@ import type { CommandContext } from './context.ts';
 import { commandSources } from '../pipeline/source-plan.ts';
 import { sourceFlag } from './source-flags.ts';
 import { waitForStopSignal } from './stop-signal.ts';
-import { flagsToSettings, modelOptions, nonNegativeInt, positiveInt, positiveNumber, type ModelFlags } from './options.ts';
+import {
+  flagsToSettings,
+  liveDecodeOptions,
+  liveDecodeSettings,
+  modelOptions,
+  nonNegativeInt,
+  positiveInt,
+  positiveNumber,
+  type LiveDecodeFlags,
+  type ModelFlags,
+} from './options.ts';
 
-interface ServeFlags extends ModelFlags {
+interface ServeFlags extends ModelFlags, LiveDecodeFlags {
   port?: number;
   host?: string;
   source: string[];
@@ -43,7 +53,7 @@ export function serveCommand(ctx: CommandContext): Command {
     .option('--token <token>', 'require this token from WebSocket clients and for POST/DELETE /api/streams')
     .option('--index <file>', "an index made by `streamsight index`: served at GET /api/search and on the dashboard's search page")
     .option('--redis <url>', 'distributed: decode and serve here, inference by `streamsight worker`s over this Redis (also REDIS_URL)');
-  for (const o of modelOptions()) cmd.addOption(o);
+  for (const o of [...liveDecodeOptions(), ...modelOptions()]) cmd.addOption(o);
   cmd.addHelpText(
     'after',
     `
@@ -52,12 +62,13 @@ Examples:
   streamsight serve --model resnet18 --source door=rtsp://user:pass@10.0.0.5:554/stream1 --rtsp-transport udp
   ffmpeg -i cam.mp4 -f mpegts - | streamsight serve --source piped=-
   streamsight serve --redis redis://queue:6379 --model resnet18 --source door=rtsp://10.0.0.5/stream1   (plus: streamsight worker)
+  streamsight serve --skip-unchanged --model resnet18 --source yard=rtsp://10.0.0.6/stream1 --source hall=rtsp://10.0.0.7/stream1
   streamsight serve --config config/site.yaml --port 9000
 Then open http://127.0.0.1:8080/ (dashboard), ws://127.0.0.1:8080/ws (label feed), /metrics.`,
   );
 
   return cmd.action(async (flags: ServeFlags) => {
-    const settings = flagsToSettings({ ...flags, fps: undefined });
+    const settings = liveDecodeSettings(flags, flagsToSettings({ ...flags, fps: undefined }));
     const serverFlags = Object.fromEntries(Object.entries({ port: flags.port, host: flags.host, token: flags.token }).filter(([, v]) => v !== undefined));
     if (Object.keys(serverFlags).length > 0) settings.server = serverFlags;
     if (flags.redis !== undefined) settings.redis = { url: flags.redis };

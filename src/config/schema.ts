@@ -70,6 +70,23 @@ export const SourceModelSchema = z
   .strict();
 export type SourceModelConfig = z.infer<typeof SourceModelSchema>;
 
+/** `--skip-unchanged`: frames that did not change since the last inferred one of their stream repeat its result (src/pipeline/change-gate.ts). */
+const skipUnchangedShape = {
+  enabled: z.boolean(),
+  /** Fraction of the picture's 32x32 blocks whose mean brightness must move (by more than noise) for a frame to be inferred, 0..1 (exclusive of 0). */
+  threshold: z.number().gt(0).max(1),
+  /** A frame is inferred anyway after this long without inference, ms (0: every frame). */
+  maxSkipMs: z.number().int().min(0).max(3_600_000),
+};
+/** Per-source overrides of `live.skipUnchanged` (config `sources[].skipUnchanged`, POST /api/streams). */
+export const SourceSkipUnchangedSchema = z.object(skipUnchangedShape).partial().strict();
+export type SourceSkipUnchangedConfig = z.infer<typeof SourceSkipUnchangedSchema>;
+/** Hardware decoding of a live source's ffmpeg (`-hwaccel`): none (software), auto (ffmpeg picks), vaapi, cuda; a hwaccel that cannot start falls back to software. */
+export const HwaccelSchema = z.enum(['none', 'auto', 'vaapi', 'cuda']);
+export type Hwaccel = z.infer<typeof HwaccelSchema>;
+/** Decoder threads of one live source's ffmpeg (`-threads` before `-i`); 0 lets ffmpeg pick (one per core, and more). */
+export const DecodeThreadsSchema = z.number().int().min(0).max(64);
+
 /**
  * The whole configuration; every key validated once at start. Each key
  * states its default once, here: a section left out is parsed from `{}`
@@ -188,6 +205,12 @@ export const ConfigSchema = z
             watchdog: SourceWatchdogSchema.optional(),
             /** This source's model (name) and how its results are published (topK, minScore). */
             model: SourceModelSchema.optional(),
+            /** Overrides of live.skipUnchanged for this source. */
+            skipUnchanged: SourceSkipUnchangedSchema.optional(),
+            /** Decoder threads of this source's ffmpeg; default live.decodeThreads. */
+            decodeThreads: DecodeThreadsSchema.optional(),
+            /** Hardware decoding of this source; default live.hwaccel. */
+            hwaccel: HwaccelSchema.optional(),
           })
           .strict(),
       )
@@ -200,6 +223,19 @@ export const ConfigSchema = z
         bufferFrames: z.number().int().min(1).max(1000).default(4),
         /** A batch closes when full or when its oldest frame waited this long, ms. */
         batchWaitMs: z.number().int().min(0).max(10_000).default(50),
+        /** Frames that did not change since their stream's last inferred frame repeat its labels (`reused`) instead of being inferred. */
+        skipUnchanged: z
+          .object({
+            enabled: skipUnchangedShape.enabled.default(false),
+            threshold: skipUnchangedShape.threshold.default(0.01),
+            maxSkipMs: skipUnchangedShape.maxSkipMs.default(5000),
+          })
+          .strict()
+          .prefault({}),
+        /** Decoder threads per live source's ffmpeg: one keeps a many-camera machine from running cores x cameras threads. */
+        decodeThreads: DecodeThreadsSchema.default(1),
+        /** Hardware decoding of live sources (per source: sources[].hwaccel). */
+        hwaccel: HwaccelSchema.default('none'),
       })
       .strict()
       .prefault({}),

@@ -19,6 +19,8 @@ export const FrameLineSchema = z.object({
   untrained: z.literal(true).optional(),
   /** With --embeddings: L2-normalised pooled features. */
   embedding: z.array(z.number()).optional(),
+  /** With --skip-unchanged: present and true when the frame was not inferred; labels (and embedding) are the last inferred frame's. */
+  reused: z.literal(true).optional(),
 });
 
 export type Label = z.infer<typeof LabelSchema>;
@@ -59,5 +61,7 @@ export const SummarySchema = z.object({
   segments: z.number().int().optional(),
   /** With --redis: frames that got no result even after being sent again, each named; absent when none. */
   lostFrames: z.array(z.object({ input: z.string(), seq: z.number().int(), ptsMs: z.number(), reason: z.string() })).optional(),
+  /** With --skip-unchanged: frames written with the last inferred frame's labels (`"reused": true`), not inferred; included in `frames`. */
+  reusedFrames: z.number().int().optional(),
 });
 export type Summary = z.infer<typeof SummarySchema>;

@@ -27,6 +27,10 @@ export const ResizeSchema = z.union([
 export type ResizeSpec = z.output<typeof ResizeSchema>;
 
 export const INTERPOLATIONS = ['bilinear', 'bicubic'] as const;
+
+/** Libraries whose evaluation transform has a name (inference/preprocess-presets.ts). */
+export const PRESETS = ['ultralytics', 'torchvision', 'torchvision-v2', 'timm', 'imagenet'] as const;
+export type PresetName = (typeof PRESETS)[number];
 export type Interpolation = (typeof INTERPOLATIONS)[number];
 
 /**
@@ -51,6 +55,8 @@ export const PreprocessOverridesSchema = z
     channelOrder: z.enum(['RGB', 'BGR']),
     /** Tensor layout of the model's input. */
     layout: z.enum(['NCHW', 'NHWC']),
+    /** A library's evaluation transform, for the fields this source leaves out. */
+    preset: z.enum(PRESETS),
   })
   .partial()
   .strict();
@@ -93,8 +99,11 @@ export const IMAGENET_PREPROCESS: PreprocessSpec = Object.freeze({
   source: IMAGENET_ORIGIN,
 });
 
+/** The centre-crop ratio of the ImageNet evaluation transform (224 of 256). */
+export const IMAGENET_CROP_RATIO = 224 / 256;
+
 /** The settled values without provenance: what `streamsight.preprocess` metadata stores. */
-export function preprocessValues(spec: PreprocessSpec): Required<PreprocessOverrides> {
+export function preprocessValues(spec: PreprocessSpec): Required<Omit<PreprocessOverrides, 'preset'>> {
   return {
     resize: spec.resize,
     crop: { width: spec.inputWidth, height: spec.inputHeight },

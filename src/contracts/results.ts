@@ -19,6 +19,12 @@ export interface FrameResult {
   /** capturedAt to result, milliseconds. */
   latencyMs: number;
   model: string;
+  /**
+   * Present and true when the frame was not inferred (`--skip-unchanged`: it
+   * did not change since its stream's last inferred frame): labels and
+   * embedding are that frame's.
+   */
+  reused?: true;
 }
 
 export type LabelEventKind = 'start' | 'end';

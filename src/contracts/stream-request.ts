@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SourceModelSchema, SourceWatchdogSchema } from '../config/schema.ts';
+import { DecodeThreadsSchema, HwaccelSchema, SourceModelSchema, SourceSkipUnchangedSchema, SourceWatchdogSchema } from '../config/schema.ts';
 
 /**
  * The body of POST /api/streams: the per-stream options of the config
@@ -19,6 +19,12 @@ export const AddStreamSchema = z
     watchdog: SourceWatchdogSchema.optional(),
     /** This stream's model (name) and how its results are published (topK, minScore). */
     model: SourceModelSchema.optional(),
+    /** Overrides of the server's live.skipUnchanged (enabled, threshold, maxSkipMs). */
+    skipUnchanged: SourceSkipUnchangedSchema.optional(),
+    /** Decoder threads of this stream's ffmpeg. */
+    decodeThreads: DecodeThreadsSchema.optional(),
+    /** Hardware decoding: none | auto | vaapi | cuda. */
+    hwaccel: HwaccelSchema.optional(),
   })
   .strict();
 export type AddStreamRequest = z.infer<typeof AddStreamSchema>;

@@ -50,10 +50,20 @@ export const ResultFrameSchema = z.object({
 });
 export type ResultFrame = z.infer<typeof ResultFrameSchema>;
 
+/** A live frame the ingest's change gate kept from inference (`--skip-unchanged`): it repeats the result of frame `ref` of its run. */
+export const ReusedFrameRefSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  ptsMs: z.number(),
+  capturedAt: z.number(),
+  ref: z.number().int().nonnegative(),
+});
+
 /**
  * One entry of a results stream (field `e`, JSON). `frames`: a job's results;
  * `failed`: a job that failed for good (its frames named); `status`: a
- * stream's state as its ingest sees it. Consumers are idempotent on
+ * stream's state as its ingest sees it; `reused`: frames not inferred
+ * (`--skip-unchanged`), written by the ingest, that the gateway publishes
+ * with the labels of their reference frame. Consumers are idempotent on
  * (stream, run, seq): the same frame may arrive more than once.
  */
 export const ResultEntrySchema = z.discriminatedUnion('kind', [
@@ -72,6 +82,13 @@ export const ResultEntrySchema = z.discriminatedUnion('kind', [
     seqs: z.array(z.number().int().nonnegative()),
     code: z.string(),
     reason: z.string(),
+  }),
+  z.object({
+    kind: z.literal('reused'),
+    stream: z.string(),
+    run: z.string(),
+    model: z.string(),
+    frames: z.array(ReusedFrameRefSchema).min(1),
   }),
   z.object({
     kind: z.literal('status'),

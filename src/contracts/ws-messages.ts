@@ -46,6 +46,8 @@ export type ServerMessage =
       capturedAt: number;
       labels: Label[];
       latencyMs: number;
+      /** True when the frame was not inferred: it repeats its stream's last inferred result (`--skip-unchanged`). */
+      reused?: true;
       embedding?: { dim: number; dtype: 'float32'; b64: string };
     }
   | { type: 'event'; stream: string; label: string; kind: LabelEventKind; ptsMs: number; capturedAt: number; score: number }
@@ -62,7 +64,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('hello'),
       version: z.number().int(),
-      streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), fps: z.number() }).strict()),
+      streams: z.array(z.object({ id: z.string(), state: StreamStateSchema, model: z.string(), untrained: z.boolean().optional(), fps: z.number() }).strict()),
     })
     .strict(),
   z
@@ -75,6 +77,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
       capturedAt: z.number(),
       labels: z.array(LabelSchema.strict()),
       latencyMs: z.number(),
+      reused: z.literal(true).optional(),
       embedding: z
         .object({ dim: z.number().int().nonnegative(), dtype: z.literal('float32'), b64: z.string() })
         .strict()

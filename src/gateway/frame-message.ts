@@ -53,6 +53,7 @@ export function frameMessage(r: FrameResult, labels: readonly Label[], embedding
     labels: labels.map((l) => ({ index: l.index, label: l.label, score: l.score })),
     latencyMs: r.latencyMs,
   };
+  if (r.reused) msg.reused = true;
   if (embedding !== undefined) msg.embedding = embedding;
   return msg;
 }

@@ -9,10 +9,10 @@
  *   The engine starts on the first picture, not with the server, and stays
  *   for the next ones, one picture at a time; `close()` at shutdown.
  */
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { InferenceEngine } from '../inference/inference-engine.ts';
-import { loadModel, requireEmbedding, type LoadedModel } from '../inference/model-loader.ts';
+import { loadModel, modelIdentity, requireEmbedding, type LoadedModel } from '../inference/model-loader.ts';
+import type { PreprocessOverrides } from '../contracts/preprocess.ts';
 import { resolveModel } from '../inference/model-registry.ts';
 import type { DeviceChoice } from '../inference/ort-session.ts';
 import { InferenceError } from '../shared/errors.ts';
@@ -42,26 +42,27 @@ function limitsOf(options: ImageEmbedderOptions): PictureLimits {
 interface Loaded {
   model: LoadedModel;
   engine: InferenceEngine;
-  /** sha256 of the edited model bytes, as the index stores it. */
+  /** The model and preprocessing identity, as the index stores it (modelIdentity). */
   modelHash: string;
 }
 
-async function startEngine(nameOrPath: string, options: ImageEmbedderOptions): Promise<Loaded> {
+async function startEngine(nameOrPath: string, options: ImageEmbedderOptions, preprocess: PreprocessOverrides | undefined): Promise<Loaded> {
   const model = loadModel(nameOrPath, {
     ...(options.labelsFile === undefined ? {} : { labelsFile: options.labelsFile }),
     ...(options.cacheDir === undefined ? {} : { cacheDir: options.cacheDir }),
+    ...(preprocess === undefined ? {} : { preprocess: [{ origin: 'the index (preprocessing its frames were made with)', values: preprocess }] }),
   });
   requireEmbedding(model, 'search by picture');
   // Hashed before the engine starts: starting it transfers the model's bytes to the inference thread.
-  const modelHash = createHash('sha256').update(model.bytes).digest('hex');
+  const modelHash = modelIdentity(model);
   const engine = await InferenceEngine.start(model, { device: options.device ?? 'cpu', threads: options.threads ?? 1, topK: 1, embeddings: true });
   return { model, engine, modelHash };
 }
 
 /** One engine per query: started, used once, closed. */
 export function createImageEmbedder(options: ImageEmbedderOptions): ImageEmbedder {
-  return async (picture, modelPath) => {
-    const { model, engine, modelHash } = await startEngine(options.model ?? modelPath, options);
+  return async (picture, modelPath, preprocess) => {
+    const { model, engine, modelHash } = await startEngine(options.model ?? modelPath, options, preprocess);
     try {
       return { ...(await embedImage(picture, model.preprocess, engine, limitsOf(options))), modelHash };
     } finally {
@@ -110,15 +111,19 @@ export class ReusableImageEmbedder {
   }
 
   /** The ImageEmbedder to hand to runSearch / createSearchRoute. */
-  readonly embed: ImageEmbedder = (picture, modelPath) => {
-    const run = this.turn.then(() => this.embedOne(picture, modelPath));
+  readonly embed: ImageEmbedder = (picture, modelPath, preprocess) => {
+    const run = this.turn.then(() => this.embedOne(picture, modelPath, preprocess));
     this.turn = run.catch(() => undefined);
     return run;
   };
 
-  private async embedOne(picture: PictureInput, modelPath: string): Promise<{ embedding: Float32Array; modelHash: string; damage?: string }> {
+  private async embedOne(
+    picture: PictureInput,
+    modelPath: string,
+    preprocess: PreprocessOverrides | undefined,
+  ): Promise<{ embedding: Float32Array; modelHash: string; damage?: string }> {
     if (this.closed) throw new InferenceError('image embedder is closed');
-    const { model, engine, modelHash } = await this.engineFor(this.options.model ?? modelPath);
+    const { model, engine, modelHash } = await this.engineFor(this.options.model ?? modelPath, preprocess);
     try {
       return { ...(await embedImage(picture, model.preprocess, engine, limitsOf(this.options))), modelHash };
     } catch (err) {
@@ -128,7 +133,8 @@ export class ReusableImageEmbedder {
     }
   }
 
-  private async engineFor(key: string): Promise<Loaded> {
+  private async engineFor(name: string, preprocess: PreprocessOverrides | undefined): Promise<Loaded> {
+    const key = preprocess === undefined ? name : `${name} ${JSON.stringify(preprocess)}`;
     const current = this.current;
     if (current !== undefined && current.key === key) {
       const loaded = await current.loaded;
@@ -137,8 +143,8 @@ export class ReusableImageEmbedder {
     await this.drop();
     if (this.closed) throw new InferenceError('image embedder is closed');
     // Stamped before the model is read: a file written during the load is seen as changed next time.
-    const stamp = fileStamp(resolveModel(key, this.options.cacheDir === undefined ? {} : { cacheDir: this.options.cacheDir }).path);
-    const entry = { key, stamp, loaded: startEngine(key, this.options) };
+    const stamp = fileStamp(resolveModel(name, this.options.cacheDir === undefined ? {} : { cacheDir: this.options.cacheDir }).path);
+    const entry = { key, stamp, loaded: startEngine(name, this.options, preprocess) };
     this.current = entry;
     try {
       const loaded = await entry.loaded;

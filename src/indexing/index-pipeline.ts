@@ -12,7 +12,7 @@
  * their stored labels into the event detector, and goes on. So the index
  * ends with every frame exactly once, as if never interrupted.
  */
-import { frameGeometry } from '../contracts/preprocess.ts';
+import { frameGeometry, preprocessValues } from '../contracts/preprocess.ts';
 import { stat } from 'node:fs/promises';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { Label } from '../contracts/analyze-output.ts';
@@ -184,6 +184,7 @@ async function indexFile(path: string, opts: IndexRunOptions): Promise<FileOutco
     model: model.name,
     modelHash: opts.modelHash,
     modelPath: model.path,
+    preprocess: JSON.stringify(preprocessValues(model.preprocess)),
     untrained: model.untrained,
     embeddingDim: requireEmbedding(model, 'index').dim,
     sampling: samplingKey(opts.sampling),

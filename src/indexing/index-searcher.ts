@@ -142,13 +142,14 @@ export class IndexSearcher {
   }
 
   /** The model the index's videos were made with (most frames first): what a picture must be embedded with. */
-  models(): { model: string; modelHash: string; modelPath: string; frames: number }[] {
+  /** The models frames were made with, most frames first; `preprocess` (JSON) as the index recorded it. */
+  models(): { model: string; modelHash: string; modelPath: string; frames: number; preprocess: string | null }[] {
     return this.store.db
       .prepare(
-        `SELECT v.model, v.model_hash AS modelHash, v.model_path AS modelPath, sum(v.frames) AS frames
-        FROM videos v GROUP BY v.model_hash ORDER BY frames DESC`,
+        `SELECT v.model, v.model_hash AS modelHash, v.model_path AS modelPath, sum(v.frames) AS frames, m.value AS preprocess
+        FROM videos v LEFT JOIN meta m ON m.key = 'preprocess:' || v.model_hash GROUP BY v.model_hash ORDER BY frames DESC`,
       )
-      .all() as { model: string; modelHash: string; modelPath: string; frames: number }[];
+      .all() as { model: string; modelHash: string; modelPath: string; frames: number; preprocess: string | null }[];
   }
 }
 

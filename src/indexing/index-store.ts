@@ -31,6 +31,8 @@ export interface VideoKey {
   embeddingDim: number;
   /** `fps:N`, `every` or `keyframes`. */
   sampling: string;
+  /** The model's settled preprocessing (JSON of its values), kept per model hash so search by picture feeds the model alike. */
+  preprocess?: string | undefined;
 }
 
 /** What ffprobe said about the file; null fields when it could not tell. */
@@ -153,7 +155,13 @@ export class IndexStore {
    * `indexing` and 0 frames takes its place, in one transaction.
    */
   startVideo(key: VideoKey, info: VideoInfo): VideoRow {
-    this.db.transaction(() => this.startVideoRow(key, info)).immediate();
+    this.db
+      .transaction(() => {
+        if (key.preprocess !== undefined)
+          this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(`preprocess:${key.modelHash}`, key.preprocess);
+        this.startVideoRow(key, info);
+      })
+      .immediate();
     return this.video(key.path)!;
   }
 

@@ -14,6 +14,7 @@
  * a batch's result is handed back only once it is stored, so a failing write
  * stops the run instead of leaving a gap.
  */
+import { preprocessValues } from '../contracts/preprocess.ts';
 import { resolve } from 'node:path';
 import type { Frame, Sampling } from '../contracts/frame.ts';
 import type { Summary } from '../contracts/analyze-output.ts';
@@ -113,6 +114,7 @@ export class IndexingInferer implements BatchInferer {
       model: model.name,
       modelHash: this.opts.modelHash,
       modelPath: model.path,
+      preprocess: JSON.stringify(preprocessValues(model.preprocess)),
       untrained: model.untrained,
       embeddingDim: requireEmbedding(model, '--index').dim,
       sampling: samplingKey(this.opts.sampling),

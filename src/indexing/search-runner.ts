@@ -2,6 +2,7 @@
  * One search from its options, for the CLI and the HTTP route alike:
  * exactly one of label, image, frame; the same filters; the same response.
  */
+import { PreprocessOverridesSchema, type PreprocessOverrides } from '../contracts/preprocess.ts';
 import { UsageError } from '../shared/errors.ts';
 import { IndexSearcher, parseFrameRef } from './index-searcher.ts';
 import type { SearchResponse } from './search-types.ts';
@@ -22,7 +23,11 @@ export interface SearchOptions {
  * (`modelPath`): loads the model and runs it once. `damage`: the picture
  * decoded with errors (see decodeQueryImage); the search goes on with what decoded.
  */
-export type ImageEmbedder = (picture: string | Uint8Array, modelPath: string) => Promise<{ embedding: Float32Array; modelHash: string; damage?: string }>;
+export type ImageEmbedder = (
+  picture: string | Uint8Array,
+  modelPath: string,
+  preprocess?: PreprocessOverrides,
+) => Promise<{ embedding: Float32Array; modelHash: string; damage?: string }>;
 
 /** Default and largest --limit. */
 export const DEFAULT_LIMIT = 20;
@@ -60,7 +65,9 @@ export async function runSearch(searcher: IndexSearcher, o: SearchOptions, embed
     if (!embedImage) throw new UsageError('search by --image is not available here');
     const model = searcher.models()[0];
     if (!model) return { query, tookMs: took(), hits: [] };
-    ({ embedding, modelHash, damage } = await embedImage(o.image!, model.modelPath));
+    // Fed as the index's frames were: the preprocessing recorded with them (flags or config at indexing time).
+    const preprocess = model.preprocess === null ? undefined : PreprocessOverridesSchema.parse(JSON.parse(model.preprocess));
+    ({ embedding, modelHash, damage } = await embedImage(o.image!, model.modelPath, preprocess));
   }
   const { hits, method } = searcher.byEmbedding({ embedding, modelHash, limit: o.limit, minScore: o.minScore, video: o.video });
   if (queryFrame !== undefined && (o.video === undefined || searcher.resolveVideo(o.video).id === queryFrame.videoId)) {

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { PreprocessOverrides } from '../contracts/preprocess.ts';
-import { IMAGENET_CROP_RATIO, type PreprocessLayer } from './preprocess-resolve.ts';
+import type { PreprocessLayer } from './preprocess-resolve.ts';
+import { IMAGENET_CROP_RATIO } from '../contracts/preprocess.ts';
 import { InputNotFoundError, ModelInvalidError } from '../shared/errors.ts';
 
 /** The metadata key StreamSight writes (`models import`, `models quantize`): a JSON array of class names. */

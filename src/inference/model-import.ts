@@ -7,16 +7,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { preprocessValues, type PreprocessOverrides } from '../contracts/preprocess.ts';
+import { preprocessValues, type PreprocessOverrides, type PresetName } from '../contracts/preprocess.ts';
 import { InputNotFoundError } from '../shared/errors.ts';
-import { addEmbeddingOutput } from './graph-edit.ts';
 import { STREAMSIGHT_LABELS_KEY } from './labels.ts';
 import { registerLocalModel, type LocalModel } from './local-models.ts';
 import { loadModel, type LoadedModel } from './model-loader.ts';
 import { loadManifest } from './model-registry.ts';
 import { decodeModel, encodeModel } from './onnx-proto.ts';
 import type { PreprocessLayer } from './preprocess-resolve.ts';
-import { PREPROCESS_METADATA_KEY, presetLayer, type PresetName } from './preprocess-sources.ts';
+import { PREPROCESS_METADATA_KEY } from './preprocess-sources.ts';
 
 export interface ImportOptions {
   name: string;
@@ -53,13 +52,9 @@ export function importModel(file: string, opts: ImportOptions): ImportResult {
   } catch (err) {
     throw new InputNotFoundError(`cannot read model ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
-  const layers: PreprocessLayer[] = [];
-  if (opts.overrides !== undefined && Object.keys(opts.overrides).length > 0) layers.push({ origin: 'flags', values: opts.overrides });
-  if (opts.preset !== undefined) {
-    const input = addEmbeddingOutput(raw).inputShape;
-    const crop = opts.overrides?.crop ?? { width: input.width ?? 224, height: input.height ?? 224 };
-    layers.push(presetLayer(opts.preset, crop));
-  }
+  // The flags, then the preset's values for what they leave out (preprocess-resolve.ts expands it).
+  const values: PreprocessOverrides = { ...opts.overrides, ...(opts.preset === undefined ? {} : { preset: opts.preset }) };
+  const layers: PreprocessLayer[] = Object.keys(values).length > 0 ? [{ origin: 'flags', values }] : [];
   // Everything the file and the files beside it say, under the flags and the preset: as analyze would load it.
   const settled = loadModel(resolve(file), { labelsFile: opts.labelsFile, preprocess: layers });
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { PreprocessOverrides } from '../contracts/preprocess.ts';
+import { createHash } from 'node:crypto';
+import { preprocessValues, type PreprocessOverrides } from '../contracts/preprocess.ts';
 import { InputNotFoundError, ModelInvalidError } from '../shared/errors.ts';
 import { addEmbeddingOutput, type EmbeddingInfo, type EmbeddingModel } from './graph-edit.ts';
 import { labelsFromConfigJson, labelsFromMetadata, loadLabels, preprocessFromHf } from './labels.ts';
@@ -64,6 +65,19 @@ export function modelLoadOptions(config: ModelConfigView, first: readonly Prepro
   const layers = [...first];
   if (config.model.preprocess !== undefined) layers.push({ origin: CONFIG_PREPROCESS_ORIGIN, values: config.model.preprocess });
   return { labelsFile: config.model.labels, cacheDir: config.models.cacheDir, preprocess: layers };
+}
+
+/**
+ * What an index records as "the model": sha256 of the float model and of the
+ * preprocessing it was fed with, so frames made with another transform are
+ * neither mixed with these nor taken as up to date.
+ */
+export function modelIdentity(model: Pick<LoadedModel, 'bytes' | 'preprocess'>): string {
+  return createHash('sha256')
+    .update(model.bytes)
+    .update('\0')
+    .update(JSON.stringify(preprocessValues(model.preprocess)))
+    .digest('hex');
 }
 
 export const IMAGENET_LABELS_FILE = new URL('../../models/imagenet-classes.txt', import.meta.url).pathname;

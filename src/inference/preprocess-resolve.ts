@@ -7,6 +7,7 @@
  * then the ImageNet default at the model's input size. Pure.
  */
 import {
+  IMAGENET_CROP_RATIO,
   IMAGENET_PREPROCESS,
   PREPROCESS_FIELDS,
   PreprocessOverridesSchema,
@@ -16,6 +17,7 @@ import {
   type PreprocessSpec,
 } from '../contracts/preprocess.ts';
 import { ModelInvalidError, UsageError } from '../shared/errors.ts';
+import { presetLayer } from './preprocess-presets.ts';
 
 /** What one source says, and its name for `models inspect`. */
 export interface PreprocessLayer {
@@ -29,9 +31,6 @@ export interface ModelInput {
   height: number | null;
   width: number | null;
 }
-
-/** The centre-crop ratio of the ImageNet evaluation transform (224 of 256). */
-export const IMAGENET_CROP_RATIO = IMAGENET_PREPROCESS.inputWidth / (IMAGENET_PREPROCESS.resize as { shorter: number }).shorter;
 
 /**
  * Checks a layer against the schema (a config or metadata value may be
@@ -54,12 +53,14 @@ export function checkedLayer(origin: string, values: unknown): PreprocessLayer {
  */
 export function resolvePreprocess(layers: readonly PreprocessLayer[], input: ModelInput): PreprocessSpec {
   const picked: Partial<Record<PreprocessField, { value: unknown; origin: string }>> = {};
-  for (const layer of layers) {
+  for (const layer of expandPresets(layers, input)) {
     for (const field of PREPROCESS_FIELDS) {
       const value = layer.values[field];
       if (value !== undefined && picked[field] === undefined) picked[field] = { value, origin: layer.origin };
     }
   }
+  // The graph's own input shape says the layout, when it is not symbolic.
+  if (picked.layout === undefined && input.layout !== null) picked.layout = { value: input.layout, origin: "the model's input shape" };
   const fallback = defaultLayer(input, picked.crop?.value as PreprocessOverrides['crop']);
   for (const field of PREPROCESS_FIELDS) {
     const value = fallback.values[field];
@@ -84,6 +85,17 @@ export function resolvePreprocess(layers: readonly PreprocessLayer[], input: Mod
   };
   checkFits(spec, input);
   return spec;
+}
+
+/** Each layer naming a preset is followed by the preset's values, for the fields it leaves out. */
+function expandPresets(layers: readonly PreprocessLayer[], input: ModelInput): PreprocessLayer[] {
+  return layers.flatMap((layer) => {
+    const { preset } = layer.values;
+    if (preset === undefined) return [layer];
+    const crop = layer.values.crop ?? { width: input.width ?? IMAGENET_PREPROCESS.inputWidth, height: input.height ?? IMAGENET_PREPROCESS.inputHeight };
+    const expanded = presetLayer(preset, crop);
+    return [layer, { origin: `${expanded.origin} (${layer.origin})`, values: expanded.values }];
+  });
 }
 
 /** ImageNet's transform at the model's input size (224 when symbolic), the crop ratio kept for other sizes. */

@@ -9,7 +9,7 @@
  *            resize runs on RGB like the reference (PIL on an RGB image);
  *            scaling in YUV, then converting, differs by up to ~30/255 on
  *            colour edges (chroma is resized at half resolution).
- *   scale    shorter side to `resizeShorter`, the longer one truncated as
+ *   scale    shorter side to `resize.shorter` (or straight to WxH), the longer one truncated as
  *            torchvision does; swscale's bilinear widens its triangle filter
  *            by the downscale factor, which is PIL's antialiased bilinear.
  *   crop     centre crop with torchvision's offset int(round(d / 2))
@@ -51,6 +51,37 @@ export interface DecodeArgsOptions {
    * so a moving edge is not combed into the picture the model sees.
    */
   deinterlace?: boolean | undefined;
+  /**
+   * Decoder threads (`-threads N` before `-i`: an input option, so the
+   * decoder's, not the encoder's); undefined: ffmpeg's choice (one per core
+   * and more). One per camera keeps N cameras from running N x cores threads.
+   */
+  decodeThreads?: number | undefined;
+  /**
+   * Hardware decoding (`-hwaccel`); `none` or undefined: software. Frames
+   * come back to system memory for the filter chain. `vaapi` and `cuda`
+   * make ffmpeg fail at start when the device is missing (file-decoder.ts
+   * then runs it again in software); `auto` falls back by itself.
+   */
+  hwaccel?: HwaccelKind | undefined;
+}
+
+/** ffmpeg's `-hwaccel` values StreamSight passes. */
+export type HwaccelKind = 'none' | 'auto' | 'vaapi' | 'cuda';
+
+/** Input options of the decoder: its threads and hardware decoding. Pure. */
+export function decoderOptions(opts: { decodeThreads?: number | undefined; hwaccel?: HwaccelKind | undefined }): string[] {
+  const args: string[] = [];
+  if (opts.decodeThreads !== undefined) {
+    if (!Number.isInteger(opts.decodeThreads) || opts.decodeThreads < 0)
+      throw new RangeError(`decodeThreads must be an integer >= 0, got ${opts.decodeThreads}`);
+    args.push('-threads', String(opts.decodeThreads));
+  }
+  if (opts.hwaccel !== undefined && opts.hwaccel !== 'none') {
+    if (!['auto', 'vaapi', 'cuda'].includes(opts.hwaccel)) throw new RangeError(`hwaccel must be none, auto, vaapi or cuda, got ${String(opts.hwaccel)}`);
+    args.push('-hwaccel', opts.hwaccel);
+  }
+  return args;
 }
 
 /**
@@ -232,6 +263,7 @@ function inputArgs(opts: DecodeArgsOptions): string[] {
     if (!/^http:\/\/[^\s/]+$/.test(opts.httpProxy)) throw new RangeError(`httpProxy must be http://host:port, got ${opts.httpProxy}`);
     args.push('-http_proxy', opts.httpProxy);
   }
+  args.push(...decoderOptions(opts));
   if (opts.inputOptions) {
     if (opts.inputOptions.includes('-i')) throw new RangeError('inputOptions must not contain -i');
     args.push(...opts.inputOptions);

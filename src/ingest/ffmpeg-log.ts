@@ -211,3 +211,10 @@ export function classifyFailure(input: string, lines: readonly string[], isUrl: 
   }
   return new DecodeError(`${input}: ffmpeg failed: ${reason}`);
 }
+
+/** A line of ffmpeg failing to set up hardware decoding (`-hwaccel vaapi|cuda` with no device, driver or library). */
+export function isHwaccelFailureLine(line: string): boolean {
+  return /Device creation failed|Device setup failed|No device available for decoder|Cannot load libcuda|Failed to (?:open|initialise) VAAPI|for option 'hwaccel'/i.test(
+    line,
+  );
+}

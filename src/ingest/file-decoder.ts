@@ -13,12 +13,13 @@
 import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import { DecodeError, NotAVideoError, type StreamSightError } from '../shared/errors.ts';
-import { buildDecodeArgs, isUrl, localPath, proxiedEnv } from './ffmpeg-args.ts';
+import { buildDecodeArgs, isUrl, localPath, proxiedEnv, type HwaccelKind } from './ffmpeg-args.ts';
 import {
   classifyFailure,
   isErrorLine,
   isTextInputLine,
   isTruncationLine,
+  isHwaccelFailureLine,
   logLevel,
   mostRelevantLine,
   stripLogPrefix,
@@ -60,6 +61,12 @@ export interface DecodeOptions {
   stdin?: Readable;
   /** Every stderr line that is not a frame's showinfo line, as ffmpeg wrote it (for a watchdog's error report). */
   onLogLine?: (line: string) => void;
+  /** Decoder threads (`-threads` before `-i`); default ffmpeg's choice. */
+  decodeThreads?: number | undefined;
+  /** Hardware decoding; default none. One that cannot start (no device) is retried in software: see onHwaccelFallback. */
+  hwaccel?: HwaccelKind | undefined;
+  /** `hwaccel` could not start: this decode went on in software; `reason` is ffmpeg's line. */
+  onHwaccelFallback?: ((reason: string) => void) | undefined;
   /** Called with ffmpeg's pid once it is spawned. */
   onSpawn?: (pid: number | undefined) => void;
 }
@@ -116,13 +123,42 @@ export function decodeFrames(input: string, opts: DecodeOptions): FrameDecode {
     [Symbol.asyncIterator](): AsyncIterator<Frame> {
       if (started) throw new Error('decodeFrames() can be iterated only once');
       started = true;
-      return run(input, opts, stats);
+      return withHwaccelFallback(input, opts, stats);
     },
   };
 }
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/**
+ * `-hwaccel vaapi|cuda` that fails before the first frame for want of a
+ * device (no /dev/dri, no CUDA driver) is run again in software, once,
+ * with onHwaccelFallback told why. Not for stdin (its bytes are gone).
+ */
+async function* withHwaccelFallback(input: string, opts: DecodeOptions, stats: DecodeStats): AsyncGenerator<Frame> {
+  const hw = opts.hwaccel;
+  if (hw === undefined || hw === 'none' || hw === 'auto' || opts.stdin) {
+    yield* run(input, opts, stats);
+    return;
+  }
+  const lines: string[] = [];
+  let frames = 0;
+  try {
+    for await (const frame of run(input, { ...opts, onLogLine: (l) => (lines.push(l), opts.onLogLine?.(l)) }, stats)) {
+      frames++;
+      yield frame;
+    }
+    return;
+  } catch (err) {
+    const failure = lines.find(isHwaccelFailureLine);
+    if (frames > 0 || opts.signal?.aborted || failure === undefined) throw err;
+    opts.onHwaccelFallback?.(`${hw}: ${stripLogPrefix(failure)}`);
+  }
+  // The failed start's log lines are not the software run's.
+  Object.assign(stats, { errorLines: 0, warningLines: 0, firstErrors: [], exitCode: null, exitSignal: null });
+  yield* run(input, { ...opts, hwaccel: 'none' }, stats);
 }
 
 async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): AsyncGenerator<Frame> {
@@ -138,6 +174,8 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
     inputOptions: opts.inputOptions,
     httpProxy: opts.httpProxy,
     deinterlace: opts.deinterlace,
+    decodeThreads: opts.decodeThreads,
+    hwaccel: opts.hwaccel,
   });
   const path = opts.stdin ? null : localPath(input);
   if (path !== null) await assertReadableFile(path);

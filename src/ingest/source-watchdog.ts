@@ -43,6 +43,7 @@ import type { SourceWatchdogConfig, WatchdogConfig } from '../config/schema.ts';
 import { isStreamSightError, StreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { decodeFrames } from './file-decoder.ts';
+import type { HwaccelKind } from './ffmpeg-args.ts';
 import { downgradeHttpsUrl, hostGuardRulesFor, targetOfUrl, type HostGuardRules } from './host-guard.ts';
 import { HostGuardProxy, HostRefusedError } from './host-guard-proxy.ts';
 import { stripLogPrefix } from './ffmpeg-log.ts';
@@ -136,6 +137,14 @@ export interface SourceWatchdogOptions extends WatchdogTuning {
   realtime?: boolean | undefined;
   protocolWhitelist?: readonly string[] | undefined;
   inputOptions?: readonly string[] | undefined;
+  /** Decoder threads of each run's ffmpeg; default ffmpeg's choice. */
+  decodeThreads?: number | undefined;
+  /**
+   * Hardware decoding (`-hwaccel`); default none. When it cannot start
+   * (no device), the run goes on in software, so do later runs, and the
+   * `live` state's detail says why (`software decoding: ...`).
+   */
+  hwaccel?: HwaccelKind | undefined;
   /**
    * Hosts an http(s) source's ffmpeg may reach, through the host guard
    * proxy. Default for an http(s) input: its own host:port only. `false`
@@ -241,8 +250,13 @@ export class SourceWatchdog {
   private upstreamError: string | undefined;
   /** The playlists of this run, as the proxy relayed them. */
   private playlists = new PlaylistGrowth();
+  /** The hwaccel runs use: the configured one until it failed to start, then none. */
+  private hwaccel: HwaccelKind | undefined;
+  /** Why decoding is in software although a hwaccel was asked for (the `live` state's detail). */
+  private decodeNote: string | undefined;
 
   constructor(private readonly opts: SourceWatchdogOptions) {
+    this.hwaccel = opts.hwaccel;
     this.redact = redactorFor(opts.url);
     const { stallTimeoutMs, startTimeoutMs, stopGraceMs, maxRestarts, logLines, maxStartsPerMinute, backoff } = opts;
     this.tuning = { stallTimeoutMs, startTimeoutMs, stopGraceMs, maxRestarts, logLines, maxStartsPerMinute };
@@ -444,6 +458,14 @@ export class SourceWatchdog {
         stopGraceMs: tuning.stopGraceMs,
         ...(opts.protocolWhitelist ? { protocolWhitelist: [...opts.protocolWhitelist] } : {}),
         ...(opts.inputOptions ? { inputOptions: opts.inputOptions } : {}),
+        ...(opts.decodeThreads !== undefined ? { decodeThreads: opts.decodeThreads } : {}),
+        ...(this.hwaccel !== undefined ? { hwaccel: this.hwaccel } : {}),
+        onHwaccelFallback: (reason) => {
+          // Every later run decodes in software too: the device will not appear by itself.
+          this.hwaccel = 'none';
+          this.decodeNote = `software decoding: hwaccel ${reason}`;
+          opts.logger.warn({ stream: opts.id, reason: this.redact(reason) }, 'hardware decoding unavailable; decoding in software');
+        },
         ...(guarded ? { httpProxy: guarded.httpProxy } : {}),
         ...(opts.stdin ? { stdin: opts.stdin } : {}),
         ...(opts.ffmpegPath ? { ffmpegPath: opts.ffmpegPath } : {}),
@@ -464,7 +486,7 @@ export class SourceWatchdog {
         clearTimeout(timer);
         if (frames++ === 0) {
           liveSince = Date.now();
-          this.setState('live');
+          this.setState('live', this.decodeNote);
         }
         await opts.onFrame(frame);
         if (run.signal.aborted) break;

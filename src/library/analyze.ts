@@ -14,6 +14,7 @@
  */
 import { Writable } from 'node:stream';
 import type { FrameLine, Summary } from '../contracts/analyze-output.ts';
+import type { PreprocessOverrides } from '../contracts/preprocess.ts';
 import type { Sampling } from '../contracts/frame.ts';
 import { loadConfig } from '../config/loader.ts';
 import { InferenceEngine } from '../inference/inference-engine.ts';
@@ -39,6 +40,13 @@ export interface AnalyzeOptions {
   embeddings?: boolean;
   /** Labels per frame; default 5. */
   topK?: number;
+  /**
+   * Infer only frames that changed since the last inferred one (as `analyze
+   * --skip-unchanged`; threshold and maxSkipMs: the config's
+   * `live.skipUnchanged`): the others repeat its labels with `reused: true`.
+   * Default false.
+   */
+  skipUnchanged?: boolean;
   /** Frames per inference call; default 8. */
   batch?: number;
   /** Default `auto`: CUDA when its provider is installed and works, else the CPU. */
@@ -49,6 +57,12 @@ export interface AnalyzeOptions {
   labels?: string;
   /** Where registry models are looked up; default as the CLI (`models.cacheDir`). */
   cacheDir?: string;
+  /**
+   * Preprocessing over what the model says (docs/models.md): any of resize,
+   * crop, interpolation, mean, std, scale, channelOrder, layout, preset; as
+   * config `model.preprocess` or the CLI's `--resize`, `--preset`, ... flags.
+   */
+  preprocess?: PreprocessOverrides;
   /** Stops the run as leaving the loop does; the loop then ends without an error. */
   signal?: AbortSignal;
   /** Diagnostics (pino); default silent. */
@@ -78,6 +92,7 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
         ...(options.batch === undefined ? {} : { batch: options.batch }),
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.topK === undefined ? {} : { topK: options.topK }),
+        ...(options.preprocess === undefined ? {} : { preprocess: options.preprocess }),
       },
       ...(options.cacheDir === undefined ? {} : { models: { cacheDir: options.cacheDir } }),
       ...(options.fps === undefined ? {} : { sampling: { fps: options.fps } }),
@@ -129,6 +144,7 @@ export async function* analyze(input: string, options: AnalyzeOptions): AsyncGen
     batch,
     maxInFlight: batchesInFlight(batch),
     embeddings,
+    ...(options.skipUnchanged ? { skipUnchanged: { threshold: config.live.skipUnchanged.threshold, maxSkipMs: config.live.skipUnchanged.maxSkipMs } } : {}),
     logger,
     signal: abort.signal,
     progress: () => createProgress({ mode: 'none', stream: process.stderr, label: input }),

@@ -8,11 +8,12 @@ import { SegmentBuilder } from '../events/segment-builder.ts';
 import { decodeFrames, type DecodeStats } from '../ingest/file-decoder.ts';
 import { expectedSampledFrames, probeInput } from '../ingest/probe.ts';
 import { describeSource, sourceLimitOptions } from '../ingest/source-kind.ts';
-import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts';
+import type { BatchInferer, FrameInference, InferredBatch } from '../inference/batch-inferer.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { isStreamSightError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ProgressReporter } from '../shared/progress.ts';
+import { FrameGate } from './change-gate.ts';
 import { toFrameLine } from './frame-line.ts';
 import { OrderedBatches } from './ordered-batches.ts';
 import type { OutputSink } from './output-sink.ts';
@@ -37,6 +38,13 @@ export interface AnalyzeOptions {
    * segments are written after its frame lines. Undefined: frame lines only.
    */
   segments?: HysteresisOptions | undefined;
+  /**
+   * `analyze --skip-unchanged`: a frame that did not change since the last
+   * inferred one (change-gate.ts; times are the file's pts) is not inferred:
+   * its line repeats that frame's labels (and embedding) with `"reused": true`.
+   * Undefined: every sampled frame is inferred.
+   */
+  skipUnchanged?: { threshold: number; maxSkipMs: number } | undefined;
   /** Batches sent for inference before waiting for the oldest (batchesInFlight()). */
   maxInFlight: number;
   progress: (input: string, index: number) => ProgressReporter;
@@ -48,7 +56,10 @@ export interface AnalyzeOptions {
 
 /**
  * Offline analysis: each input decoded in order, frames batched, inferred in
- * the worker thread, written as JSON Lines in seq order. A failing input is
+ * the worker thread, written as JSON Lines in seq order. With
+ * `skipUnchanged`, frames the gate keeps from inference ride in the batch
+ * of the frames around them (they take no place in it) and are written in
+ * their place with the labels of the last inferred frame. A failing input is
  * reported and the others still run; frames finished before a failure or an
  * interruption are always written.
  */
@@ -64,6 +75,7 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
   const decodeWarnings: Summary['decodeWarnings'] = [];
   const lostFrames: NonNullable<Summary['lostFrames']> = [];
   let frames = 0;
+  let reusedFrames = 0;
   let segmentLines = 0;
 
   for (const [index, input] of opts.inputs.entries()) {
@@ -77,15 +89,31 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     const detector = opts.segments === undefined ? undefined : new LabelEventDetector(opts.segments);
     const segmentBuilder = new SegmentBuilder();
     const closed: LabelSegment[] = [];
-    const write = async (sent: readonly Frame[], result: InferredBatch): Promise<void> => {
-      for (const [i, frame] of sent.entries()) {
-        const inferred = result.frames[i];
-        if (inferred === undefined) {
-          // Never skipped silently: counted and named in the summary.
-          lostFrames.push({ input, seq: frame.seq, ptsMs: frame.ptsMs, reason: result.lost?.get(i) ?? 'no result' });
+    const gate = opts.skipUnchanged ? new FrameGate(opts.skipUnchanged) : undefined;
+    /** What a reused frame repeats: the last inferred frame's answer. */
+    let lastInferred: FrameInference | undefined;
+    const write = async (sent: readonly Item[], result: InferredBatch): Promise<void> => {
+      let i = 0;
+      for (const { frame, reused } of sent) {
+        const inferred = reused ? lastInferred : result.frames[i];
+        if (!reused) {
+          const lost = result.lost?.get(i);
+          i++;
+          lastInferred = inferred;
+          if (inferred === undefined) {
+            // Never skipped silently: counted and named in the summary.
+            lostFrames.push({ input, seq: frame.seq, ptsMs: frame.ptsMs, reason: lost ?? 'no result' });
+            continue;
+          }
+        } else if (inferred === undefined) {
+          lostFrames.push({ input, seq: frame.seq, ptsMs: frame.ptsMs, reason: 'the frame it repeats got no result' });
           continue;
         }
         const line = toFrameLine(frame, inferred, ctx);
+        if (reused) {
+          line.reused = true;
+          reusedFrames++;
+        }
         await opts.sink.writeLine(JSON.stringify(line));
         written++;
         // The rounded scores of the line, so a segment's peak is a score the output shows.
@@ -93,17 +121,22 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
       }
       progress.update({ done: written, unit: 'frames', ...(total === undefined ? {} : { total }) });
     };
-    const batches = new OrderedBatches<Frame[], InferredBatch>({
+    const batches = new OrderedBatches<Item[], InferredBatch>({
       maxInFlight: opts.maxInFlight,
       write,
-      infer: (sent) => Promise.resolve(opts.engine).then((e) => e.infer(sent)),
+      infer: (sent) => {
+        const toInfer = sent.filter((it) => !it.reused).map((it) => it.frame);
+        // A batch of reused frames only (the rest of a still file) needs no inference.
+        return toInfer.length === 0 ? Promise.resolve({ frames: [] }) : Promise.resolve(opts.engine).then((e) => e.infer(toInfer));
+      },
     });
 
     try {
       const probe = await probeInput(input, { maxPixels: opts.maxPixels });
       total = expectedSampledFrames(probe, opts.sampling) ?? undefined;
       progress.update({ done: 0, unit: 'frames', ...(total === undefined ? {} : { total }) });
-      let batch: Frame[] = [];
+      let batch: Item[] = [];
+      let inBatch = 0;
       const runId = randomUUID();
       try {
         const decode = decodeFrames(input, {
@@ -118,10 +151,14 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
         });
         stats = decode.stats;
         for await (const frame of decode) {
-          batch.push(frame);
-          if (batch.length >= opts.batch) {
+          const reused = gate?.check(frame, frame.ptsMs) !== undefined;
+          batch.push({ frame, reused });
+          if (!reused) inBatch++;
+          // Reused frames take no place; a long still stretch is written at least every few batches' worth.
+          if (inBatch >= opts.batch || batch.length >= opts.batch * 8) {
             const full = batch;
             batch = [];
+            inBatch = 0;
             await batches.submit(full);
           }
         }
@@ -178,7 +215,14 @@ export async function runAnalyze(opts: AnalyzeOptions): Promise<Summary> {
     interrupted: opts.signal?.aborted ?? false,
     ...(opts.segments === undefined ? {} : { segments: segmentLines }),
     ...(lostFrames.length > 0 ? { lostFrames } : {}),
+    ...(opts.skipUnchanged ? { reusedFrames } : {}),
   };
+}
+
+/** A decoded frame and whether the gate kept it from inference. */
+interface Item {
+  frame: Frame;
+  reused: boolean;
 }
 
 function toFrameResult(frame: Frame, line: FrameLine): FrameResult {

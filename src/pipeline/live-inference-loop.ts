@@ -21,6 +21,8 @@ export interface LiveInferenceLoopOptions {
    */
   maxWaitMs: number;
   onResults: (frames: Frame[], result: BatchInference) => void;
+  /** A batch that failed: its frames get no result. */
+  onFailed?: ((frames: Frame[]) => void) | undefined;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -104,6 +106,7 @@ export class LiveInferenceLoop {
         // One failed batch is logged and counted; the loop goes on with the next frames.
         this.opts.logger.error({ err, frames: picked.frames.length }, 'inference batch failed');
         for (const f of picked.frames) m?.framesDropped.inc({ stream: f.streamId, reason: 'inference_error' });
+        this.opts.onFailed?.(picked.frames);
       })
       .finally(() => {
         this.busy = false;

@@ -12,7 +12,8 @@ import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { LiveResultPublisher, type ResultSink } from './live-result-publisher.ts';
 import { type ModelRequest, ModelEngines, type ModelSlot, type ModelStarter } from './model-engines.ts';
-import type { SourcePlan, SourceSpec } from './source-plan.ts';
+import type { SkipUnchanged, SourcePlan, SourceSpec } from './source-plan.ts';
+import type { Hwaccel } from '../config/schema.ts';
 import { StreamRegistry, type LiveStream, type StreamTransport } from './stream-registry.ts';
 import { StreamRunner } from './stream-runner.ts';
 
@@ -30,7 +31,18 @@ export interface LivePipelineOptions {
   startModel?: ModelStarter | undefined;
   /** Frames per batch at most, per model. */
   batch: number;
-  live: { fps: number; fileFps: number; bufferFrames: number; batchWaitMs: number };
+  live: {
+    fps: number;
+    fileFps: number;
+    bufferFrames: number;
+    batchWaitMs: number;
+    /** The change gate of live streams (config `live.skipUnchanged`); default off. */
+    skipUnchanged?: SkipUnchanged | undefined;
+    /** Decoder threads of a live stream's ffmpeg (config `live.decodeThreads`); default ffmpeg's choice. */
+    decodeThreads?: number | undefined;
+    /** Hardware decoding of live streams (config `live.hwaccel`); default none. */
+    hwaccel?: Hwaccel | undefined;
+  };
   events: HysteresisOptions;
   allowlist: SourceAllowlist | undefined;
   /** Stall detection, stop grace and restart backoff of every stream (config key `watchdog`, resolved). */
@@ -64,6 +76,9 @@ export class LivePipeline extends StreamRegistry {
       logger: opts.logger,
       metrics: opts.metrics,
       onResults: (slot, frames, result) => publishBatch(publisher, slot, frames, result),
+      onFailed: (frames) => {
+        for (const f of frames) publisher.abandon(f.streamId, f.runId, f.seq);
+      },
     });
     super({
       transport: new EmbeddedTransport(engines, publisher, opts),
@@ -71,7 +86,16 @@ export class LivePipeline extends StreamRegistry {
       allowlist: opts.allowlist,
       logger: opts.logger,
       metrics: opts.metrics,
-      plan: { liveFps: opts.live.fps, fileFps: opts.live.fileFps, watchdog: opts.watchdog, allowedHosts: opts.allowlist?.hosts, maxPixels: opts.maxPixels },
+      plan: {
+        liveFps: opts.live.fps,
+        fileFps: opts.live.fileFps,
+        watchdog: opts.watchdog,
+        allowedHosts: opts.allowlist?.hosts,
+        maxPixels: opts.maxPixels,
+        skipUnchanged: opts.live.skipUnchanged,
+        decodeThreads: opts.live.decodeThreads,
+        hwaccel: opts.live.hwaccel,
+      },
     });
     this.engines = engines;
   }
@@ -171,10 +195,15 @@ class EmbeddedTransport implements StreamTransport {
       bufferFrames: opts.live.bufferFrames,
       protocolWhitelist: plan.protocolWhitelist,
       inputOptions: plan.inputOptions,
+      decodeThreads: plan.decodeThreads,
+      hwaccel: plan.hwaccel,
       ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
       ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),
       watchdog: plan.watchdog,
+      skipUnchanged: plan.skipUnchanged,
       onFrame: () => slot.loop.wake(),
+      onReused: (frame) => this.publisher.publishReused(frame),
+      onDropped: (frame) => this.publisher.abandon(frame.streamId, frame.runId, frame.seq),
       onStatus: (status) => this.publisher.publishStatus(status),
       logger: opts.logger.child({ stream: spec.id }),
       metrics: opts.metrics,

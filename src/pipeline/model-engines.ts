@@ -49,6 +49,8 @@ export interface ModelEnginesOptions {
   /** A batch closes when full or when its oldest frame has waited this long, ms. */
   maxWaitMs: number;
   onResults: (slot: ModelSlot, frames: Frame[], result: BatchInference) => void;
+  /** A batch that failed (counted as dropped, reason inference_error): its frames get no result. */
+  onFailed?: ((frames: Frame[]) => void) | undefined;
   logger: Logger;
   metrics: Metrics;
 }
@@ -163,6 +165,7 @@ export class ModelEngines {
         logger: this.opts.logger.child({ model: model.name }),
         metrics: this.opts.metrics,
         onResults: (frames, result) => this.opts.onResults(slot, frames, result),
+        onFailed: (frames) => this.opts.onFailed?.(frames),
       }),
     };
     this.opts.metrics.executionProvider.set({ provider: engine.provider, model: model.name }, 1);

@@ -1,7 +1,7 @@
 import { hostGuardRulesFor, type HostGuardRules } from '../ingest/host-guard.ts';
 import { protocolWhitelistFor } from '../ingest/source-allowlist.ts';
 import { describeSource, type RtspTransport, type SourceKind } from '../ingest/source-kind.ts';
-import type { Config } from '../config/schema.ts';
+import type { Config, Hwaccel, SourceSkipUnchangedConfig } from '../config/schema.ts';
 import { UsageError } from '../shared/errors.ts';
 import { overridesFromSettings, type WatchdogOverrides, type WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { StreamModelOptions } from './stream-model-options.ts';
@@ -27,6 +27,21 @@ export interface SourceSpec {
   watchdog?: WatchdogOverrides | undefined;
   /** This stream's model (`name`; default: the server's), and how its results are published: at most `topK` labels, none below `minScore`. */
   model?: StreamModelOptions | undefined;
+  /** Overrides of the server's `live.skipUnchanged` for this stream (any subset of enabled, threshold, maxSkipMs). */
+  skipUnchanged?: SourceSkipUnchangedConfig | undefined;
+  /** Decoder threads of this stream's ffmpeg; default the server's (`live.decodeThreads`). */
+  decodeThreads?: number | undefined;
+  /** Hardware decoding of this stream; default the server's (`live.hwaccel`). */
+  hwaccel?: Hwaccel | undefined;
+}
+
+/** The change gate of a stream (`--skip-unchanged`), resolved: see change-gate.ts. */
+export interface SkipUnchanged {
+  enabled: boolean;
+  /** Fraction of blocks that must change for a frame to be inferred, 0..1. */
+  threshold: number;
+  /** A frame is inferred anyway after this long without inference, ms. */
+  maxSkipMs: number;
 }
 
 /** How a source is opened, in both modes (embedded `serve`, and ingest for `serve --redis` / `ingest`). */
@@ -54,6 +69,12 @@ export interface SourcePlan {
   watchdog: WatchdogTuning;
   /** An http(s) source: the hosts its ffmpeg may reach through the host guard proxy (its own and the allowlist's). */
   hostGuard: HostGuardRules | undefined;
+  /** The change gate of a live stream; undefined: every sampled frame is inferred (files, or skipUnchanged off). */
+  skipUnchanged: Omit<SkipUnchanged, 'enabled'> | undefined;
+  /** Decoder threads (`-threads` before `-i`); undefined: ffmpeg's own choice. */
+  decodeThreads: number | undefined;
+  /** Hardware decoding; `none` (software) unless asked. */
+  hwaccel: Hwaccel;
 }
 
 export interface PlanDefaults {
@@ -67,6 +88,17 @@ export interface PlanDefaults {
   allowedHosts?: readonly string[] | undefined;
   /** Largest frame decoded, pixels as stored (config `decode.maxPixels`); unset: ffmpeg's own limit. */
   maxPixels?: number | undefined;
+  /** The change gate of live streams (config `live.skipUnchanged`); default off. */
+  skipUnchanged?: SkipUnchanged | undefined;
+  /** Decoder threads of live streams (config `live.decodeThreads`); default ffmpeg's choice. Files keep ffmpeg's choice. */
+  decodeThreads?: number | undefined;
+  /** Hardware decoding of live streams (config `live.hwaccel`); default none. */
+  hwaccel?: Hwaccel | undefined;
+}
+
+/** Config `live.skipUnchanged`, `live.decodeThreads`, `live.hwaccel` as plan defaults. */
+export function liveDecodeDefaults(config: Readonly<Config>): Pick<PlanDefaults, 'skipUnchanged' | 'decodeThreads' | 'hwaccel'> {
+  return { skipUnchanged: { ...config.live.skipUnchanged }, decodeThreads: config.live.decodeThreads, hwaccel: config.live.hwaccel };
 }
 
 /**
@@ -94,7 +126,19 @@ export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan
     fps: spec.fps ?? (live ? defaults.liveFps : defaults.fileFps),
     watchdog: mergeTuning(defaults.watchdog, spec.watchdog),
     hostGuard: source.kind === 'http' ? hostGuardRulesFor(source.input, defaults.allowedHosts ?? []) : undefined,
+    skipUnchanged: live ? gateOf(defaults.skipUnchanged, spec.skipUnchanged) : undefined,
+    // A file analysed as fast as it decodes keeps ffmpeg's threads; a live source decodes at its own pace.
+    decodeThreads: live ? (spec.decodeThreads ?? defaults.decodeThreads) : spec.decodeThreads,
+    hwaccel: spec.hwaccel ?? (live ? (defaults.hwaccel ?? 'none') : 'none'),
   };
+}
+
+/** The server's change gate with a stream's overrides on top; undefined when off. */
+function gateOf(base: SkipUnchanged | undefined, over: SourceSkipUnchangedConfig | undefined): Omit<SkipUnchanged, 'enabled'> | undefined {
+  const enabled = over?.enabled ?? base?.enabled ?? false;
+  if (!enabled) return undefined;
+  // Defaults of change-gate.ts's callers when the server passed none (a library caller); the config's are the same.
+  return { threshold: over?.threshold ?? base?.threshold ?? 0.01, maxSkipMs: over?.maxSkipMs ?? base?.maxSkipMs ?? 5000 };
 }
 
 /** Pipeline-wide watchdog tuning with a stream's overrides on top (backoff merged key by key). */
@@ -118,6 +162,9 @@ export function configuredSources(config: Readonly<Config>): SourceSpec[] {
       rtspTransport: s.rtspTransport,
       ...(s.watchdog ? { watchdog: overridesFromSettings(s.watchdog) } : {}),
       ...(s.model ? { model: s.model } : {}),
+      ...(s.skipUnchanged ? { skipUnchanged: s.skipUnchanged } : {}),
+      ...(s.decodeThreads !== undefined ? { decodeThreads: s.decodeThreads } : {}),
+      ...(s.hwaccel ? { hwaccel: s.hwaccel } : {}),
     }));
 }
 

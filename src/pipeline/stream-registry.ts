@@ -145,6 +145,9 @@ export class StreamRegistry {
       rtspTransport: request.rtspTransport,
       ...(request.watchdog ? { watchdog: overridesFromSettings(request.watchdog) } : {}),
       ...(request.model ? { model: request.model } : {}),
+      ...(request.skipUnchanged ? { skipUnchanged: request.skipUnchanged } : {}),
+      ...(request.decodeThreads !== undefined ? { decodeThreads: request.decodeThreads } : {}),
+      ...(request.hwaccel ? { hwaccel: request.hwaccel } : {}),
     });
   }
 

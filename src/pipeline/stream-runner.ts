@@ -2,11 +2,14 @@ import { once, EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Frame, FrameGeometry, Sampling } from '../contracts/frame.ts';
 import type { StreamState, StreamStatus } from '../contracts/results.ts';
+import type { HwaccelKind } from '../ingest/ffmpeg-args.ts';
 import type { HostGuardRules } from '../ingest/host-guard.ts';
 import type { SourceWatchdog, WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
+import { FrameGate } from './change-gate.ts';
 import { LatestFrameBuffer } from './latest-frame-buffer.ts';
+import type { ReusedFrame } from './reused-frames.ts';
 import { watchSource } from './watched-source.ts';
 
 export interface StreamRunnerOptions {
@@ -38,6 +41,10 @@ export interface StreamRunnerOptions {
   protocolWhitelist?: readonly string[] | undefined;
   /** ffmpeg input options before `-i` (e.g. `-rtsp_transport tcp`, `-f v4l2`). */
   inputOptions?: readonly string[] | undefined;
+  /** Decoder threads of ffmpeg; default ffmpeg's choice. */
+  decodeThreads?: number | undefined;
+  /** Hardware decoding; one that cannot start falls back to software (the `live` status says so). */
+  hwaccel?: HwaccelKind | undefined;
   /** Hosts an http(s) source may reach (host guard proxy); default its own host:port; false: no guard. */
   hostGuard?: HostGuardRules | false | undefined;
   /** ffmpeg's stdin, for a `-` source. */
@@ -46,8 +53,18 @@ export interface StreamRunnerOptions {
   bufferFrames: number;
   /** Stall detection, stop grace, restart backoff (source-watchdog.ts), resolved; one it refuses throws WatchdogTuningError. */
   watchdog: WatchdogTuning;
+  /**
+   * The change gate (`--skip-unchanged`): a frame that did not change since
+   * the last one sent to inference goes to `onReused` instead of the buffer.
+   * Undefined: every frame is inferred.
+   */
+  skipUnchanged?: { threshold: number; maxSkipMs: number } | undefined;
   /** Called when a frame is waiting (to wake the inference loop). */
   onFrame: () => void;
+  /** A frame the gate kept from inference, naming the frame it repeats. */
+  onReused?: ((frame: ReusedFrame) => void) | undefined;
+  /** A frame that was waiting for inference and was dropped (buffer full, stream stopped). */
+  onDropped?: ((frame: Frame) => void) | undefined;
   onStatus: (status: StreamStatus) => void;
   logger: Logger;
   metrics?: Metrics;
@@ -68,10 +85,12 @@ export class StreamRunner {
   latest: Frame | undefined;
   private readonly space = new EventEmitter();
   private readonly watchdog: SourceWatchdog;
+  private readonly gate: FrameGate | undefined;
   private stopped = false;
 
   constructor(private readonly opts: StreamRunnerOptions) {
     this.buffer = new LatestFrameBuffer(opts.bufferFrames);
+    this.gate = opts.skipUnchanged ? new FrameGate(opts.skipUnchanged) : undefined;
     this.watchdog = watchSource({
       id: opts.id,
       url: opts.url,
@@ -84,6 +103,8 @@ export class StreamRunner {
       realtime: opts.realtime,
       protocolWhitelist: opts.protocolWhitelist,
       inputOptions: opts.inputOptions,
+      decodeThreads: opts.decodeThreads,
+      hwaccel: opts.hwaccel,
       hostGuard: opts.hostGuard,
       stdin: opts.stdin,
       watchdog: opts.watchdog,
@@ -158,6 +179,13 @@ export class StreamRunner {
   private async onFrame(frame: Frame): Promise<void> {
     const { opts } = this;
     this.latest = frame;
+    // A live stream's time is its capture clock; a file served not live, its own timeline.
+    const ref = this.gate?.check(frame, opts.live ? frame.capturedAt : frame.ptsMs);
+    if (ref !== undefined) {
+      const { streamId: stream, runId: run, seq, ptsMs, capturedAt } = frame;
+      opts.onReused?.({ stream, run, seq, ptsMs, capturedAt, ref });
+      return;
+    }
     if (!opts.live) {
       // A file: wait for room rather than drop (ffmpeg's pipe fills and it pauses).
       while (this.buffer.length >= this.buffer.capacity && !this.stopped) await once(this.space, 'space');
@@ -166,7 +194,11 @@ export class StreamRunner {
         return;
       }
     }
-    if (this.buffer.push(frame)) opts.metrics?.framesDropped.inc({ stream: this.id, reason: 'buffer_full' });
+    const evicted = this.buffer.push(frame);
+    if (evicted) {
+      opts.metrics?.framesDropped.inc({ stream: this.id, reason: 'buffer_full' });
+      opts.onDropped?.(evicted);
+    }
     opts.metrics?.queueDepth.set({ stream: this.id }, this.buffer.length);
     opts.onFrame();
   }

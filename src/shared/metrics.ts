@@ -25,6 +25,12 @@ export class Metrics {
     labelNames: ['stream', 'reason'],
     registers: [this.registry],
   });
+  readonly framesSkipped = new Counter({
+    name: 'streamsight_frames_skipped_total',
+    help: 'Frames published without inference, by reason (unchanged: --skip-unchanged repeated the last result)',
+    labelNames: ['stream', 'reason'],
+    registers: [this.registry],
+  });
   readonly inferenceSeconds = new Histogram({
     name: 'streamsight_inference_seconds',
     help: 'ONNX Runtime run time per batch',

@@ -6,7 +6,7 @@ import type { StreamState } from '../contracts/results.ts';
 import { tuningFromSettings } from '../ingest/source-watchdog.ts';
 import type { LoadedModel } from '../inference/model-loader.ts';
 import { labelsComputed } from '../pipeline/stream-model-options.ts';
-import { planSource, type PlanDefaults, type SourcePlan, type SourceSpec } from '../pipeline/source-plan.ts';
+import { liveDecodeDefaults, planSource, type PlanDefaults, type SourcePlan, type SourceSpec } from '../pipeline/source-plan.ts';
 import { ClosingError, StdinTakenError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
@@ -56,6 +56,7 @@ export function ingestSessionOptions(
       watchdog: tuningFromSettings(config.watchdog),
       allowedHosts: config.allowlist?.hosts,
       maxPixels: config.decode.maxPixels,
+      ...liveDecodeDefaults(config),
     },
     logger: run.logger,
     metrics: run.metrics,

@@ -177,7 +177,8 @@ export class RemoteInference implements BatchInferer {
   }
 
   private onEntry(entry: ResultEntry): void {
-    if (entry.kind === 'status') return;
+    // A reused frame (`--skip-unchanged` of a live ingest) answers no batch.
+    if (entry.kind === 'status' || entry.kind === 'reused') return;
     const seqs = entry.kind === 'frames' ? entry.frames.map((f) => f.seq) : entry.seqs;
     const p = seqs.length > 0 ? this.pending.get(batchKey(entry.run, seqs[0]!)) : undefined;
     if (!p) return; // answered already: a duplicate delivery

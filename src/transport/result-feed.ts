@@ -39,7 +39,18 @@ export class ResultFeed implements StreamTransport {
       publisher.publishStatus({ stream: entry.stream, state: entry.state, ...(entry.detail ? { detail: entry.detail } : {}) });
       return;
     }
-    if (entry.kind !== 'frames') return;
+    if (entry.kind === 'failed') {
+      // Frames repeating one of these are not held waiting for it.
+      for (const seq of entry.seqs) publisher.abandon(entry.stream, entry.run, seq);
+      return;
+    }
+    if (entry.kind === 'reused') {
+      for (const f of entry.frames) {
+        if (!this.seen.firstTime(entry.stream, entry.run, f.seq)) continue;
+        publisher.publishReused({ stream: entry.stream, run: entry.run, seq: f.seq, ptsMs: f.ptsMs, capturedAt: f.capturedAt, ref: f.ref });
+      }
+      return;
+    }
     if (!this.streams.has(entry.stream))
       this.streams.set(entry.stream, { id: entry.stream, state: 'live', model: entry.model, fps: 0, ...(entry.untrained ? { untrained: true } : {}) });
     for (const f of entry.frames) {

@@ -6,6 +6,7 @@ import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts'
 import type { Logger } from '../shared/logger.ts';
 import type { SourcePlan } from '../pipeline/source-plan.ts';
 import { setStateGauge, watchSource } from '../pipeline/watched-source.ts';
+import { FrameGate } from '../pipeline/change-gate.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { FrameQueue } from './frame-queue.ts';
 import { FrameStore } from './frame-store.ts';
@@ -57,6 +58,8 @@ export interface IngestReport {
   runs: number;
   /** Frames decoded. */
   frames: number;
+  /** Live frames the change gate kept from inference (`--skip-unchanged`): sent as `reused` entries, not queued. */
+  reused: number;
   /** Files: frames that got no result (never silently skipped: named here). */
   lost: LostFrame[];
   /** Files stopped early (SIGINT/SIGTERM): frames sent whose result had not come yet (left queued for the workers). */
@@ -100,6 +103,26 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
 
   let live: LiveEnqueuer | undefined;
   let file: FileBatches | undefined;
+  // --skip-unchanged: a live frame that did not change goes to the results stream as `reused`, never to the queue.
+  const gate = plan.live && plan.skipUnchanged ? new FrameGate(plan.skipUnchanged) : undefined;
+  let reusedSent = Promise.resolve();
+  let reusedFrames = 0;
+  const reuse = (frame: Frame, ref: number): void => {
+    reusedFrames++;
+    const entry: ResultEntry = {
+      kind: 'reused',
+      stream: id,
+      run: frame.runId,
+      model: opts.model.name,
+      frames: [{ seq: frame.seq, ptsMs: frame.ptsMs, capturedAt: frame.capturedAt, ref }],
+    };
+    reusedSent = reusedSent
+      .then(() => publisher.publish(links.names.resultsStream, entry))
+      .catch((err: unknown) => {
+        metrics.framesDropped.inc({ stream: id, reason: 'redis_unavailable' });
+        logger.debug({ err: (err as Error).message }, 'reused frame dropped: Redis away');
+      });
+  };
   let decoded = 0;
   let finish!: (end: { state: 'ended' | 'failed'; detail: string | undefined }) => void;
   const finished = new Promise<{ state: 'ended' | 'failed'; detail: string | undefined }>((resolve) => (finish = resolve));
@@ -111,6 +134,8 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     url: opts.url,
     input: plan.input,
     inputOptions: plan.inputOptions,
+    decodeThreads: plan.decodeThreads,
+    hwaccel: plan.hwaccel,
     protocolWhitelist: plan.protocolWhitelist,
     live: plan.camera,
     loop: plan.loop,
@@ -124,7 +149,10 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     onFrame: (frame) => {
       decoded++;
       opts.onFrame?.(frame);
-      return live ? live.add(frame) : file!.add(frame);
+      if (!live) return file!.add(frame);
+      const ref = gate?.check(frame, frame.capturedAt);
+      if (ref !== undefined) return reuse(frame, ref);
+      return live.add(frame);
     },
     onState: (state, detail) => {
       // A file is `ended` once its results are in, not when ffmpeg is done.
@@ -179,9 +207,18 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
       }
       // A file ends once its results are in: a drain that failed overrides the source's own end.
       setStateGauge(metrics, id, end.state);
+      await reusedSent;
       publish(end.state, end.detail ?? (end.state === 'ended' ? `${watchdog.runs} run(s)` : undefined));
       await published;
-      return { state: end.state, detail: end.detail, runs: watchdog.runs, frames: decoded, lost: file?.lost ?? [], unanswered: file?.pendingFrames ?? 0 };
+      return {
+        state: end.state,
+        detail: end.detail,
+        runs: watchdog.runs,
+        frames: decoded,
+        reused: reusedFrames,
+        lost: file?.lost ?? [],
+        unanswered: file?.pendingFrames ?? 0,
+      };
     } finally {
       opts.signal.removeEventListener('abort', onAbort);
       await live?.close();

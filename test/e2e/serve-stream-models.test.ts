@@ -5,7 +5,9 @@
  * labels `streamsight analyze --model` gives on the same clip, while the
  * default-model stream keeps its own; a model that cannot be loaded leaves
  * that stream out with one line (start-up) or a 4xx (POST) and the others go
- * on; the extra engine is closed with its last stream and at SIGTERM.
+ * on; the extra engine is closed with its last stream and at SIGTERM. A
+ * source with its own `model.preprocess` gets an engine of its own for the
+ * default model, with analyze's labels under the same flags.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,8 +72,8 @@ const streams = async (): Promise<StreamInfo[]> => (await (await fetch(url('/api
 const providerGauges = async (): Promise<string[]> =>
   (await (await fetch(url('/metrics'))).text()).split('\n').filter((l) => l.startsWith('streamsight_execution_provider_info{'));
 
-async function analyze(model: string): Promise<Map<number, Line>> {
-  const r = await runCli(['analyze', '--model', model, '--every-frame', '--device', 'cpu', clip]);
+async function analyze(model: string, extra: string[] = []): Promise<Map<number, Line>> {
+  const r = await runCli(['analyze', '--model', model, '--every-frame', '--device', 'cpu', ...extra, clip]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout
     .trim()
@@ -87,6 +89,7 @@ before(async () => {
   writeFileSync(brokenModel, Buffer.from('this is not an ONNX model\n'));
   reference.set('base', await analyze(baseModel));
   reference.set('door', await analyze(doorModel));
+  reference.set('porch', await analyze(baseModel, ['--preset', 'ultralytics']));
   const config = join(dir, 'serve.yaml');
   writeFileSync(
     config,
@@ -98,6 +101,7 @@ before(async () => {
       `  - { id: lobby, url: ${JSON.stringify(clip)}, live: true, loop: true }`,
       `  - { id: door, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { name: ${JSON.stringify(doorModel)} } }`,
       `  - { id: ghost, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { name: no-such-model } }`,
+      `  - { id: porch, url: ${JSON.stringify(clip)}, live: true, loop: true, model: { preprocess: { preset: ultralytics } } }`,
       '',
     ].join('\n'),
   );
@@ -147,7 +151,7 @@ after(async () => {
 });
 
 /** Waits for n frames of `stream` and checks each against `analyze --model` of `model` at the same pts. */
-async function checkAgainstAnalyze(stream: string, model: 'base' | 'door', n: number): Promise<void> {
+async function checkAgainstAnalyze(stream: string, model: 'base' | 'door' | 'porch', n: number): Promise<void> {
   const ref = reference.get(model)!;
   const got = await waitFor(`${n} frames of ${stream}`, () => {
     const mine = frames.filter((f) => f.stream === stream);
@@ -180,6 +184,9 @@ test('the two synthesized models disagree on the clip (so the checks below tell 
   );
   assert.ok([...base.keys()].some((pts) => base.get(pts)!.labels[0]!.index !== door.get(pts)!.labels[0]!.index));
   assert.equal(door.get(0)!.model, 'door');
+  // Ultralytics' transform (mean 0, std 1, no 0.875 crop) gives the same model other scores.
+  const porch = reference.get('porch')!;
+  assert.ok([...base.keys()].some((pts) => Math.abs(base.get(pts)!.labels[0]!.score - porch.get(pts)!.labels[0]!.score) > 0.01));
 });
 
 test('a config source with model.name runs on that model; the default stream on the default; each matches analyze --model', { timeout: 180_000 }, async () => {
@@ -187,9 +194,12 @@ test('a config source with model.name runs on that model; the default stream on 
   assert.deepEqual(listed.map((s) => [s.id, s.model, s.untrained]).sort(), [
     ['door', 'door', true],
     ['lobby', 'base', true],
+    ['porch', 'base', true],
   ]);
   await checkAgainstAnalyze('door', 'door', 6);
   await checkAgainstAnalyze('lobby', 'base', 6);
+  // The default model with its own preprocessing (sources[].model.preprocess): analyze --preset ultralytics.
+  await checkAgainstAnalyze('porch', 'porch', 6);
   const gauges = await providerGauges();
   assert.ok(gauges.some((g) => /model="door"/.test(g)) && gauges.some((g) => /model="base"/.test(g)), gauges.join('\n'));
 });
@@ -197,7 +207,7 @@ test('a config source with model.name runs on that model; the default stream on 
 test('a config source whose model cannot be loaded is left out with one start-up line; the others run', () => {
   const lines = stderr.split('\n').filter((l) => l.includes('"ghost"'));
   assert.equal(lines.length, 1, stderr);
-  assert.match(stderr, /streamsight serve: http:.* 2 stream\(s\)/);
+  assert.match(stderr, /streamsight serve: http:.* 3 stream\(s\)/);
   assert.match(lines[0]!, /^streamsight serve: stream "ghost" not started: model\.name "no-such-model" cannot be used: unknown model "no-such-model"/);
 });
 
@@ -225,7 +235,7 @@ test('POST with a model that cannot be used is a one-line 4xx, nothing is added,
     assert.match(error.message, message, text);
     assert.doesNotMatch(error.message, /\n/);
   }
-  assert.deepEqual((await streams()).map((s) => s.id).sort(), ['door', 'lobby']);
+  assert.deepEqual((await streams()).map((s) => s.id).sort(), ['door', 'lobby', 'porch']);
   const before = frames.length;
   await waitFor('frames of both streams after the refusals', () => {
     const later = frames.slice(before);

@@ -31,6 +31,12 @@ export class StreamCard {
     this.latency = stat(stats, 'latency', 'stat-latency', 'median capture-to-result latency of the last frames');
     this.dropped = stat(stats, 'dropped', 'stat-dropped', 'frame messages this page missed because it read too slowly');
     this.frames = stat(stats, 'frames', 'stat-frames', 'frames received since the page opened');
+    this.skipped = stat(
+      stats,
+      'skipped',
+      'stat-skipped',
+      'frames received since the page opened that were not inferred: unchanged since the last inferred one, they repeat its labels (--skip-unchanged)',
+    );
 
     const labels = el('section', { class: 'labels', 'aria-label': 'Top labels' });
     this.bars = el('ol', { class: 'bars' });
@@ -89,6 +95,7 @@ export class StreamCard {
     this.dropped.textContent = formatCount(s.dropped);
     this.dropped.classList.toggle('warn', s.dropped > 0);
     this.frames.textContent = formatCount(s.frames);
+    this.skipped.textContent = formatCount(s.reused);
 
     this.#renderBars(s.labels);
     this.#renderTimeline(s, ctx);

@@ -28,6 +28,8 @@ export function createStreamState(id) {
     sampleFps: 0,
     labels: [],
     frames: 0,
+    /** Of `frames`, those marked `reused` (not inferred: --skip-unchanged). */
+    reused: 0,
     dropped: 0,
     latencies: [],
     /** capturedAt of recent frames (the stream's clock). */
@@ -64,6 +66,7 @@ export function applyFrame(s, msg, pageNow) {
   if (s.seenOrder.length > SEEN_FRAMES) s.seen.delete(s.seenOrder.shift());
 
   s.frames += 1;
+  if (msg.reused === true) s.reused += 1;
   // Replayed frames can arrive after newer ones were shown: the bars show the newest.
   const newer = msg.run !== s.lastRun ? msg.capturedAt >= lastOf(s.captured, -Infinity) : msg.seq > s.lastSeq;
   if (newer) {

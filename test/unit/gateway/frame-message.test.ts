@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { FrameResult } from '../../../src/contracts/results.ts';
 import { decodeEmbedding, encodeEmbedding, FrameEncoder } from '../../../src/gateway/frame-message.ts';
 import { createSubscription } from '../../../src/gateway/subscription.ts';
+import { ServerMessageSchema } from '../../../src/contracts/ws-messages.ts';
 
 const RESULT: FrameResult = {
   stream: 'cam1',
@@ -32,6 +33,15 @@ test('the frame message has docs/PROTOCOL.md fields in order, without model', ()
   const bytes = new FrameEncoder(RESULT).encodeFor(createSubscription({ type: 'subscribe', streams: '*' }))!;
   const msg = JSON.parse(bytes.toString()) as Record<string, unknown>;
   assert.deepEqual(Object.keys(msg), ['type', 'stream', 'run', 'seq', 'ptsMs', 'capturedAt', 'labels', 'latencyMs']);
+});
+
+test('a reused result (--skip-unchanged) carries "reused": true after latencyMs, before the embedding, and passes the protocol schema', () => {
+  const bytes = new FrameEncoder({ ...RESULT, reused: true }).encodeFor(createSubscription({ type: 'subscribe', streams: '*', embeddings: true }))!;
+  const msg = JSON.parse(bytes.toString()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(msg), ['type', 'stream', 'run', 'seq', 'ptsMs', 'capturedAt', 'labels', 'latencyMs', 'reused', 'embedding']);
+  assert.equal(msg.reused, true);
+  assert.ok(ServerMessageSchema.safeParse(msg).success);
+  assert.equal(ServerMessageSchema.safeParse({ ...msg, reused: false }).success, false, 'reused is true or absent');
 });
 
 test('encodings are shared between subscriptions with the same filter, and differ with embeddings', () => {

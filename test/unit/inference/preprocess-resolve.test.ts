@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PreprocessOverridesSchema } from '../../../src/contracts/preprocess.ts';
 import { checkedLayer, resolvePreprocess } from '../../../src/inference/preprocess-resolve.ts';
-import { presetLayer, streamsightLayer, timmConfigLayer, ultralyticsLayer } from '../../../src/inference/preprocess-sources.ts';
+import { presetLayer } from '../../../src/inference/preprocess-presets.ts';
+import { streamsightLayer, timmConfigLayer, ultralyticsLayer } from '../../../src/inference/preprocess-sources.ts';
 import { ModelInvalidError, UsageError } from '../../../src/shared/errors.ts';
 
 const fixed224 = { layout: 'NCHW' as const, width: 224, height: 224 };
@@ -34,7 +35,7 @@ describe('resolvePreprocess', () => {
       [spec.origins.resize, spec.origins.interpolation, spec.origins.mean, spec.origins.crop],
       ['flags', 'config', 'metadata', 'default (ImageNet evaluation transform)'],
     );
-    assert.equal(spec.source, 'flags; default (ImageNet evaluation transform); config; metadata');
+    assert.equal(spec.source, "flags; default (ImageNet evaluation transform); config; metadata; the model's input shape");
   });
 
   it('derives the default resize from a crop given for a model with a symbolic size', () => {
