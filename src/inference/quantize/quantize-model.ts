@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { frameGeometry, preprocessValues, type PreprocessSpec } from '../../contracts/preprocess.ts';
-import { ModelInvalidError } from '../../shared/errors.ts';
+import { ModelInvalidError, UsageError } from '../../shared/errors.ts';
 import { addEmbeddingOutput } from '../graph-edit.ts';
 import { loadModel, type LoadedModel } from '../model-loader.ts';
 import type { PreprocessLayer } from '../preprocess-resolve.ts';
@@ -23,6 +23,7 @@ import { biasShifts, correctionTensors, withReferenceConvs } from './bias-correc
 import { collectCalibrationFrames, type CalibrationFrame, type InputSampling } from './calibration-frames.ts';
 import { collectTensorStats } from './calibration-session.ts';
 import { foldBatchNorm } from './fold-batchnorm.ts';
+import { upgradeToQdqOpset } from './opset-upgrade.ts';
 import { LABELS_KEY, PRECISION_KEY, PREPROCESS_KEY } from './metadata-keys.ts';
 import { buildQdqModel, type WeightZeroPoint } from './qdq-graph.ts';
 import { planQdq, type QdqPlan } from './qdq-plan.ts';
@@ -83,7 +84,7 @@ export interface QuantizeResult {
 export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeResult> {
   const frames = options.frames ?? 200;
   const percentile = options.percentile ?? 0.9999;
-  const batch = options.batch ?? 8;
+  const requestedBatch = options.batch ?? 8;
   const threads = options.threads ?? 0;
   const biasCorrection = options.biasCorrection ?? true;
   const weightZeroPoint = options.weightZeroPoint ?? -1;
@@ -92,19 +93,27 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   const loaded = loadModel(options.model, { cacheDir: options.cacheDir, labelsFile: options.labelsFile, preprocess: options.preprocess });
   const model = decodeModel(readFileSync(loaded.path));
   checkFloatModel(model, loaded.name);
+  upgradeToQdqOpset(model, loaded.name);
   const graph = model.graph as GraphProto;
   foldBatchNorm(graph);
   const plan = planQdq(graph, new Set([loaded.classifier.name]));
   if (plan.convs.length === 0) throw new ModelInvalidError(`${loaded.name}: no Conv layer to quantize; only convolutional classifiers are supported`);
 
+  // A file that fixes its batch size (older exports say 1) takes batches of exactly that size.
+  const batch = loaded.fixedBatch ?? requestedBatch;
   const pre = loaded.preprocess;
-  const split = await collectCalibrationFrames(options.videos, {
+  const collected = await collectCalibrationFrames(options.videos, {
     geometry: frameGeometry(pre),
     frames,
     minFrames: options.minFrames ?? 8,
     onFrame: (done, total) => progress('decode', done, total),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  const whole = <T>(list: T[]): T[] => (loaded.fixedBatch === null ? list : list.slice(0, list.length - (list.length % batch)));
+  const split = { ...collected, calibration: whole(collected.calibration), heldOut: whole(collected.heldOut) };
+  if (split.calibration.length === 0 || split.heldOut.length === 0) {
+    throw new UsageError(`too few frames for the model's fixed batch of ${batch}: the videos gave ${collected.calibration.length + collected.heldOut.length}`);
+  }
   const runOpts = { inputName: loaded.inputName, preprocess: pre, batch, threads };
   const calib = split.calibration;
 
@@ -145,18 +154,12 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   };
 }
 
-/** Refuses what this quantizer cannot take: an already quantized model, an opset without per-channel DequantizeLinear. */
+/** Refuses a model that is already quantized. */
 function checkFloatModel(model: ModelProto, name: string): void {
   const meta = Object.fromEntries((model.metadata_props ?? []).map((p) => [p.key, p.value]));
   const quantOps = (model.graph?.node ?? []).filter((n) => /^(QuantizeLinear|DequantizeLinear|QLinear\w+|ConvInteger|MatMulInteger)$/.test(n.op_type ?? ''));
   if (meta[PRECISION_KEY] === 'int8' || quantOps.length > 0) {
     throw new ModelInvalidError(`${name} is already quantized (${quantOps.length} quantization nodes); give the float model`);
-  }
-  const opset = (model.opset_import ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx')?.version ?? 0;
-  if (opset < 13) {
-    throw new ModelInvalidError(`${name} uses ONNX opset ${opset}; per-channel quantization needs opset 13 or later`, {
-      hint: 're-export the model with opset_version >= 13',
-    });
   }
 }
 

@@ -315,6 +315,30 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     }
   });
 
+  test('an opset 7 model as the ONNX Model Zoo writes it (IR 3, initializers listed as inputs, BatchNormalization spatial): moved to opset 13 and fused', async () => {
+    const old = synthResnetModel({ ...SYNTH, headStyle: 'zoo-v2' });
+    old.opset_import = [{ domain: '', version: 7 }];
+    old.ir_version = 3;
+    for (const n of old.graph!.node!) {
+      if (n.op_type === 'BatchNormalization') (n.attribute ??= []).push({ name: 'spatial', type: 2, i: 1 });
+      // Attributes MaxPool only has from opset 10 on.
+      if (n.op_type === 'MaxPool') n.attribute = (n.attribute ?? []).filter((a) => a.name !== 'ceil_mode' && a.name !== 'dilations');
+    }
+    const path = join(dir, 'zoo-opset7.onnx');
+    writeFileSync(path, encodeModel(old));
+    await (await ort.InferenceSession.create(path)).release(); // a valid opset 7 model
+    const { bytes, report: r } = await quantizeModel({ model: path, videos: [clip], frames: 8 });
+    const q = decodeModel(bytes);
+    assert.equal(q.opset_import?.find((o) => !o.domain)?.version, 13);
+    const optimized = join(dir, 'zoo-opset7-optimized.onnx');
+    await (await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 })).release();
+    const ops = opCounts(decodeModel(readFileSync(optimized)));
+    assert.equal(ops.get('QLinearConv'), 20);
+    assert.equal(ops.get('QLinearAdd'), 8);
+    assert.ok(r.agreement.embeddingCosine!.min > 0.99);
+    assert.equal(loadModel(path).embeddingDim, 128);
+  });
+
   test('refused with one clear error: an INT8 model, a video that cannot be decoded, too few frames', async () => {
     await assert.rejects(
       quantizeModel({ model: int8Path, videos: [clip] }),
