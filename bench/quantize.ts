@@ -16,6 +16,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { frameGeometry } from '../src/contracts/preprocess.ts';
+import { QuantizeOutputSchema, type QuantizeOutput } from '../src/contracts/quantize-report.ts';
 import { buildDecodeArgs } from '../src/ingest/ffmpeg-args.ts';
 import { loadModel } from '../src/inference/model-loader.ts';
 import type { DeviceChoice } from '../src/inference/ort-session.ts';
@@ -85,7 +86,7 @@ async function ensureQuantized(
   frames: number,
   log: (l: string) => void,
   weightZeroPoint: 0 | -1 = -1,
-): Promise<{ path: string; report: Record<string, unknown> }> {
+): Promise<{ path: string; report: QuantizeOutput }> {
   const float = await ensureModel(cacheDir, arch, log);
   const path = join(cacheDir, `${arch}-int8-${frames}f-wzp${weightZeroPoint}.onnx`);
   const reportPath = `${path}.json`;
@@ -118,7 +119,7 @@ async function ensureQuantized(
     writeFileSync(reportPath, stdout);
     renameSync(tmp, path);
   }
-  return { path, report: JSON.parse(readFileSync(reportPath, 'utf8')) as Record<string, unknown> };
+  return { path, report: QuantizeOutputSchema.parse(JSON.parse(readFileSync(reportPath, 'utf8'))) };
 }
 
 export async function runQuantizeBench(opts: QuantizeBenchOptions): Promise<QuantizeBenchResult> {
@@ -137,12 +138,7 @@ export async function runQuantizeBench(opts: QuantizeBenchOptions): Promise<Quan
   for (const arch of plan.archs) {
     const floatPath = await ensureModel(opts.cacheDir, arch, opts.log);
     const q = await ensureQuantized(opts.cacheDir, arch, calibClip, plan.calibrationFrames, opts.log);
-    const agreement = q.report.agreement as {
-      frames: number;
-      top1Agreement: number;
-      top1InTop5: number;
-      embeddingCosine: { min: number; median: number } | null;
-    };
+    const { agreement } = q.report;
     const heldOut = `${agreement.frames} held-out frames of the calibration clip (testsrc2 ${plan.calibrationClip.width}x${plan.calibrationClip.height}), UNTRAINED ${arch}`;
     add(`quantize.${arch}.top1Agreement`, agreement.top1Agreement, '', `INT8 top-1 = FP32 top-1 on ${heldOut}`);
     add(`quantize.${arch}.top1InTop5`, agreement.top1InTop5, '', 'FP32 top-1 within INT8 top-5, same frames');

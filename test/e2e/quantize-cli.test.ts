@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { FrameLine } from '../../src/contracts/analyze-output.ts';
+import { QuantizeOutputSchema, type QuantizeOutput } from '../../src/contracts/quantize-report.ts';
 import { CLI, ROOT, runCli } from '../helpers/cli.ts';
 import { makeClip } from '../helpers/clips.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -19,7 +20,7 @@ const int8Model = join(dir, 'tiny-int8.onnx');
 const clip = join(dir, 'clip.mp4');
 const modelsDir = join(dir, 'models');
 const ANALYZE = ['analyze', '--every-frame', '--embeddings', '--batch', '8', '--json'];
-let quantizeJson: Record<string, unknown>;
+let quantizeJson: QuantizeOutput;
 let int8Frames: FrameLine[];
 let redis: TestRedis | undefined;
 const workers: WorkerProcess[] = [];
@@ -46,7 +47,7 @@ before(async () => {
     'json',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  quantizeJson = JSON.parse(r.stdout) as Record<string, unknown>;
+  quantizeJson = QuantizeOutputSchema.parse(JSON.parse(r.stdout));
   assert.match(r.stderr, /"type":"progress"/);
   // --name: the registered copy is what analyze --model NAME runs.
   const a = await runCli([...ANALYZE, '--model', 'tiny-int8', '--models-dir', modelsDir, clip]);
@@ -78,7 +79,7 @@ describe('streamsight models quantize, and the INT8 model through analyze, serve
     assert.equal(quantizeJson.out, int8Model);
     assert.equal(quantizeJson.calibrationFrames, 16);
     assert.equal(quantizeJson.name, 'tiny-int8');
-    assert.equal(readFileSync(quantizeJson.path as string).equals(readFileSync(int8Model)), true, 'the registered copy is the --out file');
+    assert.equal(readFileSync(quantizeJson.path!).equals(readFileSync(int8Model)), true, 'the registered copy is the --out file');
     const list = await runCli(['models', 'list', '--models-dir', modelsDir]);
     assert.match(list.stdout, /tiny-int8/);
     const again = await runCli([
@@ -96,9 +97,9 @@ describe('streamsight models quantize, and the INT8 model through analyze, serve
     ]);
     assert.equal(again.code, 2);
     assert.match(again.stderr.trim(), /^error\[E_USAGE\]: a local model named "tiny-int8" exists; give --force to replace it$/);
-    const agreement = quantizeJson.agreement as { frames: number; top1Agreement: number; top1InTop5: number; embeddingCosine: { min: number; median: number } };
+    const { agreement } = quantizeJson;
     assert.equal(agreement.frames, 16);
-    for (const v of [agreement.top1Agreement, agreement.top1InTop5, agreement.embeddingCosine.min, agreement.embeddingCosine.median])
+    for (const v of [agreement.top1Agreement, agreement.top1InTop5, agreement.embeddingCosine!.min, agreement.embeddingCosine!.median])
       assert.ok(v >= 0 && v <= 1);
     const text = await runCli(['models', 'quantize', floatModel, '--calibrate', clip, '--frames', '8', '--out', join(dir, 'again.onnx')]);
     assert.equal(text.code, 0, text.stderr);
