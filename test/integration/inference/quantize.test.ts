@@ -7,7 +7,17 @@ import { frameGeometry, preprocessValues } from '../../../src/contracts/preproce
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { inspectModel } from '../../../src/inference/model-inspect.ts';
 import { loadModel, type LoadedModel } from '../../../src/inference/model-loader.ts';
-import { DataType, decodeModel, encodeModel, findAttr, type ModelProto, type TensorProto } from '../../../src/inference/onnx-proto.ts';
+import {
+  DataType,
+  decodeModel,
+  encodeModel,
+  findAttr,
+  floatTensor,
+  makeNode,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from '../../../src/inference/onnx-proto.ts';
 import { biasShifts, correctionTensors, withReferenceConvs } from '../../../src/inference/quantize/bias-correction.ts';
 import { collectCalibrationFrames } from '../../../src/inference/quantize/calibration-frames.ts';
 import { collectTensorStats } from '../../../src/inference/quantize/calibration-session.ts';
@@ -337,6 +347,53 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     assert.equal(ops.get('QLinearAdd'), 8);
     assert.ok(r.agreement.embeddingCosine!.min > 0.99);
     assert.equal(loadModel(path).embeddingDim, 128);
+  });
+
+  test('a BatchNormalization after the residual Add (pre-activation, as ResNet v2) stays float; every Conv and Add still fuses', async () => {
+    const model = synthResnetModel(SYNTH);
+    const g = model.graph!;
+    const producers = new Map(g.node!.map((n) => [n.output![0]!, n]));
+    const channels = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t.dims?.[0] ?? 0]));
+    const nodes: NodeProto[] = [];
+    let k = 0;
+    for (const n of g.node!) {
+      const add = producers.get(n.input![0]!);
+      if (n.op_type === 'Relu' && add?.op_type === 'Add') {
+        // The Add's channels: those of the conv (folded BN's) that feeds it.
+        const bn = producers.get(add.input![0]!)!;
+        const c = channels.get(bn.input![1]!)!;
+        const base = `preact${k++}`;
+        g.initializer!.push(
+          floatTensor(
+            `${base}.g`,
+            [c],
+            Float32Array.from({ length: c }, (_, i) => 0.8 + 0.01 * i),
+          ),
+          floatTensor(
+            `${base}.b`,
+            [c],
+            Float32Array.from({ length: c }, (_, i) => 0.05 * Math.sin(i)),
+          ),
+          floatTensor(`${base}.m`, [c], new Float32Array(c).fill(0.1)),
+          floatTensor(`${base}.v`, [c], new Float32Array(c).fill(1.2)),
+        );
+        nodes.push(makeNode('BatchNormalization', [n.input![0]!, `${base}.g`, `${base}.b`, `${base}.m`, `${base}.v`], [`${base}.out`], base));
+        n.input = [`${base}.out`];
+      }
+      nodes.push(n);
+    }
+    g.node = nodes;
+    const path = join(dir, 'preact.onnx');
+    writeFileSync(path, encodeModel(model));
+    const { bytes, report: r } = await quantizeModel({ model: path, videos: [clip], frames: 8 });
+    assert.equal(r.floatOps.BatchNormalization, 8);
+    const optimized = join(dir, 'preact-optimized.onnx');
+    await (await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 })).release();
+    const ops = opCounts(decodeModel(readFileSync(optimized)));
+    assert.equal(ops.get('QLinearConv'), 20);
+    assert.equal(ops.get('QLinearAdd'), 8);
+    assert.equal(ops.get('Conv'), undefined);
+    assert.ok(r.agreement.embeddingCosine!.min > 0.99);
   });
 
   test('refused with one clear error: an INT8 model, a video that cannot be decoded, too few frames', async () => {
