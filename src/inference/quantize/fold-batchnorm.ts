@@ -7,7 +7,7 @@
  *   W'[c] = W[c] * gamma[c] / sqrt(var[c] + eps)
  *   b'[c] = (b[c] - mean[c]) * gamma[c] / sqrt(var[c] + eps) + beta[c]
  */
-import { attrFloatValue, floatTensor, tensorToFloat32, type GraphProto, type NodeProto, type TensorProto } from '../onnx-proto.ts';
+import { attrFloatValue, attrInt, attrInts, floatTensor, makeNode, tensorToFloat32, type GraphProto, type NodeProto, type TensorProto } from '../onnx-proto.ts';
 import { GraphIndex } from './graph-index.ts';
 
 /** Default epsilon of ONNX BatchNormalization. */
@@ -68,4 +68,51 @@ export function dropUnused(graph: GraphProto): void {
   graph.initializer = (graph.initializer ?? []).filter((t) => !dead.has(t.name ?? ''));
   graph.input = (graph.input ?? []).filter((vi) => !dead.has(vi.name ?? ''));
   graph.value_info = (graph.value_info ?? []).filter((vi) => !dead.has(vi.name ?? ''));
+}
+
+/** Ops whose output has the rank of their (image) input: a BatchNormalization after them is on an NCHW map. */
+const SPATIAL_PRODUCERS = new Set(['Conv', 'Add', 'Relu', 'MaxPool', 'AveragePool', 'BatchNormalization', 'Clip']);
+
+/**
+ * A BatchNormalization that no Conv feeds (a pre-activation ResNet v2 has one
+ * after each residual Add, and one on the input) becomes the 1x1 depthwise
+ * Conv it is: weight gamma / sqrt(var + eps) per channel, bias beta - mean *
+ * that. ONNX Runtime then runs it as a QLinearConv, with the Relu after it
+ * folded, instead of dequantizing, normalising in float and quantizing again
+ * with a layout change on each side (half the INT8 speed of a pre-activation
+ * resnet50 here). Only on 4-d maps: the input must come from a convolutional
+ * op, or be the graph's rank-4 input. Edits `graph` in place; answers how many.
+ */
+export function batchNormToConv(graph: GraphProto): number {
+  const index = new GraphIndex(graph);
+  const rank4Inputs = new Set((graph.input ?? []).filter((vi) => vi.type?.tensor_type?.shape?.dim?.length === 4).map((vi) => vi.name ?? ''));
+  const added: TensorProto[] = [];
+  let converted = 0;
+  graph.node = (graph.node ?? []).map((bn) => {
+    if (bn.op_type !== 'BatchNormalization' || (bn.output ?? []).filter((o) => o).length !== 1) return bn;
+    const [x = '', gName = '', bName = '', mName = '', vName = ''] = bn.input ?? [];
+    const spatial = rank4Inputs.has(x) || SPATIAL_PRODUCERS.has(index.producer.get(x)?.op_type ?? '');
+    const params = [gName, bName, mName, vName].map((n) => index.initializers.get(n));
+    if (!spatial || params.some((p) => p === undefined)) return bn;
+    const [gamma, beta, mean, variance] = params.map((p) => tensorToFloat32(p as TensorProto)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const eps = attrFloatValue(bn, 'epsilon', ONNX_BN_EPSILON);
+    const c = gamma.length;
+    const weight = new Float32Array(c);
+    const bias = new Float32Array(c);
+    for (let i = 0; i < c; i++) {
+      weight[i] = gamma[i]! / Math.sqrt(variance[i]! + eps);
+      bias[i] = beta[i]! - mean[i]! * weight[i]!;
+    }
+    const base = bn.name || bn.output?.[0] || 'batchnorm';
+    added.push(floatTensor(`${base}.as_conv_weight`, [c, 1, 1, 1], weight), floatTensor(`${base}.as_conv_bias`, [c], bias));
+    converted++;
+    return makeNode('Conv', [x, `${base}.as_conv_weight`, `${base}.as_conv_bias`], [bn.output?.[0] ?? ''], `${base}.as_conv`, [
+      attrInt('group', c),
+      attrInts('kernel_shape', [1, 1]),
+    ]);
+  });
+  if (converted === 0) return 0;
+  graph.initializer = [...(graph.initializer ?? []), ...added];
+  dropUnused(graph);
+  return converted;
 }

@@ -22,7 +22,7 @@ import { compareOutputs, type Agreement } from './agreement.ts';
 import { biasShifts, correctionTensors, withReferenceConvs } from './bias-correction.ts';
 import { collectCalibrationFrames, type CalibrationFrame, type InputSampling } from './calibration-frames.ts';
 import { collectTensorStats } from './calibration-session.ts';
-import { foldBatchNorm } from './fold-batchnorm.ts';
+import { batchNormToConv, foldBatchNorm } from './fold-batchnorm.ts';
 import { upgradeToQdqOpset } from './opset-upgrade.ts';
 import { LABELS_KEY, PRECISION_KEY, PREPROCESS_KEY } from './metadata-keys.ts';
 import { buildQdqModel, type WeightZeroPoint } from './qdq-graph.ts';
@@ -96,6 +96,7 @@ export async function quantizeModel(options: QuantizeOptions): Promise<QuantizeR
   upgradeToQdqOpset(model, loaded.name);
   const graph = model.graph as GraphProto;
   foldBatchNorm(graph);
+  batchNormToConv(graph);
   const plan = planQdq(graph, new Set([loaded.classifier.name]));
   if (plan.convs.length === 0) throw new ModelInvalidError(`${loaded.name}: no Conv layer to quantize; only convolutional classifiers are supported`);
 

@@ -21,7 +21,7 @@ import {
 import { biasShifts, correctionTensors, withReferenceConvs } from '../../../src/inference/quantize/bias-correction.ts';
 import { collectCalibrationFrames } from '../../../src/inference/quantize/calibration-frames.ts';
 import { collectTensorStats } from '../../../src/inference/quantize/calibration-session.ts';
-import { foldBatchNorm } from '../../../src/inference/quantize/fold-batchnorm.ts';
+import { batchNormToConv, foldBatchNorm } from '../../../src/inference/quantize/fold-batchnorm.ts';
 import { TensorStats } from '../../../src/inference/quantize/tensor-stats.ts';
 import { planQdq } from '../../../src/inference/quantize/qdq-plan.ts';
 import { quantizeModel, type QuantizeReport } from '../../../src/inference/quantize/quantize-model.ts';
@@ -243,6 +243,56 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     assert.ok(inTop5 >= 22, `FP32 top-1 within INT8 top-5 on ${inTop5}/24 frames`);
   });
 
+  test('a BatchNormalization no Conv feeds, written as a 1x1 depthwise Conv, keeps the outputs', async () => {
+    const model = synthResnetModel(SYNTH);
+    const g = model.graph!;
+    // Put a BatchNormalization between the stem's MaxPool and the first block.
+    const pool = g.node!.find((n) => n.op_type === 'MaxPool')!;
+    const c = 16;
+    g.initializer!.push(
+      floatTensor(
+        'extra.g',
+        [c],
+        Float32Array.from({ length: c }, (_, i) => 0.5 + 0.1 * i),
+      ),
+      floatTensor(
+        'extra.b',
+        [c],
+        Float32Array.from({ length: c }, (_, i) => Math.cos(i)),
+      ),
+      floatTensor(
+        'extra.m',
+        [c],
+        Float32Array.from({ length: c }, (_, i) => 0.2 * i),
+      ),
+      floatTensor(
+        'extra.v',
+        [c],
+        Float32Array.from({ length: c }, (_, i) => 0.5 + i),
+      ),
+    );
+    const out = pool.output![0]!;
+    for (const n of g.node!) n.input = n.input!.map((i) => (i === out ? 'extra.out' : i));
+    g.node!.splice(g.node!.indexOf(pool) + 1, 0, makeNode('BatchNormalization', [out, 'extra.g', 'extra.b', 'extra.m', 'extra.v'], ['extra.out'], 'extra'));
+    const before = encodeModel(model);
+    assert.equal(batchNormToConv(model.graph!), 1 + 20, 'the added one, and the 20 that follow a Conv (not folded first here)');
+    const x = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: 2 * 3 * 64 * 64 }, (_, i) => Math.sin(i * 0.29) * 2),
+      [2, 3, 64, 64],
+    );
+    const run = async (bytes: Uint8Array): Promise<Float32Array> => {
+      const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+      const res = await s.run({ input: x });
+      await s.release();
+      return res.output!.data as Float32Array;
+    };
+    const a = await run(before);
+    const b = await run(encodeModel(model));
+    const scale = Math.max(...a.map(Math.abs));
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) <= 1e-4 * scale, `logit ${i}: ${v} vs ${b[i]}`));
+  });
+
   test('folding BatchNormalization into the convolutions keeps the outputs', async () => {
     const model = synthResnetModel(SYNTH);
     const before = encodeModel(model);
@@ -349,7 +399,7 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     assert.equal(loadModel(path).embeddingDim, 128);
   });
 
-  test('a BatchNormalization after the residual Add (pre-activation, as ResNet v2) stays float; every Conv and Add still fuses', async () => {
+  test('a BatchNormalization after the residual Add (pre-activation, as ResNet v2) becomes an integer 1x1 depthwise Conv; every Conv and Add fuses', async () => {
     const model = synthResnetModel(SYNTH);
     const g = model.graph!;
     const producers = new Map(g.node!.map((n) => [n.output![0]!, n]));
@@ -386,11 +436,14 @@ describe('models quantize (quantizeModel) on a synthesized resnet18 and a genera
     const path = join(dir, 'preact.onnx');
     writeFileSync(path, encodeModel(model));
     const { bytes, report: r } = await quantizeModel({ model: path, videos: [clip], frames: 8 });
-    assert.equal(r.floatOps.BatchNormalization, 8);
+    assert.equal(r.floatOps.BatchNormalization, undefined);
+    assert.equal(r.quantized.conv, 28);
     const optimized = join(dir, 'preact-optimized.onnx');
     await (await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimized, logSeverityLevel: 3 })).release();
     const ops = opCounts(decodeModel(readFileSync(optimized)));
-    assert.equal(ops.get('QLinearConv'), 20);
+    assert.equal(ops.get('QLinearConv'), 28);
+    assert.equal(ops.get('BatchNormalization'), undefined);
+    assert.equal(ops.get('DequantizeLinear'), 1, 'one dequantization, before the pooling');
     assert.equal(ops.get('QLinearAdd'), 8);
     assert.equal(ops.get('Conv'), undefined);
     assert.ok(r.agreement.embeddingCosine!.min > 0.99);
