@@ -55,6 +55,8 @@ export interface CameraPoint {
   model: string;
   mix: Mix;
   skip: boolean;
+  /** live.fastScale on. */
+  fast: boolean;
   cameras: number;
   decoded: number;
   /** decoded / (cameras x 5 frames/s x seconds). */
@@ -81,8 +83,8 @@ export interface CamerasReport {
   seconds: number;
   batchMs: Record<string, number>;
   points: CameraPoint[];
-  /** Largest N carried, per model / mix / skip. */
-  largest: Array<{ model: string; mix: Mix; skip: boolean; cameras: number; capped: boolean }>;
+  /** Largest N carried, per model / mix / skip / fast scale. */
+  largest: Array<{ model: string; mix: Mix; skip: boolean; fast: boolean; cameras: number; capped: boolean }>;
   decodeThreads: Array<{ threads: string; cameras: number; decodeCores: number; decoded: number }>;
   hwaccelStart: Array<{ hwaccel: string; firstFrameMs: number; fellBack: boolean }>;
 }
@@ -212,6 +214,8 @@ interface PointPlan {
   warmupMs: number;
   clips: Record<Scene, string[]>;
   decodeThreads?: number;
+  /** live.fastScale: resize and RGB conversion in one swscale pass. */
+  fast?: boolean;
 }
 
 /** Camera i: busy when the mix has busy ones and i % 4 === 0; 720p and 1080p alternating. */
@@ -235,6 +239,7 @@ async function runPoint(p: PointPlan): Promise<CameraPoint> {
       skipUnchanged: { ...DEFAULTS.live.skipUnchanged, enabled: p.skip },
       decodeThreads: p.decodeThreads ?? DEFAULTS.live.decodeThreads,
       hwaccel: 'none',
+      fastScale: p.fast ?? false,
     },
     watchdog: tuningFromSettings(DEFAULTS.watchdog),
     events: DEFAULTS.events,
@@ -288,6 +293,7 @@ async function runPoint(p: PointPlan): Promise<CameraPoint> {
     model: p.model.name,
     mix: p.mix,
     skip: p.skip,
+    fast: p.fast ?? false,
     cameras: p.cameras,
     decoded,
     delivered: Math.round(delivered * 1000) / 1000,
@@ -312,7 +318,7 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const seconds = quick ? 2 : 4;
   const warmupMs = quick ? 1500 : 2500;
-  const steps = quick ? [1, 2] : [1, 2, 4, 6, 8, 12, 16];
+  const steps = quick ? [1, 2] : [1, 2, 4, 6, 8, 12, 16, 20, 24, 32];
   const clips: Record<Scene, string[]> = { still: [], busy: [] };
   for (const scene of ['still', 'busy'] as const) for (const r of RES) clips[scene].push(await ensureScene(cacheDir, scene, r.w, r.h, log));
 
@@ -327,11 +333,18 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
       const batchMs = await measureBatchMs(engine, model, batch);
       batchMsOf[arch] = Math.round(batchMs * 10) / 10;
       log(`${arch}: one batch of ${batch} ${batchMs.toFixed(0)} ms`);
-      const runs: Array<{ mix: Mix; skip: boolean }> = [
-        { mix: 'still', skip: false },
-        { mix: 'still', skip: true },
+      const runs: Array<{ mix: Mix; skip: boolean; fast: boolean }> = [
+        { mix: 'still', skip: false, fast: false },
+        { mix: 'still', skip: true, fast: false },
         // The mixed scene with the gate: busy cameras must lose nothing to it.
-        ...(arch === 'resnet18' ? [{ mix: 'mixed' as const, skip: true }] : []),
+        ...(arch === 'resnet18' ? [{ mix: 'mixed' as const, skip: true, fast: false }] : []),
+        // live.fastScale: the decoding side made cheaper, with and without the gate.
+        ...(quick
+          ? []
+          : [
+              { mix: 'still' as const, skip: false, fast: true },
+              { mix: 'still' as const, skip: true, fast: true },
+            ]),
       ];
       for (const run of runs) {
         let best = 0;
@@ -340,7 +353,7 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
           const pt = await runPoint({ model, engine, batch, batchMs, ...run, cameras: n, seconds, warmupMs, clips });
           points.push(pt);
           log(
-            `${arch} ${run.mix}${run.skip ? ' --skip-unchanged' : ''} N=${n}: ${pt.why} (inferred ${pt.inferred}, reused ${pt.reused}, p99 ${pt.p99Ms} ms, decode ${pt.decodeCores} cores, node ${pt.nodeCores} cores)`,
+            `${arch} ${run.mix}${run.skip ? ' --skip-unchanged' : ''}${run.fast ? ' --fast-scale' : ''} N=${n}: ${pt.why} (inferred ${pt.inferred}, reused ${pt.reused}, p99 ${pt.p99Ms} ms, decode ${pt.decodeCores} cores, node ${pt.nodeCores} cores)`,
           );
           if (!pt.ok) {
             capped = false;
@@ -348,7 +361,7 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
           }
           best = n;
         }
-        largest.push({ model: arch, mix: run.mix, skip: run.skip, cameras: best, capped });
+        largest.push({ model: arch, mix: run.mix, skip: run.skip, fast: run.fast, cameras: best, capped });
       }
     } finally {
       await engine.close();
@@ -411,7 +424,7 @@ export function formatCameras(r: CamerasReport): string {
   const rows = r.points.map((p) => [
     p.model,
     p.mix,
-    p.skip ? 'skip' : 'off',
+    (p.skip ? 'skip' : 'off') + (p.fast ? '+fast' : ''),
     String(p.cameras),
     String(p.inferred),
     String(p.reused),
@@ -425,7 +438,10 @@ export function formatCameras(r: CamerasReport): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 3 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const largest = r.largest.map((l) => `${l.model} ${l.mix} ${l.skip ? '--skip-unchanged' : 'every frame'}: ${l.cameras}${l.capped ? '+ (cap reached)' : ''}`);
+  const largest = r.largest.map(
+    (l) =>
+      `${l.model} ${l.mix} ${l.skip ? '--skip-unchanged' : 'every frame'}${l.fast ? ' --fast-scale' : ''}: ${l.cameras}${l.capped ? '+ (cap reached)' : ''}`,
+  );
   return [
     `cameras at ${r.fps} frames/s, ${r.seconds} s per point, batch ${r.batch}; one batch: ${Object.entries(r.batchMs)
       .map(([m, ms]) => `${m} ${ms} ms`)

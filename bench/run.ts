@@ -392,8 +392,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         rec.add(`cameras.${m}.batchMs`, ms, 'ms', `one inference batch of ${r.batch} frames, ${m} (untrained), median of 5`);
       const byKey = new Map<string, Measurement>();
       for (const l of r.largest) {
-        const key = `cameras.${l.model}.${l.mix}.${l.skip ? 'skip' : 'every'}`;
-        const best = r.points.find((p) => p.model === l.model && p.mix === l.mix && p.skip === l.skip && p.cameras === l.cameras);
+        const key = `cameras.${l.model}.${l.mix}.${l.skip ? 'skip' : 'every'}${l.fast ? '.fast' : ''}`;
+        const best = r.points.find((p) => p.model === l.model && p.mix === l.mix && p.skip === l.skip && p.fast === l.fast && p.cameras === l.cameras);
         const m = rec.add(
           `${key}.largestN`,
           l.cameras,
@@ -410,6 +410,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const skip = byKey.get(`cameras.${m}.still.skip`);
         const every = byKey.get(`cameras.${m}.still.every`);
         if (skip && every && every.value > 0) rec.ratio(`cameras.${m}.still.skip/every`, skip, every, { op: '>=', value: 5 });
+        // With live.fastScale on both sides: the gate's gain once decoding is cheaper.
+        const fastSkip = byKey.get(`cameras.${m}.still.skip.fast`);
+        const fastEvery = byKey.get(`cameras.${m}.still.every.fast`);
+        if (fastSkip && fastEvery && fastEvery.value > 0) rec.ratio(`cameras.${m}.still.skip/every.fast`, fastSkip, fastEvery, { op: '>=', value: 5 });
       }
       const busyReused = r.points.filter((p) => p.mix === 'mixed').reduce((s, p) => s + p.busyReused, 0);
       rec.add('cameras.mixed.busyReused', busyReused, 'frames', 'frames of busy cameras reused by the gate over every mixed point (must be 0)');

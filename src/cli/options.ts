@@ -141,6 +141,7 @@ export interface LiveDecodeFlags {
   skipUnchanged?: boolean;
   decodeThreads?: number;
   hwaccel?: string;
+  fastScale?: boolean;
 }
 
 /** `--skip-unchanged`, `--decode-threads`, `--hwaccel` (serve, ingest). */
@@ -159,6 +160,10 @@ export function liveDecodeOptions(): Option[] {
       'vaapi',
       'cuda',
     ]),
+    new Option(
+      '--fast-scale',
+      'live sources: resize and convert to RGB in one pass (about a third of the decoding CPU of a 1080p camera; frames 0.3 to 2 levels of 255 from the default on average) (config live.fastScale)',
+    ),
   ];
 }
 
@@ -167,5 +172,6 @@ export function liveDecodeSettings(flags: LiveDecodeFlags, settings: RawSettings
   if (flags.skipUnchanged) setPath(settings, 'live.skipUnchanged.enabled', true);
   if (flags.decodeThreads !== undefined) setPath(settings, 'live.decodeThreads', flags.decodeThreads);
   if (flags.hwaccel !== undefined) setPath(settings, 'live.hwaccel', flags.hwaccel);
+  if (flags.fastScale) setPath(settings, 'live.fastScale', true);
   return settings;
 }

@@ -33,4 +33,10 @@ export interface FrameGeometry {
   cropHeight: number;
   /** Resize filter; default bilinear. */
   interpolation?: Interpolation | undefined;
+  /**
+   * Resize and convert to RGB in one swscale pass, from YUV (config
+   * `live.fastScale`): a fraction of the CPU per frame, a little further
+   * from the PIL reference (see ingest/ffmpeg-args.ts). Default false.
+   */
+  fastScale?: boolean | undefined;
 }

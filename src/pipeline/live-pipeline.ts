@@ -42,6 +42,8 @@ export interface LivePipelineOptions {
     decodeThreads?: number | undefined;
     /** Hardware decoding of live streams (config `live.hwaccel`); default none. */
     hwaccel?: Hwaccel | undefined;
+    /** One-pass resize and RGB conversion of live streams (config `live.fastScale`); default false. */
+    fastScale?: boolean | undefined;
   };
   events: HysteresisOptions;
   allowlist: SourceAllowlist | undefined;
@@ -95,6 +97,7 @@ export class LivePipeline extends StreamRegistry {
         skipUnchanged: opts.live.skipUnchanged,
         decodeThreads: opts.live.decodeThreads,
         hwaccel: opts.live.hwaccel,
+        fastScale: opts.live.fastScale,
       },
     });
     this.engines = engines;
@@ -186,7 +189,7 @@ class EmbeddedTransport implements StreamTransport {
       input: plan.input,
       sampling: { mode: 'fps', fps: plan.fps },
       // Decoded to this stream's model's input.
-      geometry: frameGeometry(preprocess),
+      geometry: { ...frameGeometry(preprocess), fastScale: plan.fastScale },
       live: plan.live,
       camera: plan.camera,
       realtime: plan.realtime,

@@ -75,6 +75,8 @@ export interface SourcePlan {
   decodeThreads: number | undefined;
   /** Hardware decoding; `none` (software) unless asked. */
   hwaccel: Hwaccel;
+  /** One-pass resize and RGB conversion (config `live.fastScale`); live streams only. */
+  fastScale: boolean;
 }
 
 export interface PlanDefaults {
@@ -94,11 +96,18 @@ export interface PlanDefaults {
   decodeThreads?: number | undefined;
   /** Hardware decoding of live streams (config `live.hwaccel`); default none. */
   hwaccel?: Hwaccel | undefined;
+  /** One-pass resize and RGB conversion of live streams (config `live.fastScale`); default false. */
+  fastScale?: boolean | undefined;
 }
 
-/** Config `live.skipUnchanged`, `live.decodeThreads`, `live.hwaccel` as plan defaults. */
-export function liveDecodeDefaults(config: Readonly<Config>): Pick<PlanDefaults, 'skipUnchanged' | 'decodeThreads' | 'hwaccel'> {
-  return { skipUnchanged: { ...config.live.skipUnchanged }, decodeThreads: config.live.decodeThreads, hwaccel: config.live.hwaccel };
+/** Config `live.skipUnchanged`, `live.decodeThreads`, `live.hwaccel`, `live.fastScale` as plan defaults. */
+export function liveDecodeDefaults(config: Readonly<Config>): Pick<PlanDefaults, 'skipUnchanged' | 'decodeThreads' | 'hwaccel' | 'fastScale'> {
+  return {
+    skipUnchanged: { ...config.live.skipUnchanged },
+    decodeThreads: config.live.decodeThreads,
+    hwaccel: config.live.hwaccel,
+    fastScale: config.live.fastScale,
+  };
 }
 
 /**
@@ -130,6 +139,7 @@ export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan
     // A file analysed as fast as it decodes keeps ffmpeg's threads; a live source decodes at its own pace.
     decodeThreads: live ? (spec.decodeThreads ?? defaults.decodeThreads) : spec.decodeThreads,
     hwaccel: spec.hwaccel ?? (live ? (defaults.hwaccel ?? 'none') : 'none'),
+    fastScale: live && (defaults.fastScale ?? false),
   };
 }
 

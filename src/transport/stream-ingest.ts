@@ -143,7 +143,7 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     realtime: plan.realtime,
     ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
     sampling: { mode: 'fps', fps: plan.fps },
-    geometry: opts.geometry,
+    geometry: { ...opts.geometry, fastScale: plan.fastScale },
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
     logger,
     onFrame: (frame) => {

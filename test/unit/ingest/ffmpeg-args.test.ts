@@ -113,3 +113,17 @@ test('URLs and stdin pass through; every local path goes as a file: URL, so none
   assert.equal(localPath('/v/a.mp4'), '/v/a.mp4');
   assert.throws(() => buildDecodeArgs({ input: '', sampling: { mode: 'every' }, geometry }), RangeError);
 });
+
+test('fastScale: one scale that resizes and converts (chroma interpolated), then rgb24 and the crop; no conversion at source resolution', () => {
+  const exact = buildFilterChain({ mode: 'every' }, geometry).split(/(?<!\\),/);
+  const fast = buildFilterChain({ mode: 'every' }, { ...geometry, fastScale: true }).split(/(?<!\\),/);
+  assert.equal(exact.filter((f) => f.startsWith('scale=')).length, 2);
+  const scales = fast.filter((f) => f.startsWith('scale='));
+  assert.equal(scales.length, 1);
+  assert.match(scales[0]!, /^scale=w=.*:flags=bilinear\+accurate_rnd\+full_chroma_int$/);
+  assert.deepEqual(fast.slice(fast.indexOf(scales[0]!) + 1, -1), ['format=rgb24', fast.find((f) => f.startsWith('crop='))]);
+  assert.match(
+    buildFilterChain({ mode: 'every' }, { ...geometry, resize: { width: 300, height: 300 }, fastScale: true }),
+    /scale=w=300:h=300:flags=bilinear\+accurate_rnd\+full_chroma_int,format=rgb24,crop=/,
+  );
+});

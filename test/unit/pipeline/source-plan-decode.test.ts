@@ -50,3 +50,13 @@ test('config sources[] and POST bodies take skipUnchanged, decodeThreads and hwa
   assert.equal(AddStreamSchema.safeParse({ id: 'a', url: 'x', hwaccel: 'qsv' }).success, false);
   assert.equal(AddStreamSchema.safeParse({ id: 'a', url: 'x', skipUnchanged: { every: 1 } }).success, false);
 });
+
+test('live.fastScale: off by default; when on, live sources get the one-pass scale and files never do', () => {
+  assert.equal(DEFAULTS.live.fastScale, false);
+  const off = { ...base, ...liveDecodeDefaults(DEFAULTS) };
+  assert.equal(planSource({ id: 'c', url: 'rtsp://10.0.0.5/s' }, off).fastScale, false);
+  const on = { ...base, ...liveDecodeDefaults(ConfigSchema.parse({ live: { fastScale: true } })) };
+  assert.equal(planSource({ id: 'c', url: 'rtsp://10.0.0.5/s' }, on).fastScale, true);
+  assert.equal(planSource({ id: 'l', url: '/srv/lobby.mp4', live: true, loop: true }, on).fastScale, true);
+  assert.equal(planSource({ id: 'f', url: '/srv/a.mp4' }, on).fastScale, false);
+});
