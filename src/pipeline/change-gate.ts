@@ -26,6 +26,8 @@
 
 /** Blocks per side of the thumbnail (fewer when the frame is smaller). */
 export const GATE_GRID = 32;
+/** Live streams' spread of the forced inference (ChangeGateOptions.spread): within the last quarter before maxSkipMs. */
+export const LIVE_SKIP_SPREAD = 0.25;
 /** A block whose mean luma moved more than this many levels (of 255) counts as changed. */
 export const GATE_NOISE_FLOOR = 10;
 
@@ -38,6 +40,15 @@ export interface ChangeGateOptions {
   noiseFloor?: number | undefined;
   /** Default GATE_GRID. */
   grid?: number | undefined;
+  /**
+   * Live streams: after each inference the wait for the next forced one is
+   * drawn from [(1 - spread) x maxSkipMs, maxSkipMs], so cameras started
+   * together (a server restart) do not all send a frame to inference in the
+   * same instant every maxSkipMs. 0 (default, and analyze's): exactly maxSkipMs.
+   */
+  spread?: number | undefined;
+  /** Uniform in [0, 1); default Math.random. */
+  random?: (() => number) | undefined;
 }
 
 /** Why a frame is inferred, or `unchanged` when it is not. */
@@ -93,6 +104,7 @@ export function changedFraction(a: Float32Array, b: Float32Array, noiseFloor = G
 export class ChangeGate {
   private reference: Float32Array | undefined;
   private referenceAt = 0;
+  private skipForMs: number;
   private resetPending = false;
   private readonly noiseFloor: number;
   private readonly grid: number;
@@ -103,6 +115,14 @@ export class ChangeGate {
     this.noiseFloor = opts.noiseFloor ?? GATE_NOISE_FLOOR;
     this.grid = opts.grid ?? GATE_GRID;
     if (!Number.isInteger(this.grid) || this.grid < 1) throw new RangeError(`grid must be an integer >= 1, got ${this.grid}`);
+    const spread = opts.spread ?? 0;
+    if (!(spread >= 0 && spread <= 1)) throw new RangeError(`spread must be within 0..1, got ${spread}`);
+    this.skipForMs = this.nextSkipMs();
+  }
+
+  private nextSkipMs(): number {
+    const spread = this.opts.spread ?? 0;
+    return spread === 0 ? this.opts.maxSkipMs : this.opts.maxSkipMs * (1 - spread * (this.opts.random ?? Math.random)());
   }
 
   /**
@@ -118,12 +138,13 @@ export class ChangeGate {
     else {
       const score = changedFraction(ref, thumb, this.noiseFloor);
       if (score >= this.opts.threshold) decision = { infer: true, reason: 'changed', score };
-      else if (atMs - this.referenceAt >= this.opts.maxSkipMs) decision = { infer: true, reason: 'max_skip', score };
+      else if (atMs - this.referenceAt >= this.skipForMs) decision = { infer: true, reason: 'max_skip', score };
       else decision = { infer: false, reason: 'unchanged', score };
     }
     if (decision.infer) {
       this.reference = thumb;
       this.referenceAt = atMs;
+      this.skipForMs = this.nextSkipMs();
       this.resetPending = false;
     }
     return decision;

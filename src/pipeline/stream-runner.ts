@@ -7,7 +7,7 @@ import type { HostGuardRules } from '../ingest/host-guard.ts';
 import type { SourceWatchdog, WatchdogTuning } from '../ingest/source-watchdog.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Metrics } from '../shared/metrics.ts';
-import { FrameGate } from './change-gate.ts';
+import { FrameGate, LIVE_SKIP_SPREAD } from './change-gate.ts';
 import { LatestFrameBuffer } from './latest-frame-buffer.ts';
 import type { ReusedFrame } from './reused-frames.ts';
 import { watchSource } from './watched-source.ts';
@@ -90,7 +90,7 @@ export class StreamRunner {
 
   constructor(private readonly opts: StreamRunnerOptions) {
     this.buffer = new LatestFrameBuffer(opts.bufferFrames);
-    this.gate = opts.skipUnchanged ? new FrameGate(opts.skipUnchanged) : undefined;
+    this.gate = opts.skipUnchanged ? new FrameGate({ ...opts.skipUnchanged, spread: LIVE_SKIP_SPREAD }) : undefined;
     this.watchdog = watchSource({
       id: opts.id,
       url: opts.url,

@@ -6,7 +6,7 @@ import type { BatchInferer, InferredBatch } from '../inference/batch-inferer.ts'
 import type { Logger } from '../shared/logger.ts';
 import type { SourcePlan } from '../pipeline/source-plan.ts';
 import { setStateGauge, watchSource } from '../pipeline/watched-source.ts';
-import { FrameGate } from '../pipeline/change-gate.ts';
+import { FrameGate, LIVE_SKIP_SPREAD } from '../pipeline/change-gate.ts';
 import type { Metrics } from '../shared/metrics.ts';
 import { FrameQueue } from './frame-queue.ts';
 import { FrameStore } from './frame-store.ts';
@@ -104,7 +104,7 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
   let live: LiveEnqueuer | undefined;
   let file: FileBatches | undefined;
   // --skip-unchanged: a live frame that did not change goes to the results stream as `reused`, never to the queue.
-  const gate = plan.live && plan.skipUnchanged ? new FrameGate(plan.skipUnchanged) : undefined;
+  const gate = plan.live && plan.skipUnchanged ? new FrameGate({ ...plan.skipUnchanged, spread: LIVE_SKIP_SPREAD }) : undefined;
   let reusedSent = Promise.resolve();
   let reusedFrames = 0;
   const reuse = (frame: Frame, ref: number): void => {

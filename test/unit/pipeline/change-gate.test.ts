@@ -98,3 +98,22 @@ test('bad settings are RangeErrors naming the setting', () => {
   assert.throws(() => new ChangeGate({ threshold: 0.1, maxSkipMs: -1 }), /maxSkipMs/);
   assert.throws(() => new ChangeGate({ threshold: 0.1, maxSkipMs: 1, grid: 0 }), /grid/);
 });
+
+test('spread: each forced inference comes within [(1 - spread) x maxSkipMs, maxSkipMs] after the last one, so streams started together drift apart', () => {
+  const still = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3).fill(90) };
+  const forcedAfter = (r: number): number => {
+    const gate = new ChangeGate({ threshold: 0.01, maxSkipMs: 1000, spread: 0.25, random: () => r });
+    gate.decide(still, 0);
+    for (let t = 10; t <= 2000; t += 10) if (gate.decide(still, t).reason === 'max_skip') return t;
+    return NaN;
+  };
+  assert.equal(forcedAfter(0), 1000);
+  assert.equal(forcedAfter(0.999), 760); // 1000 x (1 - 0.25 x 0.999) = 750.25, the first 10 ms step past it
+  assert.equal(forcedAfter(0.5), 880);
+  // Without spread (analyze): exactly maxSkipMs, whatever the draw.
+  const exact = new ChangeGate({ threshold: 0.01, maxSkipMs: 1000, random: () => 0.9 });
+  exact.decide(still, 0);
+  assert.equal(exact.decide(still, 990).infer, false);
+  assert.equal(exact.decide(still, 1000).reason, 'max_skip');
+  assert.throws(() => new ChangeGate({ threshold: 0.01, maxSkipMs: 1000, spread: 2 }), /spread/);
+});
