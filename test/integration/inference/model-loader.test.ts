@@ -76,3 +76,34 @@ test('--labels overrides everything, and a count that does not match the classes
   // No labels anywhere: numbered classes.
   assert.deepEqual(loadModel(file).labels, ['class_0', 'class_1', 'class_2']);
 });
+
+test("a timm export: labels from config.json's label_names, preprocessing from its pretrained_cfg; the flags still win field by field", () => {
+  const timm = join(dir, 'timm');
+  mkdirSync(timm);
+  writeFileSync(join(timm, 'model.onnx'), encodeModel(synthResnetModel(tiny)));
+  writeFileSync(
+    join(timm, 'config.json'),
+    JSON.stringify({
+      architecture: 'resnet18',
+      num_classes: 3,
+      label_names: ['cat', 'dog', 'bird'],
+      pretrained_cfg: { input_size: [3, 64, 64], interpolation: 'bicubic', crop_pct: 0.95, mean: [0.5, 0.4, 0.3], std: [0.2, 0.3, 0.4] },
+    }),
+  );
+  const m = loadModel(join(timm, 'model.onnx'));
+  assert.deepEqual(m.labels, ['cat', 'dog', 'bird']);
+  assert.deepEqual(m.preprocess.resize, { shorter: 67 }); // floor(64 / 0.95)
+  assert.equal(m.preprocess.interpolation, 'bicubic');
+  assert.deepEqual(
+    [m.preprocess.mean, m.preprocess.std],
+    [
+      [0.5, 0.4, 0.3],
+      [0.2, 0.3, 0.4],
+    ],
+  );
+  assert.match(m.preprocess.origins.interpolation, /^timm .*config\.json$/);
+  const flagged = loadModel(join(timm, 'model.onnx'), { preprocess: [{ origin: 'flags', values: { interpolation: 'bilinear' } }] });
+  assert.equal(flagged.preprocess.interpolation, 'bilinear');
+  assert.equal(flagged.preprocess.origins.interpolation, 'flags');
+  assert.deepEqual(flagged.preprocess.mean, [0.5, 0.4, 0.3]);
+});
