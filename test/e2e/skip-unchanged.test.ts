@@ -76,7 +76,12 @@ async function watch(port: number): Promise<{ ws: WebSocket; frames: FrameMessag
  * it on its run (so results arrive in seq order), within maxSkipMs of it.
  */
 function checkStream(frames: readonly FrameMessage[], stream: string): { inferred: number; reused: number } {
-  const mine = frames.filter((f) => f.stream === stream);
+  // The client subscribes once the server is up, possibly after a stream's first (inferred) frame went out:
+  // frames before the first inferred one it saw have no reference it could check.
+  const all = frames.filter((f) => f.stream === stream);
+  const firstInferred = all.findIndex((f) => !f.reused);
+  assert.ok(firstInferred !== -1, `${stream}: no inferred frame seen`);
+  const mine = all.slice(firstInferred);
   let inferred = 0;
   let reused = 0;
   let last: FrameMessage | undefined;
