@@ -23,7 +23,7 @@ import { DataType, encodeModel, makeNode, tensorToFloat32, tensorValueInfo, type
 import { synthResnetModel } from '../../src/inference/resnet-synth.ts';
 import { runCli } from '../helpers/cli.ts';
 import { ffmpeg, makeClip } from '../helpers/clips.ts';
-import { referenceForward } from '../helpers/reference-resnet.ts';
+import { referenceForward, softmax } from '../helpers/reference-resnet.ts';
 import { centerCrop, pilResize, resizedSize, type RgbImage } from '../helpers/reference-transform.ts';
 import { makeTempDir } from '../helpers/temp-dir.ts';
 
@@ -93,13 +93,6 @@ function referenceInput(img: RgbImage, t: Transform): Float32Array {
     for (let c = 0; c < 3; c++) out[c * SIZE * SIZE + i] = (crop.data[i * 3 + c]! / 255 - t.mean[c]!) / t.std[c]!;
   }
   return out;
-}
-
-function softmax(x: ArrayLike<number>): number[] {
-  const max = Math.max(...Array.from(x));
-  const e = Array.from(x, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
 }
 
 function normalise(v: ArrayLike<number>): number[] {

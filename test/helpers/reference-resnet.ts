@@ -231,3 +231,12 @@ function gemm(node: NodeProto, a: Tensor, b: Tensor, c: Tensor | undefined): Ten
   }
   return { dims: [M, N], data: out };
 }
+
+/** softmax over class scores, in float64: the probabilities a logits model's scores become. */
+export function softmax(x: ArrayLike<number>): number[] {
+  const values = Array.from(x);
+  const max = Math.max(...values);
+  const e = values.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}

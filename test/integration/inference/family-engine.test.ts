@@ -10,6 +10,7 @@ import { InferenceEngine } from '../../../src/inference/inference-engine.ts';
 import { loadModel, requireEmbedding } from '../../../src/inference/model-loader.ts';
 import { DataType, decodeModel, encodeModel, tensorValueInfo } from '../../../src/inference/onnx-proto.ts';
 import { ModelInvalidError } from '../../../src/shared/errors.ts';
+import { softmax } from '../../helpers/reference-resnet.ts';
 import { synthFamily, type Family, type FamilyModel, type FamilyOptions } from '../../helpers/family-models.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ss-family-engine-'));
@@ -31,13 +32,6 @@ function referenceInput(size: number, p: { mean: readonly number[]; std: readonl
   if (layout === 'NCHW') for (let c = 0; c < 3; c++) out.fill(value(c), c * size * size, (c + 1) * size * size);
   else for (let i = 0; i < out.length; i++) out[i] = value(i % 3);
   return out;
-}
-
-function softmax(x: Float32Array): number[] {
-  const max = Math.max(...x);
-  const e = Array.from(x, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
 }
 
 async function runByHand(m: FamilyModel, input: Float32Array): Promise<{ scores: Float32Array; embedding: Float32Array | undefined }> {

@@ -17,6 +17,7 @@ import { InferenceEngine } from '../../../src/inference/inference-engine.ts';
 import { loadModel } from '../../../src/inference/model-loader.ts';
 import { DataType, encodeModel, makeNode, tensorToFloat32, tensorValueInfo } from '../../../src/inference/onnx-proto.ts';
 import { synthResnetModel } from '../../../src/inference/resnet-synth.ts';
+import { softmax } from '../../helpers/reference-resnet.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
 
 const SIZE = 32;
@@ -46,13 +47,6 @@ function models(): { logits: Uint8Array; probabilities: Uint8Array } {
   proto.graph!.node!.push(makeNode('Softmax', [out], ['probs'], 'softmax', [{ name: 'axis', type: 2, i: 1 }]));
   proto.graph!.output = [tensorValueInfo('probs', DataType.FLOAT, ['batch', CLASSES])];
   return { logits, probabilities: encodeModel(proto) };
-}
-
-function softmax(x: ArrayLike<number>): number[] {
-  const max = Math.max(...Array.from(x));
-  const e = Array.from(x, (v) => Math.exp(v - max));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
 }
 
 const frame: Frame = {

@@ -20,15 +20,14 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { frameGeometry } from '../../../src/contracts/preprocess.ts';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
 import { preprocessFromHf } from '../../../src/inference/labels.ts';
 import { resolvePreprocess, type PreprocessLayer } from '../../../src/inference/preprocess-resolve.ts';
 import { presetLayer } from '../../../src/inference/preprocess-presets.ts';
 import { ultralyticsLayer } from '../../../src/inference/preprocess-sources.ts';
-import { ffmpeg, videoCodecArgs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
+import { decodeFullResolution, diffStats, makeSourceFrame } from '../../helpers/reference-frames.ts';
 import { centerCrop, pilResize, resizedSize, type PilFilter, type RgbImage } from '../../helpers/reference-transform.ts';
 
 const { dir, cleanup } = makeTempDir();
@@ -83,24 +82,6 @@ const cases: Case[] = [
   },
 ];
 
-function makeSource(width: number, height: number): string {
-  const path = join(dir, `src_${width}x${height}.mkv`);
-  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=10,noise=alls=12:allf=t`, '-frames:v', '1', ...videoCodecArgs(1), path]);
-  return path;
-}
-
-function decodeFullResolution(path: string, width: number, height: number): RgbImage {
-  const data = ffmpeg(['-i', path, '-vf', 'scale=flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24', '-frames:v', '1', '-f', 'rawvideo', 'pipe:1']);
-  assert.equal(data.length, width * height * 3);
-  return { width, height, data };
-}
-
-function diffStats(a: Uint8Array, b: Uint8Array): { mean: number; p99: number; max: number } {
-  assert.equal(a.length, b.length);
-  const diffs = Array.from(a, (v, i) => Math.abs(v - b[i]!)).sort((x, y) => x - y);
-  return { mean: diffs.reduce((s, d) => s + d, 0) / diffs.length, p99: diffs[Math.floor(diffs.length * 0.99)]!, max: diffs[diffs.length - 1]! };
-}
-
 const sizes: Array<[number, number]> = [
   [640, 360],
   [300, 400],
@@ -111,7 +92,7 @@ for (const c of cases) {
   test(`${c.name}: ffmpeg's frames match the library's eval transform on ${sizes.map(([w, h]) => `${w}x${h}`).join(', ')}`, async (t) => {
     const spec = resolvePreprocess([c.layer], { layout: 'NCHW', width: 224, height: 224 });
     for (const [width, height] of sizes) {
-      const path = makeSource(width, height);
+      const path = makeSourceFrame(dir, width, height);
       const reference = c.reference(decodeFullResolution(path, width, height));
       let frame: Buffer | undefined;
       for await (const f of decodeFrames(path, { streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry: frameGeometry(spec) })) frame ??= f.data;
@@ -125,7 +106,7 @@ for (const c of cases) {
 }
 
 test('the comparison tells the presets apart: V1 frames against the V2 reference are far off', async () => {
-  const path = makeSource(640, 360);
+  const path = makeSourceFrame(dir, 640, 360);
   const full = decodeFullResolution(path, 640, 360);
   const v1 = resolvePreprocess([presetLayer('torchvision', crop224)], { layout: 'NCHW', width: 224, height: 224 });
   let frame: Buffer | undefined;

@@ -21,11 +21,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { decodeFrames } from '../../../src/ingest/file-decoder.ts';
-import { ffmpeg, videoCodecArgs } from '../../helpers/clips.ts';
 import { makeTempDir } from '../../helpers/temp-dir.ts';
-import { centerCrop, centerCropOffset, cropAt, pilBilinearResize, referenceTransform, resizedSize, type RgbImage } from '../../helpers/reference-transform.ts';
+import { decodeFullResolution, diffStats, makeSourceFrame } from '../../helpers/reference-frames.ts';
+import { centerCrop, centerCropOffset, cropAt, pilBilinearResize, referenceTransform, resizedSize } from '../../helpers/reference-transform.ts';
 
 const TOLERANCE = { mean: 0.5, p99: 4, max: 12 };
 const geometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
@@ -33,57 +32,11 @@ const geometry = { resize: { shorter: 256 }, cropWidth: 224, cropHeight: 224 };
 const { dir, cleanup } = makeTempDir();
 after(cleanup);
 
-/** A one-frame clip with real content: testsrc2 (edges, gradients, text) plus noise. */
-function makeSource(width: number, height: number): string {
-  const path = join(dir, `src_${width}x${height}.mkv`);
-  ffmpeg(['-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=10,noise=alls=12:allf=t`, '-frames:v', '1', ...videoCodecArgs(1), path]);
-  return path;
-}
-
-function decodeFullResolution(path: string, width: number, height: number): RgbImage {
-  const data = ffmpeg([
-    '-i',
-    path,
-    '-vf',
-    "select='eq(n,0)',scale=flags=bicubic+accurate_rnd+full_chroma_int,format=rgb24",
-    '-frames:v',
-    '1',
-    '-f',
-    'rawvideo',
-    '-pix_fmt',
-    'rgb24',
-    'pipe:1',
-  ]);
-  assert.equal(data.length, width * height * 3);
-  return { width, height, data };
-}
-
 async function pipelineFrame(path: string): Promise<Buffer> {
   for await (const frame of decodeFrames(path, { streamId: 's', runId: 'r', sampling: { mode: 'every' }, geometry })) {
     return frame.data;
   }
   throw new Error('no frame decoded');
-}
-
-function diffStats(a: Uint8Array, b: Uint8Array): { mean: number; p99: number; max: number } {
-  assert.equal(a.length, b.length);
-  const histogram = new Array<number>(256).fill(0);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] ?? 0) - (b[i] ?? 0));
-    histogram[d] = (histogram[d] ?? 0) + 1;
-    sum += d;
-  }
-  let max = 0;
-  let p99 = -1;
-  let seen = 0;
-  for (let d = 0; d < 256; d++) {
-    const n = histogram[d] ?? 0;
-    if (n > 0) max = d;
-    seen += n;
-    if (p99 < 0 && seen >= a.length * 0.99) p99 = d;
-  }
-  return { mean: sum / a.length, p99, max };
 }
 
 const sizes: [number, number][] = [
@@ -97,7 +50,7 @@ const sizes: [number, number][] = [
 
 for (const [width, height] of sizes) {
   test(`${width}x${height}: ffmpeg resize+crop matches the PIL/torchvision reference within tolerance`, async (t) => {
-    const path = makeSource(width, height);
+    const path = makeSourceFrame(dir, width, height);
     const full = decodeFullResolution(path, width, height);
     const reference = referenceTransform(full, 256, 224, 224);
     const stats = diffStats(await pipelineFrame(path), reference.data);
@@ -110,7 +63,7 @@ for (const [width, height] of sizes) {
 }
 
 test('the comparison has teeth: a crop one pixel off is far outside the tolerance', async (t) => {
-  const path = makeSource(1280, 720);
+  const path = makeSourceFrame(dir, 1280, 720);
   const full = decodeFullResolution(path, 1280, 720);
   const size = resizedSize(1280, 720, 256);
   const resized = pilBilinearResize(full, size.width, size.height);
