@@ -20,6 +20,13 @@ export function nonNegativeInt(name: string) {
   };
 }
 
+/** `--decode-nice`: an integer 0..19. */
+function niceness(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new InvalidArgumentError(`--decode-nice must be an integer from 0 to 19, got "${value}"`);
+  return n;
+}
+
 export function positiveNumber(name: string) {
   return (value: string): number => {
     const n = Number(value);
@@ -140,11 +147,12 @@ export function flagsToSettings(flags: ModelFlags): RawSettings {
 export interface LiveDecodeFlags {
   skipUnchanged?: boolean;
   decodeThreads?: number;
+  decodeNice?: number;
   hwaccel?: string;
   fastScale?: boolean;
 }
 
-/** `--skip-unchanged`, `--decode-threads`, `--hwaccel` (serve, ingest). */
+/** `--skip-unchanged`, `--decode-threads`, `--decode-nice`, `--hwaccel`, `--fast-scale` (serve, ingest). */
 export function liveDecodeOptions(): Option[] {
   return [
     new Option(
@@ -154,6 +162,10 @@ export function liveDecodeOptions(): Option[] {
     new Option('--decode-threads <n>', "decoder threads per live source's ffmpeg, 0 = ffmpeg's choice [default: 1]").argParser(
       nonNegativeInt('--decode-threads'),
     ),
+    new Option(
+      '--decode-nice <n>',
+      "niceness 0-19 of live sources' ffmpeg: decoders yield the CPU to inference, 0 = as this process (config live.decodeNice) [default: 10]",
+    ).argParser(niceness),
     new Option('--hwaccel <kind>', 'hardware decoding of live sources; one that cannot start falls back to software [default: none]').choices([
       'auto',
       'none',
@@ -171,6 +183,7 @@ export function liveDecodeOptions(): Option[] {
 export function liveDecodeSettings(flags: LiveDecodeFlags, settings: RawSettings): RawSettings {
   if (flags.skipUnchanged) setPath(settings, 'live.skipUnchanged.enabled', true);
   if (flags.decodeThreads !== undefined) setPath(settings, 'live.decodeThreads', flags.decodeThreads);
+  if (flags.decodeNice !== undefined) setPath(settings, 'live.decodeNice', flags.decodeNice);
   if (flags.hwaccel !== undefined) setPath(settings, 'live.hwaccel', flags.hwaccel);
   if (flags.fastScale) setPath(settings, 'live.fastScale', true);
   return settings;

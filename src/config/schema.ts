@@ -84,6 +84,9 @@ export type SourceSkipUnchangedConfig = z.infer<typeof SourceSkipUnchangedSchema
 /** Hardware decoding of a live source's ffmpeg (`-hwaccel`): none (software), auto (ffmpeg picks), vaapi, cuda; a hwaccel that cannot start falls back to software. */
 export const HwaccelSchema = z.enum(['none', 'auto', 'vaapi', 'cuda']);
 export type Hwaccel = z.infer<typeof HwaccelSchema>;
+/** Niceness (0..19) of a live source's ffmpeg: higher yields the CPU to inference first. */
+export const DecodeNiceSchema = z.number().int().min(0).max(19);
+
 /** Decoder threads of one live source's ffmpeg (`-threads` before `-i`); 0 lets ffmpeg pick (one per core, and more). */
 export const DecodeThreadsSchema = z.number().int().min(0).max(64);
 
@@ -236,6 +239,13 @@ export const ConfigSchema = z
         decodeThreads: DecodeThreadsSchema.default(1),
         /** Hardware decoding of live sources (per source: sources[].hwaccel). */
         hwaccel: HwaccelSchema.default('none'),
+        /**
+         * Niceness of live sources' ffmpeg (0 = as this process): decoders yield the
+         * cores to inference, so a frame that needs inferring is not kept waiting
+         * behind a dozen decoders (p99 latency); 10 still leaves each decoder what it needs
+         * (see README "Live decoding").
+         */
+        decodeNice: DecodeNiceSchema.default(10),
         /**
          * Live sources: resize and convert to RGB in one swscale pass (about a third of the
          * decoding CPU of a 1080p camera; frames 0.3 to 2 levels of 255 from the default's on average).

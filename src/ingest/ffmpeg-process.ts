@@ -9,6 +9,8 @@
  * PR_SET_PDEATHSIG, which Node does not offer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import type { Readable } from 'node:stream';
 import { FfmpegMissingError, type StreamSightError } from '../shared/errors.ts';
 import { classifyFailure } from './ffmpeg-log.ts';
@@ -34,6 +36,8 @@ export interface SpawnFfmpegOptions {
   stdin?: Readable;
   /** The child's environment; default this process's. */
   env?: NodeJS.ProcessEnv | undefined;
+  /** How much nicer than this process the child runs (0..19, capped at niceness 19); default 0. */
+  nice?: number | undefined;
 }
 
 export interface FfmpegHandle {
@@ -100,6 +104,39 @@ function lineReader(onLine: (line: string) => void): { push(chunk: Buffer): void
   };
 }
 
+/**
+ * Makes a just-started child `by` nicer than this process. Linux keeps a
+ * niceness per thread and a new thread inherits its creator's: spawn()
+ * returns once exec succeeded, before ffmpeg has loaded its libraries, let
+ * alone started a thread, so every thread it starts inherits this; the
+ * threads already there (normally none) are set too. Best effort: a child
+ * that already exited, or a platform without per-process priorities, keeps
+ * what it has.
+ */
+function renice(pid: number, by: number): void {
+  let target: number;
+  try {
+    target = Math.min(19, getPriority() + by);
+    setPriority(pid, target);
+  } catch {
+    return;
+  }
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of threads) {
+    if (Number(tid) === pid) continue;
+    try {
+      setPriority(Number(tid), target);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+}
+
 /** Spawns `ffmpeg -nostdin -hide_banner ...args`. */
 export function spawnFfmpeg(args: readonly string[], opts: SpawnFfmpegOptions = {}): FfmpegHandle {
   const binary = opts.binary ?? 'ffmpeg';
@@ -113,6 +150,7 @@ export function spawnFfmpeg(args: readonly string[], opts: SpawnFfmpegOptions = 
     ...(opts.env ? { env: opts.env } : {}),
   });
   live.add(child);
+  if (opts.nice && child.pid !== undefined) renice(child.pid, opts.nice);
   const input = opts.stdin;
   const childStdin = child.stdin;
   if (input && childStdin) {

@@ -63,6 +63,8 @@ export interface DecodeOptions {
   onLogLine?: (line: string) => void;
   /** Decoder threads (`-threads` before `-i`); default ffmpeg's choice. */
   decodeThreads?: number | undefined;
+  /** Niceness (0..19) of ffmpeg, set as it starts; default as this process. */
+  nice?: number | undefined;
   /** Hardware decoding; default none. One that cannot start (no device) is retried in software: see onHwaccelFallback. */
   hwaccel?: HwaccelKind | undefined;
   /** `hwaccel` could not start: this decode went on in software; `reason` is ffmpeg's line. */
@@ -194,6 +196,7 @@ async function* run(input: string, opts: DecodeOptions, stats: DecodeStats): Asy
 
   const handle: FfmpegHandle = spawnFfmpeg(args, {
     binary: opts.ffmpegPath,
+    ...(opts.nice !== undefined ? { nice: opts.nice } : {}),
     ...(opts.stdin ? { stdin: opts.stdin } : {}),
     // The child's environment, not a setting: only the proxy variables change.
     ...(opts.httpProxy !== undefined ? { env: proxiedEnv(process.env, opts.httpProxy) } : {}),

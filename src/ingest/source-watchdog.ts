@@ -139,6 +139,8 @@ export interface SourceWatchdogOptions extends WatchdogTuning {
   inputOptions?: readonly string[] | undefined;
   /** Decoder threads of each run's ffmpeg; default ffmpeg's choice. */
   decodeThreads?: number | undefined;
+  /** Niceness of each run's ffmpeg; default as this process. */
+  decodeNice?: number | undefined;
   /**
    * Hardware decoding (`-hwaccel`); default none. When it cannot start
    * (no device), the run goes on in software, so do later runs, and the
@@ -459,6 +461,7 @@ export class SourceWatchdog {
         ...(opts.protocolWhitelist ? { protocolWhitelist: [...opts.protocolWhitelist] } : {}),
         ...(opts.inputOptions ? { inputOptions: opts.inputOptions } : {}),
         ...(opts.decodeThreads !== undefined ? { decodeThreads: opts.decodeThreads } : {}),
+        ...(opts.decodeNice !== undefined ? { nice: opts.decodeNice } : {}),
         ...(this.hwaccel !== undefined ? { hwaccel: this.hwaccel } : {}),
         onHwaccelFallback: (reason) => {
           // Every later run decodes in software too: the device will not appear by itself.

@@ -217,6 +217,7 @@ export function assembleServer(config: Readonly<Config>, opts: ServerAssemblyOpt
         batchWaitMs: config.live.batchWaitMs,
         skipUnchanged: config.live.skipUnchanged,
         decodeThreads: config.live.decodeThreads,
+        decodeNice: config.live.decodeNice,
         fastScale: config.live.fastScale,
         hwaccel: config.live.hwaccel,
       },

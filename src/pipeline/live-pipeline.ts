@@ -40,6 +40,8 @@ export interface LivePipelineOptions {
     skipUnchanged?: SkipUnchanged | undefined;
     /** Decoder threads of a live stream's ffmpeg (config `live.decodeThreads`); default ffmpeg's choice. */
     decodeThreads?: number | undefined;
+    /** Niceness of a live stream's ffmpeg (config `live.decodeNice`); default as this process. */
+    decodeNice?: number | undefined;
     /** Hardware decoding of live streams (config `live.hwaccel`); default none. */
     hwaccel?: Hwaccel | undefined;
     /** One-pass resize and RGB conversion of live streams (config `live.fastScale`); default false. */
@@ -96,6 +98,7 @@ export class LivePipeline extends StreamRegistry {
         maxPixels: opts.maxPixels,
         skipUnchanged: opts.live.skipUnchanged,
         decodeThreads: opts.live.decodeThreads,
+        decodeNice: opts.live.decodeNice,
         hwaccel: opts.live.hwaccel,
         fastScale: opts.live.fastScale,
       },
@@ -199,6 +202,7 @@ class EmbeddedTransport implements StreamTransport {
       protocolWhitelist: plan.protocolWhitelist,
       inputOptions: plan.inputOptions,
       decodeThreads: plan.decodeThreads,
+      decodeNice: plan.decodeNice,
       hwaccel: plan.hwaccel,
       ...(plan.hostGuard ? { hostGuard: plan.hostGuard } : {}),
       ...(plan.stdin ? { stdin: opts.stdin ?? process.stdin } : {}),

@@ -73,6 +73,8 @@ export interface SourcePlan {
   skipUnchanged: Omit<SkipUnchanged, 'enabled'> | undefined;
   /** Decoder threads (`-threads` before `-i`); undefined: ffmpeg's own choice. */
   decodeThreads: number | undefined;
+  /** Niceness of the stream's ffmpeg (live streams: config `live.decodeNice`); undefined: as this process. */
+  decodeNice: number | undefined;
   /** Hardware decoding; `none` (software) unless asked. */
   hwaccel: Hwaccel;
   /** One-pass resize and RGB conversion (config `live.fastScale`); live streams only. */
@@ -94,17 +96,20 @@ export interface PlanDefaults {
   skipUnchanged?: SkipUnchanged | undefined;
   /** Decoder threads of live streams (config `live.decodeThreads`); default ffmpeg's choice. Files keep ffmpeg's choice. */
   decodeThreads?: number | undefined;
+  /** Niceness of live streams' ffmpeg (config `live.decodeNice`); default as this process. Files keep this process's. */
+  decodeNice?: number | undefined;
   /** Hardware decoding of live streams (config `live.hwaccel`); default none. */
   hwaccel?: Hwaccel | undefined;
   /** One-pass resize and RGB conversion of live streams (config `live.fastScale`); default false. */
   fastScale?: boolean | undefined;
 }
 
-/** Config `live.skipUnchanged`, `live.decodeThreads`, `live.hwaccel`, `live.fastScale` as plan defaults. */
-export function liveDecodeDefaults(config: Readonly<Config>): Pick<PlanDefaults, 'skipUnchanged' | 'decodeThreads' | 'hwaccel' | 'fastScale'> {
+/** Config `live.skipUnchanged`, `live.decodeThreads`, `live.decodeNice`, `live.hwaccel`, `live.fastScale` as plan defaults. */
+export function liveDecodeDefaults(config: Readonly<Config>): Pick<PlanDefaults, 'skipUnchanged' | 'decodeThreads' | 'decodeNice' | 'hwaccel' | 'fastScale'> {
   return {
     skipUnchanged: { ...config.live.skipUnchanged },
     decodeThreads: config.live.decodeThreads,
+    decodeNice: config.live.decodeNice,
     hwaccel: config.live.hwaccel,
     fastScale: config.live.fastScale,
   };
@@ -138,6 +143,8 @@ export function planSource(spec: SourceSpec, defaults: PlanDefaults): SourcePlan
     skipUnchanged: live ? gateOf(defaults.skipUnchanged, spec.skipUnchanged) : undefined,
     // A file analysed as fast as it decodes keeps ffmpeg's threads; a live source decodes at its own pace.
     decodeThreads: live ? (spec.decodeThreads ?? defaults.decodeThreads) : spec.decodeThreads,
+    // Live decoders yield the CPU to inference; a file's decoding is the work itself.
+    decodeNice: live ? defaults.decodeNice : undefined,
     hwaccel: spec.hwaccel ?? (live ? (defaults.hwaccel ?? 'none') : 'none'),
     fastScale: live && (defaults.fastScale ?? false),
   };

@@ -43,6 +43,8 @@ export interface StreamRunnerOptions {
   inputOptions?: readonly string[] | undefined;
   /** Decoder threads of ffmpeg; default ffmpeg's choice. */
   decodeThreads?: number | undefined;
+  /** Niceness of its ffmpeg; default as this process. */
+  decodeNice?: number | undefined;
   /** Hardware decoding; one that cannot start falls back to software (the `live` status says so). */
   hwaccel?: HwaccelKind | undefined;
   /** Hosts an http(s) source may reach (host guard proxy); default its own host:port; false: no guard. */
@@ -104,6 +106,7 @@ export class StreamRunner {
       protocolWhitelist: opts.protocolWhitelist,
       inputOptions: opts.inputOptions,
       decodeThreads: opts.decodeThreads,
+      decodeNice: opts.decodeNice,
       hwaccel: opts.hwaccel,
       hostGuard: opts.hostGuard,
       stdin: opts.stdin,

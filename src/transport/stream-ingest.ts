@@ -135,6 +135,7 @@ export function ingestStream(opts: StreamIngestOptions): Promise<IngestReport> {
     input: plan.input,
     inputOptions: plan.inputOptions,
     decodeThreads: plan.decodeThreads,
+    decodeNice: plan.decodeNice,
     hwaccel: plan.hwaccel,
     protocolWhitelist: plan.protocolWhitelist,
     live: plan.camera,

@@ -14,10 +14,15 @@ test("defaults: the gate off, one decoder thread and software decoding for live 
   const cam = planSource({ id: 'c', url: 'rtsp://10.0.0.5/s' }, defaults);
   assert.equal(cam.skipUnchanged, undefined);
   assert.equal(cam.decodeThreads, 1);
+  assert.equal(cam.decodeNice, 10);
   assert.equal(cam.hwaccel, 'none');
   const file = planSource({ id: 'f', url: '/srv/a.mp4' }, { ...defaults, skipUnchanged: { enabled: true, threshold: 0.01, maxSkipMs: 5000 } });
   assert.equal(file.skipUnchanged, undefined);
   assert.equal(file.decodeThreads, undefined);
+  assert.equal(file.decodeNice, undefined, "a file's decoding is the work itself: not niced");
+  assert.equal(planSource({ id: 'l', url: '/srv/lobby.mp4', live: true }, defaults).decodeNice, 10);
+  assert.equal(ConfigSchema.safeParse({ live: { decodeNice: 20 } }).success, false);
+  assert.equal(planSource({ id: 'c', url: 'rtsp://h/s' }, { ...base, ...liveDecodeDefaults(ConfigSchema.parse({ live: { decodeNice: 0 } })) }).decodeNice, 0);
 });
 
 test("the server turns the gate on; a source turns it off, or on with its own threshold and maxSkipMs over the server's", () => {
