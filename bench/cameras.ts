@@ -41,6 +41,14 @@ import { DEFAULT_CACHE_DIR, ensureModel, makeAtomically, runToCompletion } from 
 
 export type Scene = 'still' | 'busy';
 export type Mix = 'still' | 'mixed';
+/**
+ * What each camera sends. `main`: its main stream, 720p and 1080p
+ * alternating, 25 frames/s at 2 and 4 Mbit/s, of which 5 are sampled.
+ * `substream`: the stream a camera is set to give for analysis (what
+ * detection tools ask cameras for): 720p at 5 frames/s, 1 Mbit/s, so
+ * nothing decoded is thrown away.
+ */
+export type Profile = 'main' | 'substream';
 
 export interface CamerasOptions {
   quick?: boolean;
@@ -53,10 +61,13 @@ export interface CamerasOptions {
 
 export interface CameraPoint {
   model: string;
+  profile: Profile;
   mix: Mix;
   skip: boolean;
   /** live.fastScale on. */
   fast: boolean;
+  /** live.decodeNice of the point. */
+  decodeNice: number;
   cameras: number;
   decoded: number;
   /** decoded / (cameras x 5 frames/s x seconds). */
@@ -83,27 +94,40 @@ export interface CamerasReport {
   seconds: number;
   batchMs: Record<string, number>;
   points: CameraPoint[];
-  /** Largest N carried, per model / mix / skip / fast scale. */
-  largest: Array<{ model: string; mix: Mix; skip: boolean; fast: boolean; cameras: number; capped: boolean }>;
+  /** Largest N carried, per model / profile / mix / skip / fast scale / decodeNice. */
+  largest: Array<{ model: string; profile: Profile; mix: Mix; skip: boolean; fast: boolean; decodeNice: number; cameras: number; capped: boolean }>;
   decodeThreads: Array<{ threads: string; cameras: number; decodeCores: number; decoded: number }>;
   hwaccelStart: Array<{ hwaccel: string; firstFrameMs: number; fellBack: boolean }>;
 }
 
 const FPS = 5;
-const RES = [
-  { w: 1280, h: 720 },
-  { w: 1920, h: 1080 },
-];
+/** A clip per profile and scene: [even cameras, odd cameras]. */
+const CLIPS: Record<Profile, Array<{ w: number; h: number; rate: number; kbits: number }>> = {
+  main: [
+    { w: 1280, h: 720, rate: 25, kbits: 2000 },
+    { w: 1920, h: 1080, rate: 25, kbits: 4000 },
+  ],
+  substream: [
+    { w: 1280, h: 720, rate: FPS, kbits: 1000 },
+    { w: 1280, h: 720, rate: FPS, kbits: 1000 },
+  ],
+};
 
 /**
- * A scene's clip, made once: 8 s at 25 frames/s, x264 ultrafast at a
- * camera's bitrate (4 Mbit/s at 1080p, 2 at 720p, capped as a camera's
- * encoder is: the still scene's noise then costs what it costs a camera,
- * and its quality flickers with each key frame), a key frame every 2 s.
+ * A scene's clip, made once: 8 s, x264 ultrafast at a camera's bitrate
+ * (capped as a camera's encoder is: the still scene's noise then costs what
+ * it costs a camera, and its quality flickers with each key frame), a key
+ * frame every 2 s.
  */
-function ensureScene(cacheDir: string, scene: Scene, w: number, h: number, log: (line: string) => void): Promise<string> {
-  const dest = join(cacheDir, `camera-${scene}-${w}x${h}-cbr.mp4`);
-  const source = scene === 'busy' ? `testsrc2=size=${w}x${h}:rate=25` : `smptehdbars=size=${w}x${h}:rate=25`;
+function ensureScene(
+  cacheDir: string,
+  scene: Scene,
+  clip: { w: number; h: number; rate: number; kbits: number },
+  log: (line: string) => void,
+): Promise<string> {
+  const { w, h, rate, kbits } = clip;
+  const dest = join(cacheDir, rate === 25 ? `camera-${scene}-${w}x${h}-cbr.mp4` : `camera-${scene}-${w}x${h}-${rate}fps-${kbits}k.mp4`);
+  const source = scene === 'busy' ? `testsrc2=size=${w}x${h}:rate=${rate}` : `smptehdbars=size=${w}x${h}:rate=${rate}`;
   const vf = scene === 'still' ? ['-vf', 'noise=alls=12:allf=t'] : [];
   return makeAtomically(
     dest,
@@ -127,13 +151,13 @@ function ensureScene(cacheDir: string, scene: Scene, w: number, h: number, log: 
         '-preset',
         'ultrafast',
         '-b:v',
-        `${h >= 1080 ? 4 : 2}M`,
+        `${kbits}k`,
         '-maxrate',
-        `${h >= 1080 ? 4 : 2}M`,
+        `${kbits}k`,
         '-bufsize',
-        `${h >= 1080 ? 8 : 4}M`,
+        `${2 * kbits}k`,
         '-g',
-        '50',
+        String(2 * rate),
         '-pix_fmt',
         'yuv420p',
         '-f',
@@ -216,6 +240,9 @@ interface PointPlan {
   decodeThreads?: number;
   /** live.fastScale: resize and RGB conversion in one swscale pass. */
   fast?: boolean;
+  /** live.decodeNice; default the product's. */
+  decodeNice?: number;
+  profile?: Profile;
 }
 
 /** Camera i: busy when the mix has busy ones and i % 4 === 0; 720p and 1080p alternating. */
@@ -238,6 +265,7 @@ async function runPoint(p: PointPlan): Promise<CameraPoint> {
       batchWaitMs: DEFAULTS.live.batchWaitMs,
       skipUnchanged: { ...DEFAULTS.live.skipUnchanged, enabled: p.skip },
       decodeThreads: p.decodeThreads ?? DEFAULTS.live.decodeThreads,
+      decodeNice: p.decodeNice ?? DEFAULTS.live.decodeNice,
       hwaccel: 'none',
       fastScale: p.fast ?? false,
     },
@@ -283,6 +311,7 @@ async function runPoint(p: PointPlan): Promise<CameraPoint> {
   const dropRate = decoded > 0 ? dropped / decoded : 0;
   const p99OverBatch = p99 / p.batchMs;
   const why = [
+    results.length === 0 ? 'no results' : '',
     dropRate > 0.01 ? `drops ${(dropRate * 100).toFixed(1)}%` : '',
     p99OverBatch > 3 ? `p99 ${p99OverBatch.toFixed(1)}x batch` : '',
     delivered < 0.9 ? `decoders deliver ${(delivered * 100).toFixed(0)}%` : '',
@@ -291,9 +320,11 @@ async function runPoint(p: PointPlan): Promise<CameraPoint> {
     .join(', ');
   return {
     model: p.model.name,
+    profile: p.profile ?? 'main',
     mix: p.mix,
     skip: p.skip,
     fast: p.fast ?? false,
+    decodeNice: p.decodeNice ?? DEFAULTS.live.decodeNice,
     cameras: p.cameras,
     decoded,
     delivered: Math.round(delivered * 1000) / 1000,
@@ -318,9 +349,10 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const seconds = quick ? 2 : 4;
   const warmupMs = quick ? 1500 : 2500;
-  const steps = quick ? [1, 2] : [1, 2, 4, 6, 8, 12, 16, 20, 24, 32];
-  const clips: Record<Scene, string[]> = { still: [], busy: [] };
-  for (const scene of ['still', 'busy'] as const) for (const r of RES) clips[scene].push(await ensureScene(cacheDir, scene, r.w, r.h, log));
+  const steps = quick ? [1, 2] : [1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 40, 48];
+  const clips: Record<Profile, Record<Scene, string[]>> = { main: { still: [], busy: [] }, substream: { still: [], busy: [] } };
+  for (const profile of ['main', 'substream'] as const)
+    for (const scene of ['still', 'busy'] as const) for (const c of CLIPS[profile]) clips[profile][scene].push(await ensureScene(cacheDir, scene, c, log));
 
   const points: CameraPoint[] = [];
   const largest: CamerasReport['largest'] = [];
@@ -333,27 +365,33 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
       const batchMs = await measureBatchMs(engine, model, batch);
       batchMsOf[arch] = Math.round(batchMs * 10) / 10;
       log(`${arch}: one batch of ${batch} ${batchMs.toFixed(0)} ms`);
-      const runs: Array<{ mix: Mix; skip: boolean; fast: boolean }> = [
-        { mix: 'still', skip: false, fast: false },
-        { mix: 'still', skip: true, fast: false },
+      type Run = { profile: Profile; mix: Mix; skip: boolean; fast: boolean; decodeNice?: number };
+      const runs: Run[] = [
+        { profile: 'main', mix: 'still', skip: false, fast: false },
+        { profile: 'main', mix: 'still', skip: true, fast: false },
         // The mixed scene with the gate: busy cameras must lose nothing to it.
-        ...(arch === 'resnet18' ? [{ mix: 'mixed' as const, skip: true, fast: false }] : []),
-        // live.fastScale: the decoding side made cheaper, with and without the gate.
+        ...(arch === 'resnet18' ? [{ profile: 'main' as const, mix: 'mixed' as const, skip: true, fast: false }] : []),
         ...(quick
           ? []
           : [
-              { mix: 'still' as const, skip: false, fast: true },
-              { mix: 'still' as const, skip: true, fast: true },
+              // live.fastScale: the decoding side made cheaper, with and without the gate.
+              { profile: 'main' as const, mix: 'still' as const, skip: false, fast: true },
+              { profile: 'main' as const, mix: 'still' as const, skip: true, fast: true },
+              // What the decoders' niceness buys: the same with decoders at streamsight's priority.
+              { profile: 'main' as const, mix: 'still' as const, skip: true, fast: true, decodeNice: 0 },
+              // Cameras that send what is sampled.
+              { profile: 'substream' as const, mix: 'still' as const, skip: false, fast: false },
+              { profile: 'substream' as const, mix: 'still' as const, skip: true, fast: false },
             ]),
       ];
       for (const run of runs) {
         let best = 0;
         let capped = true;
         for (const n of steps) {
-          const pt = await runPoint({ model, engine, batch, batchMs, ...run, cameras: n, seconds, warmupMs, clips });
+          const pt = await runPoint({ model, engine, batch, batchMs, ...run, cameras: n, seconds, warmupMs, clips: clips[run.profile] });
           points.push(pt);
           log(
-            `${arch} ${run.mix}${run.skip ? ' --skip-unchanged' : ''}${run.fast ? ' --fast-scale' : ''} N=${n}: ${pt.why} (inferred ${pt.inferred}, reused ${pt.reused}, p99 ${pt.p99Ms} ms, decode ${pt.decodeCores} cores, node ${pt.nodeCores} cores)`,
+            `${arch} ${run.profile} ${run.mix}${run.skip ? ' --skip-unchanged' : ''}${run.fast ? ' --fast-scale' : ''}${run.decodeNice !== undefined ? ` --decode-nice ${run.decodeNice}` : ''} N=${n}: ${pt.why} (inferred ${pt.inferred}, reused ${pt.reused}, p99 ${pt.p99Ms} ms, decode ${pt.decodeCores} cores, node ${pt.nodeCores} cores)`,
           );
           if (!pt.ok) {
             capped = false;
@@ -361,7 +399,16 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
           }
           best = n;
         }
-        largest.push({ model: arch, mix: run.mix, skip: run.skip, fast: run.fast, cameras: best, capped });
+        largest.push({
+          model: arch,
+          profile: run.profile,
+          mix: run.mix,
+          skip: run.skip,
+          fast: run.fast,
+          decodeNice: run.decodeNice ?? DEFAULTS.live.decodeNice,
+          cameras: best,
+          capped,
+        });
       }
     } finally {
       await engine.close();
@@ -376,7 +423,8 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
     try {
       const batchMs = await measureBatchMs(engine, model, batch);
       const cams = quick ? 1 : 2;
-      const busyOnly = { still: [clips.busy[1]!, clips.busy[1]!], busy: [clips.busy[1]!, clips.busy[1]!] };
+      const busy1080 = clips.main.busy[1]!;
+      const busyOnly = { still: [busy1080, busy1080], busy: [busy1080, busy1080] };
       for (const t of [1, 0]) {
         const pt = await runPoint({
           model,
@@ -404,7 +452,7 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
   for (const hw of ['none', 'vaapi', 'cuda'] as const) {
     const t = performance.now();
     let fellBack = false;
-    const decode = decodeFrames(clips.busy[1]!, {
+    const decode = decodeFrames(clips.main.busy[1]!, {
       streamId: 'h',
       runId: 'h',
       sampling: { mode: 'fps', fps: FPS },
@@ -419,12 +467,33 @@ export async function runCamerasBench(opts: CamerasOptions = {}): Promise<Camera
   return { bench: 'cameras', batch, fps: FPS, seconds, batchMs: batchMsOf, points, largest, decodeThreads, hwaccelStart };
 }
 
+/** `off`, `skip`, `+fast` when live.fastScale, `+nice0` when live.decodeNice is not the default. */
+function gateLabel(p: { skip: boolean; fast: boolean; decodeNice: number }): string {
+  return `${p.skip ? 'skip' : 'off'}${p.fast ? '+fast' : ''}${p.decodeNice !== DEFAULTS.live.decodeNice ? `+nice${p.decodeNice}` : ''}`;
+}
+
 export function formatCameras(r: CamerasReport): string {
-  const head = ['model', 'scenes', 'gate', 'N', 'inferred', 'reused', 'drop', 'p99 ms', 'p99/batch', 'delivered', 'decode cores', 'node cores', 'verdict'];
+  const head = [
+    'model',
+    'cameras send',
+    'scenes',
+    'gate',
+    'N',
+    'inferred',
+    'reused',
+    'drop',
+    'p99 ms',
+    'p99/batch',
+    'delivered',
+    'decode cores',
+    'node cores',
+    'verdict',
+  ];
   const rows = r.points.map((p) => [
     p.model,
+    p.profile,
     p.mix,
-    (p.skip ? 'skip' : 'off') + (p.fast ? '+fast' : ''),
+    gateLabel(p),
     String(p.cameras),
     String(p.inferred),
     String(p.reused),
@@ -437,10 +506,10 @@ export function formatCameras(r: CamerasReport): string {
     p.why + (p.busyReused > 0 ? ` (busy reused ${p.busyReused}!)` : ''),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 3 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 4 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const largest = r.largest.map(
     (l) =>
-      `${l.model} ${l.mix} ${l.skip ? '--skip-unchanged' : 'every frame'}${l.fast ? ' --fast-scale' : ''}: ${l.cameras}${l.capped ? '+ (cap reached)' : ''}`,
+      `${l.model} ${l.profile} ${l.mix} ${l.skip ? '--skip-unchanged' : 'every frame'}${l.fast ? ' --fast-scale' : ''}${l.decodeNice !== DEFAULTS.live.decodeNice ? ` --decode-nice ${l.decodeNice}` : ''}: ${l.cameras}${l.capped ? '+ (cap reached)' : ''}`,
   );
   return [
     `cameras at ${r.fps} frames/s, ${r.seconds} s per point, batch ${r.batch}; one batch: ${Object.entries(r.batchMs)

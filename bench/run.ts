@@ -16,6 +16,7 @@
  * --vectors N,... (index suite's vector counts; 1000000 is opt-in).
  */
 import { frameGeometry } from '../src/contracts/preprocess.ts';
+import { DEFAULTS } from '../src/config/schema.ts';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -392,13 +393,24 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         rec.add(`cameras.${m}.batchMs`, ms, 'ms', `one inference batch of ${r.batch} frames, ${m} (untrained), median of 5`);
       const byKey = new Map<string, Measurement>();
       for (const l of r.largest) {
-        const key = `cameras.${l.model}.${l.mix}.${l.skip ? 'skip' : 'every'}${l.fast ? '.fast' : ''}`;
-        const best = r.points.find((p) => p.model === l.model && p.mix === l.mix && p.skip === l.skip && p.fast === l.fast && p.cameras === l.cameras);
+        const profile = l.profile === 'main' ? '' : `.${l.profile}`;
+        const nice = l.decodeNice === DEFAULTS.live.decodeNice ? '' : `.nice${l.decodeNice}`;
+        const key = `cameras${profile}.${l.model}.${l.mix}.${l.skip ? 'skip' : 'every'}${l.fast ? '.fast' : ''}${nice}`;
+        const best = r.points.find(
+          (p) =>
+            p.model === l.model &&
+            p.profile === l.profile &&
+            p.mix === l.mix &&
+            p.skip === l.skip &&
+            p.fast === l.fast &&
+            p.decodeNice === l.decodeNice &&
+            p.cameras === l.cameras,
+        );
         const m = rec.add(
           `${key}.largestN`,
           l.cameras,
           'cameras',
-          `largest N of ${r.fps} frames/s cameras (720p/1080p H.264, ${l.mix === 'still' ? 'all still scenes' : 'one busy in four'}) with drops <= 1%, p99 <= 3x batch, >= 90% of frames delivered${l.capped ? '; the cap of the bench was reached' : ''}`,
+          `largest N of cameras sampled at ${r.fps} frames/s (${l.profile === 'main' ? '720p/1080p H.264 at 25 frames/s' : `720p H.264 substreams at ${r.fps} frames/s`}, ${l.mix === 'still' ? 'all still scenes' : 'one busy in four'}${nice ? `, decoders at niceness ${l.decodeNice}` : ''}) with drops <= 1%, p99 <= 3x batch, >= 90% of frames delivered${l.capped ? '; the cap of the bench was reached' : ''}`,
         );
         byKey.set(key, m);
         if (best) {
@@ -414,6 +426,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const fastSkip = byKey.get(`cameras.${m}.still.skip.fast`);
         const fastEvery = byKey.get(`cameras.${m}.still.every.fast`);
         if (fastSkip && fastEvery && fastEvery.value > 0) rec.ratio(`cameras.${m}.still.skip/every.fast`, fastSkip, fastEvery, { op: '>=', value: 5 });
+        // Cameras that send the sampled rate: nothing decoded is thrown away.
+        const subSkip = byKey.get(`cameras.substream.${m}.still.skip`);
+        const subEvery = byKey.get(`cameras.substream.${m}.still.every`);
+        if (subSkip && subEvery && subEvery.value > 0) rec.ratio(`cameras.substream.${m}.still.skip/every`, subSkip, subEvery, { op: '>=', value: 5 });
       }
       const busyReused = r.points.filter((p) => p.mix === 'mixed').reduce((s, p) => s + p.busyReused, 0);
       rec.add('cameras.mixed.busyReused', busyReused, 'frames', 'frames of busy cameras reused by the gate over every mixed point (must be 0)');
