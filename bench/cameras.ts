@@ -45,7 +45,7 @@ export type Mix = 'still' | 'mixed';
 export interface CamerasOptions {
   quick?: boolean;
   batch?: number;
-  /** ONNX Runtime intra-op threads, 0 = its default. */
+  /** ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected). */
   threads?: number;
   cacheDir?: string;
   log?: (line: string) => void;
