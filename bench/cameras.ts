@@ -53,7 +53,7 @@ export type Profile = 'main' | 'substream';
 export interface CamerasOptions {
   quick?: boolean;
   batch?: number;
-  /** ONNX Runtime intra-op threads, 0 = its default. */
+  /** ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected). */
   threads?: number;
   cacheDir?: string;
   log?: (line: string) => void;

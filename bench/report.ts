@@ -97,7 +97,7 @@ export function formatTable(report: BenchReport): string {
     `StreamSight bench${report.quick ? ' (--quick: smoke run, not benchmark numbers)' : ''} · ${m.cpus} CPU(s) ${m.cpuModel} · node ${m.node} · onnxruntime-node ${m.onnxruntime} · ffmpeg ${m.ffmpeg}`,
   );
   lines.push(
-    `batch ${s.batch} · threads ${s.threads === 0 ? '0 (ONNX Runtime default)' : s.threads} · device ${s.device} · best of ${s.repeats} · load average ${m.loadAverageBefore.toFixed(2)} before, ${m.loadAverageAfter.toFixed(2)} after · ${report.totalSeconds.toFixed(0)} s in all`,
+    `batch ${s.batch} · threads ${s.threads === 0 ? '0 (one per physical core)' : s.threads} · device ${s.device} · best of ${s.repeats} · load average ${m.loadAverageBefore.toFixed(2)} before, ${m.loadAverageAfter.toFixed(2)} after · ${report.totalSeconds.toFixed(0)} s in all`,
   );
   lines.push('');
   const mRows = [['measurement', 'value', 'unit', 'what'], ...report.measurements.map((x) => [x.name, fmt(x.value), x.unit, x.detail])];

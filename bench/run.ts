@@ -43,7 +43,7 @@ export interface BenchOptions {
   only?: readonly string[];
   /** Frames per inference call, everywhere (default 8). */
   batch?: number;
-  /** ONNX Runtime intra-op threads, everywhere; 0 = its default (default 0, as analyze). */
+  /** ONNX Runtime intra-op threads, everywhere; 0 = one per physical core this process may use (default 0, as analyze). */
   threads?: number;
   device?: DeviceChoice;
   /** Generated clips and synthesized models (default `.bench-cache/` in the repository). */

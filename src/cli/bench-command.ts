@@ -53,7 +53,10 @@ export function benchCommand(ctx: CommandContext): Command {
     .option('--json-out <file>', 'also write the JSON result to this file')
     .addOption(new Option('--batch <n>', 'frames per inference call, the same everywhere [default: 8]').argParser(positiveInt('--batch')))
     .addOption(
-      new Option('--threads <n>', 'ONNX Runtime intra-op threads, the same everywhere; 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')),
+      new Option(
+        '--threads <n>',
+        'ONNX Runtime intra-op threads, the same everywhere; 0 = one per physical core this process may use (cgroup CPU quota respected) [default: 0]',
+      ).argParser(nonNegativeInt('--threads')),
     )
     .addOption(new Option('--device <device>', 'execution provider, the same everywhere [default: auto]').choices(['auto', 'cpu', 'cuda']))
     .option('--cache-dir <dir>', 'where generated clips and synthesized models are kept [default: .bench-cache/]')

@@ -70,7 +70,12 @@ export function quantizeCommand(deps: QuantizeCommandDeps): Command {
     )
     .option('--no-bias-correction', 'do not fold the measured mean shift of each Conv output into its bias')
     .addOption(new Option('--batch <n>', 'frames per ONNX Runtime run [default: 8]').argParser(positiveInt('--batch')))
-    .addOption(new Option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')))
+    .addOption(
+      new Option(
+        '--threads <n>',
+        'ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected) [default: 0]',
+      ).argParser(nonNegativeInt('--threads')),
+    )
     .option('--name <name>', 'also add it to the models folder as NAME (a local model, like models import), so --model NAME works everywhere')
     .option('--force', 'with --name: replace a local model of the same name')
     .option('--labels <file>', 'class names to record in the file, as analyze would use them')

@@ -102,7 +102,10 @@ export function modelOptions(): Option[] {
     new Option('--labels <file>', 'class names: text (one per line), JSON array, or Hugging Face config.json'),
     new Option('--device <device>', 'execution provider [default: auto]').choices(['auto', 'cpu', 'cuda']),
     new Option('--batch <n>', 'frames per inference call [default: 8]').argParser(positiveInt('--batch')),
-    new Option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = one per core [default: 0]').argParser(nonNegativeInt('--threads')),
+    new Option(
+      '--threads <n>',
+      'ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected) [default: 0]',
+    ).argParser(nonNegativeInt('--threads')),
     new Option('--models-dir <dir>', 'where downloaded registry models live [default: models/ in a checkout, ~/.cache/streamsight/models installed]'),
     new Option('--config <file>', 'YAML config file, read over config/default.yaml and ~/.config/streamsight/config.yaml'),
     new Option('--log-level <level>', 'log level on stderr [default: info]').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']),

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { defaultInferenceThreads } from '../shared/cpu-cores.ts';
 import { DeviceUnavailableError, ModelInvalidError } from '../shared/errors.ts';
 
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
@@ -9,7 +10,7 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface OrtSessionOptions {
   device: DeviceChoice;
-  /** Intra-op threads; 0 lets ONNX Runtime choose (one per physical core). */
+  /** Intra-op threads; 0 = one per physical core this process may use (cgroup CPU quota respected). */
   threads: number;
 }
 
@@ -26,7 +27,8 @@ function sessionOptions(provider: ExecutionProvider, threads: number): ort.Infer
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
-    ...(threads > 0 ? { intraOpNumThreads: threads } : {}),
+    // Never ONNX Runtime's own choice (0): its core detection gives one thread on some VMs and ignores CPU quotas.
+    intraOpNumThreads: threads > 0 ? threads : defaultInferenceThreads(),
   };
 }
 
