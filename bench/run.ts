@@ -427,9 +427,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const fastEvery = byKey.get(`cameras.${m}.still.every.fast`);
         if (fastSkip && fastEvery && fastEvery.value > 0) rec.ratio(`cameras.${m}.still.skip/every.fast`, fastSkip, fastEvery, { op: '>=', value: 5 });
         // Cameras that send the sampled rate: nothing decoded is thrown away.
-        const subSkip = byKey.get(`cameras.substream.${m}.still.skip`);
-        const subEvery = byKey.get(`cameras.substream.${m}.still.every`);
-        if (subSkip && subEvery && subEvery.value > 0) rec.ratio(`cameras.substream.${m}.still.skip/every`, subSkip, subEvery, { op: '>=', value: 5 });
+        const subSkip = byKey.get(`cameras.substream.${m}.still.skip.fast`);
+        const subEvery = byKey.get(`cameras.substream.${m}.still.every.fast`);
+        if (subSkip && subEvery && subEvery.value > 0) rec.ratio(`cameras.substream.${m}.still.skip/every.fast`, subSkip, subEvery, { op: '>=', value: 5 });
       }
       const busyReused = r.points.filter((p) => p.mix === 'mixed').reduce((s, p) => s + p.busyReused, 0);
       rec.add('cameras.mixed.busyReused', busyReused, 'frames', 'frames of busy cameras reused by the gate over every mixed point (must be 0)');
