@@ -12,7 +12,7 @@
  *   - p99 latency of inferred frames passes 3x one batch's time, or
  *   - ffmpeg delivers under 90% of the frames N cameras at 5 frames/s should
  *     give (the decoders cannot keep up: the cameras are not carried either;
- *     10% leaves room for a looping clip's restart, about one frame in 8 s).
+ *     10% leaves room for a stream's start).
  *
  * Scenes: `still` cameras show a fixed picture under temporal noise (a lobby
  * at night); `busy` ones testsrc2, which moves everywhere. Two mixes: all
@@ -53,7 +53,7 @@ export type Profile = 'main' | 'substream';
 export interface CamerasOptions {
   quick?: boolean;
   batch?: number;
-  /** ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected). */
+  /** ONNX Runtime intra-op threads, 0 = one per physical core this process may use (within a cgroup v2 CPU quota). */
   threads?: number;
   cacheDir?: string;
   log?: (line: string) => void;
@@ -114,7 +114,15 @@ const CLIPS: Record<Profile, Array<{ w: number; h: number; rate: number; kbits: 
 };
 
 /**
- * A scene's clip, made once: 8 s, x264 ultrafast at a camera's bitrate
+ * Seconds of each camera clip. A looping file's ffmpeg starts again at each
+ * end (about 0.15 s of CPU, and a fork of this process); a camera's never
+ * does, so the clips outlast a point (warm-up, the cameras' start and the
+ * measured seconds): no camera restarts while it is measured.
+ */
+const CLIP_SECONDS = 30;
+
+/**
+ * A scene's clip, made once: CLIP_SECONDS long, x264 ultrafast at a camera's bitrate
  * (capped as a camera's encoder is: the still scene's noise then costs what
  * it costs a camera, and its quality flickers with each key frame), a key
  * frame every 2 s.
@@ -126,7 +134,7 @@ function ensureScene(
   log: (line: string) => void,
 ): Promise<string> {
   const { w, h, rate, kbits } = clip;
-  const dest = join(cacheDir, rate === 25 ? `camera-${scene}-${w}x${h}-cbr.mp4` : `camera-${scene}-${w}x${h}-${rate}fps-${kbits}k.mp4`);
+  const dest = join(cacheDir, `camera-${scene}-${w}x${h}-${rate}fps-${kbits}k-${CLIP_SECONDS}s.mp4`);
   const source = scene === 'busy' ? `testsrc2=size=${w}x${h}:rate=${rate}` : `smptehdbars=size=${w}x${h}:rate=${rate}`;
   const vf = scene === 'still' ? ['-vf', 'noise=alls=12:allf=t'] : [];
   return makeAtomically(
@@ -144,7 +152,7 @@ function ensureScene(
         '-i',
         source,
         '-t',
-        '8',
+        String(CLIP_SECONDS),
         ...vf,
         '-c:v',
         'libx264',

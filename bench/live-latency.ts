@@ -33,7 +33,7 @@ export interface LiveLatencyOptions {
   quick?: boolean;
   /** Frames per batch (default 8). */
   batch?: number;
-  /** ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected). */
+  /** ONNX Runtime intra-op threads, 0 = one per physical core this process may use (within a cgroup v2 CPU quota). */
   threads?: number;
   device?: DeviceChoice;
   /** Stream counts at `fps` (default 1, 4, 8; quick: 1, 4). */

@@ -55,7 +55,7 @@ export function benchCommand(ctx: CommandContext): Command {
     .addOption(
       new Option(
         '--threads <n>',
-        'ONNX Runtime intra-op threads, the same everywhere; 0 = one per physical core this process may use (cgroup CPU quota respected) [default: 0]',
+        'ONNX Runtime intra-op threads, the same everywhere; 0 = one per physical core this process may use (within a cgroup v2 CPU quota) [default: 0]',
       ).argParser(nonNegativeInt('--threads')),
     )
     .addOption(new Option('--device <device>', 'execution provider, the same everywhere [default: auto]').choices(['auto', 'cpu', 'cuda']))

@@ -73,7 +73,7 @@ export function quantizeCommand(deps: QuantizeCommandDeps): Command {
     .addOption(
       new Option(
         '--threads <n>',
-        'ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected) [default: 0]',
+        'ONNX Runtime intra-op threads, 0 = one per physical core this process may use (within a cgroup v2 CPU quota) [default: 0]',
       ).argParser(nonNegativeInt('--threads')),
     )
     .option('--name <name>', 'also add it to the models folder as NAME (a local model, like models import), so --model NAME works everywhere')

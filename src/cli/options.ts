@@ -104,7 +104,7 @@ export function modelOptions(): Option[] {
     new Option('--batch <n>', 'frames per inference call [default: 8]').argParser(positiveInt('--batch')),
     new Option(
       '--threads <n>',
-      'ONNX Runtime intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected) [default: 0]',
+      'ONNX Runtime intra-op threads, 0 = one per physical core this process may use (within a cgroup v2 CPU quota) [default: 0]',
     ).argParser(nonNegativeInt('--threads')),
     new Option('--models-dir <dir>', 'where downloaded registry models live [default: models/ in a checkout, ~/.cache/streamsight/models installed]'),
     new Option('--config <file>', 'YAML config file, read over config/default.yaml and ~/.config/streamsight/config.yaml'),

@@ -104,7 +104,7 @@ export const ConfigSchema = z
         labels: z.string().min(1).optional(),
         device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
         batch: z.number().int().min(1).max(1024).default(8),
-        /** ONNX Runtime intra-op threads; 0 = one per physical core this process may use (cgroup CPU quota respected). */
+        /** ONNX Runtime intra-op threads; 0 = one per physical core this process may use (within a cgroup v2 CPU quota). */
         threads: z.number().int().min(0).max(256).default(0),
         topK: z.number().int().min(1).max(1000).default(5),
         /**

@@ -27,7 +27,7 @@ export interface ImageEmbedderOptions {
   cacheDir?: string | undefined;
   /** Default `cpu`. */
   device?: DeviceChoice;
-  /** ONNX Runtime intra-op threads; 0 = one per physical core this process may use (cgroup CPU quota respected). Default 1 (a query must not take the cores of live inference). */
+  /** ONNX Runtime intra-op threads; 0 = one per physical core this process may use (within a cgroup v2 CPU quota). Default 1 (a query must not take the cores of live inference). */
   threads?: number;
   /** Largest picture decoded, pixels (width x height; config `decode.maxPixels`). Checked from the header, before decoding. */
   maxPixels: number;

@@ -10,7 +10,7 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface OrtSessionOptions {
   device: DeviceChoice;
-  /** Intra-op threads; 0 = one per physical core this process may use (cgroup CPU quota respected). */
+  /** Intra-op threads; 0 = one per physical core this process may use (within a cgroup v2 CPU quota). */
   threads: number;
 }
 

@@ -51,7 +51,7 @@ export interface AnalyzeOptions {
   batch?: number;
   /** Default `auto`: CUDA when its provider is installed and works, else the CPU. */
   device?: DeviceChoice;
-  /** ONNX Runtime intra-op threads; 0 (default) = one per physical core this process may use (cgroup CPU quota respected). */
+  /** ONNX Runtime intra-op threads; 0 (default) = one per physical core this process may use (within a cgroup v2 CPU quota). */
   threads?: number;
   /** A labels file (text, JSON array, or Hugging Face config.json) instead of the model's own. */
   labels?: string;

@@ -49,7 +49,7 @@ export interface QuantizeOptions {
   weightZeroPoint?: WeightZeroPoint;
   /** Frames per ONNX Runtime run. Default 8. */
   batch?: number;
-  /** Intra-op threads, 0 = one per physical core this process may use (cgroup CPU quota respected). */
+  /** Intra-op threads, 0 = one per physical core this process may use (within a cgroup v2 CPU quota). */
   threads?: number;
   cacheDir?: string | undefined;
   labelsFile?: string | undefined;
