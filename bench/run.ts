@@ -430,6 +430,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const subSkip = byKey.get(`cameras.substream.${m}.still.skip.fast`);
         const subEvery = byKey.get(`cameras.substream.${m}.still.every.fast`);
         if (subSkip && subEvery && subEvery.value > 0) rec.ratio(`cameras.substream.${m}.still.skip/every.fast`, subSkip, subEvery, { op: '>=', value: 5 });
+        const lowSkip = byKey.get(`cameras.substream.${m}.still.skip.fast.nice19`);
+        const lowEvery = byKey.get(`cameras.substream.${m}.still.every.fast.nice19`);
+        if (lowSkip && lowEvery && lowEvery.value > 0)
+          rec.ratio(`cameras.substream.${m}.still.skip/every.fast.nice19`, lowSkip, lowEvery, { op: '>=', value: 5 });
       }
       const busyReused = r.points.filter((p) => p.mix === 'mixed').reduce((s, p) => s + p.busyReused, 0);
       rec.add('cameras.mixed.busyReused', busyReused, 'frames', 'frames of busy cameras reused by the gate over every mixed point (must be 0)');
