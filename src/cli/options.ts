@@ -167,7 +167,7 @@ export function liveDecodeOptions(): Option[] {
     ),
     new Option(
       '--decode-nice <n>',
-      "niceness 0-19 of live sources' ffmpeg: decoders yield the CPU to inference, 0 = as this process (config live.decodeNice) [default: 10]",
+      "how much nicer (0-19) than streamsight live sources' ffmpeg runs: decoders yield the CPU to inference; 0 = the same priority (config live.decodeNice) [default: 10]",
     ).argParser(niceness),
     new Option('--hwaccel <kind>', 'hardware decoding of live sources; one that cannot start falls back to software [default: none]').choices([
       'auto',

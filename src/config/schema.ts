@@ -84,7 +84,7 @@ export type SourceSkipUnchangedConfig = z.infer<typeof SourceSkipUnchangedSchema
 /** Hardware decoding of a live source's ffmpeg (`-hwaccel`): none (software), auto (ffmpeg picks), vaapi, cuda; a hwaccel that cannot start falls back to software. */
 export const HwaccelSchema = z.enum(['none', 'auto', 'vaapi', 'cuda']);
 export type Hwaccel = z.infer<typeof HwaccelSchema>;
-/** Niceness (0..19) of a live source's ffmpeg: higher yields the CPU to inference first. */
+/** How much nicer (0..19) than this process a live source's ffmpeg runs: higher yields the CPU to inference first. */
 export const DecodeNiceSchema = z.number().int().min(0).max(19);
 
 /** Decoder threads of one live source's ffmpeg (`-threads` before `-i`); 0 lets ffmpeg pick (one per core, and more). */
@@ -240,10 +240,10 @@ export const ConfigSchema = z
         /** Hardware decoding of live sources (per source: sources[].hwaccel). */
         hwaccel: HwaccelSchema.default('none'),
         /**
-         * Niceness of live sources' ffmpeg (0 = as this process): decoders yield the
-         * cores to inference, so a frame that needs inferring is not kept waiting
-         * behind a dozen decoders (p99 latency); 10 still leaves each decoder what it needs
-         * (see README "Live decoding").
+         * How much nicer than this process live sources' ffmpeg runs (0 = the same): decoders yield the
+         * cores to inference, so a frame that needs inferring is not kept waiting behind a dozen
+         * decoders; 10 still leaves each decoder its share when inference is busy, 19 very little
+         * (README "Many cameras").
          */
         decodeNice: DecodeNiceSchema.default(10),
         /**
